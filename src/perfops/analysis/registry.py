@@ -1,0 +1,27 @@
+"""The analyses `perfops analyze` runs, in order, and the cross-cutting passes after them."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+
+from perfops.analysis.context import AnalysisContext
+from perfops.model.findings import Finding
+
+# one module per area; each defines run(ctx) -> list[Finding]
+AREA_MODULES = ("trends", "capacity", "cost", "experience", "feedback")
+
+Analysis = Callable[[AnalysisContext], list[Finding]]
+
+
+def analyses() -> dict[str, Analysis]:
+    found: dict[str, Analysis] = {}
+    for name in AREA_MODULES:
+        try:
+            module = importlib.import_module(f"perfops.analysis.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"perfops.analysis.{name}":
+                raise
+            continue  # area not built yet
+        found[name] = module.run
+    return found

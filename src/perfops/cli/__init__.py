@@ -1,0 +1,1 @@
+"""The command line: Typer app, Rich output, and the single error boundary."""

@@ -1,0 +1,79 @@
+"""`perfops`: assembles the command groups and turns every PerfopsError into one line and exit 1.
+
+Each command group lives in its own module with `register(app)`; heavy imports stay inside the
+command functions so `perfops --help` starts fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import typer
+
+from perfops.cli.output import console_err
+from perfops.errors import CatalogError, PerfopsError
+
+COMMAND_MODULES = ("cmd_core", "cmd_findings", "cmd_detect", "cmd_feedback", "cmd_report", "cmd_collect", "cmd_demo")
+
+app = typer.Typer(
+    name="perfops",
+    help="Performance operations for a service domain: findings owned by squads, reports per audience.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _register_all() -> None:
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"perfops.cli.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"perfops.cli.{name}":
+                raise
+            continue
+        module.register(app)
+
+
+_register_all()
+
+
+def main() -> None:
+    """Console-script entry point: the one place a PerfopsError becomes exit 1."""
+    try:
+        app(standalone_mode=False)
+    except PerfopsError as exc:
+        if isinstance(exc, CatalogError):
+            for problem in exc.problems:
+                console_err.print(f"[red]error:[/red] {problem}", highlight=False, markup=True, soft_wrap=True)
+            if exc.hint:
+                console_err.print(f"hint: {exc.hint}", highlight=False, markup=False)
+        else:
+            console_err.print(f"[red]error:[/red] {_escape(str(exc))}", highlight=False, soft_wrap=True)
+        sys.exit(1)
+    except typer.Abort:
+        console_err.print("aborted")
+        sys.exit(1)
+    except KeyboardInterrupt:
+        console_err.print("interrupted")
+        sys.exit(130)
+    except SystemExit:
+        raise
+    except Exception as exc:  # click usage errors come through here in non-standalone mode
+        import click
+
+        if isinstance(exc, click.exceptions.UsageError):
+            exc.show()
+            sys.exit(2)
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)

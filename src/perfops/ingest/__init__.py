@@ -1,0 +1,1 @@
+"""Input formats, one module each. See perfops.ingest.base for the reader interface."""

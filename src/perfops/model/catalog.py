@@ -1,0 +1,256 @@
+"""The domain catalog (`perfops.yaml`): squads, services, dependencies, SLOs, NFRs, capacity, cost.
+
+Validated with pydantic where it is built; every problem is reported with the file's line
+number (see `perfops.catalog_loader` for the YAML side). Unknown keys are errors so that a typo
+never silently drops an SLO.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from functools import cached_property
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from perfops.model.units import parse_duration
+
+SQUAD_NAME = r"^[a-z0-9][a-z0-9-]*$"
+SERVICE_NAME = r"^[a-z0-9][a-z0-9._-]*$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Squad(_Strict):
+    name: Annotated[str, Field(pattern=SQUAD_NAME)]
+    lead: str | None = None
+    webhook: str | None = None
+
+
+class Slo(_Strict):
+    availability: Annotated[float, Field(gt=0, lt=100)] | None = None
+    latency_p95_ms: Annotated[float, Field(gt=0)] | None = None
+    window: str = "28d"
+
+    @field_validator("window")
+    @classmethod
+    def _window_is_duration(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+    @property
+    def window_delta(self) -> timedelta:
+        return parse_duration(self.window)
+
+
+class Nfr(_Strict):
+    peak_tps: Annotated[float, Field(gt=0)] | None = None
+    latency_p95_ms: Annotated[float, Field(gt=0)] | None = None
+    error_rate_pct: Annotated[float, Field(ge=0, le=100)] | None = None
+    transaction_mix: dict[str, Annotated[float, Field(ge=0, le=100)]] | None = None
+
+    @field_validator("transaction_mix")
+    @classmethod
+    def _mix_sums_to_100(cls, mix: dict[str, float] | None) -> dict[str, float] | None:
+        if mix is not None and abs(sum(mix.values()) - 100.0) > 0.5:
+            raise ValueError(f"transaction_mix sums to {sum(mix.values()):g}; expected 100")
+        return mix
+
+
+class Capacity(_Strict):
+    instances: Annotated[int, Field(ge=0)] | None = None
+    max_tps_per_instance: Annotated[float, Field(gt=0)] | None = None
+    cpu_target_pct: Annotated[float, Field(gt=0, le=100)] = 70.0
+
+
+class Cost(_Strict):
+    instance_hourly: Annotated[float, Field(ge=0)] | None = None
+
+
+class Service(_Strict):
+    name: Annotated[str, Field(pattern=SERVICE_NAME)]
+    squad: str
+    tier: Literal[1, 2, 3] = 2
+    depends_on: list[str] = Field(default_factory=list)
+    slo: Slo | None = None
+    apdex_t_ms: Annotated[float, Field(gt=0)] | None = None
+    nfr: Nfr | None = None
+    capacity: Capacity | None = None
+    cost: Cost | None = None
+    deprecated_endpoints: list[str] = Field(default_factory=list)
+
+    @property
+    def apdex_threshold_ms(self) -> float:
+        if self.apdex_t_ms:
+            return self.apdex_t_ms
+        if self.slo and self.slo.latency_p95_ms:
+            return self.slo.latency_p95_ms
+        return 500.0
+
+
+class Journey(_Strict):
+    name: str
+    steps: Annotated[list[str], Field(min_length=1)]
+    latency_p95_ms: Annotated[float, Field(gt=0)] | None = None
+
+    @field_validator("steps")
+    @classmethod
+    def _steps_name_service_and_endpoint(cls, steps: list[str]) -> list[str]:
+        for step in steps:
+            if ":" not in step:
+                raise ValueError(f"step '{step}' must be 'service:ENDPOINT', e.g. 'cart:POST /cart/items'")
+        return steps
+
+    def parsed_steps(self) -> list[tuple[str, str]]:
+        """[('cart', 'POST /cart/items'), ...]"""
+        return [(s.split(":", 1)[0], s.split(":", 1)[1]) for s in self.steps]
+
+
+class Consumer(_Strict):
+    name: str
+    owner: str | None = None
+
+
+class PrometheusSource(_Strict):
+    url: str
+    step: str = "60s"
+    queries: dict[str, str] = Field(default_factory=dict)
+    timeout: str = "30s"
+    max_points_per_query: Annotated[int, Field(gt=0)] = 11000
+    concurrency: Annotated[int, Field(gt=0, le=32)] = 4
+    bearer_token_env: str | None = None
+    basic_auth_user: str | None = None
+    basic_auth_password_env: str | None = None
+    tls_verify: bool | str = True
+    labels: dict[str, str] = Field(
+        default_factory=lambda: {"service": "service", "endpoint": "endpoint", "consumer": "consumer"}
+    )
+
+
+class Sources(_Strict):
+    prometheus: PrometheusSource | None = None
+
+
+class Catalog(_Strict):
+    domain: str
+    timezone: str = "UTC"
+    currency: str = "USD"
+    squads: Annotated[list[Squad], Field(min_length=1)]
+    services: Annotated[list[Service], Field(min_length=1)]
+    journeys: list[Journey] = Field(default_factory=list)
+    consumers: list[Consumer] = Field(default_factory=list)
+    sources: Sources | None = None
+    cluster: str | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown timezone '{value}'; expected an IANA name like Europe/Paris") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _references_hold(self) -> Catalog:
+        problems = list(_reference_problems(self))
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    # ---- look-ups -------------------------------------------------------------
+    @cached_property
+    def service_by_name(self) -> dict[str, Service]:
+        return {s.name: s for s in self.services}
+
+    @cached_property
+    def squad_by_name(self) -> dict[str, Squad]:
+        return {s.name: s for s in self.squads}
+
+    def service(self, name: str) -> Service:
+        return self.service_by_name[name]
+
+    def squad_of(self, service: str) -> str:
+        return self.service_by_name[service].squad
+
+    def services_of(self, squad: str) -> list[Service]:
+        return [s for s in self.services if s.squad == squad]
+
+    def callers_of(self, service: str) -> list[str]:
+        return [s.name for s in self.services if service in s.depends_on]
+
+    def dependencies_closure(self, service: str) -> list[str]:
+        """Every service `service` calls, directly or transitively, nearest first."""
+        seen: list[str] = []
+        frontier = list(self.service_by_name[service].depends_on)
+        while frontier:
+            nxt = frontier.pop(0)
+            if nxt not in seen:
+                seen.append(nxt)
+                frontier.extend(self.service_by_name[nxt].depends_on)
+        return seen
+
+
+def _duplicates(names: list[str]) -> set[str]:
+    seen: set[str] = set()
+    return {n for n in names if n in seen or seen.add(n)}  # type: ignore[func-returns-value]
+
+
+def _reference_problems(cat: Catalog) -> list[str]:
+    """Problems between objects: dangling names, duplicates, dependency cycles."""
+    problems: list[str] = []
+    squads = {s.name for s in cat.squads}
+    services = {s.name for s in cat.services}
+    for dup in sorted(_duplicates([s.name for s in cat.squads])):
+        problems.append(f"squad '{dup}' is defined twice; squad names must be unique")
+    for dup in sorted(_duplicates([s.name for s in cat.services])):
+        problems.append(f"service '{dup}' is defined twice; service names must be unique")
+    for svc in cat.services:
+        if svc.squad not in squads:
+            problems.append(f"service '{svc.name}' names squad '{svc.squad}', which is not in squads")
+        for dep in svc.depends_on:
+            if dep not in services:
+                problems.append(f"service '{svc.name}' depends on '{dep}', which is not in services")
+    for journey in cat.journeys:
+        for service, _ in journey.parsed_steps():
+            if service not in services:
+                problems.append(f"journey '{journey.name}' has a step on '{service}', which is not in services")
+    cycle = find_cycle({s.name: [d for d in s.depends_on if d in services] for s in cat.services})
+    if cycle:
+        problems.append("dependency cycle: " + " -> ".join(cycle))
+    return problems
+
+
+def find_cycle(graph: dict[str, list[str]]) -> list[str] | None:
+    """A cycle in a dependency graph as [a, b, ..., a], or None. Iterative DFS."""
+    state: dict[str, int] = {}
+    for root in graph:
+        if state.get(root):
+            continue
+        stack: list[tuple[str, int]] = [(root, 0)]
+        path: list[str] = []
+        while stack:
+            node, idx = stack.pop()
+            if idx == 0:
+                state[node] = 1
+                path.append(node)
+            children = graph.get(node, [])
+            if idx < len(children):
+                stack.append((node, idx + 1))
+                child = children[idx]
+                if state.get(child) == 1:
+                    return path[path.index(child):] + [child]
+                if not state.get(child):
+                    stack.append((child, 0))
+            else:
+                state[node] = 2
+                path.pop()
+    return None
+
+
+ENDPOINT_RE = re.compile(r"^[A-Z]+ /\S*$")

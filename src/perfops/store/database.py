@@ -1,0 +1,106 @@
+"""Opening the DuckDB file, applying migrations, transactions, and the busy-workspace rule."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+
+from perfops.errors import PerfopsError, WorkspaceBusyError
+from perfops.store.migrations import MIGRATIONS
+
+BUSY_WAIT_SECONDS = 30.0
+
+
+class Store:
+    """A connection to the workspace's store, with one repository object per table family."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, path: Path | None) -> None:
+        from perfops.store.findings_repo import FindingsRepo
+        from perfops.store.ledger import Ledger
+        from perfops.store.telemetry_repo import TelemetryRepo
+        from perfops.store.tests_repo import TestsRepo
+
+        self.con = con
+        self.path = path
+        self.ledger = Ledger(con)
+        self.telemetry = TelemetryRepo(con)
+        self.findings = FindingsRepo(con)
+        self.tests = TestsRepo(con)
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """All or nothing: on any exception the store is as it was."""
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            yield
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        self.con.execute("COMMIT")
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_store(path: Path | None, *, read_only: bool = False, wait: float = BUSY_WAIT_SECONDS) -> Store:
+    """Open (creating and migrating when needed) the store at `path`; None = in memory.
+
+    DuckDB allows one writing process per file; a second process waits up to `wait` seconds,
+    then gets WorkspaceBusyError rather than a corrupt store.
+    """
+    if path is None:
+        con = duckdb.connect(":memory:")
+    else:
+        if read_only and not path.exists():
+            read_only = False  # nothing to read yet: create it
+        path.parent.mkdir(parents=True, exist_ok=True)
+        con = _connect_waiting(path, read_only, wait)
+    if not read_only:
+        _migrate(con)
+    return Store(con, path)
+
+
+def _connect_waiting(path: Path, read_only: bool, wait: float) -> duckdb.DuckDBPyConnection:
+    deadline = time.monotonic() + wait
+    delay = 0.05
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower():
+                raise PerfopsError(f"{path}: cannot open the store ({exc})") from exc
+            if time.monotonic() >= deadline:
+                raise WorkspaceBusyError(
+                    f"the workspace store {path} is in use by another perfops process",
+                    hint="wait for it to finish, or run this command again later",
+                ) from exc
+            time.sleep(delay)
+            delay = min(delay * 2, 1.0)
+
+
+def _migrate(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER)")
+    row = con.execute("SELECT max(version) FROM schema_version").fetchone()
+    current = row[0] if row and row[0] is not None else 0
+    for number, script in enumerate(MIGRATIONS, start=1):
+        if number <= current:
+            continue
+        con.execute("BEGIN TRANSACTION")
+        con.execute(script)
+        con.execute("INSERT INTO schema_version VALUES (?)", [number])
+        con.execute("COMMIT")
+
+
+def schema_version(con: duckdb.DuckDBPyConnection) -> int:
+    row = con.execute("SELECT max(version) FROM schema_version").fetchone()
+    return int(row[0]) if row and row[0] is not None else 0

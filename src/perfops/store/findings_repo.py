@@ -1,0 +1,187 @@
+"""Findings and their history: the accountability workflow's storage."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import duckdb
+
+from perfops.model.findings import SEVERITIES, Finding
+
+_COLUMNS = (
+    "id", "category", "kind", "metric", "severity", "service", "endpoint", "consumer", "squad",
+    "start", "end", "title", "detail", "evidence", "recommendation", "impact", "caused_by", "event",
+    "status", "first_seen", "last_seen", "finding_key",
+)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+@dataclass(frozen=True)
+class FindingFilter:
+    squad: str | None = None
+    service: str | None = None
+    category: str | None = None
+    kind: str | None = None
+    status: str = "open"  # open | acknowledged | resolved | all
+    min_severity: str | None = None
+
+
+class FindingsRepo:
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con = con
+
+    # ---- analysis results -------------------------------------------------------
+    def save_analysis(self, findings: Iterable[Finding], at: datetime | None = None) -> list[Finding]:
+        """Store a run's findings. The same condition keeps its id: matched by id, else by the
+        same identity (kind, service, endpoint, consumer, metric) overlapping in time. A resolved
+        finding that comes back is reopened with a history entry, never duplicated; an
+        acknowledged one stays acknowledged; an assignment to another squad is kept."""
+        at = at or _now()
+        saved = []
+        for finding in findings:
+            existing = self._match(finding)
+            if existing is None:
+                self._insert(finding, at)
+                self._history(finding.id, at, "found", "perfops", finding.title, None, "open", finding.squad)
+                saved.append(finding)
+                continue
+            status, squad = existing["status"], existing["squad"]
+            merged = finding.with_(
+                id=existing["id"], status="open" if status == "resolved" else status, squad=squad,
+                start=_earliest(existing["start"], finding.start),
+            )
+            if status == "resolved":
+                self._history(merged.id, at, "reopened", "perfops", "found again by analysis", "resolved", "open", squad)
+            self._update(merged, at)
+            saved.append(merged)
+        return saved
+
+    def _match(self, f: Finding) -> dict[str, Any] | None:
+        row = self._fetch("SELECT * FROM findings WHERE id = ?", [f.id])
+        if row:
+            return row[0]
+        rows = self._fetch(
+            "SELECT * FROM findings WHERE kind = ? AND service = ? AND coalesce(endpoint,'') = ? "
+            "AND coalesce(consumer,'') = ? AND coalesce(metric,'') = ? "
+            "AND (? IS NULL OR \"end\" IS NULL OR \"end\" >= ?) AND (? IS NULL OR start IS NULL OR start <= ?) "
+            "ORDER BY last_seen DESC LIMIT 1",
+            [*f.identity, f.start, f.start, f.end, f.end],
+        )
+        return rows[0] if rows else None
+
+    def _values(self, f: Finding, at: datetime) -> list[Any]:
+        rec = f.to_record()
+        return [
+            f.id, rec["category"], f.kind, f.metric, f.severity, f.service, f.endpoint, f.consumer, f.squad,
+            _naive(f.start), _naive(f.end), f.title, f.detail, json.dumps(f.evidence, default=str),
+            f.recommendation, json.dumps(f.impact, default=str), f.caused_by, f.event, f.status, at, at, f.key,
+        ]
+
+    def _insert(self, f: Finding, at: datetime) -> None:
+        marks = ", ".join("?" for _ in _COLUMNS)
+        self.con.execute(f"INSERT INTO findings VALUES ({marks})", self._values(f, at))
+
+    def _update(self, f: Finding, at: datetime) -> None:
+        values = self._values(f, at)
+        sets = ", ".join(f'"{c}" = ?' for c in _COLUMNS if c not in ("id", "first_seen"))
+        kept = [v for c, v in zip(_COLUMNS, values, strict=True) if c not in ("id", "first_seen")]
+        self.con.execute(f"UPDATE findings SET {sets} WHERE id = ?", [*kept, f.id])
+
+    # ---- reads ------------------------------------------------------------------
+    def list(self, flt: FindingFilter = FindingFilter()) -> list[Finding]:
+        where, params = ["1=1"], []
+        for column in ("squad", "service", "category", "kind"):
+            value = getattr(flt, column)
+            if value:
+                where.append(f"{column} = ?")
+                params.append(value)
+        if flt.status != "all":
+            where.append("status = ?")
+            params.append(flt.status)
+        if flt.min_severity:
+            allowed = list(SEVERITIES[: SEVERITIES.index(flt.min_severity) + 1])
+            where.append("severity IN (SELECT unnest(?))")
+            params.append(allowed)
+        order = "CASE severity " + " ".join(f"WHEN '{s}' THEN {i}" for i, s in enumerate(SEVERITIES)) + " END"
+        rows = self._fetch(f"SELECT * FROM findings WHERE {' AND '.join(where)} ORDER BY {order}, start DESC, id", params)
+        return [_to_finding(r) for r in rows]
+
+    def get(self, finding_id: str) -> Finding | None:
+        rows = self._fetch("SELECT * FROM findings WHERE id = ?", [finding_id])
+        return _to_finding(rows[0]) if rows else None
+
+    def meta(self, finding_id: str) -> dict[str, Any]:
+        rows = self._fetch("SELECT first_seen, last_seen FROM findings WHERE id = ?", [finding_id])
+        return rows[0] if rows else {}
+
+    def history(self, finding_id: str | None = None) -> list[dict[str, Any]]:
+        if finding_id is None:
+            return self._fetch("SELECT * FROM finding_history ORDER BY at, rowid", [])
+        return self._fetch("SELECT * FROM finding_history WHERE finding_id = ? ORDER BY at, rowid", [finding_id])
+
+    # ---- workflow ---------------------------------------------------------------
+    def set_status(self, finding_id: str, status: str, action: str, by: str, note: str | None) -> None:
+        current = self.get(finding_id)
+        assert current is not None
+        at = _now()
+        self.con.execute("UPDATE findings SET status = ? WHERE id = ?", [status, finding_id])
+        self._history(finding_id, at, action, by, note, current.status, status, current.squad)
+
+    def assign(self, finding_id: str, squad: str, by: str, note: str | None) -> None:
+        current = self.get(finding_id)
+        assert current is not None
+        self.con.execute("UPDATE findings SET squad = ? WHERE id = ?", [squad, finding_id])
+        self._history(finding_id, _now(), "assigned", by, note, current.status, current.status, squad)
+
+    def comment(self, finding_id: str, by: str, note: str) -> None:
+        current = self.get(finding_id)
+        assert current is not None
+        self._history(finding_id, _now(), "commented", by, note, current.status, current.status, current.squad)
+
+    def add_level_mark(self, service: str, endpoint: str, metric: str, at: datetime, note: str, by: str,
+                       finding_id: str | None = None) -> None:
+        self.con.execute("INSERT INTO level_marks VALUES (?, ?, ?, ?, ?, ?, ?)",
+                         [service, endpoint, metric, _naive(at), note, by, finding_id])
+
+    def level_marks(self) -> list[dict[str, Any]]:
+        return self._fetch("SELECT * FROM level_marks ORDER BY at", [])
+
+    def _history(self, fid: str, at: datetime, action: str, by: str, note: str | None,
+                 before: str | None, after: str, squad: str) -> None:
+        self.con.execute("INSERT INTO finding_history VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                         [fid, at, action, by, note, before, after, squad])
+
+    def _fetch(self, sql: str, params: list[Any]) -> list[dict[str, Any]]:
+        cur = self.con.execute(sql, params)
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+
+def _naive(moment: datetime | None) -> datetime | None:
+    if moment is not None and moment.tzinfo is not None:
+        return moment.astimezone(UTC).replace(tzinfo=None)
+    return moment
+
+
+def _earliest(a: datetime | None, b: datetime | None) -> datetime | None:
+    b = _naive(b)
+    if a is None or b is None:
+        return a or b
+    return min(a, b)
+
+
+def _to_finding(row: dict[str, Any]) -> Finding:
+    return Finding(
+        id=row["id"], kind=row["kind"], metric=row["metric"], severity=row["severity"], service=row["service"],
+        endpoint=row["endpoint"], consumer=row["consumer"], squad=row["squad"], start=row["start"],
+        end=row["end"], title=row["title"], detail=row["detail"], evidence=json.loads(row["evidence"] or "{}"),
+        recommendation=row["recommendation"] or "", impact=json.loads(row["impact"] or "{}"),
+        caused_by=row["caused_by"], event=row["event"], status=row["status"], key=row["finding_key"] or "",
+    )

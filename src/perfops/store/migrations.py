@@ -1,0 +1,55 @@
+"""Numbered schema migrations. Append; never edit one that has shipped."""
+
+from __future__ import annotations
+
+MIGRATIONS: list[str] = [
+    # 1: the first schema
+    """
+    CREATE TABLE ingested_files (
+        sha256 VARCHAR PRIMARY KEY, path VARCHAR, format VARCHAR, rows BIGINT,
+        ingested_at TIMESTAMP, skipped BIGINT DEFAULT 0
+    );
+    CREATE TABLE telemetry (
+        timestamp TIMESTAMP NOT NULL, service VARCHAR NOT NULL, endpoint VARCHAR NOT NULL,
+        consumer VARCHAR NOT NULL, metric VARCHAR NOT NULL, value DOUBLE NOT NULL
+    );
+    CREATE TABLE events (
+        timestamp TIMESTAMP NOT NULL, service VARCHAR NOT NULL, type VARCHAR NOT NULL,
+        version VARCHAR NOT NULL, description VARCHAR NOT NULL
+    );
+    CREATE TABLE test_runs (
+        run_id VARCHAR PRIMARY KEY, tool VARCHAR, service VARCHAR, environment VARCHAR,
+        start TIMESTAMP, "end" TIMESTAMP, status VARCHAR, source VARCHAR, notes VARCHAR
+    );
+    CREATE TABLE test_endpoints (
+        run_id VARCHAR, endpoint VARCHAR, samples BIGINT, errors BIGINT, throughput_rps DOUBLE,
+        latency_p50_ms DOUBLE, latency_p90_ms DOUBLE, latency_p95_ms DOUBLE, latency_p99_ms DOUBLE,
+        latency_avg_ms DOUBLE, latency_max_ms DOUBLE, exact_percentiles BOOLEAN
+    );
+    CREATE TABLE test_series (
+        run_id VARCHAR, timestamp TIMESTAMP, endpoint VARCHAR, requests DOUBLE, errors DOUBLE,
+        latency_p95_ms DOUBLE, users DOUBLE
+    );
+    CREATE TABLE findings (
+        id VARCHAR PRIMARY KEY, category VARCHAR, kind VARCHAR, metric VARCHAR, severity VARCHAR,
+        service VARCHAR, endpoint VARCHAR, consumer VARCHAR, squad VARCHAR,
+        start TIMESTAMP, "end" TIMESTAMP, title VARCHAR, detail VARCHAR, evidence JSON,
+        recommendation VARCHAR, impact JSON, caused_by VARCHAR, event VARCHAR, status VARCHAR,
+        first_seen TIMESTAMP, last_seen TIMESTAMP, finding_key VARCHAR
+    );
+    CREATE TABLE finding_history (
+        finding_id VARCHAR, at TIMESTAMP, action VARCHAR, by VARCHAR, note VARCHAR,
+        from_status VARCHAR, to_status VARCHAR, squad VARCHAR
+    );
+    CREATE TABLE level_marks (
+        service VARCHAR, endpoint VARCHAR, metric VARCHAR, at TIMESTAMP, note VARCHAR,
+        by VARCHAR, finding_id VARCHAR
+    );
+    CREATE TABLE collect_state (
+        source VARCHAR, query VARCHAR, last_timestamp TIMESTAMP, PRIMARY KEY (source, query)
+    );
+    CREATE TABLE analysis_runs (
+        at TIMESTAMP, period_start TIMESTAMP, period_end TIMESTAMP, findings BIGINT
+    );
+    """,
+]

@@ -1,0 +1,74 @@
+"""Shared fixtures: a small catalog, a temporary workspace, and the shared samples folder."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+SMALL_CATALOG = """\
+domain: Payments
+timezone: Europe/London
+squads:
+  - name: checkout
+    lead: Priya Shah
+  - name: payments
+services:
+  - name: checkout-api
+    squad: checkout
+    tier: 1
+    depends_on: [payments]
+    slo: {availability: 99.9, latency_p95_ms: 300}
+    nfr:
+      peak_tps: 50
+      transaction_mix: {"POST /checkout": 30, "GET /cart": 70}
+    capacity: {instances: 4, max_tps_per_instance: 40}
+    cost: {instance_hourly: 0.2}
+  - name: payments
+    squad: payments
+    tier: 1
+journeys:
+  - name: purchase
+    steps: ["checkout-api:POST /checkout", "payments:POST /pay"]
+consumers:
+  - name: partner-acme
+"""
+
+
+def _shared() -> Path | None:
+    env = os.environ.get("PERFOPS_SHARED")
+    for candidate in ([Path(env)] if env else []) + [ROOT.parent / "shared", ROOT.parent.parent / "shared"]:
+        if (candidate / "samples").is_dir():
+            return candidate
+    return None
+
+
+@pytest.fixture
+def shared_dir() -> Path:
+    """../shared (CI has it); conformance tests skip when it is absent."""
+    found = _shared()
+    if found is None:
+        pytest.skip("../shared is not present: conformance suite skipped")
+    return found
+
+
+@pytest.fixture
+def small_catalog_text() -> str:
+    return SMALL_CATALOG
+
+
+@pytest.fixture
+def small_catalog():
+    from perfops.workspace import parse_catalog
+
+    return parse_catalog(SMALL_CATALOG)
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    """A workspace folder with the small catalog in it."""
+    (tmp_path / "perfops.yaml").write_text(SMALL_CATALOG)
+    return tmp_path
