@@ -72,3 +72,35 @@ def workspace(tmp_path: Path) -> Path:
     """A workspace folder with the small catalog in it."""
     (tmp_path / "perfops.yaml").write_text(SMALL_CATALOG)
     return tmp_path
+
+
+class CliResult:
+    def __init__(self, code: int, out: str, err: str) -> None:
+        self.code, self.out, self.err = code, out, err
+
+    def __repr__(self) -> str:
+        return f"CliResult(code={self.code}, out={self.out[-500:]!r}, err={self.err[-500:]!r})"
+
+
+@pytest.fixture
+def cli(capsys, monkeypatch):
+    """Run `perfops ARGS` in-process through the real entry point (its error boundary included)."""
+    import sys
+
+    from perfops.cli.app import main
+
+    def run(*args: str, workspace: Path | None = None) -> CliResult:
+        argv = ["perfops", *args]
+        if workspace is not None:
+            argv += ["--workspace", str(workspace)]
+        monkeypatch.setattr(sys, "argv", argv)
+        capsys.readouterr()
+        try:
+            main()
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        captured = capsys.readouterr()
+        return CliResult(code, captured.out, captured.err)
+
+    return run

@@ -9,8 +9,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-console = Console(highlight=False)
-console_err = Console(stderr=True, highlight=False)
+console = Console(highlight=False, soft_wrap=True)
+console_err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 WorkspaceOpt = Annotated[
     Path | None,

@@ -123,8 +123,8 @@ class FindingsRepo:
 
     def history(self, finding_id: str | None = None) -> list[dict[str, Any]]:
         if finding_id is None:
-            return self._fetch("SELECT * FROM finding_history ORDER BY at, rowid", [])
-        return self._fetch("SELECT * FROM finding_history WHERE finding_id = ? ORDER BY at, rowid", [finding_id])
+            return self._fetch("SELECT * FROM finding_history ORDER BY \"at\", rowid", [])
+        return self._fetch("SELECT * FROM finding_history WHERE finding_id = ? ORDER BY \"at\", rowid", [finding_id])
 
     # ---- workflow ---------------------------------------------------------------
     def set_status(self, finding_id: str, status: str, action: str, by: str, note: str | None) -> None:
@@ -151,7 +151,7 @@ class FindingsRepo:
                          [service, endpoint, metric, _naive(at), note, by, finding_id])
 
     def level_marks(self) -> list[dict[str, Any]]:
-        return self._fetch("SELECT * FROM level_marks ORDER BY at", [])
+        return self._fetch("SELECT * FROM level_marks ORDER BY \"at\"", [])
 
     def _history(self, fid: str, at: datetime, action: str, by: str, note: str | None,
                  before: str | None, after: str, squad: str) -> None:

@@ -38,18 +38,18 @@ MIGRATIONS: list[str] = [
         first_seen TIMESTAMP, last_seen TIMESTAMP, finding_key VARCHAR
     );
     CREATE TABLE finding_history (
-        finding_id VARCHAR, at TIMESTAMP, action VARCHAR, by VARCHAR, note VARCHAR,
+        finding_id VARCHAR, "at" TIMESTAMP, action VARCHAR, "by" VARCHAR, note VARCHAR,
         from_status VARCHAR, to_status VARCHAR, squad VARCHAR
     );
     CREATE TABLE level_marks (
-        service VARCHAR, endpoint VARCHAR, metric VARCHAR, at TIMESTAMP, note VARCHAR,
-        by VARCHAR, finding_id VARCHAR
+        service VARCHAR, endpoint VARCHAR, metric VARCHAR, "at" TIMESTAMP, note VARCHAR,
+        "by" VARCHAR, finding_id VARCHAR
     );
     CREATE TABLE collect_state (
         source VARCHAR, query VARCHAR, last_timestamp TIMESTAMP, PRIMARY KEY (source, query)
     );
     CREATE TABLE analysis_runs (
-        at TIMESTAMP, period_start TIMESTAMP, period_end TIMESTAMP, findings BIGINT
+        "at" TIMESTAMP, period_start TIMESTAMP, period_end TIMESTAMP, findings BIGINT
     );
     """,
 ]

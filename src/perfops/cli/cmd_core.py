@@ -1,0 +1,104 @@
+"""perfops init, check, ingest, analyze."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from perfops.cli.output import QuietOpt, VerboseOpt, WorkspaceOpt, console, console_err, show_progress, workspace_of
+
+
+def register(app: typer.Typer) -> None:
+    app.command("init")(init)
+    app.command("check")(check)
+    app.command("ingest")(ingest)
+    app.command("analyze")(analyze)
+
+
+def init(
+    directory: Annotated[Path | None, typer.Argument(help="Folder to write perfops.yaml into.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing perfops.yaml.")] = False,
+    workspace: WorkspaceOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Write a commented perfops.yaml to start from."""
+    from importlib.resources import files
+
+    from perfops.errors import PerfopsError
+
+    ws = workspace_of(directory or workspace)
+    ws.root.mkdir(parents=True, exist_ok=True)
+    if ws.catalog_path.exists() and not force:
+        raise PerfopsError(f"{ws.catalog_path} already exists", hint="pass --force to overwrite it")
+    ws.catalog_path.write_text(files("perfops").joinpath("starter.yaml").read_text())
+    if not quiet:
+        console.print(f"wrote {ws.catalog_path}; edit it, then run 'perfops check'")
+
+
+def check(workspace: WorkspaceOpt = None, quiet: QuietOpt = False, verbose: VerboseOpt = False) -> None:
+    """Validate perfops.yaml and print every problem with its line (exit 1 on any)."""
+    catalog = workspace_of(workspace).load_catalog()
+    if not quiet:
+        console.print(
+            f"perfops.yaml is valid: {len(catalog.squads)} squads, {len(catalog.services)} services, "
+            f"{len(catalog.journeys)} journeys, {len(catalog.consumers)} consumers"
+        )
+
+
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders to load.")],
+    format_name: Annotated[str, typer.Option("--format", help="auto, or a format name (see docs/formats).")] = "auto",
+    service: Annotated[str | None, typer.Option(help="Service the file is about (test results, access logs).")] = None,
+    run_id: Annotated[str | None, typer.Option("--run-id", help="Id of a performance-test run.")] = None,
+    environment: Annotated[str | None, typer.Option(help="Environment of a test run, e.g. perf.")] = None,
+    skip_bad_rows: Annotated[bool, typer.Option("--skip-bad-rows", help="Load the good rows; list the bad.")] = False,
+    log_format: Annotated[str | None, typer.Option("--log-format", help="nginx log_format string.")] = None,
+    consumer_field: Annotated[str | None, typer.Option("--consumer-field", help="Access logs: consumer source.")] = None,
+    workspace: WorkspaceOpt = None,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Load files into the store. The same file twice changes nothing."""
+    from perfops.cli.progress import byte_progress
+    from perfops.usecases.ingest import ingest_paths
+
+    ws = workspace_of(workspace)
+    with byte_progress(show_progress(quiet)) as progress:
+        results = ingest_paths(
+            ws, paths, format_name=format_name, service=service, run_id=run_id, environment=environment,
+            skip_bad_rows=skip_bad_rows, log_format=log_format, consumer_field=consumer_field, progress=progress,
+        )
+    for result in results:
+        if result.skipped:
+            for line in result.skipped[: (len(result.skipped) if verbose else 10)]:
+                console_err.print(f"skipped {line}", markup=False)
+        if quiet:
+            continue
+        if result.status == "unchanged":
+            console.print(f"{result.path}: already ingested ({result.format}); nothing changed", markup=False)
+        else:
+            skipped = f", {len(result.skipped)} bad rows skipped" if result.skipped else ""
+            console.print(f"{result.path}: {result.rows:,} rows loaded as {result.format}{skipped}", markup=False)
+        for note in result.notes if verbose else []:
+            console.print(f"  note: {note}", markup=False)
+
+
+def analyze(
+    period: Annotated[str, typer.Option(help="Length of the period analysed, e.g. 7d.")] = "7d",
+    at: Annotated[str | None, typer.Option(help="End of the period (ISO 8601); default: the newest data.")] = None,
+    cluster: Annotated[str | None, typer.Option(help="Dask scheduler address, e.g. tcp://scheduler:8786.")] = None,
+    workspace: WorkspaceOpt = None,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Run every analysis over the period and store the findings; print a one-screen summary."""
+    from perfops.cli.findings_view import print_summary
+    from perfops.cli.progress import step_progress
+    from perfops.usecases.analyze import analyze as run
+
+    with step_progress(show_progress(quiet), "analyzing") as progress:
+        result = run(workspace_of(workspace), period=period, at=at, cluster=cluster, progress=progress)
+    if not quiet:
+        print_summary(result.findings, result.period_start, result.period_end)

@@ -1,0 +1,109 @@
+"""perfops findings [list options] | ack | resolve | reopen | assign | comment | show."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from perfops.cli.output import QuietOpt, WorkspaceOpt, console, workspace_of
+
+findings_app = typer.Typer(
+    help="List findings, and the accountability workflow (ack, resolve, reopen, assign).",
+    invoke_without_command=True,
+    no_args_is_help=False,
+)
+
+ByOpt = Annotated[str | None, typer.Option("--by", help="Who does it (kept in the history).")]
+NoteOpt = Annotated[str | None, typer.Option("--note", help="Why (kept in the history).")]
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(findings_app, name="findings")
+
+
+@findings_app.callback()
+def list_findings(
+    ctx: typer.Context,
+    format_name: Annotated[str, typer.Option("--format", help="table, json or csv.")] = "table",
+    squad: Annotated[str | None, typer.Option(help="Only this squad's findings.")] = None,
+    service: Annotated[str | None, typer.Option(help="Only this service's findings.")] = None,
+    category: Annotated[str | None, typer.Option(help="trends, capacity, cost, experience or feedback.")] = None,
+    status: Annotated[str, typer.Option(help="open, acknowledged, resolved or all.")] = "open",
+    min_severity: Annotated[str | None, typer.Option("--min-severity", help="critical, high, medium, low, info.")] = None,
+    workspace: WorkspaceOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """List findings (default: open ones, most severe first)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from perfops.cli.findings_view import findings_csv, findings_json, findings_table
+    from perfops.errors import PerfopsError
+    from perfops.store.findings_repo import FindingFilter
+    from perfops.usecases.workflow import list_findings as query
+
+    if format_name not in ("table", "json", "csv"):
+        raise PerfopsError(f"--format: '{format_name}' is unknown; expected table, json or csv")
+    flt = FindingFilter(squad=squad, service=service, category=category, status=status, min_severity=min_severity)
+    found = query(workspace_of(workspace), flt)
+    if format_name == "json":
+        sys.stdout.write(findings_json(found) + "\n")
+    elif format_name == "csv":
+        sys.stdout.write(findings_csv(found))
+    elif found:
+        console.print(findings_table(found))
+    elif not quiet:
+        console.print("no findings match")
+
+
+@findings_app.command("show")
+def show(finding_id: str, workspace: WorkspaceOpt = None) -> None:
+    """One finding in full, with its history."""
+    import json
+
+    from perfops.usecases.workflow import get_finding
+
+    item = get_finding(workspace_of(workspace), finding_id)
+    console.print_json(json.dumps(item.finding.to_record(), default=str))
+    for h in item.history:
+        console.print(f"{h['at']:%Y-%m-%d %H:%M} {h['action']} by {h['by']}" + (f": {h['note']}" if h["note"] else ""),
+                      markup=False)
+
+
+def _status_command(action: str, help_text: str):  # noqa: ANN202 (typer command factory)
+    def command(finding_id: str, by: ByOpt = None, note: NoteOpt = None, workspace: WorkspaceOpt = None,
+                quiet: QuietOpt = False) -> None:
+        from perfops.usecases.workflow import change_status
+
+        updated = change_status(workspace_of(workspace), finding_id, action, by, note)
+        if not quiet:
+            console.print(f"{updated.id} is now {updated.status}", markup=False)
+
+    command.__doc__ = help_text
+    return command
+
+
+findings_app.command("ack")(_status_command("acknowledge", "Acknowledge a finding: the squad is on it."))
+findings_app.command("resolve")(_status_command("resolve", "Resolve a finding."))
+findings_app.command("reopen")(_status_command("reopen", "Reopen a resolved or acknowledged finding."))
+
+
+@findings_app.command("assign")
+def assign(finding_id: str, squad: str, by: ByOpt = None, note: NoteOpt = None, workspace: WorkspaceOpt = None,
+           quiet: QuietOpt = False) -> None:
+    """Assign a finding to another squad (e.g. the owner of the slow dependency)."""
+    from perfops.usecases.workflow import assign as do_assign
+
+    updated = do_assign(workspace_of(workspace), finding_id, squad, by, note)
+    if not quiet:
+        console.print(f"{updated.id} is now owned by {updated.squad}", markup=False)
+
+
+@findings_app.command("comment")
+def comment(finding_id: str, note: Annotated[str, typer.Argument(help="The comment.")], by: ByOpt = None,
+            workspace: WorkspaceOpt = None) -> None:
+    """Add a comment to a finding's history."""
+    from perfops.usecases.workflow import comment as do_comment
+
+    do_comment(workspace_of(workspace), finding_id, by, note)

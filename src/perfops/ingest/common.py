@@ -1,0 +1,156 @@
+"""Vectorised helpers readers share: timestamp parsing, row checks, progress-counting files."""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from perfops.errors import InputError
+
+NUMERIC_RE = r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"
+_OFFSET_RE = r"(Z|z|[+-]\d{2}:?\d{2})$"
+_ISO_RE = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?)?\s*(Z|z|[+-]\d{2}:?\d{2})?$"
+EPOCH_MS_THRESHOLD = 1e11  # epoch seconds reach 1e11 only in the year 5138
+MAX_REPORTED_SKIPS = 1000
+
+
+@dataclass
+class RowProblems:
+    """Per-row validity, accumulated check by check: the first problem of a row is kept."""
+
+    bad: np.ndarray  # bool, True = row rejected
+    reasons: list[str | None]
+
+    @classmethod
+    def none(cls, n: int) -> RowProblems:
+        return cls(np.zeros(n, dtype=bool), [None] * n)
+
+    def add(self, mask: np.ndarray, reason: Callable[[int], str]) -> None:
+        for i in np.flatnonzero(mask & ~self.bad)[:MAX_REPORTED_SKIPS]:
+            self.reasons[i] = reason(int(i))
+        self.bad |= mask
+
+    def first(self) -> int | None:
+        hits = np.flatnonzero(self.bad)
+        return int(hits[0]) if len(hits) else None
+
+
+def as_bool(mask: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    return np.asarray(pc.fill_null(mask, False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def parse_timestamps(strings: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, np.ndarray]:
+    """ISO 8601 (Z or offset; none = UTC) or epoch seconds / milliseconds, mixed freely.
+
+    Returns (naive-UTC timestamp[us] array with nulls where unparseable, bad-row mask)."""
+    if pa.types.is_timestamp(strings.type):  # typed columns (Parquet) need no parsing
+        typed = pc.cast(strings, pa.timestamp("us", tz="UTC")) if strings.type.tz else pc.cast(strings, pa.timestamp("us"))
+        micros = np.asarray(pc.cast(typed, pa.int64()).to_numpy(zero_copy_only=False))
+        out = micros.astype("datetime64[us]")
+        return pa.array(out, type=pa.timestamp("us")), np.isnat(out)
+    if pa.types.is_integer(strings.type) or pa.types.is_floating(strings.type):
+        strings = pc.cast(strings, pa.string())
+    strings = pc.utf8_trim_whitespace(pc.cast(strings, pa.string()))
+    n = len(strings)
+    out = np.full(n, np.datetime64("NaT"), dtype="datetime64[us]")
+    numeric = as_bool(pc.match_substring_regex(strings, NUMERIC_RE))
+    iso = as_bool(pc.match_substring_regex(strings, _ISO_RE)) & ~numeric
+    with_offset = iso & as_bool(pc.match_substring_regex(strings, _OFFSET_RE))
+    if numeric.any():
+        values = pc.cast(pc.filter(strings, numeric), pa.float64()).to_numpy(zero_copy_only=False)
+        micros = np.where(np.abs(values) >= EPOCH_MS_THRESHOLD, values * 1e3, values * 1e6)
+        out[numeric] = micros.astype("int64").astype("datetime64[us]")
+    for mask, kind in ((with_offset, pa.timestamp("us", tz="UTC")), (iso & ~with_offset, pa.timestamp("us"))):
+        if mask.any():
+            out[mask] = _cast_or_scan(pc.filter(strings, mask), kind)
+    bad = ~(numeric | iso) | np.isnat(out)
+    return pa.array(out, type=pa.timestamp("us")), bad
+
+
+def _cast_or_scan(strings: pa.Array, kind: pa.DataType) -> np.ndarray:
+    """Vectorised cast; when one value is impossible (month 13), scan to null out just those."""
+    try:
+        casted = pc.cast(strings, kind)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return np.array([_cast_one(s, kind) for s in strings.to_pylist()], dtype="datetime64[us]")
+    if isinstance(kind, pa.TimestampType) and kind.tz:
+        casted = pc.cast(casted, pa.timestamp("us", tz="UTC")).cast(pa.int64())
+    else:
+        casted = casted.cast(pa.int64())
+    return casted.to_numpy(zero_copy_only=False).astype("datetime64[us]")
+
+
+def _cast_one(text: str, kind: pa.DataType) -> np.datetime64:
+    try:
+        return np.datetime64(pc.cast(pa.array([text]), kind).cast(pa.int64())[0].as_py(), "us")
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return np.datetime64("NaT")
+
+
+def parse_numbers(strings: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+    """Strings to float64; (values with NaN where not a number, bad mask). 'nan'/'inf' are bad."""
+    if pa.types.is_integer(strings.type) or pa.types.is_floating(strings.type):
+        values = np.asarray(pc.cast(strings, pa.float64()).to_numpy(zero_copy_only=False), dtype=float)
+        return values, ~np.isfinite(values)
+    strings = pc.cast(strings, pa.string())
+    ok = as_bool(pc.match_substring_regex(strings, NUMERIC_RE))
+    values = np.full(len(strings), np.nan)
+    if ok.any():
+        values[ok] = pc.cast(pc.utf8_trim_whitespace(pc.filter(strings, ok)), pa.float64()).to_numpy(
+            zero_copy_only=False
+        )
+    return values, ~ok | ~np.isfinite(values)
+
+
+class CountingReader(io.RawIOBase):
+    """A binary file that reports how many bytes were read, for progress bars."""
+
+    def __init__(self, path: Path, progress: Callable[[int, int], None] | None) -> None:
+        self._file = open(path, "rb")  # noqa: SIM115 (closed by close())
+        self._total = path.stat().st_size
+        self._done = 0
+        self._progress = progress
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
+        count = self._file.readinto(buffer)
+        self._done += count or 0
+        if self._progress:
+            self._progress(self._done, self._total)
+        return count or 0
+
+    def close(self) -> None:
+        self._file.close()
+        super().close()
+
+
+def header_fields(head: bytes) -> list[str]:
+    """Lower-cased names of a CSV header line (comma, tab or semicolon separated)."""
+    first = head.decode("utf-8-sig", errors="replace").splitlines()[0] if head else ""
+    sep = max((",", "\t", ";"), key=first.count)
+    return [f.strip().strip('"').strip().lower() for f in first.split(sep)]
+
+
+def require_columns(present: list[str], required: tuple[str, ...], path: Path) -> None:
+    missing = [c for c in required if c not in present]
+    if missing:
+        raise InputError(
+            f"missing column(s) {', '.join(missing)}; found {', '.join(present) or 'none'}",
+            path=str(path), line=1, field="header",
+        )
+
+
+_SLUG = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def slug(text: str) -> str:
+    return _SLUG.sub("-", text).strip("-") or "run"

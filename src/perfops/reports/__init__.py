@@ -1,0 +1,1 @@
+"""Reports: audiences -> sections -> html / md / json / pdf."""

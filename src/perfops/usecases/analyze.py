@@ -1,0 +1,88 @@
+"""`perfops analyze`: every area's analysis over the period, cross-service causes, stored findings."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from perfops.analysis.context import AnalysisContext
+from perfops.analysis.registry import analyses
+from perfops.errors import PerfopsError
+from perfops.model.findings import Finding, severity_rank
+from perfops.store import open_store
+from perfops.usecases.context import build_context, parse_moment, parse_period
+from perfops.workspace import Workspace
+
+
+@dataclass
+class AnalysisResult:
+    findings: list[Finding]
+    period_start: object
+    period_end: object
+    by_area: dict[str, int] = field(default_factory=dict)
+
+
+def analyze(
+    workspace: Workspace,
+    *,
+    period: str = "7d",
+    at: str | None = None,
+    cluster: str | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> AnalysisResult:
+    catalog = workspace.load_catalog()
+    with open_store(workspace.store_path) as store:
+        if store.telemetry.count() == 0 and len(store.tests.runs()) == 0:
+            raise PerfopsError("the store holds no telemetry yet", hint="run 'perfops ingest FILE...' first")
+        ctx = build_context(store, catalog, now=parse_moment(at), period=parse_period(period))
+        findings, by_area = run_all(ctx, cluster=cluster or catalog.cluster, progress=progress)
+        with store.transaction():
+            saved = store.findings.save_analysis(findings)
+            store.con.execute(
+                "INSERT INTO analysis_runs VALUES (now(), ?, ?, ?)", [ctx.period_start, ctx.now, len(saved)]
+            )
+    saved.sort(key=lambda f: (severity_rank(f.severity), f.service))
+    return AnalysisResult(saved, ctx.period_start, ctx.now, by_area)
+
+
+def run_all(
+    ctx: AnalysisContext,
+    *,
+    cluster: str | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> tuple[list[Finding], dict[str, int]]:
+    """Run each area, then the cross-service pass that names slow dependencies as causes."""
+    areas = analyses()
+    if cluster:
+        cluster_module = importlib.import_module("perfops.analysis.cluster")
+        findings = cluster_module.run_analyses_on_cluster(cluster, ctx, areas)
+        by_area = {}
+    else:
+        findings, by_area = [], {}
+        for index, (name, run) in enumerate(areas.items()):
+            if progress:
+                progress(name, index, len(areas))
+            found = run(ctx)
+            by_area[name] = len(found)
+            findings.extend(found)
+        if progress:
+            progress("done", len(areas), len(areas))
+    findings = _dedupe(findings)
+    try:
+        rootcause = importlib.import_module("perfops.analysis.rootcause")
+    except ModuleNotFoundError:
+        return findings, by_area
+    return rootcause.link_causes(findings, ctx.catalog), by_area
+
+
+def _dedupe(findings: list[Finding]) -> list[Finding]:
+    """One record per id (two windows of one condition share an id): keep the most severe."""
+    best: dict[str, Finding] = {}
+    for f in findings:
+        kept = best.get(f.id)
+        if kept is None or severity_rank(f.severity) < severity_rank(kept.severity):
+            best[f.id] = f
+    return list(best.values())
+
+

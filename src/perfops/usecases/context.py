@@ -1,0 +1,75 @@
+"""Building an AnalysisContext over the store: the one place analyses and reports get their data."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+import pandas as pd
+
+from perfops.analysis.context import AnalysisContext
+from perfops.errors import PerfopsError
+from perfops.model.catalog import Catalog
+from perfops.model.units import parse_duration
+from perfops.store import Store
+
+DEFAULT_HISTORY = timedelta(days=35)
+
+
+def parse_moment(text: str | None, field: str = "--at") -> datetime | None:
+    """ISO 8601 (offset or Z; none = UTC) to naive UTC, or None."""
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise PerfopsError(f"{field}: '{text}' is not a time; expected ISO 8601, e.g. 2026-11-20T00:00:00Z") from exc
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+
+
+def parse_period(text: str, field: str = "--period") -> timedelta:
+    try:
+        period = parse_duration(text)
+    except ValueError as exc:
+        raise PerfopsError(f"{field}: {exc}") from exc
+    if period <= timedelta(0):
+        raise PerfopsError(f"{field}: must be positive, e.g. 7d")
+    return period
+
+
+def newest_data(store: Store) -> datetime | None:
+    """End of the newest telemetry interval (the last timestamp plus one step's worth)."""
+    _, last = store.telemetry.time_range()
+    return None if last is None else last + timedelta(minutes=5)
+
+
+def build_context(
+    store: Store,
+    catalog: Catalog,
+    *,
+    now: datetime | None = None,
+    period: timedelta = timedelta(days=7),
+    history: timedelta = DEFAULT_HISTORY,
+) -> AnalysisContext:
+    end = now or newest_data(store)
+    if end is None:
+        end = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+    start = end - period - history
+
+    def load_telemetry(
+        services: Sequence[str] | None, metrics: Sequence[str] | None, lo: datetime, hi: datetime
+    ) -> pd.DataFrame:
+        return store.telemetry.load(services=services, metrics=metrics, start=lo, end=hi)
+
+    return AnalysisContext(
+        catalog=catalog,
+        now=end,
+        period=period,
+        history=history,
+        load_telemetry=load_telemetry,
+        events=store.telemetry.events(start, end + timedelta(days=1)),
+        level_marks=store.findings.level_marks(),
+        test_runs=store.tests.runs(),
+        load_test_endpoints=store.tests.endpoints,
+        load_test_series=store.tests.series,
+    )

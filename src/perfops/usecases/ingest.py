@@ -1,0 +1,112 @@
+"""`perfops ingest`: files in, store updated — idempotent by content hash, atomic per file."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from perfops.errors import InputError, PerfopsError
+from perfops.ingest.base import IngestBatch, IngestOptions
+from perfops.ingest.registry import reader_for
+from perfops.store import Store, open_store
+from perfops.workspace import Workspace
+
+Progress = Callable[[str, int, int], None]  # (file name, bytes done, bytes total)
+
+
+@dataclass
+class FileResult:
+    path: Path
+    format: str
+    status: str  # loaded | unchanged
+    rows: int = 0
+    skipped: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def ingest_paths(
+    workspace: Workspace,
+    paths: Sequence[Path],
+    *,
+    format_name: str = "auto",
+    service: str | None = None,
+    run_id: str | None = None,
+    environment: str | None = None,
+    skip_bad_rows: bool = False,
+    log_format: str | None = None,
+    consumer_field: str | None = None,
+    progress: Progress | None = None,
+) -> list[FileResult]:
+    catalog = workspace.load_catalog()
+    if service and service not in catalog.service_by_name:
+        raise InputError(f"'{service}' is not a service in perfops.yaml", field="--service")
+    files = _expand(paths)
+    results = []
+    with open_store(workspace.store_path) as store:
+        for path in files:
+            opts = IngestOptions(
+                catalog=catalog, service=service, run_id=run_id, environment=environment,
+                skip_bad_rows=skip_bad_rows, log_format=log_format, consumer_field=consumer_field,
+                progress=(lambda done, total, p=path: progress(p.name, done, total)) if progress else None,
+            )
+            results.append(ingest_file(store, path, format_name, opts))
+    return results
+
+
+def ingest_file(store: Store, path: Path, format_name: str, options: IngestOptions) -> FileResult:
+    """Read one file and store it in one transaction: all of it, or (on any error) nothing."""
+    digest = file_sha256(path)
+    reader = reader_for(path, format_name)
+    if store.ledger.has(digest):
+        return FileResult(path, reader.name, "unchanged")
+    batch = _read(reader.read, path, options)
+    with store.transaction():
+        rows = store_batch(store, batch)
+        store.ledger.record(digest, str(path), reader.name, rows, len(batch.skipped))
+    return FileResult(path, reader.name, "loaded", rows, batch.skipped, batch.notes)
+
+
+def store_batch(store: Store, batch: IngestBatch) -> int:
+    """Write a reader's tables; call inside a transaction."""
+    rows = 0
+    if batch.telemetry is not None and len(batch.telemetry):
+        rows += store.telemetry.upsert(batch.telemetry)
+    if batch.events is not None and len(batch.events):
+        rows += store.telemetry.insert_events(batch.events)
+    if batch.test_runs is not None and len(batch.test_runs):
+        store.tests.replace_run(batch.test_runs, batch.test_endpoints, batch.test_series)
+        rows += len(batch.test_runs)
+    return rows
+
+
+def _read(read: Callable[[Path, IngestOptions], IngestBatch], path: Path, options: IngestOptions) -> IngestBatch:
+    try:
+        return read(path, options)
+    except PerfopsError:
+        raise
+    except UnicodeDecodeError as exc:
+        raise InputError(f"not readable as text in the expected encoding ({exc.reason})", path=str(path)) from exc
+    except MemoryError as exc:
+        raise InputError("the file is too large to read in memory", path=str(path)) from exc
+
+
+def _expand(paths: Sequence[Path]) -> list[Path]:
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files.extend(sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".")))
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise InputError("no such file or folder", path=str(path))
+    return files
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
