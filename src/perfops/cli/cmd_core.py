@@ -7,7 +7,15 @@ from typing import Annotated
 
 import typer
 
-from perfops.cli.output import QuietOpt, VerboseOpt, WorkspaceOpt, console, console_err, show_progress, workspace_of
+from perfops.cli.output import (
+    QuietOpt,
+    VerboseOpt,
+    WorkspaceOpt,
+    console,
+    console_err,
+    show_progress,
+    workspace_of,
+)
 
 
 def register(app: typer.Typer) -> None:

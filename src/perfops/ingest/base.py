@@ -13,6 +13,9 @@ from pathlib import Path
 import pandas as pd
 
 from perfops.model.catalog import Catalog
+from perfops.model.plans import BulkPlan
+
+__all__ = ["BulkPlan", "IngestBatch", "IngestOptions", "Reader"]
 
 
 @dataclass(frozen=True)
@@ -56,3 +59,4 @@ class Reader:
     sniff: Callable[[Path, bytes], bool]
     read: Callable[[Path, IngestOptions], IngestBatch]
     priority: int = 50  # lower sniffs first; specific formats before generic CSV
+    bulk: Callable[[Path, IngestOptions], list[BulkPlan] | None] | None = None  # optional fast paths, in order

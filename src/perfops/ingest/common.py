@@ -55,9 +55,16 @@ def parse_timestamps(strings: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, np.
         micros = np.asarray(pc.cast(typed, pa.int64()).to_numpy(zero_copy_only=False))
         out = micros.astype("datetime64[us]")
         return pa.array(out, type=pa.timestamp("us")), np.isnat(out)
+    if pa.types.is_date(strings.type):
+        strings = pc.cast(strings, pa.timestamp("us"))
+        return parse_timestamps(strings)
     if pa.types.is_integer(strings.type) or pa.types.is_floating(strings.type):
-        strings = pc.cast(strings, pa.string())
-    strings = pc.utf8_trim_whitespace(pc.cast(strings, pa.string()))
+        values = np.asarray(pc.cast(strings, pa.float64()).to_numpy(zero_copy_only=False), dtype=float)
+        micros = np.where(np.abs(values) >= EPOCH_MS_THRESHOLD, values * 1e3, values * 1e6)
+        out = np.where(np.isfinite(micros), micros, 0).astype("int64").astype("datetime64[us]")
+        out[~np.isfinite(micros)] = np.datetime64("NaT")
+        return pa.array(out, type=pa.timestamp("us")), np.isnat(out)
+    strings = trimmed(strings)
     n = len(strings)
     out = np.full(n, np.datetime64("NaT"), dtype="datetime64[us]")
     numeric = as_bool(pc.match_substring_regex(strings, NUMERIC_RE))
@@ -92,6 +99,14 @@ def _cast_one(text: str, kind: pa.DataType) -> np.datetime64:
         return np.datetime64(pc.cast(pa.array([text]), kind).cast(pa.int64())[0].as_py(), "us")
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return np.datetime64("NaT")
+
+
+def trimmed(strings: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """Text without surrounding blanks; copies the column only when some value has them."""
+    strings = pc.cast(strings, pa.string())
+    if pc.any(pc.match_substring_regex(strings, r"^\s|\s$")).as_py():
+        return pc.utf8_trim_whitespace(strings)
+    return strings
 
 
 def parse_numbers(strings: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:

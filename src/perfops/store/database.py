@@ -15,6 +15,10 @@ from perfops.store.migrations import MIGRATIONS
 BUSY_WAIT_SECONDS = 30.0
 
 
+class StoreRejected(Exception):
+    """The engine refused a bulk plan (a check failed, the file did not parse): nothing was kept."""
+
+
 class Store:
     """A connection to the workspace's store, with one repository object per table family."""
 
@@ -24,6 +28,7 @@ class Store:
         from perfops.store.telemetry_repo import TelemetryRepo
         from perfops.store.tests_repo import TestsRepo
 
+        con.execute("SET enable_progress_bar = false")  # perfops draws its own, only on a terminal
         self.con = con
         self.path = path
         self.ledger = Ledger(con)

@@ -7,8 +7,12 @@ from datetime import datetime
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 
+from perfops.model.plans import BulkPlan
 from perfops.model.tables import EVENT_COLUMNS, TELEMETRY_COLUMNS
+
+_KEY = "timestamp, service, endpoint, consumer, metric"
 
 
 class TelemetryRepo:
@@ -16,32 +20,55 @@ class TelemetryRepo:
         self.con = con
 
     # ---- writes (call inside Store.transaction) ---------------------------------
-    def upsert(self, frame: pd.DataFrame | object) -> int:
-        """Insert rows; a row whose key (timestamp, service, endpoint, consumer, metric) is
-        already stored replaces it, so overlapping files de-duplicate and the newest wins."""
-        self.con.register("incoming_telemetry", frame)
+    def upsert(self, frame: pd.DataFrame | pa.Table) -> int:
+        """Insert canonical rows; where a key (timestamp, service, endpoint, consumer, metric)
+        repeats, the newest row wins (see _keep_newest)."""
+        table = frame if isinstance(frame, pa.Table) else pa.Table.from_pandas(frame, preserve_index=False)
+        self.con.register("incoming_telemetry", table)
         try:
-            cols = ", ".join(TELEMETRY_COLUMNS)
-            self.con.execute(
-                f"CREATE TEMP TABLE IF NOT EXISTS staged AS SELECT {cols} FROM telemetry LIMIT 0;"
-                "DELETE FROM staged;"
-                f"INSERT INTO staged SELECT {cols} FROM incoming_telemetry;"
-            )
-            self.con.execute(
-                "DELETE FROM telemetry t USING (SELECT DISTINCT timestamp, service, endpoint, consumer, metric "
-                "FROM staged) s WHERE t.timestamp = s.timestamp AND t.service = s.service "
-                "AND t.endpoint = s.endpoint AND t.consumer = s.consumer AND t.metric = s.metric"
-            )
-            # within one file the last row of a key wins, as it would on a replay of the file
-            self.con.execute(
-                f"INSERT INTO telemetry SELECT {cols} FROM staged "
-                "QUALIFY row_number() OVER (PARTITION BY timestamp, service, endpoint, consumer, metric) = 1"
-            )
-            count = self.con.execute("SELECT count(*) FROM staged").fetchone()
-            self.con.execute("DROP TABLE staged")
+            return self._append(f"SELECT {', '.join(TELEMETRY_COLUMNS)} FROM incoming_telemetry", {})
         finally:
             self.con.unregister("incoming_telemetry")
-        return int(count[0]) if count else 0
+
+    def insert_plan(self, plan: BulkPlan) -> int:
+        """Run a reader's bulk plan: DuckDB parses and checks the file in one parallel pass.
+        A failed check raises (the caller rolls back and asks the reader for the exact line)."""
+        from perfops.store.database import StoreRejected
+
+        try:
+            return self._append(plan.select_sql, plan.params)
+        except duckdb.Error as exc:
+            raise StoreRejected(str(exc)) from exc
+
+    def _append(self, select_sql: str, params: dict[str, object]) -> int:
+        """Append, then make the newest row win per key. One scan of the new rows tells their
+        time range and whether a key repeats among them; a probe on the zone maps tells whether
+        older rows share that range. Only then is the (costlier) de-duplication run."""
+        # fetchall, not fetchone: DuckDB keeps a half-read result open, which blocks unregister
+        (mark,) = self.con.execute("SELECT coalesce(max(rowid), -1) FROM telemetry").fetchall()[0]
+        (rows,) = self.con.execute(f"INSERT INTO telemetry {select_sql}", params).fetchall()[0]
+        if not rows:
+            return 0
+        distinct, lo, hi = self.con.execute(
+            f"SELECT count(DISTINCT hash({_KEY})), min(timestamp), max(timestamp) FROM telemetry WHERE rowid > ?",
+            [mark],
+        ).fetchall()[0]
+        overlap = self.con.execute(
+            "SELECT count(*) FROM (SELECT 1 FROM telemetry WHERE rowid <= ? AND timestamp BETWEEN ? AND ? LIMIT 1)",
+            [mark, lo, hi],
+        ).fetchall()[0][0]
+        if distinct < rows or overlap:
+            self._keep_newest(lo, hi)
+        return int(rows)
+
+    def _keep_newest(self, lo: object, hi: object) -> None:
+        """Newest row wins per key in [lo, hi]: the last row of a file, the last file ingested
+        (appends get increasing rowids, so 'newest' is the highest rowid)."""
+        self.con.execute(
+            f"DELETE FROM telemetry WHERE rowid IN (SELECT rowid FROM (SELECT rowid, row_number() OVER ("
+            f"PARTITION BY {_KEY} ORDER BY rowid DESC) AS rank FROM telemetry WHERE timestamp BETWEEN ? AND ?) "
+            "WHERE rank > 1)", [lo, hi]
+        ).fetchall()
 
     def insert_events(self, frame: pd.DataFrame) -> int:
         self.con.register("incoming_events", frame)
@@ -51,7 +78,7 @@ class TelemetryRepo:
                 f"INSERT INTO events SELECT DISTINCT {cols} FROM incoming_events i WHERE NOT EXISTS ("
                 "SELECT 1 FROM events e WHERE e.timestamp = i.timestamp AND e.service = i.service "
                 "AND e.type = i.type AND e.version = i.version)"
-            )
+            ).fetchall()
         finally:
             self.con.unregister("incoming_events")
         return len(frame)

@@ -31,7 +31,7 @@ class TestsRepo:
         self.con.register("incoming_tests", frame)
         try:
             cols = ", ".join(f'"{c}"' for c in columns)
-            self.con.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM incoming_tests")
+            self.con.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM incoming_tests").fetchall()
         finally:
             self.con.unregister("incoming_tests")
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from perfops.errors import InputError, PerfopsError
 from perfops.ingest.base import IngestBatch, IngestOptions
 from perfops.ingest.registry import reader_for
-from perfops.store import Store, open_store
+from perfops.store import Store, StoreRejected, open_store
 from perfops.workspace import Workspace
 
 Progress = Callable[[str, int, int], None]  # (file name, bytes done, bytes total)
@@ -61,6 +61,15 @@ def ingest_file(store: Store, path: Path, format_name: str, options: IngestOptio
     reader = reader_for(path, format_name)
     if store.ledger.has(digest):
         return FileResult(path, reader.name, "unchanged")
+    plans = reader.bulk(path, options) if reader.bulk and not options.skip_bad_rows else None
+    for plan in plans or []:
+        try:
+            with store.transaction():
+                rows = store.telemetry.insert_plan(plan)
+                store.ledger.record(digest, str(path), reader.name, rows, 0)
+            return FileResult(path, reader.name, "loaded", rows)
+        except StoreRejected:
+            continue  # rolled back: the next plan, or the reader's own pass, which names the line
     batch = _read(reader.read, path, options)
     with store.transaction():
         rows = store_batch(store, batch)
