@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,7 +13,7 @@ import duckdb
 from perfops.errors import PerfopsError, WorkspaceBusyError
 from perfops.store.migrations import MIGRATIONS
 
-BUSY_WAIT_SECONDS = 30.0
+BUSY_WAIT_SECONDS = float(os.environ.get("PERFOPS_LOCK_TIMEOUT", "30"))
 
 
 class StoreRejected(Exception):
