@@ -61,16 +61,24 @@ def main() -> None:
         sys.exit(130)
     except SystemExit:
         raise
-    except Exception as exc:  # click usage errors come through here in non-standalone mode
-        import click
-
-        if isinstance(exc, click.exceptions.UsageError):
+    except Exception as exc:  # usage errors come through here in non-standalone mode
+        click_exceptions = _click_exceptions()
+        if isinstance(exc, click_exceptions.UsageError):
             exc.show()
             sys.exit(2)
-        if isinstance(exc, click.exceptions.ClickException):
+        if isinstance(exc, click_exceptions.ClickException):
             exc.show()
             sys.exit(exc.exit_code)
         raise
+
+
+def _click_exceptions():  # noqa: ANN202
+    """Typer ships its own copy of click (typer._click) since 0.2x; older ones use click."""
+    try:
+        from typer._click import exceptions
+    except ImportError:  # pragma: no cover - older typer
+        from click import exceptions  # type: ignore[no-redef]
+    return exceptions
 
 
 def _escape(text: str) -> str:
