@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck bench install clean
+.PHONY: demo test lint typecheck bench install system-deps docs clean
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -24,8 +24,14 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-test: $(STAMP) lint typecheck
+system-deps:
+	bash scripts/install-system-deps.sh
+
+test: $(STAMP) system-deps lint typecheck
 	$(BIN)/pytest
+
+docs: $(STAMP)
+	$(BIN)/python -m perfops.cli.reference > docs/cli.md
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py

@@ -104,3 +104,21 @@ def cli(capsys, monkeypatch):
         return CliResult(code, captured.out, captured.err)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory):
+    """The demo domain generated, ingested and analysed once for the session (reports are
+    written by the tests that need them). Returns (manifest, workspace, findings)."""
+    from perfops.demo import generate_demo
+    from perfops.usecases.analyze import analyze
+    from perfops.usecases.ingest import ingest_paths
+    from perfops.workspace import Workspace
+
+    root = tmp_path_factory.mktemp("demo")
+    manifest = generate_demo(root)
+    workspace = Workspace(root)
+    for item in manifest.inputs:
+        ingest_paths(workspace, [item.path], format_name=item.format, **item.options)
+    result = analyze(workspace, period="7d", at=manifest.end.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    return manifest, workspace, result.findings

@@ -254,7 +254,9 @@ def bulk_plan(path: Path, options: IngestOptions) -> list[BulkPlan] | None:
     both fail the caller falls back to `read`, which names the line."""
     with open(path, "rb") as probe:
         head = probe.read(4096)
-    if head[:4] == b"PAR1" or head[:3] == b"\xef\xbb\xbf":
+    if head[:4] == b"PAR1":
+        return _parquet_plan(path, options)
+    if head[:3] == b"\xef\xbb\xbf":
         return None
     raw_names = _header_names(path)
     names = [n.strip().lower() for n in raw_names]
@@ -275,15 +277,42 @@ def bulk_plan(path: Path, options: IngestOptions) -> list[BulkPlan] | None:
     ]
 
 
+def _parquet_plan(path: Path, options: IngestOptions) -> list[BulkPlan] | None:
+    import pyarrow.parquet as pq
+
+    try:
+        schema = pq.read_schema(path)
+    except (pa.ArrowInvalid, OSError):
+        return None
+    names = schema.names
+    if not {"timestamp", "service", "metric", "value"} <= set(names) or set(names) - set(_LONG_COLUMNS):
+        return None
+    kind = schema.field("timestamp").type
+    if pa.types.is_timestamp(kind):
+        time = "CAST(timestamp AS TIMESTAMP)"
+    elif pa.types.is_integer(kind) or pa.types.is_floating(kind):
+        time = _EPOCH.format(n="CAST(timestamp AS DOUBLE)")
+    else:
+        time = _TEXT_TIME
+    value_type = schema.field("value").type
+    value = "CAST(value AS DOUBLE)" if pa.types.is_integer(value_type) or pa.types.is_floating(value_type) else (
+        "TRY_CAST(trim(value) AS DOUBLE)")
+    params = {
+        "path": str(path), "services": list(options.catalog.service_by_name),
+        "metrics": list(METRICS), "percent": list(PERCENT_METRICS),
+    }
+    source = "read_parquet($path)"
+    return [BulkPlan(_checked_select(time, "trim(service)", "lower(trim(metric))", value, names, source), params)]
+
+
+_LONG_COLUMNS = ("timestamp", "service", "endpoint", "consumer", "metric", "value")
+_EPOCH = "make_timestamp(CAST(CASE WHEN abs({n}) >= 1e11 THEN {n} * 1e3 ELSE {n} * 1e6 END AS BIGINT))"
 _NUMBER = "TRY_CAST(trim(timestamp) AS DOUBLE)"
-_TEXT_TIME = (
-    "coalesce(TRY_CAST(TRY_CAST(trim(timestamp) AS TIMESTAMPTZ) AS TIMESTAMP), make_timestamp(CAST("
-    f"CASE WHEN abs({_NUMBER}) >= 1e11 THEN {_NUMBER} * 1e3 ELSE {_NUMBER} * 1e6 END AS BIGINT)))"
-)
+_TEXT_TIME = f"coalesce(TRY_CAST(TRY_CAST(trim(timestamp) AS TIMESTAMPTZ) AS TIMESTAMP), {_EPOCH.format(n=_NUMBER)})"
 
 
 def _checked_select(time: str, service: str, metric: str, value: str, names: list[str], source: str) -> str:
-    optional = {c: f"coalesce(trim({c}), '')" if c in names else "''" for c in ("endpoint", "consumer")}
+    optional = {c: f"coalesce(trim(CAST({c} AS VARCHAR)), '')" if c in names else "''" for c in ("endpoint", "consumer")}
     return f"""
         SELECT CASE WHEN t IS NULL THEN error('timestamp') ELSE t END,
                CASE WHEN s IN (SELECT unnest($services)) THEN s ELSE error('service') END,

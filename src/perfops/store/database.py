@@ -30,6 +30,7 @@ class Store:
         from perfops.store.tests_repo import TestsRepo
 
         con.execute("SET enable_progress_bar = false")  # perfops draws its own, only on a terminal
+        con.execute("SET TimeZone = 'UTC'")  # the store keeps naive UTC; offsets convert to it
         self.con = con
         self.path = path
         self.ledger = Ledger(con)
