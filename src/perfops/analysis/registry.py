@@ -9,7 +9,7 @@ from perfops.analysis.context import AnalysisContext
 from perfops.model.findings import Finding
 
 # one module per area; each defines run(ctx) -> list[Finding]
-AREA_MODULES = ("trends", "capacity", "cost", "experience", "feedback")
+AREA_MODULES = ("trends", "capacity", "cost", "experience", "feedback", "data_quality")
 
 Analysis = Callable[[AnalysisContext], list[Finding]]
 

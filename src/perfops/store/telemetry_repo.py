@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import duckdb
-import pandas as pd
-import pyarrow as pa
 
 from perfops.model.plans import BulkPlan
+
+if TYPE_CHECKING:  # pandas and pyarrow load only when telemetry moves (keeps `findings` quick)
+    import pandas as pd
+    import pyarrow as pa
 from perfops.model.tables import EVENT_COLUMNS, TELEMETRY_COLUMNS
 
 _KEY = "timestamp, service, endpoint, consumer, metric"
@@ -23,6 +26,8 @@ class TelemetryRepo:
     def upsert(self, frame: pd.DataFrame | pa.Table) -> int:
         """Insert canonical rows; where a key (timestamp, service, endpoint, consumer, metric)
         repeats, the newest row wins (see _keep_newest)."""
+        import pyarrow as pa
+
         table = frame if isinstance(frame, pa.Table) else pa.Table.from_pandas(frame, preserve_index=False)
         self.con.register("incoming_telemetry", table)
         try:

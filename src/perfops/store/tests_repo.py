@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import pandas as pd
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 from perfops.model.tables import TEST_ENDPOINT_COLUMNS, TEST_RUN_COLUMNS, TEST_SERIES_COLUMNS
 

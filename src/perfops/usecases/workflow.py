@@ -33,11 +33,14 @@ class FindingWithHistory:
 
 
 def validate_filter(flt: FindingFilter, workspace: Workspace) -> None:
-    catalog = workspace.load_catalog()
-    if flt.squad and flt.squad not in catalog.squad_by_name:
-        raise PerfopsError(f"--squad: '{flt.squad}' is not a squad in perfops.yaml")
-    if flt.service and flt.service not in catalog.service_by_name:
-        raise PerfopsError(f"--service: '{flt.service}' is not a service in perfops.yaml")
+    if flt.squad or flt.service:  # parsing the catalog costs; only names need it
+        catalog = workspace.load_catalog()
+        if flt.squad and flt.squad not in catalog.squad_by_name:
+            raise PerfopsError(f"--squad: '{flt.squad}' is not a squad in perfops.yaml")
+        if flt.service and flt.service not in catalog.service_by_name:
+            raise PerfopsError(f"--service: '{flt.service}' is not a service in perfops.yaml")
+    elif not workspace.catalog_path.exists():
+        workspace.load_catalog()  # the usual "no perfops.yaml" error
     if flt.category and flt.category not in CATEGORIES:
         raise PerfopsError(f"--category: '{flt.category}' is unknown; expected one of {', '.join(CATEGORIES)}")
     if flt.status != "all" and flt.status not in STATUSES:
