@@ -88,7 +88,8 @@ def ingest(
             console.print(f"{result.path}: already ingested ({result.format}); nothing changed", markup=False)
         else:
             skipped = f", {len(result.skipped)} bad rows skipped" if result.skipped else ""
-            console.print(f"{result.path}: {result.rows:,} rows loaded as {result.format}{skipped}", markup=False)
+            what = (f"test run {', '.join(result.run_ids)}" if result.run_ids else f"{result.rows:,} rows")
+            console.print(f"{result.path}: {what} loaded as {result.format}{skipped}", markup=False)
         for note in result.notes if verbose else []:
             console.print(f"  note: {note}", markup=False)
 

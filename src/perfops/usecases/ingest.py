@@ -24,6 +24,7 @@ class FileResult:
     rows: int = 0
     skipped: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    run_ids: list[str] = field(default_factory=list)  # performance-test runs the file held
 
 
 def ingest_paths(
@@ -74,7 +75,8 @@ def ingest_file(store: Store, path: Path, format_name: str, options: IngestOptio
     with store.transaction():
         rows = store_batch(store, batch)
         store.ledger.record(digest, str(path), reader.name, rows, len(batch.skipped))
-    return FileResult(path, reader.name, "loaded", rows, batch.skipped, batch.notes)
+    runs = list(batch.test_runs["run_id"]) if batch.test_runs is not None and len(batch.test_runs) else []
+    return FileResult(path, reader.name, "loaded", rows, batch.skipped, batch.notes, runs)
 
 
 def store_batch(store: Store, batch: IngestBatch) -> int:

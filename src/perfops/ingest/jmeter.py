@@ -1,0 +1,497 @@
+"""Apache JMeter results (JTL): CSV with or without a header, any delimiter, and XML.
+
+CSV is read with pyarrow's multi-threaded CSV reader over 32 MB slices of the file cut at line
+ends (vectorised, bounded memory: a 2 GB JTL never sits in memory), converting only the columns
+needed: timeStamp, elapsed, label, success, responseMessage, allThreads. Latencies are whole milliseconds, so the per-endpoint statistics
+are exact percentiles (see testrun_common.ExactHistogram).
+
+What JMeter writes that would distort counts, and what this reader does about it:
+- sub-results (`HTTP Request-0`, `HTTP Request-1` after their parent `HTTP Request`, e.g. a
+  redirect): only the parent is a request; sub-result rows are dropped.
+- Transaction Controller parent rows ("Number of samples in transaction : …"): their children
+  are the requests; parents are dropped unless the file has nothing else.
+- XML: only top-level `<httpSample>`/`<sample>` are requests; nested ones are sub-results.
+  A file cut short (no `</testResults>`, a killed run) keeps every complete sample and says so.
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+from perfops.errors import InputError
+from perfops.ingest.base import IngestBatch, IngestOptions, Reader
+from perfops.ingest.testrun_common import (
+    SampleAccumulator,
+    derive_run_id,
+    endpoint_name,
+    endpoints_frame,
+    is_gzip,
+    resolve_service,
+    run_frame,
+)
+
+BLOCK_BYTES = 16 << 20
+TRANSACTION_PREFIX = "Number of samples in transaction"
+
+# JMeter's default column sets, by version, for files written without a header
+_BASE = ["timeStamp", "elapsed", "label", "responseCode", "responseMessage", "threadName", "dataType", "success"]
+HEADERLESS_COLUMNS: dict[int, list[str]] = {
+    12: _BASE + ["bytes", "grpThreads", "allThreads", "Latency"],  # 2.x
+    13: _BASE + ["failureMessage", "bytes", "grpThreads", "allThreads", "Latency"],  # 2.x + failureMessage
+    14: _BASE + ["failureMessage", "bytes", "grpThreads", "allThreads", "Latency", "IdleTime"],
+    15: _BASE + ["failureMessage", "bytes", "grpThreads", "allThreads", "Latency", "IdleTime", "Connect"],  # 3.0
+    16: _BASE + ["failureMessage", "bytes", "sentBytes", "grpThreads", "allThreads", "Latency", "IdleTime",
+                 "Connect"],  # 3.1+ without URL
+    17: _BASE + ["failureMessage", "bytes", "sentBytes", "grpThreads", "allThreads", "URL", "Latency",
+                 "IdleTime", "Connect"],  # 3.1+ default
+}
+_WANTED = ("timeStamp", "elapsed", "label", "success", "responseMessage", "allThreads")
+_SUB_RESULT = re.compile(r"^(.*)-(\d+)$")
+_DATETIME_FORMATS = ("%Y/%m/%d %H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y/%m/%d %H:%M:%S.%f", "%Y-%m-%d %H:%M:%S.%f",
+                     "%Y-%m-%dT%H:%M:%S.%f", "%Y-%m-%dT%H:%M:%S", "%d/%m/%Y %H:%M:%S", "%m/%d/%Y %H:%M:%S")
+
+
+# ---- sniffing ----------------------------------------------------------------------------
+def _is_xml(head: bytes) -> bool:
+    text = head[:4096].decode("utf-8", errors="replace").lstrip("\ufeff \t\r\n")
+    return text.startswith(("<?xml", "<testResults")) and "<testResults" in text
+
+
+def _first_line(head: bytes) -> str:
+    return head.decode("utf-8", errors="replace").lstrip("\ufeff").splitlines()[0] if head.strip() else ""
+
+
+def sniff(path: Path, head: bytes) -> bool:
+    if _is_xml(head):
+        return True
+    line = _first_line(head)
+    if line.startswith("timeStamp") and "elapsed" in line:
+        return True
+    return _headerless_layout(line) is not None
+
+
+def _headerless_layout(line: str) -> tuple[str, list[str]] | None:
+    """(delimiter, column names) when a first line looks like a JTL sample row."""
+    for delim in (",", "\t", ";", "|"):
+        fields = next(iter(_split_row(line, delim)), [])
+        if len(fields) < 8 or not fields[1].strip().isdigit():
+            continue
+        if not (_is_epoch_ms(fields[0]) or _parse_datetime(fields[0])):
+            continue
+        names = HEADERLESS_COLUMNS.get(len(fields))
+        if names is None and fields[7].strip().lower() in ("true", "false"):
+            names = _BASE + [f"column{i}" for i in range(8, len(fields))]
+        if names and fields[names.index("success")].strip().lower() in ("true", "false"):
+            return delim, names
+    return None
+
+
+def _split_row(line: str, delim: str) -> Iterator[list[str]]:
+    import csv
+
+    return csv.reader([line], delimiter=delim)
+
+
+def _is_epoch_ms(text: str) -> bool:
+    text = text.strip()
+    return text.isdigit() and 11 <= len(text) <= 14
+
+
+def _parse_datetime(text: str) -> str | None:
+    """The strptime format of a formatted JMeter timestamp, or None."""
+    for fmt in _DATETIME_FORMATS:
+        try:
+            datetime.strptime(text.strip(), fmt)
+        except ValueError:
+            continue
+        return fmt
+    return None
+
+
+# ---- CSV -------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CsvLayout:
+    delimiter: str
+    names: list[str]
+    header: bool
+    timestamp_format: str | None  # None = epoch milliseconds
+
+
+def csv_layout(path: Path, head: bytes) -> CsvLayout:
+    line = _first_line(head)
+    if line.startswith("timeStamp"):
+        delim = max((",", "\t", ";", "|"), key=line.count)
+        names = [n.strip().strip('"') for n in next(iter(_split_row(line, delim)))]
+        for required in ("timeStamp", "elapsed", "label"):
+            if required not in names:
+                raise InputError(f"the JTL header has no '{required}' column", path=str(path), line=1,
+                                 field=required)
+        second = head.decode("utf-8", errors="replace").lstrip("\ufeff").splitlines()[1:2]
+        first_value = next(iter(_split_row(second[0], delim)))[names.index("timeStamp")] if second else ""
+        return CsvLayout(delim, names, True, _timestamp_format(first_value, path))
+    layout = _headerless_layout(line)
+    if layout is None:
+        raise InputError(
+            "not a JMeter CSV result: expected a 'timeStamp,elapsed,label,…' header or JMeter's default columns",
+            path=str(path), line=1,
+            hint="save results with jmeter.save.saveservice.print_field_names=true",
+        )
+    delim, names = layout
+    first_value = next(iter(_split_row(line, delim)))[0]
+    return CsvLayout(delim, names, False, _timestamp_format(first_value, path))
+
+
+def _timestamp_format(value: str, path: Path) -> str | None:
+    if not value or _is_epoch_ms(value):
+        return None
+    fmt = _parse_datetime(value)
+    if fmt is None:
+        raise InputError(f"timeStamp '{value}' is neither epoch milliseconds nor a date and time",
+                         path=str(path), line=2, field="timeStamp")
+    return fmt
+
+
+def _arrow_options(layout: CsvLayout, newlines_in_values: bool) -> tuple[object, object, object]:
+    read = pacsv.ReadOptions(column_names=layout.names, skip_rows=1 if layout.header else 0,
+                             block_size=BLOCK_BYTES, encoding="utf8")
+    parse = pacsv.ParseOptions(delimiter=layout.delimiter, newlines_in_values=newlines_in_values)
+    text = pa.string()
+    types = {"elapsed": pa.int64(), "label": text, "success": pa.bool_(), "responseMessage": text,
+             "allThreads": pa.float64(), "timeStamp": text if layout.timestamp_format else pa.int64()}
+    include = [c for c in _WANTED if c in layout.names]
+    convert = pacsv.ConvertOptions(include_columns=include, column_types={c: types[c] for c in include},
+                                   strings_can_be_null=False, quoted_strings_can_be_null=False,
+                                   null_values=["", "null", "NULL"], true_values=["true", "TRUE", "True"],
+                                   false_values=["false", "FALSE", "False"])
+    return read, parse, convert
+
+
+@dataclass
+class _JtlState:
+    """What one pass over a JTL accumulates: requests, transaction parents, hints, counts."""
+
+    requests: SampleAccumulator
+    transactions: SampleAccumulator
+    sub_labels: set[str]
+    hints: set[str]
+    sub_rows: int = 0
+    transaction_rows: int = 0
+
+
+def _new_state() -> _JtlState:
+    return _JtlState(SampleAccumulator(), SampleAccumulator(), set(), set())
+
+
+def _epoch_ms(column: pa.ChunkedArray | pa.Array, fmt: str | None) -> np.ndarray:
+    if fmt is None:
+        return np.asarray(column.to_numpy(zero_copy_only=False), dtype=np.int64)
+    if pa.types.is_dictionary(column.type):
+        column = column.cast(pa.string())
+    stamps = pc.strptime(column, format=fmt, unit="ms", error_is_null=True)
+    if stamps.null_count:
+        raise InputError(f"a timeStamp does not match the format {fmt} of the first row", field="timeStamp")
+    # formatted timestamps carry no zone: JMeter wrote local time; read as UTC (documented)
+    return np.asarray(stamps.cast(pa.int64()).to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def _starts_with(column: pa.Array, prefix: str) -> np.ndarray:
+    """Row mask: the (dictionary-encoded) text column starts with prefix; tests the
+    dictionary's few values, not every row."""
+    if pa.types.is_dictionary(column.type):
+        hits = np.asarray([bool(v) and v.startswith(prefix) for v in column.dictionary.to_pylist()], dtype=bool)
+        idx = np.asarray(pc.fill_null(column.indices, 0).to_numpy(zero_copy_only=False), dtype=np.int64)
+        return hits[idx] if hits.size else np.zeros(len(column), dtype=bool)
+    return np.asarray(pc.fill_null(pc.starts_with(column, prefix), False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _add_block(state: _JtlState, batch: pa.RecordBatch, fmt: str | None) -> None:
+    labels = batch.column("label")
+    encoded = labels if pa.types.is_dictionary(labels.type) else pc.dictionary_encode(labels)
+    dictionary = encoded.dictionary.to_pylist()
+    indices = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+    known = set(state.requests.names) | set(state.transactions.names) | set(dictionary)
+    for name in dictionary:
+        match = _SUB_RESULT.match(name or "")
+        if match and match.group(1) in known:
+            state.sub_labels.add(name)
+    is_sub = np.array([name in state.sub_labels for name in dictionary], dtype=bool)[indices]
+    if "responseMessage" in batch.schema.names:
+        is_tx = _starts_with(batch.column("responseMessage"), TRANSACTION_PREFIX) & ~is_sub
+    else:
+        is_tx = np.zeros(len(indices), dtype=bool)
+    state.sub_rows += int(is_sub.sum())
+    state.transaction_rows += int(is_tx.sum())
+    ts = _epoch_ms(batch.column("timeStamp"), fmt)
+    elapsed = np.asarray(pc.fill_null(batch.column("elapsed"), 0).to_numpy(zero_copy_only=False), dtype=np.int64)
+    failed = ~np.asarray(pc.fill_null(batch.column("success"), True).to_numpy(zero_copy_only=False), dtype=bool)
+    users = (np.asarray(batch.column("allThreads").to_numpy(zero_copy_only=False), dtype=float)
+             if "allThreads" in batch.schema.names else None)
+    if len(state.hints) < 50:
+        state.hints.update(d for d in dictionary[:50] if d)
+    for acc, mask in ((state.requests, ~is_sub & ~is_tx), (state.transactions, is_tx)):
+        if mask.any():
+            codes = acc.codes(dictionary)[indices[mask]]
+            acc.add(ts[mask], codes, elapsed[mask], failed[mask], users[mask] if users is not None else None)
+
+
+def read_csv_jtl(path: Path, head: bytes, options: IngestOptions) -> tuple[_JtlState, list[str]]:
+    """Stream the CSV in blocks; quoted newlines (rare, slower to parse) only on a second try."""
+    layout = csv_layout(path, head)
+    hints = _url_hints(head, layout)
+    try:
+        state, notes = _stream_csv(path, layout, options, newlines_in_values=False)
+        state.hints.update(hints)
+        return state, notes
+    except pa.ArrowInvalid:
+        pass
+    try:
+        state, notes = _stream_csv(path, layout, options, newlines_in_values=True)
+        state.hints.update(hints)
+        return state, notes
+    except pa.ArrowInvalid as exc:
+        raise InputError(f"not a readable JMeter CSV ({_arrow_message(exc)})", path=str(path),
+                         hint="pass --skip-bad-rows to skip malformed rows") from exc
+
+
+def _url_hints(head: bytes, layout: CsvLayout) -> set[str]:
+    """URLs of the first rows (service names often appear in their host)."""
+    if "URL" not in layout.names:
+        return set()
+    import csv
+    import io
+
+    lines = head.decode("utf-8", errors="replace").splitlines()[1 if layout.header else 0:200]
+    col = layout.names.index("URL")
+    rows = csv.reader(io.StringIO("\n".join(lines[:-1])), delimiter=layout.delimiter)
+    return {r[col] for r in rows if len(r) > col and r[col] not in ("", "null")}
+
+
+def _stream_csv(path: Path, layout: CsvLayout, options: IngestOptions, *, newlines_in_values: bool):
+    """Parse the file in CHUNK_BYTES slices cut at line ends, each with pyarrow's multi-threaded
+    reader: at most one slice and its columns are in memory at a time. (pyarrow's own streaming
+    reader reads ahead without a bound.) Quoted newlines cannot be cut at line ends, so that
+    rare mode streams with pyarrow's reader instead."""
+    state, skipped, cut = _new_state(), [], []
+    last_line = _unterminated_last_line(path)
+
+    def bad_row(row: object) -> str:
+        text = getattr(row, "text", "")
+        if last_line and text and last_line.startswith(text.rstrip("\r")):
+            cut.append(text)
+            return "skip"
+        if not options.skip_bad_rows:
+            return "error"
+        skipped.append(f"{path}: {text[:80]}")
+        return "skip"
+
+    read, parse, convert = _arrow_options(layout, newlines_in_values)
+    parse.invalid_row_handler = bad_row
+    total, done = path.stat().st_size, 0
+    for batch, size in _batches(path, layout, read, parse, convert, newlines_in_values):
+        _add_block(state, batch, layout.timestamp_format)
+        done += size
+        if options.progress:
+            options.progress(min(done, total), total)
+    notes = [f"{len(skipped)} malformed rows skipped"] if skipped else []
+    if cut:
+        notes.append("the last row is incomplete (the file was cut short) and was not read")
+    return state, notes
+
+
+CHUNK_BYTES = 32 << 20
+
+
+def _batches(path: Path, layout: CsvLayout, read, parse, convert, newlines_in_values: bool):
+    """(record batch, bytes it came from) over the whole file."""
+    if newlines_in_values:
+        source = pa.input_stream(str(path), compression="gzip" if is_gzip(path) else None)
+        with pacsv.open_csv(source, read_options=read, parse_options=parse, convert_options=convert) as reader:
+            for batch in reader:
+                yield batch, batch.nbytes
+        return
+    chunk_read = pacsv.ReadOptions(column_names=read.column_names, skip_rows=0, block_size=BLOCK_BYTES)
+    for chunk in _line_chunks(path, skip_header=layout.header):
+        table = pacsv.read_csv(pa.BufferReader(pa.py_buffer(chunk)), read_options=chunk_read, parse_options=parse,
+                               convert_options=convert)
+        for batch in table.to_batches():
+            yield batch, len(chunk) * batch.num_rows // max(table.num_rows, 1)
+
+
+def _line_chunks(path: Path, skip_header: bool):
+    """The file's bytes in slices of about CHUNK_BYTES that end at a line end (the last slice
+    takes whatever is left), header line and byte-order mark removed. One buffer is reused for
+    every slice: the caller must be done with a slice (and release it) before asking for the next."""
+    buf = bytearray(CHUNK_BYTES)
+    start = 0  # bytes carried over from the previous slice, at the front of buf
+    with open_binary(path) as raw:
+        if skip_header:
+            raw.readline()
+        elif raw.read(3) != b"\xef\xbb\xbf":  # a UTF-8 byte-order mark is not data
+            raw.seek(0)
+        while True:
+            if start == len(buf):  # one line longer than the buffer: a bigger one (a new object,
+                buf = buf + bytes(len(buf))  # as the old one may still be exported)
+            got = raw.readinto(memoryview(buf)[start:])
+            if not got:
+                break
+            end = start + got
+            cut = buf.rfind(b"\n", 0, end) + 1
+            if cut == 0:
+                start = end
+                continue
+            yield memoryview(buf)[:cut]  # parsed into new arrays before the next slice is read
+            buf[: end - cut] = buf[cut:end]  # same-size assignment: allowed while exported
+            start = end - cut
+    if buf[:start].strip():
+        yield bytes(buf[:start])
+
+
+def _unterminated_last_line(path: Path) -> str:
+    """The file's last line when it does not end with a newline (a run killed mid-write)."""
+    if is_gzip(path):
+        return ""
+    with open(path, "rb") as raw:
+        size = raw.seek(0, 2)
+        raw.seek(max(0, size - 65536))
+        tail = raw.read()
+    if not tail or tail.endswith(b"\n"):
+        return ""
+    return tail.rsplit(b"\n", 1)[-1].decode("utf-8", errors="replace")
+
+
+def _arrow_message(exc: Exception) -> str:
+    text = str(exc).split("\n")[0]
+    return text.removeprefix("CSV parse error: ")
+
+
+def open_binary(path: Path):
+    import gzip
+
+    return gzip.open(path, "rb") if is_gzip(path) else open(path, "rb")
+
+
+# ---- XML -------------------------------------------------------------------------------------
+_SAMPLE_TAGS = ("httpSample", "sample")
+_XML_BLOCK = 65536
+
+
+def read_xml_jtl(path: Path, options: IngestOptions) -> tuple[_JtlState, list[str]]:
+    """Top-level samples only (nested ones are sub-results), streamed with iterparse."""
+    state, notes = _new_state(), []
+    rows: dict[str, list] = {k: [] for k in ("ts", "t", "lb", "s", "na", "tx", "url")}
+    depth = 0
+    try:
+        for event, elem in ET.iterparse(open_binary(path), events=("start", "end")):
+            if elem.tag in _SAMPLE_TAGS:
+                if event == "start":
+                    depth += 1
+                    continue
+                depth -= 1
+                if depth == 0:
+                    _xml_row(rows, elem)
+                    elem.clear()
+                    if len(rows["ts"]) >= _XML_BLOCK:
+                        _flush_xml(state, rows)
+    except ET.ParseError as exc:
+        if not rows["ts"] and not state.requests.names:
+            raise InputError(f"not a readable JMeter XML result ({exc})", path=str(path)) from exc
+        notes.append(f"the file ends early ({exc}; a killed run?): every complete sample was read")
+    _flush_xml(state, rows)
+    return state, notes
+
+
+def _xml_row(rows: dict[str, list], elem: ET.Element) -> None:
+    attr = elem.attrib
+    rows["ts"].append(int(attr.get("ts", "0") or 0))
+    rows["t"].append(int(attr.get("t", "0") or 0))
+    rows["lb"].append(attr.get("lb", ""))
+    rows["s"].append(attr.get("s", "true").lower() == "true")
+    rows["na"].append(float(attr.get("na", "nan") or "nan"))
+    rows["tx"].append(attr.get("rm", "").startswith(TRANSACTION_PREFIX))
+    url = elem.find("java.net.URL")
+    rows["url"].append(url.text if url is not None and url.text else "")
+
+
+def _flush_xml(state: _JtlState, rows: dict[str, list]) -> None:
+    if not rows["ts"]:
+        return
+    batch = pa.RecordBatch.from_pydict({
+        "timeStamp": pa.array(rows["ts"], pa.int64()), "elapsed": pa.array(rows["t"], pa.int64()),
+        "label": pa.array(rows["lb"], pa.string()),
+        "success": pa.array(rows["s"], pa.bool_()),
+        "responseMessage": pa.array([TRANSACTION_PREFIX if t else "" for t in rows["tx"]], pa.string()),
+        "allThreads": pa.array(rows["na"], pa.float64()),
+    })
+    if len(state.hints) < 100:
+        state.hints.update(u for u in rows["url"][:50] if u)
+    _add_block(state, batch, None)
+    for values in rows.values():
+        values.clear()
+
+
+# ---- the reader ------------------------------------------------------------------------------
+def read(path: Path, options: IngestOptions) -> IngestBatch:
+    from perfops.ingest.registry import read_head
+
+    head = read_head(path)
+    is_xml = _is_xml(head)
+    if is_xml:
+        state, notes = read_xml_jtl(path, options)
+    else:
+        state, notes = read_csv_jtl(path, head, options)
+    return assemble(path, options, state, notes, "xml" if is_xml else "csv")
+
+
+def assemble(path: Path, options: IngestOptions, state: _JtlState, notes: list[str], kind: str) -> IngestBatch:
+    acc = state.requests
+    if not acc.names and state.transactions.names:
+        acc = state.transactions
+        notes.append(f"only Transaction Controller samples: {state.transaction_rows} transactions read as requests")
+    elif state.transaction_rows:
+        notes.append(f"{state.transaction_rows} Transaction Controller parent rows not counted (their children are)")
+    if state.sub_rows:
+        notes.append(f"{state.sub_rows} sub-result rows not counted (their parent sample is)")
+    if not acc.names:
+        raise InputError("no samples in this JMeter result", path=str(path))
+    names = [endpoint_name(n) for n in acc.names]
+    service = resolve_service(options, names, sorted(state.hints), path)
+    run_id = derive_run_id(path, acc.start, options.run_id)
+    endpoints = endpoints_frame(acc.endpoint_rows(run_id, names))
+    if endpoints["endpoint"].duplicated().any():  # two labels that name the same endpoint
+        endpoints = _merge_duplicate_endpoints(acc, run_id, names)
+    runs = run_frame(run_id, "jmeter", service, options.environment, acc.start, acc.end, path,
+                     [f"JMeter {kind.upper()} JTL", *notes])
+    return IngestBatch(test_runs=runs, test_endpoints=endpoints, test_series=acc.series(run_id, names),
+                       notes=notes)
+
+
+def _merge_duplicate_endpoints(acc: SampleAccumulator, run_id: str, names: list[str]):
+    """Labels that map to the same endpoint (e.g. 'GET /a' twice after trimming): keep the
+    busiest label's percentiles and sum the counts (percentiles of a merged histogram would need
+    the raw values of both; counts stay exact)."""
+    frame = endpoints_frame(acc.endpoint_rows(run_id, names))
+    frame = frame.sort_values("samples", ascending=False)
+    summed = frame.groupby("endpoint")[["samples", "errors", "throughput_rps"]].sum()
+    first = frame.drop_duplicates("endpoint").set_index("endpoint")
+    first[["samples", "errors", "throughput_rps"]] = summed
+    first["exact_percentiles"] = False
+    return endpoints_frame(first.reset_index().to_dict("records"))
+
+
+READER = Reader(
+    name="jmeter",
+    description="Apache JMeter results: JTL CSV (with or without header, any delimiter) and XML",
+    sniff=sniff,
+    read=read,
+    priority=20,
+)

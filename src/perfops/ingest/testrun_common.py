@@ -1,0 +1,458 @@
+"""Shared helpers of the load-test readers (jmeter, locust, k6, gatling).
+
+Not a format: the registry skips modules without a READER. Everything here is pure: arrays and
+names in, canonical test tables (perfops.model.tables TEST_*_COLUMNS) out.
+
+Percentiles: sample-level files give *exact* percentiles. Latencies of JMeter and Gatling are
+whole milliseconds, so a per-endpoint count of each distinct value (an exact histogram) gives the
+same nearest-rank percentile as sorting every sample, in memory bounded by the number of distinct
+values rather than by the number of samples (see `ExactHistogram`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import numpy as np
+import pandas as pd
+
+from perfops.errors import InputError
+from perfops.ingest.base import IngestOptions
+from perfops.model.catalog import ENDPOINT_RE, Catalog
+from perfops.model.tables import TEST_ENDPOINT_COLUMNS, TEST_RUN_COLUMNS, TEST_SERIES_COLUMNS
+
+PERCENTILES = (50, 90, 95, 99)
+SERIES_STEP_S = 10  # the load over time is kept in 10-second intervals
+_LABEL_BITS = 14  # series group = interval << 14 | endpoint code
+_ALL = (1 << _LABEL_BITS) - 1  # the code of 'every endpoint'
+DEFAULT_ENVIRONMENT = "test"
+_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+
+
+# ---- percentiles -----------------------------------------------------------------------
+def nearest_rank(sorted_values: np.ndarray, counts: np.ndarray, q: float) -> float:
+    """Nearest-rank q-th percentile (q in 0..100) of values given with their counts (sorted).
+
+    The same definition JMeter's aggregate report and HdrHistogram use: the smallest value
+    such that at least q% of the samples are at or below it.
+    """
+    total = int(counts.sum())
+    if total == 0:
+        return float("nan")
+    rank = max(1, int(np.ceil(q / 100.0 * total)))
+    idx = int(np.searchsorted(np.cumsum(counts), rank))
+    return float(sorted_values[min(idx, len(sorted_values) - 1)])
+
+
+def exact_percentiles(values: np.ndarray) -> dict[str, float]:
+    """p50/p90/p95/p99/avg/max of raw samples (nearest rank)."""
+    arr = np.sort(np.asarray(values, dtype=float))
+    if arr.size == 0:
+        return {f"latency_p{q}_ms": float("nan") for q in PERCENTILES} | {
+            "latency_avg_ms": float("nan"), "latency_max_ms": float("nan")}
+    out = {f"latency_p{q}_ms": nearest_rank(arr, np.ones(arr.size), q) for q in PERCENTILES}
+    out["latency_avg_ms"] = float(arr.mean())
+    out["latency_max_ms"] = float(arr[-1])
+    return out
+
+
+@dataclass
+class ExactHistogram:
+    """Counts of (group, integer value) pairs, merged block by block: exact percentiles of
+    whole-unit latencies in memory bounded by the distinct pairs, not by the samples."""
+
+    keys: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    counts: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    pending: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
+    pending_size: int = 0
+
+    SHIFT = 32  # key = group << 32 | value; values clipped to [0, 2**32), groups < 2**31
+
+    def add(self, groups: np.ndarray, values: np.ndarray) -> None:
+        groups = np.asarray(groups, dtype=np.int64)
+        vals = np.clip(np.asarray(values, dtype=np.int64), 0, 2**32 - 1)
+        if groups.size == 0:
+            return
+        uniq, cnt = _count_pairs(groups, vals)
+        self.add_counted(uniq, cnt)
+
+    def add_counted(self, keys: np.ndarray, counts: np.ndarray) -> None:
+        self.pending.append((keys, counts.astype(np.int64)))
+        self.pending_size += keys.size
+        if self.pending_size > 4 * max(self.keys.size, 1 << 16):
+            self._merge()
+
+    def _merge(self) -> None:
+        if not self.pending:
+            return
+        keys = np.concatenate([self.keys] + [k for k, _ in self.pending])
+        counts = np.concatenate([self.counts] + [c for _, c in self.pending])
+        uniq, inverse = np.unique(keys, return_inverse=True)
+        self.keys = uniq
+        self.counts = np.bincount(inverse, weights=counts, minlength=uniq.size).astype(np.int64)
+        self.pending, self.pending_size = [], 0
+
+    def table(self, scale: float = 1.0, binned: bool = False) -> pd.DataFrame:
+        """One row per group: samples and nearest-rank p50/p90/p95/p99, avg and max (values
+        divided by `scale`; `binned` values are log bins, see `log_bin`), all groups at once
+        (vectorised over a global cumsum)."""
+        self._merge()
+        columns = ["group", "samples", *(f"latency_p{q}_ms" for q in PERCENTILES), "latency_avg_ms", "latency_max_ms"]
+        if self.keys.size == 0:
+            return pd.DataFrame(columns=columns)
+        groups = self.keys >> self.SHIFT
+        raw = self.keys & ((1 << self.SHIFT) - 1)
+        values = (bin_value(raw) if binned else raw.astype(float)) / scale
+        first = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]])
+        last = np.r_[first[1:], groups.size] - 1
+        cum = np.cumsum(self.counts)
+        before = np.r_[0, cum[:-1]][first]
+        total = cum[last] - before
+        out = {"group": groups[first], "samples": total}
+        for q in PERCENTILES:
+            rank = np.maximum(1, np.ceil(q / 100.0 * total)).astype(np.int64)
+            out[f"latency_p{q}_ms"] = values[np.searchsorted(cum, before + rank)]
+        out["latency_avg_ms"] = np.add.reduceat(values * self.counts, first) / total
+        out["latency_max_ms"] = values[last]
+        return pd.DataFrame(out, columns=columns)
+
+
+_DENSE_LIMIT = 1 << 23  # count with bincount when the block's key range is below this
+
+
+def _count_pairs(groups: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct (group << 32 | value) keys of a block with their counts: a dense bincount when
+    the block's range is small (the usual case: O(n)), else a sort (np.unique)."""
+    g0, v0 = int(groups.min()), int(values.min())
+    g_span, v_span = int(groups.max()) - g0 + 1, int(values.max()) - v0 + 1
+    if g_span * v_span <= _DENSE_LIMIT:
+        counts = np.bincount((groups - g0) * v_span + (values - v0), minlength=g_span * v_span)
+        nonzero = np.flatnonzero(counts)
+        keys = ((nonzero // v_span + g0) << ExactHistogram.SHIFT) | (nonzero % v_span + v0)
+        return keys, counts[nonzero]
+    return np.unique((groups << ExactHistogram.SHIFT) | values, return_counts=True)
+
+
+def _count_series(bucket: np.ndarray, codes: np.ndarray, bins: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct ((bucket << label bits | code) << 32 | bin) keys with counts; dense bincount
+    over the block's small (bucket, code, bin) box when it fits, else a sort."""
+    b0, c0, v0 = int(bucket.min()), int(codes.min()), int(bins.min())
+    nb, nc, nv = int(bucket.max()) - b0 + 1, int(codes.max()) - c0 + 1, int(bins.max()) - v0 + 1
+    if nb * nc * nv > _DENSE_LIMIT:
+        return _count_pairs((bucket << _LABEL_BITS) | codes, bins)
+    counts = np.bincount(((bucket - b0) * nc + (codes - c0)) * nv + (bins - v0), minlength=nb * nc * nv)
+    nonzero = np.flatnonzero(counts)
+    cell, value = np.divmod(nonzero, nv)
+    b, c = np.divmod(cell, nc)
+    keys = ((((b + b0) << _LABEL_BITS) | (c + c0)) << ExactHistogram.SHIFT) | (value + v0)
+    return keys, counts[nonzero]
+
+
+_EXACT_BELOW = 128  # log bins: values under 128 units are their own bin
+_LOG_STEP = float(np.log(1.01))  # above, bins 1 % wide
+
+
+def log_bin(values: np.ndarray) -> np.ndarray:
+    """Bin index of whole-unit values: exact below 128, then 1 %-wide logarithmic bins, so a
+    per-interval histogram stays small whatever the spread of latencies (p95 within 1 %)."""
+    v = np.asarray(values, dtype=np.int64)
+    high = v >= _EXACT_BELOW
+    out = v.copy()
+    out[high] = _EXACT_BELOW + np.floor(np.log(v[high] / _EXACT_BELOW) / _LOG_STEP).astype(np.int64)
+    return out
+
+
+def bin_value(bins: np.ndarray) -> np.ndarray:
+    """The lower edge of a log bin, as a float (the inverse of `log_bin` up to 1 %)."""
+    b = np.asarray(bins, dtype=np.int64)
+    out = b.astype(float)
+    high = b >= _EXACT_BELOW
+    out[high] = np.ceil(_EXACT_BELOW * np.exp((b[high] - _EXACT_BELOW) * _LOG_STEP))
+    return out
+
+
+@dataclass
+class SampleAccumulator:
+    """Streams sample-level results (block by block) into per-endpoint exact statistics and the
+    load over time (10-second intervals; its p95 from 1 %-wide log bins, see `log_bin`), with
+    memory bounded by distinct values, not samples.
+
+    `scale` turns latencies into integers for the exact histogram: 1 for whole-ms tools (JMeter,
+    Gatling), 1000 for k6 (microsecond resolution)."""
+
+    scale: float = 1.0
+    names: list[str] = field(default_factory=list)
+    index: dict[str, int] = field(default_factory=dict)
+    by_endpoint: ExactHistogram = field(default_factory=ExactHistogram)
+    by_bucket: ExactHistogram = field(default_factory=ExactHistogram)
+    partials: list[pd.DataFrame] = field(default_factory=list)
+    first_ms: int | None = None
+    last_ms: int | None = None
+    origin: int | None = None  # first 10-s bucket, in ms
+
+    def codes(self, labels: list[str]) -> np.ndarray:
+        """Integer codes of a block's distinct labels (stable across blocks)."""
+        out = np.empty(len(labels), dtype=np.int64)
+        for i, name in enumerate(labels):
+            if name not in self.index:
+                self.index[name] = len(self.names)
+                self.names.append(name)
+            out[i] = self.index[name]
+        return out
+
+    def add(self, ts_ms: np.ndarray, codes: np.ndarray, elapsed_ms: np.ndarray, failed: np.ndarray,
+            users: np.ndarray | None = None, end_ms: np.ndarray | None = None) -> None:
+        if ts_ms.size == 0:
+            return
+        ts_ms = np.asarray(ts_ms, dtype=np.int64)
+        ends = ts_ms + np.asarray(elapsed_ms, dtype=np.int64) if end_ms is None else end_ms
+        lo, hi = int(ts_ms.min()), int(ends.max())
+        self.first_ms = lo if self.first_ms is None else min(self.first_ms, lo)
+        self.last_ms = hi if self.last_ms is None else max(self.last_ms, hi)
+        step = SERIES_STEP_S * 1000
+        if self.origin is None:
+            self.origin = (lo // step) * step - 3_600_000  # room for rows written out of order
+        bucket = (ts_ms - self.origin) // step
+        if codes.size and int(codes.max()) >= _ALL:
+            raise InputError(f"more than {_ALL:,} distinct sample labels; expected request names, not raw URLs")
+        if int(bucket.min()) < 0 or int(bucket.max()) >= 1 << (31 - _LABEL_BITS):
+            raise InputError("the samples span more than 15 days; expected one load-test run per file")
+        scaled = np.rint(np.asarray(elapsed_ms, dtype=float) * self.scale).astype(np.int64)
+        self.by_endpoint.add(codes, scaled)
+        series_group = (bucket << _LABEL_BITS) | codes
+        self.by_bucket.add_counted(*_count_series(bucket, codes, log_bin(scaled)))
+        block = pd.DataFrame({"g": series_group, "failed": failed.astype(np.int64),
+                              "users": users if users is not None else np.nan})
+        part = block.groupby("g").agg(errors=("failed", "sum"), users=("users", "max"))
+        self.partials.append(part)
+        if len(self.partials) > 64:
+            self.partials = [self._errors_users()]
+
+    def _errors_users(self) -> pd.DataFrame:
+        if not self.partials:
+            return pd.DataFrame({"errors": [], "users": []}, index=pd.Index([], name="g"))
+        both = pd.concat(self.partials)
+        return both.groupby(level=0).agg(errors=("errors", "sum"), users=("users", "max"))
+
+    @property
+    def start(self) -> datetime | None:
+        return epoch_ms_to_naive(self.first_ms) if self.first_ms is not None else None
+
+    @property
+    def end(self) -> datetime | None:
+        return epoch_ms_to_naive(self.last_ms) if self.last_ms is not None else None
+
+    def endpoint_rows(self, run_id: str, endpoint_names: list[str] | None = None) -> list[dict[str, object]]:
+        names = endpoint_names or self.names
+        stats = self.by_endpoint.table(self.scale)
+        eu = self._errors_users()
+        eu_group = np.asarray(eu.index, dtype=np.int64)
+        errors = eu["errors"].groupby(eu_group & _ALL).sum() if len(eu) else pd.Series(dtype=float)
+        rows = []
+        for rec in stats.to_dict("records"):
+            code = int(rec.pop("group"))
+            samples = int(rec["samples"])
+            rows.append({
+                "run_id": run_id, "endpoint": names[code], "samples": samples,
+                "errors": int(errors.get(code, 0)),
+                "throughput_rps": throughput(samples, self.start, self.end),
+                **{k: v for k, v in rec.items() if k.startswith("latency_")}, "exact_percentiles": True,
+            })
+        return rows
+
+    def _with_totals(self) -> ExactHistogram:
+        """The per-interval-and-endpoint histogram plus, per interval, every endpoint together."""
+        self.by_bucket._merge()
+        keys, counts = self.by_bucket.keys, self.by_bucket.counts
+        whole = ExactHistogram()
+        whole.add_counted(((keys >> ExactHistogram.SHIFT) | _ALL) << ExactHistogram.SHIFT
+                          | (keys & ((1 << ExactHistogram.SHIFT) - 1)), counts)
+        whole.add_counted(keys, counts)
+        return whole
+
+    def series(self, run_id: str, endpoint_names: list[str] | None = None) -> pd.DataFrame:
+        names = endpoint_names or self.names
+        if self.origin is None:
+            return empty_series()
+        stats = self._with_totals().table(self.scale, binned=True)
+        if stats.empty:
+            return empty_series()
+        eu = self._errors_users()
+        group = stats["group"].to_numpy(dtype=np.int64)
+        code, bucket = group & _ALL, group >> _LABEL_BITS
+        eu_group = np.asarray(eu.index, dtype=np.int64)
+        totals = eu.groupby(eu_group >> _LABEL_BITS).agg(errors=("errors", "sum"), users=("users", "max"))
+        per_ep = eu.reindex(group)
+        whole = totals.reindex(bucket)
+        is_all = code == _ALL
+        stats["errors"] = np.where(is_all, whole["errors"].to_numpy(), per_ep["errors"].to_numpy())
+        stats["users"] = np.where(is_all, whole["users"].to_numpy(), per_ep["users"].to_numpy())
+        stats["endpoint"] = ["" if c == _ALL else names[c] for c in code]
+        stats["timestamp"] = pd.to_datetime(bucket * SERIES_STEP_S * 1000 + self.origin, unit="ms")
+        stats["requests"] = stats["samples"]
+        stats["run_id"] = run_id
+        return series_frame(stats)
+
+
+# ---- naming --------------------------------------------------------------------------------
+def endpoint_name(label: str, method: str | None = None, url: str | None = None) -> str:
+    """'POST /checkout' from what a tool gives: a label already in that form is kept; a method
+    with a URL or path becomes 'METHOD /path' (query dropped); anything else stays the label."""
+    label = (label or "").strip()
+    if ENDPOINT_RE.match(label):
+        return label
+    method = (method or "").strip().upper()
+    target = label if label.startswith(("http://", "https://", "/")) else (url or "")
+    if method and target:
+        path = urlsplit(target).path if target.startswith("http") else target.split("?")[0]
+        return f"{method} {path or '/'}"
+    if method and label:
+        return f"{method} {label}"
+    return label
+
+
+def catalog_endpoints(catalog: Catalog) -> dict[str, set[str]]:
+    """Endpoints the catalog names per service (NFR mix, deprecated endpoints, journey steps)."""
+    known: dict[str, set[str]] = {s.name: set() for s in catalog.services}
+    for svc in catalog.services:
+        if svc.nfr and svc.nfr.transaction_mix:
+            known[svc.name].update(svc.nfr.transaction_mix)
+        known[svc.name].update(svc.deprecated_endpoints)
+    for journey in catalog.journeys:
+        for service, endpoint in journey.parsed_steps():
+            if service in known:
+                known[service].add(endpoint)
+    return known
+
+
+def infer_service(
+    catalog: Catalog, endpoints: Iterable[str], hints: Iterable[str] = (), path: Path | None = None,
+) -> str:
+    """The service a run tested: the one whose catalog endpoints the run's endpoints match most;
+    else a service named in the hints (URLs, host names, file name); else the only service."""
+    names = set(endpoints)
+    scores = {svc: len(names & eps) for svc, eps in catalog_endpoints(catalog).items()}
+    best = max(scores.values(), default=0)
+    if best > 0:
+        winners = sorted(s for s, v in scores.items() if v == best)
+        if len(winners) == 1:
+            return winners[0]
+    text = " ".join([*hints, path.name if path else ""]).lower()
+    named = [s.name for s in catalog.services if s.name in text]
+    if named:
+        return max(named, key=len)
+    if len(catalog.services) == 1:
+        return catalog.services[0].name
+    raise InputError(
+        "cannot tell which service this test run exercised: its endpoint names match none in perfops.yaml",
+        path=str(path) if path else None,
+        hint="pass --service NAME, or name the endpoints as in the NFR transaction_mix (e.g. 'POST /checkout')",
+    )
+
+
+def resolve_service(options: IngestOptions, endpoints: Iterable[str], hints: Iterable[str], path: Path) -> str:
+    if options.service:
+        if options.service not in options.catalog.service_by_name:
+            raise InputError(f"service '{options.service}' is not in perfops.yaml", field="--service")
+        return options.service
+    return infer_service(options.catalog, endpoints, hints, path)
+
+
+_RUN_ID_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def derive_run_id(path: Path, start: datetime | None, given: str | None = None) -> str:
+    """--run-id, else '<file stem>-<start yyyymmdd-HHMMSS>': the same file always gets the same
+    id (re-ingest replaces the run), two nights' `results.jtl` get two ids."""
+    if given:
+        return given
+    stem = path.name
+    for suffix in (".gz", ".jtl", ".csv", ".xml", ".json", ".ndjson", ".log"):
+        stem = stem.removesuffix(suffix)
+    for suffix in ("_stats_history", "_stats", "_failures", "_exceptions", "_requests", "_distribution"):
+        stem = stem.removesuffix(suffix)
+    stem = _RUN_ID_UNSAFE.sub("-", stem).strip("-") or "run"
+    return f"{stem}-{start:%Y%m%d-%H%M%S}" if start is not None else stem
+
+
+def epoch_ms_to_naive(ms: float | int) -> datetime:
+    return datetime.fromtimestamp(float(ms) / 1000.0, tz=UTC).replace(tzinfo=None)
+
+
+# ---- files --------------------------------------------------------------------------------
+def is_gzip(path: Path) -> bool:
+    with open(path, "rb") as raw:
+        return raw.read(2) == b"\x1f\x8b"
+
+
+def read_bytes(path: Path) -> bytes:
+    """The file's bytes, gunzipped when it is gzip (k6 writes `--out json=x.gz`)."""
+    import gzip
+
+    return gzip.decompress(path.read_bytes()) if is_gzip(path) else path.read_bytes()
+
+
+def open_text(path: Path):
+    """A text stream over the file (UTF-8, undecodable bytes replaced), gunzipping when needed."""
+    import gzip
+
+    if is_gzip(path):
+        return gzip.open(path, "rt", encoding="utf-8", errors="replace")
+    return open(path, encoding="utf-8", errors="replace")
+
+
+# ---- the canonical frames -----------------------------------------------------------------
+def run_frame(
+    run_id: str, tool: str, service: str, environment: str | None, start: datetime | None,
+    end: datetime | None, source: Path, notes: Iterable[str] = (), status: str = "ok",
+) -> pd.DataFrame:
+    row = {
+        "run_id": run_id, "tool": tool, "service": service,
+        "environment": environment or DEFAULT_ENVIRONMENT,
+        "start": start, "end": end, "status": status, "source": str(source),
+        "notes": "; ".join(n for n in notes if n),
+    }
+    frame = pd.DataFrame([row], columns=list(TEST_RUN_COLUMNS))
+    for col in ("start", "end"):
+        frame[col] = pd.to_datetime(frame[col]).astype("datetime64[us]")
+    return frame
+
+
+def endpoints_frame(rows: list[dict[str, object]]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=list(TEST_ENDPOINT_COLUMNS))
+    frame["samples"] = frame["samples"].astype("int64")
+    frame["errors"] = frame["errors"].astype("int64")
+    for col in TEST_ENDPOINT_COLUMNS[4:11]:
+        frame[col] = frame[col].astype("float64")
+    frame["exact_percentiles"] = frame["exact_percentiles"].astype(bool)
+    frame["endpoint"] = frame["endpoint"].astype(object)
+    frame["run_id"] = frame["run_id"].astype(object)
+    return frame.sort_values("endpoint", kind="stable").reset_index(drop=True)
+
+
+def series_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """Reorder/cast a series frame to TEST_SERIES_COLUMNS."""
+    out = frame.reindex(columns=list(TEST_SERIES_COLUMNS))
+    out["timestamp"] = pd.to_datetime(out["timestamp"]).astype("datetime64[us]")
+    for col in ("requests", "errors", "latency_p95_ms", "users"):
+        out[col] = out[col].astype("float64")
+    out["endpoint"] = out["endpoint"].astype(object)
+    out["run_id"] = out["run_id"].astype(object)
+    return out.sort_values(["timestamp", "endpoint"], kind="stable").reset_index(drop=True)
+
+
+def empty_series() -> pd.DataFrame:
+    return series_frame(pd.DataFrame(columns=list(TEST_SERIES_COLUMNS)))
+
+
+def throughput(samples: int, start: datetime | None, end: datetime | None) -> float:
+    """Samples per second over the run's wall time (at least one second)."""
+    if start is None or end is None:
+        return float("nan")
+    seconds = max((end - start).total_seconds(), 1.0)
+    return samples / seconds
