@@ -1,0 +1,154 @@
+"""NAB bench: perfops' streaming detector against library detectors on the same corpus.
+
+Scores every NAB file in one process (`--out DIR`, one `<category>/<file>.csv` per data file,
+the layout `nab_score.py --scores-dir` reads), scores them with the shared NAB scorer, and
+measures scoring speed on the whole corpus concatenated and on a synthetic 10,000,000-point
+series. Peers, each strictly causal too:
+
+- river HalfSpaceTrees (online, streaming; values min-max scaled with the running range),
+- pyod ECOD and IForest fitted on the first 15 % of each file (NAB's probation) on
+  (value, first difference) features, then scoring the rest (the fitted rows' score range
+  maps to [0, 0.5], beyond it to (0.5, 1]).
+
+    .venv/bin/python bench/nab.py [--out /tmp/nab_scores] [--peers] [--speed-only]
+
+The authoritative figure is the real CLI, one process per file:
+
+    python3 ../shared/tools/nab_score.py --workers 2 \\
+        --detector-cmd '.venv/bin/perfops detect {input} --output {output}'
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import importlib.util
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from perfops.analysis.detector import score_series
+from perfops.usecases.detect import read_series
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+SCORER = SHARED / "tools" / "nab_score.py"
+
+
+def load_scorer():
+    spec = importlib.util.spec_from_file_location("nab_score", SCORER)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def perfops_scores(corpus) -> list[np.ndarray]:
+    return [score_series(s.values, read_series(Path(s.path)).step_seconds) for s in corpus]
+
+
+def river_scores(corpus) -> list[np.ndarray]:
+    from river import anomaly
+
+    out = []
+    for s in corpus:
+        model = anomaly.HalfSpaceTrees(n_trees=10, height=8, window_size=250, seed=42)
+        lo, hi = np.inf, -np.inf
+        scores = np.zeros(s.n)
+        for i, v in enumerate(s.values.tolist()):
+            lo, hi = min(lo, v), max(hi, v)
+            x = {"x": (v - lo) / (hi - lo) if hi > lo else 0.5}
+            scores[i] = model.score_one(x)
+            model.learn_one(x)
+        out.append(np.clip(scores, 0, 1))
+    return out
+
+
+def pyod_scores(corpus, name: str) -> list[np.ndarray]:
+    from pyod.models.ecod import ECOD
+    from pyod.models.iforest import IForest
+
+    out = []
+    for s in corpus:
+        feats = np.column_stack([s.values, np.diff(s.values, prepend=s.values[0])])
+        fit = max(s.probation, 50)
+        model = ECOD() if name == "ecod" else IForest(random_state=42)
+        model.fit(feats[:fit])
+        raw = model.decision_function(feats)
+        lo, hi = float(model.decision_scores_.min()), float(model.decision_scores_.max())
+        # causal calibration against the fitted rows only: their range maps to [0, 0.5],
+        # anything beyond the most outlying fitted row to (0.5, 1]
+        scores = np.clip((raw - lo) / max(hi - lo, 1e-12) / 2.0, 0.0, 1.0)
+        scores[:fit] = 0.0
+        out.append(scores)
+    return out
+
+
+def write_scores(corpus, scores, out: Path) -> None:
+    for s, sc in zip(corpus, scores, strict=True):
+        path = out / s.rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "w", newline="") as f:
+            w = csv.writer(f, lineterminator="\n")
+            w.writerow(["timestamp", "anomaly_score"])
+            w.writerows(zip(s.timestamps, np.round(sc, 6).tolist(), strict=True))
+
+
+def evaluate(nab, corpus, scores) -> dict[str, float]:
+    result = nab.evaluate(corpus, scores)
+    return {k: round(v["score"], 1) for k, v in result["profiles"].items()}
+
+
+def speed(corpus) -> dict[str, tuple[float, float]]:
+    """(points per wall second, points per CPU second), best of 3, one thread."""
+    concat = np.concatenate([s.values for s in corpus])
+    rng = np.random.default_rng(0)
+    t = np.arange(10_000_000)
+    synthetic = 100 + 20 * np.sin(2 * np.pi * t / 288) + rng.normal(0, 3, t.size)
+    out = {}
+    for label, x in (("corpus concatenated", concat), ("synthetic 10M", synthetic)):
+        score_series(x[:1000], 300)
+        wall = cpu = np.inf
+        for _ in range(3):
+            w0, c0 = time.perf_counter(), time.process_time()
+            score_series(x, 300)
+            wall = min(wall, time.perf_counter() - w0)
+            cpu = min(cpu, time.process_time() - c0)
+        out[label] = (x.size / wall, x.size / cpu)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", type=Path, default=Path(os.environ.get("TMPDIR", "/tmp")) / "perfops_nab_scores")
+    ap.add_argument("--peers", action="store_true", help="also run river and pyod (a few minutes)")
+    ap.add_argument("--speed-only", action="store_true")
+    args = ap.parse_args()
+    if not SCORER.exists():
+        sys.exit(f"the NAB scorer is not at {SCORER}")
+    nab = load_scorer()
+    corpus = nab.load_corpus(nab.DEFAULT_DATA_DIR)
+    if not args.speed_only:
+        rows = [("perfops detect", perfops_scores)]
+        if args.peers:
+            rows += [("river HalfSpaceTrees", river_scores),
+                     ("pyod ECOD (fit on probation)", lambda c: pyod_scores(c, "ecod")),
+                     ("pyod IForest (fit on probation)", lambda c: pyod_scores(c, "iforest"))]
+        print("| detector | standard | reward_low_FP_rate | reward_low_FN_rate | points/s |\n|---|---:|---:|---:|---:|")
+        for name, fn in rows:
+            start = time.perf_counter()
+            scores = fn(corpus)
+            elapsed = time.perf_counter() - start
+            if name == "perfops detect":
+                write_scores(corpus, scores, args.out)
+            s = evaluate(nab, corpus, scores)
+            pts = sum(c.n for c in corpus) / elapsed
+            print(f"| {name} | {s['standard']} | {s['reward_low_FP_rate']} | {s['reward_low_FN_rate']} | {pts:,.0f} |")
+        print(f"\nscore files: {args.out} (check: {SCORER} --scores-dir {args.out})")
+    for label, (wall, cpu) in speed(corpus).items():
+        print(f"speed, {label}: {wall:,.0f} points per wall second, {cpu:,.0f} per CPU second (one thread)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,255 @@
+"""Streaming anomaly scores in [0, 1] for one series, with no look-ahead.
+
+The engine behind `perfops detect`. Every score at row t is computed from rows 0..t only, and
+the whole series is scored in a few vectorised numpy passes (O(n) each), so a long series
+scores at millions of points per second.
+
+Method (one parameter set for every series; see docs/methods/trends.md):
+
+0. A non-negative series that is strongly right-skewed during burn-in is log-scaled.
+1. *Surprise features*, each a causal, scale-free statistic of the newest rows against the
+   ``long`` rows before them (mean and standard deviation from running sums):
+   - level at several scales: |mean of the last w rows - long mean| / long std (w = 1 is the
+     classic windowed Gaussian z; larger w catch level shifts early, as a CUSUM would), against
+     the previous ``long`` rows and again against the previous ``far`` rows;
+   - spread: |log(std of the last w rows / long std)| (variance changes, flat-lining);
+   - daily pattern: the mean absolute difference to the same time a day before, as a z-score
+     against its own history (a missing daily peak is not an outlier in value);
+   - distribution: the relative entropy of the recent histogram against the long one (a change
+     of shape that moves neither mean nor spread much).
+2. *Calibration by records*: each feature is divided by its own maximum over the previous
+   ``memory`` rows. A ratio above 1 means "more surprising than anything seen lately" — the
+   relative-record idea that makes thresholds transfer between series of any scale and noise
+   (compare the "anomaly likelihood" of Ahmad et al. 2017, which plays the same role in HTM).
+3. The features are combined by their maximum and mapped to [0, 1] by a logistic curve
+   centred on a ratio of 1.
+4. *Burn-in*: the first ``burn_in`` rows only learn (score 0).
+5. *Suppression*: after a high score, later scores within ``suppress`` rows are kept only when
+   they exceed it (one alarm per event; NAB, Lavin & Ahmad 2015, rewards the first detection in
+   a window and charges every later false one).
+
+References: Lavin & Ahmad, "Evaluating Real-time Anomaly Detection Algorithms — the Numenta
+Anomaly Benchmark", ICMLA 2015; Ahmad et al., Neurocomputing 262 (2017).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+DAY_SECONDS = 86_400.0
+
+
+@dataclass(frozen=True)
+class DetectorParams:
+    long: int = 400  # rows of history the features are measured against
+    level_scales: tuple[int, ...] = (1, 3, 9, 27)  # rows averaged for the level features
+    far: int = 2000  # a second, longer history for the level features (0 = off)
+    far_scales: tuple[int, ...] = (1, 9, 27)
+    spread_scales: tuple[int, ...] = (12, 48)  # rows for the short-term standard deviation
+    daily_smooth: int = 12  # rows averaged in the daily-pattern feature
+    memory: int = 2000  # rows a record is remembered for calibration
+    suppress: int = 100  # rows after an alarm in which only a higher score counts
+    warmup: int = 20  # features of the first rows are not trusted (windows nearly empty)
+    burn_in: int = 150  # rows learned before the first alarm (records need a history)
+    entropy_window: int = 12  # rows of the relative-entropy feature (0 = off)
+    entropy_bins: int = 10
+    skew_for_log: float = 3.0  # burn-in skewness above which a non-negative series is log-scaled
+    rearm: float = 1.0  # within `suppress` rows, a later score must be this many times higher
+    gain: float = 4.0  # steepness of the logistic map of the record ratio
+
+
+def score_series(values: np.ndarray, step_seconds: float | None = None,
+                 params: DetectorParams | None = None) -> np.ndarray:
+    """Anomaly score in [0, 1] for each row; row t depends on rows 0..t only."""
+    p = params or DetectorParams()
+    x = fill_forward(np.asarray(values, dtype=float))
+    n = x.size
+    if n == 0:
+        return np.zeros(0)
+    x = tame_heavy_tail(x, p)
+    ratio = np.zeros(n)
+    for feature in surprise_features(x, _period_rows(step_seconds, n), p):
+        feature = np.where(np.isfinite(feature), np.maximum(feature, 0.0), 0.0)
+        feature[: p.warmup] = 0.0
+        record = recent_max_before(feature, p.memory)
+        np.maximum(record, 1e-12, out=record)
+        np.maximum(ratio, feature / record, out=ratio)
+    ratio[: p.burn_in] = 0.0
+    ratio = suppress_repeats(ratio, p.suppress, p.rearm)  # on the unbounded ratio: 1.0 would tie
+    return 1.0 / (1.0 + np.exp(-p.gain * (ratio - 1.0))) * (ratio > 0)
+
+
+def tame_heavy_tail(x: np.ndarray, p: DetectorParams) -> np.ndarray:
+    """log1p of a non-negative series whose burn-in rows are strongly right-skewed (counts such
+    as tweets or bytes written: spikes of every size are routine there). Decided on the first
+    `burn_in` rows only, which score 0 anyway, so later scores never depend on later rows."""
+    head = x[: p.burn_in]
+    sd = head.std()
+    if head.size < 10 or sd == 0 or head.min() < 0:
+        return x
+    skew = float((((head - head.mean()) / sd) ** 3).mean())
+    return np.log1p(np.maximum(x, 0.0)) if skew > p.skew_for_log else x
+
+
+def surprise_features(x: np.ndarray, period: int, p: DetectorParams) -> list[np.ndarray]:
+    """The causal surprise statistics of step 1 (each >= 0 where defined)."""
+    mean, std = window_stats(x, p.long, lag=1)
+    floor = 1e-3 * (np.abs(mean) + 1e-3)
+    std = np.maximum(std, floor)
+    out = []
+    for w in p.level_scales:
+        out.append(np.abs(window_mean(x, w) - mean) / std)
+    for w in p.spread_scales:
+        _, short = window_stats(x, w, lag=0)
+        out.append(np.abs(np.log((short + floor) / (std + floor))))
+    if period and 3 * period < x.size:
+        out.append(_daily_feature(x, period, p, floor))
+    if p.entropy_window:
+        out.append(entropy_feature(x, p))
+    if p.far:
+        far_mean, far_std = window_stats(x, p.far, lag=1)
+        far_std = np.maximum(far_std, 1e-3 * (np.abs(far_mean) + 1e-3))
+        for w in p.far_scales:
+            out.append(np.abs(window_mean(x, w) - far_mean) / far_std)
+    return out
+
+
+def entropy_feature(x: np.ndarray, p: DetectorParams) -> np.ndarray:
+    """Relative entropy (KL divergence) of the histogram of the last `entropy_window` rows
+    against the `long` rows before them (Wang et al., "Statistical techniques for online anomaly
+    detection in data centers", IM 2011). Bins span the 1st-99th percentile of the burn-in rows;
+    values outside fall in the two edge bins. Counts come from running sums, one bin at a time."""
+    bins, w = p.entropy_bins, p.entropy_window
+    head = x[: max(p.burn_in, 10)]
+    lo, hi = np.percentile(head, 1), np.percentile(head, 99)
+    width = max(hi - lo, 1e-9 * (abs(hi) + 1.0))
+    q = np.clip(np.floor((x - lo) / width * (bins - 2)) + 1, 0, bins - 1)
+    kl = np.zeros(x.size)
+    short_total = np.minimum(np.arange(1, x.size + 1), w) + 0.5 * bins
+    lagged_total = np.empty(x.size)
+    for b in range(bins):
+        hits = (q == b).astype(float)
+        short = window_sum(hits, w)
+        lagged = np.concatenate([np.zeros(w), window_sum(hits, p.long)[:-w]]) if x.size > w else np.zeros(x.size)
+        if b == 0:
+            lagged_total = np.concatenate([np.zeros(w), window_sum(np.ones(x.size), p.long)[:-w]]) \
+                if x.size > w else np.zeros(x.size)
+            lagged_total += 0.5 * bins
+        ps = (short + 0.5) / short_total
+        pl = (lagged + 0.5) / lagged_total
+        kl += ps * np.log(ps / pl)
+    return kl
+
+
+def _daily_feature(x: np.ndarray, period: int, p: DetectorParams, floor: np.ndarray) -> np.ndarray:
+    before = np.concatenate([np.full(period, x[0]), x[:-period]])
+    diff = np.abs(x - before)
+    diff[:period] = 0.0
+    smooth = window_mean(diff, p.daily_smooth)
+    mean, std = window_stats(diff, p.long, lag=1)
+    return (smooth - mean) / np.maximum(std, floor)
+
+
+def _period_rows(step_seconds: float | None, n: int) -> int:
+    """Rows per day when the step divides a day (the daily feature needs whole days)."""
+    if not step_seconds or step_seconds <= 0 or DAY_SECONDS % step_seconds:
+        return 0
+    return int(DAY_SECONDS // step_seconds)
+
+
+# ---- causal window primitives (vectorised, O(n)) -------------------------------------------
+
+def fill_forward(x: np.ndarray) -> np.ndarray:
+    """Replace NaN/inf by the last finite value before it (0 before the first)."""
+    ok = np.isfinite(x)
+    if ok.all():
+        return x
+    idx = np.where(ok, np.arange(x.size), -1)
+    idx = np.maximum.accumulate(idx)
+    return np.where(idx >= 0, x[np.maximum(idx, 0)], 0.0)
+
+
+def window_sum(a: np.ndarray, w: int) -> np.ndarray:
+    """Sum of a[t-w+1 .. t] (fewer rows at the start), by slicing one running sum."""
+    n = a.size
+    c = np.empty(n + 1)
+    c[0] = 0.0
+    np.cumsum(a, out=c[1:])
+    out = np.empty(n)
+    k = min(w, n)
+    out[:k] = c[1:k + 1]
+    np.subtract(c[k + 1:], c[1:n - k + 1], out=out[k:])
+    return out
+
+
+def window_mean(a: np.ndarray, w: int) -> np.ndarray:
+    if w <= 1:
+        return a
+    out = window_sum(a, w)
+    k = min(w, a.size)
+    out[:k] /= np.arange(1, k + 1)
+    out[k:] /= w
+    return out
+
+
+def window_stats(a: np.ndarray, w: int, lag: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard deviation of a[t-lag-w+1 .. t-lag], from running sums.
+
+    Values are centred on a[0] first so the running sums keep their precision."""
+    d = a - a[0]
+    if lag:
+        d = np.concatenate([np.zeros(lag), d[:-lag]])
+    m = window_mean(d, w)
+    d *= d
+    var = window_mean(d, w)
+    var -= m * m
+    np.maximum(var, 0.0, out=var)
+    m += a[0]
+    return m, np.sqrt(var, out=var)
+
+
+def rolling_max_before(a: np.ndarray, w: int) -> np.ndarray:
+    """max(a[t-w .. t-1]) for each t (-inf at t = 0): van Herk / Gil-Werman, O(n)."""
+    n = a.size
+    pad = (-(n + w)) % w
+    b = np.concatenate([np.full(w, -np.inf), a, np.full(pad, -np.inf)])
+    blocks = b.reshape(-1, w)
+    ahead = np.maximum.accumulate(blocks, axis=1).ravel()
+    behind = np.maximum.accumulate(blocks[:, ::-1], axis=1)[:, ::-1].ravel()
+    t = np.arange(n)  # the window b[t : t + w] holds a[t - w .. t - 1]
+    return np.maximum(behind[t], ahead[t + w - 1])
+
+
+def recent_max_before(a: np.ndarray, w: int, blocks: int = 20) -> np.ndarray:
+    """max(a[s .. t-1]) over the last w to w + w/blocks rows before t, in blocks of w/blocks rows.
+
+    Cheaper than an exact rolling maximum (two passes over the data instead of seven): the
+    maximum of the current block so far, and of the `blocks` whole blocks before it."""
+    size = max(w // blocks, 1)
+    n = a.size
+    nb = -(-n // size)
+    padded = np.full(nb * size, -np.inf)
+    padded[:n] = a
+    grid = padded.reshape(nb, size)
+    prefix = np.maximum.accumulate(grid, axis=1)
+    before = np.empty_like(prefix)
+    before[:, 0] = -np.inf
+    before[:, 1:] = prefix[:, :-1]
+    block_max = prefix[:, -1]
+    prev = np.full(nb, -np.inf)
+    for k in range(1, min(blocks, nb - 1) + 1):
+        np.maximum(prev[k:], block_max[:-k], out=prev[k:])
+    np.maximum(before, prev[:, None], out=before)
+    return before.ravel()[:n]
+
+
+def suppress_repeats(score: np.ndarray, w: int, factor: float = 1.0, alarm: float = 1.0) -> np.ndarray:
+    """Keep a score only when it beats every score of the previous w rows, and `factor` times
+    the highest when that one was an alarm (>= `alarm`); else 0."""
+    if w <= 0:
+        return score
+    before = rolling_max_before(score, w)
+    bar = np.where(before >= alarm, before * factor, before)
+    return np.where(score > bar, score, 0.0)

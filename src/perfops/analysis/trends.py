@@ -1,0 +1,243 @@
+"""Trends & patterns: anomalies, regressions, improvements and leak-like resource growth.
+
+For latency (p95), errors (as rates), traffic (requests), CPU and memory of every service and
+endpoint, over the period [now - period, now):
+
+1. a robust seasonal norm (time of day x day of week) is learned from the history before the
+   period (`perfops.analysis.seasonal`), and each step gets a deviation signal
+   (`perfops.analysis.trends_signals`);
+2. runs of flagged steps (at least `min_points` in a row, gaps of `merge_gap` steps merged) are
+   candidate findings;
+3. for each series with a candidate, change points of its deseasonalised drift
+   (`perfops.analysis.changepoint`, binary segmentation with t-tests as in Apache Otava) split
+   the period into levels: a shift still on at the end of the period after at least `sustain`
+   (or over, but after 3 x `sustain`) is a `regression` (worse) or an `improvement` (better),
+   tied to the deploy or config event of the service in the `deploy_window` before it; the
+   other runs are `anomaly` findings;
+4. memory or CPU whose daily means grow steadily while traffic does not is `resource_growth`,
+   with the projected time to 100 % (`perfops.analysis.trends_growth`);
+5. one incident seen on a service and on its endpoints is reported once: on the endpoint when
+   only one endpoint shows it, on the service (naming the endpoints) when several do.
+
+Acknowledged level changes (`ctx.level_marks`) become the norm: after a mark the norm is
+re-levelled to the data after it, and nothing before it is reported again. Services are
+processed in chunks (`ctx.telemetry(services=...)`) so memory stays bounded on large domains;
+within a chunk everything is vectorised over (series x time) arrays.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, fields, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from perfops.analysis.context import AnalysisContext
+from perfops.analysis.trends_findings import Reporter
+from perfops.analysis.trends_grid import Grid, build_grid, to_epoch
+from perfops.analysis.trends_growth import GrowthParams, resource_growth
+from perfops.analysis.trends_levels import Episode, episodes_of, material
+from perfops.analysis.trends_signals import Signal, SignalParams, error_signal, gauge_signal
+from perfops.model.findings import Finding
+
+TELEMETRY_METRICS = ["requests", "errors", "latency_p95_ms", "cpu_pct", "memory_pct"]
+ROLE_METRIC = {"latency": "latency_p95_ms", "traffic": "requests", "cpu": "cpu_pct",
+               "memory": "memory_pct", "errors": "errors"}
+
+
+@dataclass(frozen=True)
+class TrendParams:
+    chunk_services: int = 20
+    workers: int = 2  # threads over chunks (numpy releases the GIL)
+    min_points: int = 3  # flagged steps in a row for a finding (15 min at 5-min steps)
+    merge_gap: int = 6  # runs closer than this many steps are one
+    sustain: timedelta = timedelta(hours=2)  # a shift that holds this long is a regression
+    deploy_window: timedelta = timedelta(hours=2)
+    cp_alpha: float = 1e-4
+    signal: SignalParams = field(default_factory=SignalParams)
+    growth: GrowthParams = field(default_factory=GrowthParams)
+
+    @classmethod
+    def from_overrides(cls, overrides: dict[str, Any]) -> TrendParams:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in overrides.items() if k in known})
+
+
+def run(ctx: AnalysisContext) -> list[Finding]:
+    """Every trends finding of the period (see the module docstring)."""
+    params = TrendParams.from_overrides(ctx.params.get("trends", {}))
+    services = [s.name for s in ctx.catalog.services]
+    chunks = list(_chunks(services, params.chunk_services))
+    loading = threading.Lock()  # the loader (a store connection) is used by one thread at a time
+
+    def one(chunk: list[str]) -> list[Finding]:
+        with loading:
+            frame = ctx.telemetry(services=chunk, metrics=TELEMETRY_METRICS)
+        grid = build_grid(frame, ctx.history_start, ctx.now, TELEMETRY_METRICS)
+        del frame
+        return analyse_grid(grid, ctx, params) if grid.keys else []
+
+    if params.workers <= 1 or len(chunks) <= 1:
+        return [f for chunk in chunks for f in one(chunk)]
+    # numpy releases the GIL in its loops: two threads keep two cores busy, one loading while
+    # the other analyses, with at most `workers` chunks in memory
+    with ThreadPoolExecutor(max_workers=params.workers) as pool:
+        return [f for found in pool.map(one, chunks) for f in found]
+
+
+def analyse_grid(grid: Grid, ctx: AnalysisContext, params: TrendParams) -> list[Finding]:
+    """Findings of one chunk of series laid out on a grid."""
+    split = int(np.searchsorted(grid.epoch, to_epoch(ctx.period_start)))
+    if split >= grid.epoch.size:
+        return []
+    reporter = Reporter(ctx, grid, split, params.sustain, params.deploy_window)
+    marks = level_marks(ctx, grid)
+    growth = resource_growth(grid, split, params.growth, marks)
+    findings = [reporter.growth(g) for g in growth]
+    growing = {(g.row, g.role) for g in growth}
+    for role in ("latency", "errors", "traffic", "cpu", "memory"):
+        signal = error_signal(grid, split, params.signal) if role == "errors" else \
+            gauge_signal(role, grid, split, params.signal)
+        if signal is None:
+            continue
+        signal = apply_marks(signal, marks.get(role, {}), grid, split)
+        for episode in episodes_of(signal, grid, split, params, skip_rows={r for r, k in growing if k == role}):
+            findings.append(reporter.episode(signal, episode))
+    return collapse_endpoints(findings)
+
+
+def collapse_endpoints(findings: list[Finding]) -> list[Finding]:
+    """One finding per incident: a whole-service finding overlapping endpoint findings of the
+    same kind and metric gives way to the endpoint when there is one, or absorbs them (listing
+    them in evidence.endpoints) when there are several."""
+    drop: set[str] = set()
+    out: list[Finding] = []
+    for f in findings:
+        if f.endpoint is not None:
+            continue
+        same = [g for g in findings if g.endpoint is not None and g.service == f.service and g.kind == f.kind
+                and g.metric == f.metric and _overlaps(f, g)]
+        if len(same) == 1:
+            drop.add(f.id)
+        elif same:
+            drop.update(g.id for g in same)
+            out.append(f.with_(evidence={**f.evidence, "endpoints": sorted(g.endpoint or "" for g in same)}))
+            drop.add(f.id)
+    return [f for f in findings if f.id not in drop] + out
+
+
+def _overlaps(a: Finding, b: Finding) -> bool:
+    far = datetime.max
+    return bool(a.start and b.start and a.start < (b.end or far) and b.start < (a.end or far))
+
+
+def series_view(ctx: AnalysisContext, service: str, wanted: set[tuple[str, str]] | None = None,
+                bucket: int = 1800) -> list[dict[str, Any]]:
+    """Observed values and the norm over the period for the report charts, per (endpoint, role),
+    averaged into `bucket`-second points: {endpoint, role, times, observed, norm, upper}, where
+    `upper` is the alarm line (for traffic: the lower one)."""
+    frame = ctx.telemetry(services=[service], metrics=TELEMETRY_METRICS)
+    grid = build_grid(frame, ctx.history_start, ctx.now, TELEMETRY_METRICS)
+    split = int(np.searchsorted(grid.epoch, to_epoch(ctx.period_start)))
+    if not grid.keys or split >= grid.epoch.size:
+        return []
+    out = []
+    for role in ("latency", "errors", "traffic", "cpu", "memory"):
+        sig = error_signal(grid, split, SignalParams()) if role == "errors" else \
+            gauge_signal(role, grid, split, SignalParams())
+        if sig is None:
+            continue
+        for row, (_, endpoint) in enumerate(grid.keys):
+            if wanted is not None and (endpoint, role) not in wanted:
+                continue
+            upper = _alarm_line(role, sig.norm[row])
+            k = max(bucket // grid.step, 1)
+            out.append({"endpoint": endpoint, "role": role, "times": grid.times(slice(split, None))[::k],
+                        "observed": _bucketed(sig.observed[row], k), "norm": _bucketed(sig.norm[row], k),
+                        "upper": _bucketed(upper, k)})
+    return out
+
+
+def _alarm_line(role: str, norm: np.ndarray) -> np.ndarray:
+    """Where a deviation starts to matter (the materiality thresholds of SignalParams)."""
+    p = SignalParams()
+    if role == "latency":
+        return norm * (1 + p.latency_min_change)
+    if role == "traffic":
+        return norm * (1 - p.traffic_min_change)
+    if role == "errors":
+        return norm + p.error_min_rate_excess
+    return norm + p.util_min_change
+
+
+def _bucketed(a: np.ndarray, k: int) -> np.ndarray:
+    n = -(-a.size // k) * k
+    padded = np.concatenate([a, np.full(n - a.size, np.nan)]).reshape(-1, k)
+    with np.errstate(all="ignore"):
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return np.nanmean(padded, axis=1)
+
+
+def level_marks(ctx: AnalysisContext, grid: Grid) -> dict[str, dict[int, int]]:
+    """role -> {row: first period column after the latest acknowledged level mark}."""
+    index = {key: i for i, key in enumerate(grid.keys)}
+    period0 = to_epoch(ctx.period_start)
+    out: dict[str, dict[int, int]] = {}
+    for mark in ctx.level_marks:
+        role = _role_of(str(mark.get("metric") or ""))
+        row = index.get((str(mark.get("service") or ""), str(mark.get("endpoint") or "")))
+        at = mark.get("at")
+        if role is None or row is None or at is None:
+            continue
+        col = int(np.searchsorted(grid.epoch, to_epoch(pd.Timestamp(at).to_pydatetime())) - np.searchsorted(grid.epoch, period0))
+        current = out.setdefault(role, {})
+        current[row] = max(current.get(row, col), col)
+    return out
+
+
+def _role_of(metric: str) -> str | None:
+    if metric in ROLE_METRIC:
+        return metric
+    for role, name in ROLE_METRIC.items():
+        if metric == name or (role == "latency" and metric.startswith("latency")):
+            return role
+    return {"requests": "traffic", "cpu_pct": "cpu", "memory_pct": "memory"}.get(metric)
+
+
+def apply_marks(signal: Signal, marks: dict[int, int], grid: Grid, split: int) -> Signal:
+    """Acknowledged level changes become the norm: for a marked series, the norm after the mark
+    is moved to the median level seen after it, steps before the mark are not judged, and a
+    step after it alarms only if it still deviates materially from the new norm."""
+    if not marks:
+        return signal
+    norm, drift, flagged = signal.norm.copy(), signal.drift.copy(), signal.flagged.copy()
+    minimum = material(signal)
+    for row, col in marks.items():
+        col = max(col, 0)
+        after = signal.drift[row, col:]
+        shift = float(np.nanmedian(after)) if np.isfinite(after).any() else 0.0
+        drift[row, col:] = after - shift
+        drift[row, :col] = np.nan
+        flagged[row, :col] = False
+        flagged[row, col:] &= np.abs(np.nan_to_num(drift[row, col:])) >= minimum
+        if signal.role in ("latency", "traffic"):
+            norm[row, col:] = signal.norm[row, col:] * np.exp(shift)
+        else:
+            norm[row, col:] = signal.norm[row, col:] + shift
+    return replace(signal, norm=norm, drift=drift, flagged=flagged)
+
+
+def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
+    for i in range(0, len(items), max(size, 1)):
+        yield items[i: i + size]
+
+
+__all__ = ["run", "analyse_grid", "series_view", "collapse_endpoints", "TrendParams", "Episode"]

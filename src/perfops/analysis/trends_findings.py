@@ -1,0 +1,285 @@
+"""Turn trends episodes and growth into Finding records: numbers, titles, events, severity.
+
+Every finding carries honest statistics in `evidence`: the norm and the observed level (or the
+level before and after), the change in %, the sample size behind the norm, the number of steps
+observed, and a p-value with its confidence.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+
+from perfops.analysis.context import AnalysisContext
+from perfops.analysis.severity import Impact, lower_to, severity_from_impact
+from perfops.analysis.trends_grid import Grid
+from perfops.analysis.trends_growth import Growth
+from perfops.analysis.trends_levels import Episode
+from perfops.analysis.trends_signals import Signal
+from perfops.model.findings import Finding
+
+YOUNG_NORM_DAYS = 13.0  # below this much history the norm is time-of-day only
+LABEL = {"latency": "p95 latency", "errors": "error rate", "traffic": "traffic", "cpu": "CPU", "memory": "memory"}
+UNIT = {"latency": " ms", "errors": "", "traffic": " req/step", "cpu": " %", "memory": " %"}
+ADVICE = {
+    "regression": "Compare the release with the one before it (profiles, slow queries, config diff); roll back if users are hurt.",
+    "improvement": "Nothing to do; note what changed so the gain is kept.",
+    "anomaly": "Check what happened at that time (dependencies, traffic mix, infrastructure) and whether it can recur.",
+}
+
+
+@dataclass
+class Reporter:
+    ctx: AnalysisContext
+    grid: Grid
+    split: int
+    sustain: timedelta
+    deploy_window: timedelta
+
+    # ---- episodes -----------------------------------------------------------------------
+    def episode(self, signal: Signal, ep: Episode) -> Finding:
+        service, endpoint = self.grid.keys[ep.row]
+        cols = slice(ep.start, ep.end)
+        start = self._time(ep.start)
+        end = None if ep.end is None else self._time(ep.end)
+        stats = self._stats(signal, ep.row, cols)
+        event = self._event(service, start, self.deploy_window if ep.kind != "anomaly" else timedelta(minutes=30))
+        evidence = self._evidence(signal, ep, stats)
+        impact = self._impact(service, signal.role, ep, stats, end)
+        # critical is for what is still going on; a transient that is over tops out at high
+        cap = "info" if ep.kind == "improvement" else ("high" if end is not None else "critical")
+        if signal.role != "errors" and self.history_days < YOUNG_NORM_DAYS:
+            # without two weeks of history the norm cannot know weekdays from weekends
+            cap = lower_to(cap, "low" if ep.kind == "anomaly" else "medium")
+            evidence["norm_history_days"] = round(self.history_days, 1)
+        severity = severity_from_impact(impact, cap=cap)
+        return Finding(
+            kind=ep.kind, severity=severity, service=service, squad=self._squad(service),
+            title=self._title(signal.role, ep, service, endpoint, stats, event, start, end),
+            detail=self._detail(signal.role, ep, stats, start, end),
+            start=start, end=end, metric=signal.role, endpoint=endpoint or None,
+            evidence=evidence, recommendation=ADVICE[ep.kind],
+            impact={"requests_affected": int(stats["requests"] if signal.role != "traffic" else stats["lost_requests"]),
+                    "failed_requests": int(stats["excess_errors"]),
+                    "duration_minutes": None if end is None else int((end - start).total_seconds() // 60)},
+            event=event, key=_hour(start),
+        )
+
+    def _stats(self, signal: Signal, row: int, cols: slice) -> dict[str, float]:
+        obs = signal.observed[row, cols]
+        norm = signal.norm[row, cols]
+        req = self._requests(row)[cols]
+        stats = {"requests": float(np.nansum(req)), "excess_errors": 0.0, "steps": int(np.isfinite(obs).sum()),
+                 "lost_requests": float(np.nansum(np.maximum(norm - obs, 0))) if signal.role == "traffic" else 0.0,
+                 "samples": float(np.nanmedian(signal.samples[row, cols])) if obs.size else 0.0}
+        if signal.role == "errors":
+            errs = obs * req
+            total_e, total_r = float(np.nansum(errs)), float(np.nansum(req))
+            rate0 = float(np.nanmedian(norm)) if np.isfinite(norm).any() else 0.0
+            stats.update(observed=total_e / total_r if total_r else 0.0, norm=rate0, errors=total_e,
+                         excess_errors=max(0.0, total_e - rate0 * total_r))
+            stats["p_value"] = _poisson_tail(total_e, rate0 * total_r)
+        else:
+            stats.update(observed=_median(obs), norm=_median(norm))
+            z = np.abs(signal.z[row, cols])
+            stats["z"] = _median(z[np.isfinite(z)]) if np.isfinite(z).any() else 0.0
+            stats["p_value"] = math.erfc(stats["z"] / math.sqrt(2)) if stats["z"] else 1.0
+        change = _change(stats["observed"], stats["norm"])
+        stats["change"] = math.nan if change is None else change
+        return stats
+
+    def _evidence(self, signal: Signal, ep: Episode, stats: dict[str, float]) -> dict:
+        p = stats["p_value"] if ep.p_value is None else ep.p_value
+        ev = {
+            "telemetry_metric": {"latency": "latency_p95_ms", "errors": "errors/requests", "traffic": "requests",
+                                 "cpu": "cpu_pct", "memory": "memory_pct"}[signal.role],
+            "norm": _round(stats["norm"]), "observed": _round(stats["observed"]),
+            "change_pct": None if math.isnan(stats["change"]) else round(100 * stats["change"], 1),
+            "sample_size": {"norm_samples": int(stats["samples"]), "steps_observed": stats["steps"],
+                            "requests": int(stats["requests"])},
+            "p_value": float(f"{p:.3g}"), "confidence": round(1 - p, 6),
+        }
+        if "z" in stats:
+            ev["deviation_z"] = round(stats["z"], 2)
+        if signal.role == "errors":
+            ev["errors"] = int(stats["errors"])
+            ev["excess_errors"] = int(stats["excess_errors"])
+        if ep.kind != "anomaly":
+            ev.update(before=_round(self._level(signal.role, stats["norm"], ep.before)),
+                      after=_round(self._level(signal.role, stats["norm"], ep.after)),
+                      effect_size=None if ep.effect_size is None else round(ep.effect_size, 2),
+                      method="binary segmentation with t-tests (Otava-style) on the deseasonalised series")
+        else:
+            ev["method"] = "robust seasonal norm (median/MAD by time of week)" if signal.role != "errors" \
+                else "Poisson tail of errors given the baseline rate (Beta prior)"
+        return ev
+
+    @staticmethod
+    def _level(role: str, norm: float, drift: float) -> float:
+        if role in ("latency", "traffic"):
+            return norm * math.exp(drift)
+        return norm + drift
+
+    def _impact(self, service: str, role: str, ep: Episode, stats: dict[str, float], end: datetime | None) -> Impact:
+        svc = self.ctx.catalog.service_by_name.get(service)
+        tier = svc.tier if svc else 2
+        duration = None if end is None else end - self._time(ep.start)
+        return Impact(tier=tier, requests_affected=stats["requests"] if role != "traffic" else stats["lost_requests"],
+                      failed_requests=stats["excess_errors"], duration=duration,
+                      slo_ratio=self._slo_ratio(svc, role, stats["observed"]),
+                      relative_change=None if math.isnan(stats["change"]) else abs(stats["change"]))
+
+    @staticmethod
+    def _slo_ratio(svc, role: str, observed: float) -> float | None:
+        if svc is None or svc.slo is None:
+            return None
+        if role == "latency" and svc.slo.latency_p95_ms:
+            return observed / svc.slo.latency_p95_ms
+        if role == "errors" and svc.slo.availability:
+            return observed / max(1e-9, 1 - svc.slo.availability / 100)
+        return None
+
+    def _title(self, role, ep: Episode, service, endpoint, stats, event, start, end) -> str:
+        who = f"{service} {endpoint}".strip()
+        what = LABEL[role]
+        if role == "errors":
+            size = f"at {_pct(stats['observed'])} (norm {_pct(stats['norm'])})"
+        else:
+            ch = 0.0 if math.isnan(stats["change"]) else stats["change"]
+            size = f"{'up' if ch >= 0 else 'down'} {abs(ch) * 100:.0f}% vs its norm"
+        if ep.kind == "anomaly":
+            lasting = "ongoing" if end is None else f"for {_duration(end - start)}"
+            return f"{who}: {what} {size} {lasting}"
+        when = f"after {event}" if event else f"since {start:%a %d %b %H:%M} UTC"
+        verb = "regressed" if ep.kind == "regression" else "improved"
+        return f"{who}: {what} {verb} ({size}) {when}"
+
+    def _detail(self, role, ep: Episode, stats, start, end) -> str:
+        unit = UNIT[role]
+        fmt = _pct if role == "errors" else (lambda v: f"{v:,.1f}{unit}")
+        span = f"from {start:%Y-%m-%d %H:%M}" + (" (ongoing)" if end is None else f" to {end:%Y-%m-%d %H:%M} UTC")
+        return (f"{LABEL[role].capitalize()} was {fmt(stats['observed'])} against a norm of {fmt(stats['norm'])} "
+                f"{span}; {int(stats['requests']):,} requests in that time; p = {stats['p_value']:.2g}.")
+
+    @cached_property
+    def history_days(self) -> float:
+        """Days of data before the period (from the first step any series has data)."""
+        seen = np.zeros(self.split, dtype=bool)
+        for values in self.grid.values.values():
+            seen |= np.isfinite(values[:, : self.split]).any(axis=0)
+        first = int(np.argmax(seen)) if seen.any() else self.split
+        return (self.split - first) * self.grid.step / 86_400
+
+    # ---- growth -------------------------------------------------------------------------
+    def growth(self, g: Growth) -> Finding:
+        service, endpoint = self.grid.keys[g.row]
+        svc = self.ctx.catalog.service_by_name.get(service)
+        start = self.ctx.now - timedelta(days=g.days)
+        traffic = "flat" if g.traffic_growth_per_day is None or abs(g.traffic_growth_per_day) < 0.005 \
+            else f"{g.traffic_growth_per_day * 100:+.1f}%/day"
+        return Finding(
+            kind="resource_growth", severity=_growth_severity(g, svc.tier if svc else 2),
+            service=service, squad=self._squad(service), metric=g.role, endpoint=endpoint or None,
+            title=f"{service}: {g.role} grows {g.slope_per_day:.1f} points a day while traffic does not; "
+                  f"100% in about {g.days_to_full:.0f} days",
+            detail=(f"Daily mean {g.role} rose from {g.level_start:.1f}% to {g.level_now:.1f}% over {g.days} days "
+                    f"(R^2 {g.r2:.2f}); traffic {traffic}. Leak-like: it does not follow the load."),
+            start=start, end=None,
+            evidence={"slope_pct_per_day": round(g.slope_per_day, 3), "r2": round(g.r2, 3),
+                      "before": round(g.level_start, 2), "after": round(g.level_now, 2),
+                      "sample_size": {"days": g.days}, "p_value": float(f"{g.p_value:.3g}"),
+                      "confidence": round(1 - g.p_value, 6), "traffic_growth_pct_per_day":
+                          None if g.traffic_growth_per_day is None else round(100 * g.traffic_growth_per_day, 2),
+                      "method": "least squares on daily means"},
+            recommendation="Look for a leak (heap dumps, connection or cache growth) before it reaches 100%; "
+                           "a restart only buys time.",
+            impact={"days_to_saturation": round(g.days_to_full, 1)},
+        )
+
+    # ---- helpers ------------------------------------------------------------------------
+    def _time(self, col: int) -> datetime:
+        return pd.Timestamp(int(self.grid.epoch[self.split + col]), unit="s").to_pydatetime()
+
+    def _requests(self, row: int) -> np.ndarray:
+        req = self.grid.values.get("requests")
+        if req is None:
+            return np.zeros(self.grid.epoch.size - self.split)
+        own = req[row, self.split:]
+        if np.isfinite(own).any():
+            return own
+        service = self.grid.keys[row][0]
+        rows = [i for i, (s, _) in enumerate(self.grid.keys) if s == service]
+        return np.nansum(req[rows, self.split:], axis=0)
+
+    def _squad(self, service: str) -> str:
+        svc = self.ctx.catalog.service_by_name.get(service)
+        return svc.squad if svc else "unknown"
+
+    def _event(self, service: str, start: datetime, window: timedelta) -> str | None:
+        ev = self.ctx.events
+        if ev is None or ev.empty:
+            return None
+        ts = pd.to_datetime(ev["timestamp"])
+        mask = ((ev["service"] == service) & ev["type"].isin(["deploy", "config"])
+                & (ts >= start - window) & (ts <= start + timedelta(minutes=15)))
+        if not mask.any():
+            return None
+        row = ev[mask].assign(_ts=ts[mask]).sort_values("_ts").iloc[-1]
+        version = str(row.get("version") or "").strip()
+        if version and version.lower() != "nan":
+            return f"{service} {version}"
+        desc = str(row.get("description") or "").strip()
+        return f"{service} {row['type']}" + (f": {desc}" if desc and desc.lower() != "nan" else "")
+
+
+def _growth_severity(g: Growth, tier: int) -> str:
+    days = g.days_to_full
+    level = "high" if days <= 7 else "medium" if days <= 30 else "low"
+    if days <= 2 and tier == 1:
+        level = "critical"
+    if tier == 3 and level != "low":
+        level = {"critical": "high", "high": "medium", "medium": "low"}[level]
+    return level
+
+
+def _poisson_tail(k: float, mu: float) -> float:
+    from scipy.special import pdtrc
+
+    if k <= 0:
+        return 1.0
+    return float(pdtrc(max(k - 1, 0.0), max(mu, 1e-12)))
+
+
+def _median(a: np.ndarray) -> float:
+    a = a[np.isfinite(a)]
+    return float(np.median(a)) if a.size else float("nan")
+
+
+def _change(observed: float, norm: float) -> float | None:
+    if not (math.isfinite(observed) and math.isfinite(norm)) or norm == 0:
+        return None
+    return observed / norm - 1.0
+
+
+def _round(v: float) -> float | None:
+    if v is None or not math.isfinite(v):
+        return None
+    return float(f"{v:.4g}")
+
+
+def _pct(rate: float) -> str:
+    return f"{rate * 100:.2f}%"
+
+
+def _duration(d: timedelta) -> str:
+    minutes = int(d.total_seconds() // 60)
+    return f"{minutes} min" if minutes < 120 else f"{minutes / 60:.1f} h"
+
+
+def _hour(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H")
