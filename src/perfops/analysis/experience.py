@@ -1,0 +1,181 @@
+"""Customer experience: SLOs and error budgets, burn rates, journeys, and consumers.
+
+`run(ctx)` returns the findings (`slo_breach`, `error_budget_burn`, `journey_degradation`,
+`consumer_misuse`); `overview(ctx, services)` returns the figures the report sections show
+(SLO status over 7/28/30 days and the service's own window, month-by-month compliance, Apdex per
+endpoint, journeys, consumers). Pure: telemetry comes through the context's loader, `now` too.
+Methods: docs/methods/experience.md; each engine's docstring cites its source.
+
+Parameters (`ctx.params["experience"]`, all optional):
+    latency_objective_pct  99     share of traffic for which the p95 target must hold
+    min_requests          1000    an SLO window with fewer requests is not judged
+    burn_min_requests      500    a burn pair's long window needs this many requests ...
+    burn_min_errors         10    ... and this many errors to fire
+    journey_min_hours        3    degraded hours that make a journey finding
+    misuse                 {}     overrides of experience_consumers.MisuseParams
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import pandas as pd
+
+from perfops.analysis import experience_apdex as apdex
+from perfops.analysis import experience_burn as burn
+from perfops.analysis import experience_consumers as consumers
+from perfops.analysis import experience_journeys as journeys
+from perfops.analysis import experience_slo as slo
+from perfops.analysis.context import AnalysisContext
+from perfops.analysis.experience_series import EXPERIENCE_METRICS, service_level, wide
+from perfops.model.findings import Finding
+
+DEFAULTS: dict[str, Any] = {
+    "latency_objective_pct": slo.DEFAULT_LATENCY_OBJECTIVE,
+    "min_requests": 1000,
+    "burn_min_requests": burn.DEFAULT_MIN_REQUESTS,
+    "burn_min_errors": burn.DEFAULT_MIN_ERRORS,
+    "journey_min_hours": journeys.DEFAULT_MIN_HOURS,
+    "misuse": {},
+}
+
+
+def settings(ctx: AnalysisContext) -> dict[str, Any]:
+    return {**DEFAULTS, **(ctx.params.get("experience") or {})}
+
+
+def data_start(ctx: AnalysisContext) -> datetime:
+    """Far enough back for the longest SLO window, the 30-day report window and the 3-day burn pair."""
+    windows = [s.slo.window_delta for s in ctx.catalog.services if s.slo] + list(slo.REPORT_WINDOWS)
+    return min(ctx.history_start, ctx.now - max(windows) - timedelta(days=3))
+
+
+def load(ctx: AnalysisContext, services: list[str], metrics: tuple[str, ...] = EXPERIENCE_METRICS) -> pd.DataFrame:
+    """Wide experience telemetry of `services` (see experience_series.wide)."""
+    return wide(ctx.telemetry(services, list(metrics), data_start(ctx), ctx.now))
+
+
+SLO_METRICS = ("requests", "errors", "latency_p95_ms")
+
+
+def run(ctx: AnalysisContext) -> list[Finding]:
+    conf = settings(ctx)
+    findings: list[Finding] = []
+    for service in ctx.catalog.services:
+        data = load(ctx, [service.name])
+        if data.empty:
+            continue
+        findings += _service_findings(ctx, conf, service, data)
+    if ctx.catalog.journeys:
+        steps = sorted({s for j in ctx.catalog.journeys for s, _ in j.parsed_steps()})
+        data = load(ctx, steps)
+        findings += journeys.journey_findings(data, ctx.catalog, ctx.period_start, ctx.now,
+                                              int(conf["journey_min_hours"]))
+    return findings
+
+
+def _service_findings(ctx: AnalysisContext, conf: dict[str, Any], service: Any, data: pd.DataFrame) -> list[Finding]:
+    out: list[Finding] = []
+    series = service_level(data, service.name)
+    if service.slo is not None and not series.empty:
+        statuses = slo.compliance(series, service, ctx.now, service.slo.window_delta,
+                                  float(conf["latency_objective_pct"]))
+        out += slo.breach_findings(statuses, service, float(conf["min_requests"]))
+        availability = next((s for s in statuses if s.sli == "availability"), None)
+        out += burn.burn_findings(series, service, ctx.period_start, ctx.now,
+                                  availability.budget_remaining if availability else None,
+                                  float(conf["burn_min_requests"]), float(conf["burn_min_errors"]))
+    params = consumers.MisuseParams(**conf["misuse"])
+    out += consumers.misuse_findings(data, service, ctx.period_start, ctx.now, params)
+    return out
+
+
+# ---- figures for the reports -------------------------------------------------------------------
+@dataclass
+class ServiceExperience:
+    service: str
+    squad: str
+    tier: int
+    slo: list[dict[str, Any]] = field(default_factory=list)  # one per SLI x window
+    monthly: list[dict[str, Any]] = field(default_factory=list)
+    apdex: list[dict[str, Any]] = field(default_factory=list)
+    consumers: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class JourneyExperience:
+    name: str
+    steps: list[str]
+    services: list[str]
+    latency_p95_ms: float | None  # the target
+    recent_latency_ms: float | None
+    baseline_latency_ms: float | None
+    recent_availability_pct: float | None
+    hourly: list[dict[str, Any]] = field(default_factory=list)
+
+
+def overview(ctx: AnalysisContext, services: list[str], detail: bool = True,
+             ) -> tuple[list[ServiceExperience], list[JourneyExperience]]:
+    """What the experience sections show for `services` and the journeys they sit on
+    (detail=False: SLO figures only, for the executive summary)."""
+    conf = settings(ctx)
+    objective = float(conf["latency_objective_pct"])
+    out = []
+    for name in services:
+        service = ctx.catalog.service(name)
+        data = load(ctx, [name], EXPERIENCE_METRICS if detail else SLO_METRICS)
+        item = ServiceExperience(name, service.squad, service.tier)
+        if not data.empty:
+            series = service_level(data, name)
+            if service.slo is not None:
+                windows = sorted({service.slo.window_delta, *slo.REPORT_WINDOWS})
+                for window in windows:
+                    item.slo += [s.as_dict() | {"own_window": window == service.slo.window_delta}
+                                 for s in slo.compliance(series, service, ctx.now, window, objective)]
+                item.monthly = slo.monthly(series, service, objective)
+            if not detail:
+                out.append(item)
+                continue
+            recent = data[data["timestamp"] >= ctx.period_start]
+            item.apdex = apdex.apdex_table(recent, name, service.apdex_threshold_ms)
+            item.consumers = consumers.consumer_table(data, name, ctx.period_start, ctx.now)
+        out.append(item)
+    return out, journey_overview(ctx, services) if detail else []
+
+
+def journey_overview(ctx: AnalysisContext, services: list[str]) -> list[JourneyExperience]:
+    wanted = set(services)
+    out = []
+    for journey in ctx.catalog.journeys:
+        names = [s for s, _ in journey.parsed_steps()]
+        if not wanted & set(names):
+            continue
+        frame = journeys.compose(journeys.step_series(load(ctx, sorted(set(names))), journey))
+        recent = frame[frame.index >= ctx.period_start]
+        before = frame[frame.index < ctx.period_start]
+        out.append(JourneyExperience(
+            journey.name, journey.steps, names, journey.latency_p95_ms,
+            _median(recent, "latency_ms"), _median(before, "latency_ms"),
+            _weighted_availability(recent),
+            [{"hour": h.isoformat(), "latency_ms": _num(r["latency_ms"]), "availability_pct": _num(100 * r["availability"])}
+             for h, r in recent.iterrows()],
+        ))
+    return out
+
+
+def _median(frame: pd.DataFrame, column: str) -> float | None:
+    values = frame[column].dropna() if column in frame else pd.Series(dtype=float)
+    return round(float(values.median()), 1) if len(values) else None
+
+
+def _weighted_availability(frame: pd.DataFrame) -> float | None:
+    ok = frame.dropna(subset=["availability"])
+    if ok.empty or ok["requests"].sum() <= 0:
+        return None
+    return round(100 * float((ok["availability"] * ok["requests"]).sum() / ok["requests"].sum()), 4)
+
+
+def _num(value: float) -> float | None:
+    return None if pd.isna(value) else round(float(value), 3)

@@ -1,0 +1,139 @@
+"""Shared shapes for the experience analyses: long telemetry -> tidy wide frames, and severity.
+
+Telemetry arrives long (one metric a row, perfops.model.tables). The experience engines want,
+per series (service, endpoint, consumer), one row per interval with requests, errors,
+client_errors and latency columns. Service-level rows (endpoint '' and consumer '') are used when
+present; otherwise they are composed from the endpoint rows (counts add; the p95 becomes the
+request-weighted mean of the endpoints' p95, an approximation noted in docs/methods).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import numpy as np
+import pandas as pd
+
+from perfops.model.findings import SEVERITIES
+
+EXPERIENCE_METRICS = (
+    "requests", "errors", "client_errors", "latency_p50_ms", "latency_p95_ms", "latency_p99_ms",
+    "latency_max_ms",
+)
+COUNTS = ("requests", "errors", "client_errors")
+
+
+def wide(frame: pd.DataFrame) -> pd.DataFrame:
+    """Long telemetry -> one row per (service, endpoint, consumer, timestamp), a column per metric."""
+    if frame is None or frame.empty:
+        return pd.DataFrame(columns=["service", "endpoint", "consumer", "timestamp", *EXPERIENCE_METRICS])
+    data = frame[frame["metric"].isin(EXPERIENCE_METRICS)]
+    if any(isinstance(data[c].dtype, pd.CategoricalDtype) for c in ("service", "endpoint", "consumer", "metric")):
+        data = data.astype({"service": str, "endpoint": str, "consumer": str, "metric": str})
+    out = data.pivot_table(index=["service", "endpoint", "consumer", "timestamp"], columns="metric",
+                           values="value", aggfunc="last", observed=True).reset_index()
+    out.columns.name = None
+    for metric in EXPERIENCE_METRICS:
+        if metric not in out:
+            out[metric] = np.nan
+    for metric in COUNTS:
+        out[metric] = out[metric].fillna(0.0)
+    out["timestamp"] = pd.to_datetime(out["timestamp"])
+    return out.sort_values(["service", "endpoint", "consumer", "timestamp"], ignore_index=True)
+
+
+def service_level(data: pd.DataFrame, service: str) -> pd.DataFrame:
+    """The whole-service series of `service` (all endpoints, all consumers), by timestamp."""
+    rows = data[(data["service"] == service) & (data["consumer"] == "")]
+    whole = rows[rows["endpoint"] == ""]
+    if not whole.empty:
+        return whole.set_index("timestamp").sort_index()
+    return compose(rows[rows["endpoint"] != ""])
+
+
+def endpoint_level(data: pd.DataFrame, service: str, endpoint: str) -> pd.DataFrame:
+    """One endpoint of a service (all consumers); the whole service when the endpoint has no rows."""
+    rows = data[(data["service"] == service) & (data["consumer"] == "") & (data["endpoint"] == endpoint)]
+    if rows.empty:
+        return service_level(data, service)
+    return rows.set_index("timestamp").sort_index()
+
+
+def compose(rows: pd.DataFrame) -> pd.DataFrame:
+    """Several series -> one by timestamp: counts add, latencies are request-weighted means
+    (max stays the max). An approximation for percentiles, exact for counts."""
+    if rows.empty:
+        return pd.DataFrame(columns=list(EXPERIENCE_METRICS), index=pd.DatetimeIndex([], name="timestamp"))
+    weight = rows["requests"].clip(lower=0)
+    parts = {m: rows.groupby("timestamp")[m].sum() for m in COUNTS}
+    for metric in ("latency_p50_ms", "latency_p95_ms", "latency_p99_ms"):
+        has = rows[metric].notna()
+        num = (rows[metric].where(has, 0) * weight.where(has, 0)).groupby(rows["timestamp"]).sum()
+        den = weight.where(has, 0).groupby(rows["timestamp"]).sum()
+        parts[metric] = (num / den.replace(0, np.nan))
+    parts["latency_max_ms"] = rows.groupby("timestamp")["latency_max_ms"].max()
+    return pd.DataFrame(parts).sort_index()
+
+
+def consumer_rows(data: pd.DataFrame, service: str) -> pd.DataFrame:
+    """Per-consumer rows of a service at the whole-service level (endpoint ''), else composed."""
+    rows = data[(data["service"] == service) & (data["consumer"] != "")]
+    whole = rows[rows["endpoint"] == ""]
+    if not whole.empty:
+        return whole
+    if rows.empty:
+        return rows
+    parts = [compose(g).assign(consumer=c) for c, g in rows.groupby("consumer")]
+    return pd.concat(parts).reset_index().assign(service=service, endpoint="")
+
+
+def step_of(index: pd.DatetimeIndex) -> timedelta:
+    """The spacing of a series: the most common difference between timestamps (1 min default)."""
+    if len(index) < 2:
+        return timedelta(minutes=1)
+    diffs = np.diff(index.values.astype("datetime64[s]").astype(np.int64))
+    diffs = diffs[diffs > 0]
+    if not len(diffs):
+        return timedelta(minutes=1)
+    values, counts = np.unique(diffs, return_counts=True)
+    return timedelta(seconds=int(values[np.argmax(counts)]))
+
+
+def regular(series: pd.DataFrame, start: datetime, end: datetime, step: timedelta) -> pd.DataFrame:
+    """Counts on a regular grid over [start, end); intervals without data have zero requests."""
+    grid = pd.date_range(pd.Timestamp(start).floor(step), pd.Timestamp(end), freq=step, inclusive="left")
+    counts = series[list(COUNTS)].groupby(series.index.floor(step)).sum()
+    return counts.reindex(grid, fill_value=0.0)
+
+
+def shift_severity(severity: str, steps: int) -> str:
+    """Move a severity towards critical (negative steps) or info (positive), clamped."""
+    index = min(max(SEVERITIES.index(severity) + steps, 0), len(SEVERITIES) - 1)
+    return SEVERITIES[index]
+
+
+def tier_severity(tier: int, tier1: str) -> str:
+    """`tier1` for a tier-1 service, one level milder per tier below it."""
+    return shift_severity(tier1, tier - 1)
+
+
+@dataclass(frozen=True)
+class Window:
+    """A named evaluation window ending at `end`."""
+
+    name: str
+    length: timedelta
+    end: datetime
+
+    @property
+    def start(self) -> datetime:
+        return self.end - self.length
+
+
+def days_text(days: float) -> str:
+    """1.4 -> '1.4 days', 0.25 -> '6 hours', 45 -> '45 days'."""
+    if days < 1:
+        hours = max(days * 24, 0.1)
+        return f"{hours:.0f} hours" if hours >= 2 else f"{hours * 60:.0f} minutes"
+    return f"{days:.1f} days" if days < 10 else f"{days:.0f} days"
