@@ -8,6 +8,7 @@ orders and renders them; areas never render whole pages.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -18,12 +19,28 @@ from perfops.analysis.context import AnalysisContext
 from perfops.model.findings import Finding
 
 Audience = Literal["executive", "lead", "developer"]
+AUDIENCES: tuple[str, ...] = ("executive", "lead", "developer")
+
+# rollup(services, metrics, start, end, bucket_seconds) -> frame with columns
+# bucket (naive UTC), service, metric, value: whole-service values per time bucket, all consumers.
+# Counts and cost are summed; latencies and utilisations are request-weighted means over the
+# endpoints when the service has no whole-service rows (see perfops.usecases.reports).
+RollupLoader = Callable[[Sequence[str] | None, Sequence[str], datetime, datetime, int], pd.DataFrame]
+
+
+def _no_rollup(*_: Any) -> pd.DataFrame:
+    return pd.DataFrame(columns=["bucket", "service", "metric", "value"])
 
 
 @dataclass(frozen=True)
 class ReportView:
     """Everything a section may look at: the analysis context (catalog, period, loaders),
-    the stored findings in scope, the audience and its scope (a squad or a service)."""
+    the stored findings in scope, the audience and its scope (a squad or a service).
+
+    `findings` holds the scope's open and acknowledged findings (resolved ones are in
+    `resolved`); `finding_index` holds every stored finding of the domain, for causes that
+    cross squads. `rollup` gives whole-service values per time bucket without loading raw rows.
+    """
 
     ctx: AnalysisContext
     findings: list[Finding]
@@ -32,6 +49,26 @@ class ReportView:
     service: str | None = None
     generated_at: datetime | None = None
     history: list[dict[str, Any]] = field(default_factory=list)  # finding history rows
+    # additions for the composer's own sections (all optional, so sections can be tested alone):
+    rollup: RollupLoader = _no_rollup
+    resolved: list[Finding] = field(default_factory=list)  # resolved findings in scope (recent)
+    finding_index: dict[str, Finding] = field(default_factory=dict)  # every stored finding by id
+    first_seen: dict[str, datetime] = field(default_factory=dict)  # finding id -> first seen
+    inventory: pd.DataFrame = field(default_factory=pd.DataFrame)  # service, endpoint, metric, rows, first, last
+    cache: dict[str, Any] = field(default_factory=dict)  # shared by the views of one run (domain-wide results)
+
+    @property
+    def active(self) -> list[Finding]:
+        """Findings still to act on (open or acknowledged)."""
+        return [f for f in self.findings if f.status != "resolved"]
+
+    @property
+    def now(self) -> datetime:
+        return self.ctx.now
+
+    @property
+    def timezone(self) -> str:
+        return self.ctx.catalog.timezone
 
     @property
     def services_in_scope(self) -> list[str]:

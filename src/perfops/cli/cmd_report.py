@@ -1,0 +1,118 @@
+"""perfops report | serve | notify — thin: parse options, call a use case, print.
+
+Heavy imports (matplotlib, FastAPI, uvicorn, httpx) happen inside the commands.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from perfops.cli.output import (
+    QuietOpt,
+    VerboseOpt,
+    WorkspaceOpt,
+    console,
+    console_err,
+    show_progress,
+    workspace_of,
+)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("report")(report)
+    app.command("serve")(serve)
+    app.command("notify")(notify)
+
+
+def report(
+    audience: Annotated[str | None, typer.Option(help="executive, lead or developer (default: all of them).")] = None,
+    squad: Annotated[str | None, typer.Option(help="The squad of a lead report (default: every squad).")] = None,
+    service: Annotated[str | None, typer.Option(help="The service of a developer report (default: every service).")] = None,
+    period: Annotated[str, typer.Option(help="The period reported on, ending at the newest analysis.")] = "7d",
+    format_name: Annotated[str | None, typer.Option("--format", help="html, md, json or pdf (default: html and md).")] = None,
+    output: Annotated[Path | None, typer.Option(help="Write one report to this file (needs --audience).")] = None,
+    at: Annotated[str | None, typer.Option(help="End of the period (ISO 8601; default: the newest analysis).")] = None,
+    workspace: WorkspaceOpt = None,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Write reports tailored to each audience (default: all of them into reports/)."""
+    from perfops.usecases.reports import render_reports
+
+    ws = workspace_of(workspace)
+    progress = _progress() if show_progress(quiet) else None
+    try:
+        paths = render_reports(ws, audience=audience, squad=squad, service=service, period=period,
+                               fmt=format_name, output=output, at=at, progress=progress)
+    finally:
+        if progress is not None:
+            progress.close()  # type: ignore[attr-defined]
+    if quiet:
+        return
+    if verbose or len(paths) <= 6:
+        for path in paths:
+            console.print(str(path), highlight=False, markup=False)
+    else:
+        console.print(f"wrote {len(paths)} reports into {ws.reports_dir} (open {ws.reports_dir / 'index.html'})",
+                      highlight=False, markup=False)
+
+
+class _progress:  # noqa: N801 (callable used as a progress callback)
+    def __init__(self) -> None:
+        from rich.progress import Progress
+
+        self.bar = Progress(console=console_err, transient=True)
+        self.bar.start()
+        self.task = self.bar.add_task("reports", total=None)
+
+    def __call__(self, name: str, index: int, total: int) -> None:
+        self.bar.update(self.task, total=total, completed=index, description=name)
+
+    def close(self) -> None:
+        self.bar.stop()
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Address to bind; 127.0.0.1 keeps it on this machine.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+    workspace: WorkspaceOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """The web dashboard and JSON API (writes need the workspace token; see docs/dashboard.md)."""
+    import uvicorn
+
+    from perfops.web.app import create_app
+
+    ws = workspace_of(workspace)
+    app = create_app(ws.root)
+    if not quiet:
+        console_err.print(f"perfops dashboard on http://{host}:{port}/ (API docs at /docs); Ctrl+C stops it",
+                          highlight=False, markup=False)
+    uvicorn.run(app, host=host, port=port, log_level="warning" if quiet else "info", access_log=False)
+
+
+def notify(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the digests instead of sending them.")] = False,
+    period: Annotated[str, typer.Option(help="What counts as new when no digest was sent before.")] = "7d",
+    workspace: WorkspaceOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Send each squad its digest and the domain digest to the webhooks in perfops.yaml."""
+    from perfops.usecases.notify import send_digests
+
+    result = send_digests(workspace_of(workspace), dry_run=dry_run, period=period)
+    if dry_run:
+        import json
+
+        for digest in result.digests:
+            console.print(f"--- {digest.target} ({digest.webhook or 'no webhook'})", highlight=False, markup=False)
+            console.print(digest.text, highlight=False, markup=False)
+            if not quiet:
+                console.print(json.dumps(digest.slack, indent=2, ensure_ascii=False), highlight=False, markup=False)
+        return
+    if not quiet:
+        for line in result.lines():
+            console.print(line, highlight=False, markup=False)

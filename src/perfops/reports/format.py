@@ -1,0 +1,171 @@
+"""Numbers for people: units, thousands separators, money, and times in the catalog's timezone.
+
+Every figure a report, page or digest shows goes through one of these functions, so the same
+quantity reads the same everywhere ("1,234 req", "312 ms", "$1,204/month", "3 days ago").
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+CURRENCY_SYMBOLS = {"USD": "$", "AUD": "A$", "EUR": "€", "GBP": "£", "JPY": "¥", "CAD": "C$", "NZD": "NZ$"}
+
+
+def _missing(value: float | int | None) -> bool:
+    return value is None or (isinstance(value, float) and (math.isnan(value) or math.isinf(value)))
+
+
+def number(value: float | int | None, decimals: int | None = None) -> str:
+    """1234567 -> '1,234,567'; 0.5 -> '0.5'; None/NaN -> '–'. Decimals shrink as numbers grow."""
+    if _missing(value):
+        return "–"
+    v = float(value)  # type: ignore[arg-type]
+    if decimals is None:
+        decimals = 0 if abs(v) >= 100 or v == int(v) else (1 if abs(v) >= 10 else 2)
+    text = f"{v:,.{decimals}f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+def compact(value: float | int | None) -> str:
+    """Large counts short: 1_234_567 -> '1.2M', 12_300 -> '12.3k'."""
+    if _missing(value):
+        return "–"
+    v = float(value)  # type: ignore[arg-type]
+    for size, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if abs(v) >= size:
+            return f"{number(v / size, 1)}{suffix}"
+    return number(v)
+
+
+def ms(value: float | None) -> str:
+    """Latency: '312 ms', '1.4 s' from 1,400 ms."""
+    if _missing(value):
+        return "–"
+    if abs(value) >= 10_000:  # type: ignore[arg-type]
+        return f"{number(value / 1000, 1)} s"  # type: ignore[operator]
+    return f"{number(value, 0 if abs(value) >= 10 else 1)} ms"  # type: ignore[arg-type]
+
+
+def pct(value: float | None, decimals: int = 1) -> str:
+    if _missing(value):
+        return "–"
+    return f"{number(value, decimals)}%"
+
+
+def change(value: float | None) -> str:
+    """A relative change in % with its sign and an arrow that also reads in print: '▲ +12.5%'."""
+    if _missing(value):
+        return "–"
+    v = float(value)  # type: ignore[arg-type]
+    if abs(v) < 0.05:
+        return "= 0%"
+    arrow = "▲" if v > 0 else "▼"
+    return f"{arrow} {'+' if v > 0 else '−'}{number(abs(v), 1)}%"
+
+
+def money(value: float | None, currency: str = "USD", per: str | None = None) -> str:
+    """'$1,204' or '$1,204/month'; unknown currencies print their code: 'CHF 1,204'."""
+    if _missing(value):
+        return "–"
+    symbol = CURRENCY_SYMBOLS.get(currency)
+    amount = number(value, 0 if abs(value) >= 100 else 2)  # type: ignore[arg-type]
+    text = f"{symbol}{amount}" if symbol else f"{currency} {amount}"
+    return f"{text}/{per}" if per else text
+
+
+def requests(value: float | None) -> str:
+    return "–" if _missing(value) else f"{compact(value)} req"
+
+
+def duration(delta: timedelta | None) -> str:
+    """'3 days', '5 h', '12 min' — the largest unit that fits, one decimal at most for days."""
+    if delta is None:
+        return "–"
+    seconds = delta.total_seconds()
+    if seconds < 0:
+        seconds = -seconds
+    if seconds >= 2 * 86400:
+        return f"{number(seconds / 86400, 0)} days"
+    if seconds >= 86400:
+        return "1 day"
+    if seconds >= 3600:
+        return f"{number(seconds / 3600, 0)} h"
+    if seconds >= 60:
+        return f"{number(seconds / 60, 0)} min"
+    return f"{number(seconds, 0)} s"
+
+
+def _naive_utc(moment: datetime) -> datetime:
+    if moment.tzinfo is not None:
+        return moment.astimezone(UTC).replace(tzinfo=None)
+    return moment
+
+
+def local_time(moment: datetime | None, timezone: str = "UTC", with_zone: bool = True) -> str:
+    """A naive-UTC moment in the catalog's timezone: 'Mon 12 Oct 14:05 AEDT'."""
+    if moment is None:
+        return "–"
+    aware = _naive_utc(moment).replace(tzinfo=UTC).astimezone(ZoneInfo(timezone))
+    text = aware.strftime("%a %d %b %H:%M")
+    return f"{text} {aware.tzname()}" if with_zone else text
+
+
+def local_date(moment: datetime | None, timezone: str = "UTC") -> str:
+    if moment is None:
+        return "–"
+    aware = _naive_utc(moment).replace(tzinfo=UTC).astimezone(ZoneInfo(timezone))
+    return aware.strftime("%d %b %Y")
+
+
+def relative(moment: datetime | None, now: datetime) -> str:
+    """'3 days ago', 'in 5 h', 'just now' relative to `now` (both naive UTC or aware)."""
+    if moment is None:
+        return "–"
+    delta = _naive_utc(now) - _naive_utc(moment)
+    if abs(delta.total_seconds()) < 60:
+        return "just now"
+    text = duration(delta)
+    return f"{text} ago" if delta.total_seconds() > 0 else f"in {text}"
+
+
+def metric_value(metric: str, value: float | None, currency: str = "USD") -> str:
+    """Format a telemetry value by its metric's unit (see perfops.model.tables.METRICS)."""
+    if metric.startswith("latency"):
+        return ms(value)
+    if metric.endswith("_pct") or metric in ("error_rate", "availability"):
+        return pct(value)
+    if metric == "cost":
+        return money(value, currency)
+    if metric in ("requests", "errors", "client_errors"):
+        return compact(value)
+    return number(value)
+
+
+METRIC_LABELS = {
+    "requests": "traffic",
+    "errors": "server errors",
+    "client_errors": "client errors",
+    "latency_p95_ms": "p95 latency",
+    "latency_p50_ms": "median latency",
+    "latency_p99_ms": "p99 latency",
+    "cpu_pct": "CPU",
+    "memory_pct": "memory",
+    "cost": "cost",
+    "latency": "latency",
+    "traffic": "traffic",
+}
+
+
+def metric_label(metric: str | None) -> str:
+    if not metric:
+        return ""
+    return METRIC_LABELS.get(metric, metric.replace("_", " "))
+
+
+def now_utc() -> datetime:
+    """The clock, for the use-case layer only (sections receive `generated_at`)."""
+    return datetime.now(UTC).replace(tzinfo=None)

@@ -1,0 +1,99 @@
+"""The picture of a scope (domain, squad or service) every overview starts from: week-over-week
+figures per service and a status with reasons, per service and per squad. Built once per report
+from the view's rollup loader and findings; pure apart from calling that loader."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import pandas as pd
+
+from perfops.model.catalog import Catalog
+from perfops.model.findings import Finding
+from perfops.reports import health
+from perfops.reports.health import Kpis, Status
+from perfops.reports.section import ReportView
+
+TREND_WEEKS = 6
+
+
+@dataclass(frozen=True)
+class Picture:
+    services: list[str]
+    kpis: dict[str, Kpis]
+    status: dict[str, Status]  # per service
+    squad_status: dict[str, Status]
+    active_by_service: dict[str, list[Finding]]
+
+    def subset(self, names: list[str], catalog: Catalog) -> Picture:
+        if len(names) == len(self.services):
+            return self
+        wanted = set(names)
+        squads = {catalog.service_by_name[n].squad for n in names}
+        return Picture(
+            services=[n for n in self.services if n in wanted],
+            kpis={n: k for n, k in self.kpis.items() if n in wanted},
+            status={n: s for n, s in self.status.items() if n in wanted},
+            squad_status={q: s for q, s in self.squad_status.items() if q in squads},
+            active_by_service={n: f for n, f in self.active_by_service.items() if n in wanted},
+        )
+
+    def counts(self) -> dict[str, int]:
+        out = {level: 0 for level in health.LEVELS}
+        for s in self.status.values():
+            out[s.level] += 1
+        return out
+
+
+def hour_floor(moment: datetime) -> datetime:
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
+def hourly_rollup(view: ReportView, services: list[str] | None) -> pd.DataFrame:
+    end = hour_floor(view.now)
+    return view.rollup(services, list(health.WOW_METRICS), end - timedelta(days=14), end, health.HOUR)
+
+
+def daily_rollup(view: ReportView, services: list[str] | None, weeks: int = TREND_WEEKS) -> pd.DataFrame:
+    end = hour_floor(view.now)
+    metrics = ["requests", "errors", "latency_p95_ms", "cost"]
+    return view.rollup(services, metrics, end - timedelta(days=7 * weeks), end, health.DAY)
+
+
+def build_picture(view: ReportView, services: list[str] | None = None) -> Picture:
+    """Statuses and week-over-week figures. Computed once per run for the whole domain (kept in
+    view.cache, which the views of one run share) and sliced for a squad or a service."""
+    names = services if services is not None else view.services_in_scope
+    domain = view.cache.get("picture")
+    if domain is None:
+        domain = _build(view, [s.name for s in view.ctx.catalog.services], view.finding_index.values()
+                        if view.finding_index else view.findings)
+        view.cache["picture"] = domain
+    return domain.subset(names, view.ctx.catalog)
+
+
+def _build(view: ReportView, names: list[str], findings: Iterable[Finding]) -> Picture:
+    catalog = view.ctx.catalog
+    kpis = health.weekly_kpis(hourly_rollup(view, None), names, view.now)
+    active: dict[str, list[Finding]] = defaultdict(list)
+    for f in findings:
+        if f.status != "resolved":
+            active[f.service].append(f)
+    status = {name: health.service_status(name, active.get(name, []), kpis.get(name), catalog) for name in names}
+    squads: dict[str, list[tuple[str, Status]]] = defaultdict(list)
+    for name in names:
+        squads[catalog.service_by_name[name].squad].append((name, status[name]))
+    squad_status = {sq: health.worst(items) for sq, items in squads.items()}
+    return Picture(services=names, kpis=kpis, status=status, squad_status=squad_status,
+                   active_by_service=dict(active))
+
+
+def weekly_domain_rows(view: ReportView, daily: pd.DataFrame, weeks: int = TREND_WEEKS) -> list[dict[str, object]]:
+    """Weekly domain totals, oldest first; weeks before the data began are dropped."""
+    rows = health.weekly_domain(daily, view.ctx.catalog, hour_floor(view.now), weeks)
+    while len(rows) > 1 and not (float(rows[0]["requests"]) > 0):  # type: ignore[arg-type]
+        rows.pop(0)
+    return rows

@@ -1,0 +1,28 @@
+"""A Report as one self-contained HTML page: inline CSS, inline SVG charts, no script, no CDN,
+printable (the appendix starts on a new page). Jinja2 with autoescaping; section fragments are
+trusted Markup built by the sections with autoescaping (perfops.reports.blocks)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from perfops.reports import format as fmt
+from perfops.reports.compose import Report
+
+
+def render_html(report: Report) -> str:
+    from perfops.reports.templating import environment
+
+    env = environment()
+    return env.get_template("report.html.j2").render(**page_values(report))
+
+
+def page_values(report: Report) -> dict[str, Any]:
+    view = report.view
+    tz = view.ctx.catalog.timezone
+    return {
+        "report": report,
+        "catalog": view.ctx.catalog,
+        "period_text": f"{fmt.local_time(view.ctx.period_start, tz, False)} – {fmt.local_time(view.ctx.now, tz)}",
+        "generated_text": fmt.local_time(report.generated_at, tz),
+    }

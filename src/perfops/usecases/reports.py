@@ -1,0 +1,411 @@
+"""`perfops report`: open the store read-only, build the view for each audience, compose, render.
+
+Default: every audience into `workspace/reports/` — `executive.html` and `.md`, one lead report
+per squad in `reports/lead/<squad>.*`, one developer report per service in
+`reports/developer/<service>.*`, and `reports/index.html` linking them all.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from perfops.analysis.context import AnalysisContext
+from perfops.errors import PerfopsError
+from perfops.model.catalog import Catalog
+from perfops.model.findings import Finding
+from perfops.store import Store, open_store
+from perfops.store.findings_repo import FindingFilter
+from perfops.usecases.context import build_context, parse_moment, parse_period
+from perfops.workspace import Workspace
+
+log = logging.getLogger("perfops.reports")
+
+FORMATS = ("html", "md", "json", "pdf")
+DEFAULT_FORMATS = ("html", "md")
+RESOLVED_WINDOW = timedelta(days=14)
+
+
+@dataclass(frozen=True)
+class DomainData:
+    """Everything read from the store once per run, shared by every report of the run."""
+
+    ctx: AnalysisContext
+    findings: list[Finding]  # every stored finding, any status
+    history: list[dict[str, Any]]
+    first_seen: dict[str, datetime]
+    inventory: pd.DataFrame
+    rollup: Callable[..., pd.DataFrame]
+    cache: dict[str, Any]  # domain-wide results shared by every view of the run
+
+
+# ---- reading the store -----------------------------------------------------------------------
+def load_domain(store: Store, catalog: Catalog, *, period: timedelta, now: datetime | None = None) -> DomainData:
+    ctx = build_context(store, catalog, now=now or newest_analysis_end(store), period=period)
+    findings = store.findings.list(FindingFilter(status="all"))
+    history = store.findings.history()
+    first_seen: dict[str, datetime] = {}
+    for row in history:
+        if row["action"] == "found":
+            first_seen.setdefault(row["finding_id"], row["at"])
+    cache: dict[tuple[Any, ...], pd.DataFrame] = {}
+
+    def rollup(services: Sequence[str] | None, metrics: Sequence[str], start: datetime, end: datetime,
+               bucket_seconds: int) -> pd.DataFrame:
+        key = (tuple(services) if services is not None else None, tuple(metrics), start, end, bucket_seconds)
+        if key not in cache:
+            cache[key] = telemetry_rollup(store, services, metrics, start, end, bucket_seconds)
+        return cache[key]
+
+    return DomainData(ctx=ctx, findings=findings, history=history, first_seen=first_seen,
+                      inventory=telemetry_inventory(store), rollup=rollup, cache={})
+
+
+def newest_analysis_end(store: Store) -> datetime | None:
+    """The end of the newest analysis period, so reports describe what was analysed."""
+    # TODO(lead): move into the store as a named query (e.g. Store.analysis_runs.latest()).
+    row = store.con.execute("SELECT max(period_end) FROM analysis_runs").fetchone()
+    return row[0] if row and row[0] is not None else None
+
+
+_COUNTS = ("requests", "errors", "client_errors", "cost")
+
+# TODO(lead): move into store/telemetry_repo.py as TelemetryRepo.rollup (a named query, same SQL).
+_ROLLUP_SQL = """
+WITH per_endpoint AS (
+  SELECT time_bucket(to_seconds(?::BIGINT), timestamp, ?::TIMESTAMP) AS bucket, service, endpoint, {inner}
+  FROM telemetry
+  WHERE consumer = '' AND metric IN (SELECT unnest(?)) AND timestamp >= ? AND timestamp < ? {services}
+  GROUP BY ALL
+)
+SELECT bucket, service, {outer} FROM per_endpoint GROUP BY ALL
+"""
+
+
+def _rollup_columns(metrics: Sequence[str]) -> tuple[str, str]:
+    """Per metric: the per-endpoint aggregate (sum for counts, mean otherwise) and the
+    whole-service value (the service's own rows when present, else summed or request-weighted
+    over endpoints). Metric names are checked against the canonical list before use in SQL."""
+    from perfops.model.tables import METRICS
+
+    inner, outer = [], []
+    for i, metric in enumerate(metrics):
+        if metric not in METRICS:
+            raise ValueError(f"unknown metric {metric!r}")
+        agg = "sum" if metric in _COUNTS else "avg"
+        inner.append(f"{agg}(value) FILTER (WHERE metric = '{metric}') AS m{i}")
+        whole = f"max(m{i}) FILTER (WHERE endpoint = '')"
+        if metric in _COUNTS:
+            parts = f"sum(m{i}) FILTER (WHERE endpoint <> '')"
+        else:
+            parts = (f"coalesce(sum(m{i} * r) FILTER (WHERE endpoint <> '' AND r > 0) / "
+                     f"nullif(sum(r) FILTER (WHERE endpoint <> '' AND r > 0 AND m{i} IS NOT NULL), 0), "
+                     f"avg(m{i}) FILTER (WHERE endpoint <> ''))")
+        outer.append(f"coalesce({whole}, {parts}) AS m{i}")
+    inner.append("sum(value) FILTER (WHERE metric = 'requests') AS r")
+    return ", ".join(inner), ", ".join(outer)
+
+
+def telemetry_rollup(store: Store, services: Sequence[str] | None, metrics: Sequence[str], start: datetime,
+                     end: datetime, bucket_seconds: int) -> pd.DataFrame:
+    """Whole-service values per bucket (all consumers): counts and cost summed over endpoints;
+    latencies and utilisations request-weighted over endpoints, unless the service sends its own
+    whole-service rows (endpoint ''), which are used as they are. Buckets are aligned on `end`,
+    so the last bucket ends exactly at `end`. Columns: bucket, service, metric, value."""
+    metrics = list(metrics)
+    wanted = sorted(set(metrics) | {"requests"})
+    inner, outer = _rollup_columns(wanted)
+    params: list[Any] = [int(bucket_seconds), end, wanted, start, end]
+    clause = ""
+    if services is not None:
+        clause = "AND service IN (SELECT unnest(?))"
+        params.append(list(services))
+    sql = _ROLLUP_SQL.format(inner=inner, outer=outer, services=clause)
+    wide = store.con.execute(sql, params).df()
+    if wide.empty:
+        return pd.DataFrame(columns=["bucket", "service", "metric", "value"])
+    wide = wide.rename(columns={f"m{i}": m for i, m in enumerate(wanted)})
+    long = wide.melt(id_vars=["bucket", "service"], value_vars=metrics, var_name="metric", value_name="value")
+    return long.dropna(subset=["value"]).reset_index(drop=True)
+
+
+def telemetry_inventory(store: Store) -> pd.DataFrame:
+    """What telemetry each service has: (service, endpoint, metric, rows, first, last)."""
+    # TODO(lead): move into the store as TelemetryRepo.inventory().
+    return store.con.execute(
+        "SELECT service, endpoint, metric, count(*) AS rows, min(timestamp) AS first, max(timestamp) AS last "
+        "FROM telemetry WHERE consumer = '' GROUP BY ALL"
+    ).df()
+
+
+# ---- views -------------------------------------------------------------------------------------
+def make_view(data: DomainData, audience: str, squad: str | None = None, service: str | None = None,
+              generated_at: datetime | None = None) -> Any:
+    from perfops.reports.section import ReportView
+
+    def in_scope(f: Finding) -> bool:
+        if service:
+            return f.service == service
+        if squad:
+            return f.squad == squad
+        return True
+
+    scoped = [f for f in data.findings if in_scope(f)]
+    resolved_since = data.ctx.now - RESOLVED_WINDOW
+    resolved = [f for f in scoped if f.status == "resolved" and (f.end is None or f.end >= resolved_since)]
+    return ReportView(
+        ctx=data.ctx, findings=[f for f in scoped if f.status != "resolved"], audience=audience,  # type: ignore[arg-type]
+        squad=squad, service=service, generated_at=generated_at or data.ctx.now, history=data.history,
+        rollup=data.rollup, resolved=resolved, finding_index={f.id: f for f in data.findings},
+        first_seen=data.first_seen, inventory=data.inventory, cache=data.cache,
+    )
+
+
+def render_one(view: Any, fmt: str, path: Path) -> Path:
+    from perfops.reports.compose import compose
+
+    report = compose(view)
+    return write_report(report, fmt, path)
+
+
+def write_report(report: Any, fmt: str, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if fmt == "pdf":
+        from perfops.reports.render_html import render_html
+        from perfops.reports.render_pdf import html_to_pdf
+
+        return html_to_pdf(render_html(report), path)
+    text = _render_text(report, fmt)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
+def _render_text(report: Any, fmt: str) -> str:
+    if fmt == "html":
+        from perfops.reports.render_html import render_html
+
+        return render_html(report)
+    if fmt == "md":
+        from perfops.reports.render_md import render_markdown
+
+        return render_markdown(report)
+    from perfops.reports.render_json import render_json
+
+    return render_json(report)
+
+
+# ---- the use case ----------------------------------------------------------------------------
+def render_reports(
+    workspace: Workspace,
+    audience: str | None = None,
+    squad: str | None = None,
+    service: str | None = None,
+    period: str = "7d",
+    fmt: str | None = None,
+    output: Path | None = None,
+    *,
+    at: str | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> list[Path]:
+    """Write the reports asked for and return their paths (see the module docstring)."""
+    catalog = workspace.load_catalog()
+    _check_arguments(catalog, audience, squad, service, fmt, output)
+    formats = (fmt,) if fmt else DEFAULT_FORMATS
+    jobs = plan_jobs(catalog, audience, squad, service, formats, output, workspace.reports_dir)
+    workers = _workers(len(jobs), fmt)
+    if workers > 1:
+        written = _render_parallel(workspace, catalog, jobs, period, at, workers, progress)
+    else:
+        written = render_jobs(workspace, catalog, jobs, period, at, progress)
+    if output is None and audience is None:
+        written.append(write_index(workspace.reports_dir, written, catalog))
+    return written
+
+
+def render_jobs(workspace: Workspace, catalog: Catalog, jobs: list[tuple[tuple[Any, ...], str, Path]],
+                period: str, at: str | None, progress: Callable[[str, int, int], None] | None = None) -> list[Path]:
+    """Render jobs in this process over one read of the store (shared by every view)."""
+    written = []
+    with open_store(workspace.store_path, read_only=True) as store:
+        data = load_domain(store, catalog, period=parse_period(period), now=parse_moment(at))
+        for index, (view_args, fmt_one, path) in enumerate(jobs):
+            if progress:
+                progress(str(path.name), index, len(jobs))
+            written.append(render_one(make_view(data, *view_args), fmt_one, path))
+    return written
+
+
+PARALLEL_FROM = 24  # jobs; below this, starting workers costs more than it saves
+
+
+def _workers(jobs: int, fmt: str | None) -> int:
+    if jobs < PARALLEL_FROM or fmt == "pdf" or os.environ.get("PERFOPS_REPORT_WORKERS") == "1":
+        return 1
+    wanted = int(os.environ.get("PERFOPS_REPORT_WORKERS", "0") or 0) or (os.cpu_count() or 1)
+    return max(1, min(wanted, 8, jobs // 8))
+
+
+def _render_parallel(workspace: Workspace, catalog: Catalog, jobs: list[tuple[tuple[Any, ...], str, Path]], period: str,
+                     at: str | None, workers: int, progress: Callable[[str, int, int], None] | None) -> list[Path]:
+    """Split the jobs over worker processes; each opens the store read-only (DuckDB allows many
+    readers) and reads the domain once. Jobs are dealt round-robin so each worker gets a mix."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    chunks = [jobs[i::workers] for i in range(workers)]
+    context = multiprocessing.get_context("spawn")
+    written: list[Path] = []
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        futures = [pool.submit(render_jobs, workspace, catalog, chunk, period, at) for chunk in chunks]
+        for index, future in enumerate(futures):
+            written.extend(future.result())
+            if progress:
+                progress(f"worker {index + 1} of {workers} done", index + 1, workers)
+    order = {path: i for i, (_, _, path) in enumerate(jobs)}
+    return sorted(written, key=lambda p: order.get(p, 0))
+
+
+def _check_arguments(catalog: Catalog, audience: str | None, squad: str | None, service: str | None,
+                     fmt: str | None, output: Path | None) -> None:
+    if audience is not None and audience not in ("executive", "lead", "developer"):
+        raise PerfopsError(f"--audience: '{audience}' is unknown; expected executive, lead or developer")
+    if fmt is not None and fmt not in FORMATS:
+        raise PerfopsError(f"--format: '{fmt}' is unknown; expected one of {', '.join(FORMATS)}")
+    if squad is not None and squad not in catalog.squad_by_name:
+        raise PerfopsError(f"--squad: '{squad}' is not a squad in perfops.yaml")
+    if service is not None and service not in catalog.service_by_name:
+        raise PerfopsError(f"--service: '{service}' is not a service in perfops.yaml")
+    if output is not None and audience is None:
+        raise PerfopsError("--output writes one report: give --audience too (or leave --output out to write them all)")
+    if output is not None and audience == "lead" and squad is None:
+        raise PerfopsError("--audience lead with --output needs --squad")
+    if output is not None and audience == "developer" and service is None:
+        raise PerfopsError("--audience developer with --output needs --service")
+
+
+def plan_jobs(catalog: Catalog, audience: str | None, squad: str | None, service: str | None,
+              formats: Sequence[str], output: Path | None, folder: Path) -> list[tuple[tuple[Any, ...], str, Path]]:
+    """(view arguments, format, path) for every report to write."""
+    views: list[tuple[tuple[Any, ...], Path]] = []
+    if audience in (None, "executive"):
+        views.append((("executive", None, None), folder / "executive"))
+    if audience in (None, "lead"):
+        squads = [squad] if squad else [s.name for s in catalog.squads]
+        views += [(("lead", sq, None), folder / "lead" / sq) for sq in squads]
+    if audience in (None, "developer"):
+        names = [service] if service else [s.name for s in catalog.services if not squad or s.squad == squad]
+        views += [(("developer", None, name), folder / "developer" / name) for name in names]
+    if output is not None:
+        return [(views[0][0], formats[0], output)]
+    return [(args, f, base.with_suffix(f".{f}")) for args, base in views for f in formats]
+
+
+def write_index(folder: Path, written: list[Path], catalog: Catalog) -> Path:
+    from perfops.reports.templating import environment
+
+    links = [(p.relative_to(folder).as_posix(), p.stem, p.parent.name) for p in written
+             if p.suffix == ".html" and folder in p.parents]
+    html = environment().get_template("index.html.j2").render(catalog=catalog, links=links)
+    path = folder / "index.html"
+    path.write_text(html, encoding="utf-8")
+    return path
+
+
+# ---- for the dashboard ------------------------------------------------------------------------
+def dashboard_view(workspace: Workspace, period: str = "7d") -> tuple[Catalog, Any, Any, list[Finding]]:
+    """(catalog, executive view, domain picture, every finding) read once, then detached from the
+    store: the view's loaders only serve what was read (the dashboard closes the store at once)."""
+    from dataclasses import replace
+
+    from perfops.reports.picture import build_picture
+
+    catalog = workspace.load_catalog()
+    with open_store(workspace.store_path, read_only=True) as store:
+        data = load_domain(store, catalog, period=parse_period(period))
+        view = make_view(data, "executive")
+        picture = build_picture(view)
+    cached = data.rollup
+
+    def rollup(*args: Any) -> pd.DataFrame:
+        try:
+            return cached(*args)
+        except Exception:  # not read while the store was open, and the store is closed now
+            return pd.DataFrame(columns=["bucket", "service", "metric", "value"])
+
+    view = replace(view, ctx=replace(view.ctx, load_telemetry=lambda *a: pd.DataFrame()), rollup=rollup)
+    return catalog, view, picture, data.findings
+
+
+def service_series(workspace: Workspace, service: str, endpoint: str | None, end: datetime,
+                   days: int = 14) -> dict[str, Any]:
+    """Hourly requests, server errors and p95 of a service (or one endpoint) for `days` before
+    `end`, as aligned lists for a chart: {"t": [epoch s], "requests": [...], ...}."""
+    end = end.replace(minute=0, second=0, microsecond=0)
+    start = end - timedelta(days=days)
+    metrics = ["requests", "errors", "latency_p95_ms"]
+    with open_store(workspace.store_path, read_only=True) as store:
+        if endpoint is None:
+            frame = telemetry_rollup(store, [service], metrics, start, end, 3600).rename(columns={"bucket": "timestamp"})
+        else:
+            raw = store.telemetry.load(services=[service], metrics=metrics, start=start, end=end,
+                                       endpoint=endpoint, consumers=False)
+            frame = _hourly(raw)
+    return _series_json(frame, start, end)
+
+
+def _hourly(raw: pd.DataFrame) -> pd.DataFrame:
+    if raw.empty:
+        return pd.DataFrame(columns=["timestamp", "metric", "value"])
+    raw = raw.assign(timestamp=raw["timestamp"].dt.floor("h"))
+    counts = raw[raw["metric"].isin(["requests", "errors"])].groupby(["timestamp", "metric"])["value"].sum()
+    lat = raw[raw["metric"] == "latency_p95_ms"].groupby(["timestamp", "metric"])["value"].mean()
+    return pd.concat([counts, lat]).reset_index()
+
+
+def _series_json(frame: pd.DataFrame, start: datetime, end: datetime) -> dict[str, Any]:
+    slots = pd.date_range(start, end, freq="h", inclusive="left")
+    out: dict[str, Any] = {"t": [int(s.timestamp()) for s in slots]}
+    for metric in ("requests", "errors", "latency_p95_ms"):
+        part = (frame[frame["metric"] == metric].set_index("timestamp")["value"]
+                if not frame.empty else pd.Series(dtype=float))
+        out[metric] = [None if pd.isna(v) else round(float(v), 3) for v in part.reindex(slots)]
+    return out
+
+
+# ---- for the terminal ------------------------------------------------------------------------
+def executive_summary_text(workspace: Workspace, period: str = "7d", at: str | None = None, limit: int = 8) -> str:
+    """A few plain lines for the terminal: headline, squads not normal, the top findings."""
+    from perfops.reports import format as fmt
+    from perfops.reports import health
+    from perfops.reports.picture import build_picture
+    from perfops.reports.sections.overview import headline
+
+    catalog = workspace.load_catalog()
+    with open_store(workspace.store_path, read_only=True) as store:
+        data = load_domain(store, catalog, period=parse_period(period), now=parse_moment(at))
+        view = make_view(data, "executive")
+        pic = build_picture(view)
+    lines = [f"{catalog.domain}: {headline(pic.counts(), len(pic.services))}"]
+    for squad, st in sorted(pic.squad_status.items(), key=lambda kv: (health.LEVELS.index(kv[1].level), kv[0])):
+        if st.level != "green":
+            lines.append(f"  squad {squad}: {st.word.upper()} — {st.why}")
+    severe = health.rank_findings([f for f in view.active if f.severity in ("critical", "high")], catalog)
+    if severe:
+        lines.append("Out of the ordinary (ranked by impact):")
+    for f in severe[:limit]:
+        cause_sq, cause_svc = health.cause_squad(f, view.finding_index, catalog)
+        cause = f" — caused by {cause_svc} (squad {cause_sq})" if cause_sq else ""
+        lines.append(f"  [{f.severity}] {f.title} — {f.service}, squad {f.squad}, since "
+                     f"{fmt.relative(f.start, view.now)}{cause}")
+    if len(severe) > limit:
+        lines.append(f"  … and {len(severe) - limit} more critical/high")
+    return "\n".join(lines)

@@ -1,0 +1,200 @@
+"""Page and API content of the dashboard, from a snapshot (no SQL, no statistics here: the
+statuses, ranking and figures come from perfops.reports.health / picture, as in the reports)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from perfops.errors import NotFoundError, PerfopsError
+from perfops.model.findings import CATEGORIES, SEVERITIES, STATUSES, Finding
+from perfops.reports import format as fmt
+from perfops.reports import health
+from perfops.reports.overview_team import finding_age
+from perfops.web.data import DashboardData, Snapshot
+
+
+@lru_cache(maxsize=1)
+def _env() -> Any:
+    from jinja2 import Environment, PackageLoader, StrictUndefined
+
+    env = Environment(loader=PackageLoader("perfops.web", "templates"), autoescape=True,
+                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.filters.update({"compact": fmt.compact, "ms": fmt.ms, "pct": fmt.pct, "change": fmt.change,
+                        "number": fmt.number, "money": fmt.money})
+    return env
+
+
+def render(template: str, **values: Any) -> str:
+    return _env().get_template(template).render(**values)
+
+
+# ---- look-ups ----------------------------------------------------------------------------------
+def require_squad(snap: Snapshot, squad: str) -> None:
+    if squad not in snap.catalog.squad_by_name:
+        raise NotFoundError(f"no squad '{squad}' in this domain")
+
+
+def require_service(snap: Snapshot, service: str) -> None:
+    if service not in snap.catalog.service_by_name:
+        raise NotFoundError(f"no service '{service}' in this domain")
+
+
+def filter_findings(snap: Snapshot, squad: str | None, service: str | None, category: str | None, status: str,
+                    min_severity: str | None) -> list[Finding]:
+    if status not in (*STATUSES, "all"):
+        raise PerfopsError(f"status '{status}' is unknown; expected open, acknowledged, resolved or all")
+    if min_severity and min_severity not in SEVERITIES:
+        raise PerfopsError(f"min_severity '{min_severity}' is unknown; expected one of {', '.join(SEVERITIES)}")
+    if category and category not in CATEGORIES:
+        raise PerfopsError(f"category '{category}' is unknown; expected one of {', '.join(CATEGORIES)}")
+    limit = SEVERITIES.index(min_severity) if min_severity else len(SEVERITIES)
+    chosen = [f for f in snap.findings
+              if (not squad or f.squad == squad) and (not service or f.service == service)
+              and (not category or f.category == category) and (status == "all" or f.status == status)
+              and SEVERITIES.index(f.severity) <= limit]
+    return health.rank_findings(chosen, snap.catalog)
+
+
+def _service_row(snap: Snapshot, name: str) -> dict[str, Any]:
+    st = snap.picture.status[name]
+    k = snap.picture.kpis.get(name)
+    svc = snap.catalog.service(name)
+    return {"name": name, "squad": svc.squad, "tier": svc.tier, "status": st.to_dict(),
+            "kpis": k.to_dict() if k else None,
+            "changes": {m: (None if k is None else _finite(k.change(m))) for m in health.WOW_METRICS},
+            "open_findings": len(snap.picture.active_by_service.get(name, []))}
+
+
+def _finite(v: float) -> float | None:
+    return None if v != v else round(v, 2)  # NaN check
+
+
+def _finding_row(snap: Snapshot, f: Finding) -> dict[str, Any]:
+    cause_sq, cause_svc = health.cause_squad(f, snap.view.finding_index, snap.catalog)
+    seen = snap.view.first_seen.get(f.id) or f.start
+    return {**f.to_record(), "cause_squad": cause_sq, "cause_service": cause_svc,
+            "impact_words": health.impact_words(f, snap.catalog.currency),
+            "age": finding_age(f, seen, snap.view.now)}
+
+
+# ---- JSON ----------------------------------------------------------------------------------------
+def domain_json(snap: Snapshot) -> dict[str, Any]:
+    from perfops.reports.sections.overview import headline
+
+    pic = snap.picture
+    severe = [f for f in snap.view.active if f.severity in ("critical", "high")]
+    return {
+        "domain": snap.catalog.domain, "now": snap.view.now.isoformat() + "Z",
+        "headline": headline(pic.counts(), len(pic.services)), "counts": pic.counts(),
+        "squads": [{"name": s.name, "lead": s.lead, "status": pic.squad_status[s.name].to_dict(),
+                    "services": len(snap.catalog.services_of(s.name))}
+                   for s in snap.catalog.squads if s.name in pic.squad_status],
+        "services": [_service_row(snap, n) for n in pic.services],
+        "out_of_ordinary": [_finding_row(snap, f) for f in health.rank_findings(severe, snap.catalog)],
+    }
+
+
+def squad_json(snap: Snapshot, squad: str) -> dict[str, Any]:
+    require_squad(snap, squad)
+    names = [s.name for s in snap.catalog.services_of(squad)]
+    sq = snap.catalog.squad_by_name[squad]
+    active = [f for f in snap.view.active if f.squad == squad]
+    return {"name": squad, "lead": sq.lead, "status": snap.picture.squad_status[squad].to_dict(),
+            "services": [_service_row(snap, n) for n in names],
+            "findings": [_finding_row(snap, f) for f in health.rank_findings(active, snap.catalog)]}
+
+
+def service_json(snap: Snapshot, service: str) -> dict[str, Any]:
+    require_service(snap, service)
+    svc = snap.catalog.service(service)
+    active = [f for f in snap.view.active if f.service == service]
+    endpoints = sorted({f.endpoint for f in active if f.endpoint} | _endpoints_of(snap, service))
+    return {**_service_row(snap, service), "depends_on": svc.depends_on, "callers": snap.catalog.callers_of(service),
+            "slo": svc.slo.model_dump() if svc.slo else None, "endpoints": endpoints,
+            "findings": [_finding_row(snap, f) for f in health.rank_findings(active, snap.catalog)]}
+
+
+def _endpoints_of(snap: Snapshot, service: str) -> set[str]:
+    inv = snap.view.inventory
+    if inv is None or inv.empty:
+        return set()
+    return {e for e in inv.loc[inv["service"] == service, "endpoint"] if e}
+
+
+def finding_json(data: DashboardData, finding_id: str) -> dict[str, Any]:
+    from perfops.usecases.workflow import get_finding
+
+    with data.lock:
+        found = get_finding(data.workspace, finding_id)
+    history = [{k: (v.isoformat() + "Z" if hasattr(v, "isoformat") else v) for k, v in row.items()}
+               for row in found.history]
+    return {**found.finding.to_record(), "history": history}
+
+
+# ---- pages ---------------------------------------------------------------------------------------
+def _base(snap: Snapshot) -> dict[str, Any]:
+    return {"domain": snap.catalog.domain, "generated": fmt.local_time(snap.view.now, snap.catalog.timezone),
+            "tz": snap.catalog.timezone}
+
+
+DOMAIN_PAGE_SERVICES = 60
+
+
+def domain_page(snap: Snapshot) -> str:
+    """The domain at a glance: the services listed are the ones that matter now (not normal
+    first, then tier and traffic), at most DOMAIN_PAGE_SERVICES; /services lists every one."""
+    d = domain_json(snap)
+    order = {"red": 0, "amber": 1, "grey": 2, "green": 3}
+    ranked = sorted(d["services"], key=lambda s: (order[s["status"]["level"]], s["tier"],
+                                                   -((s["kpis"] or {}).get("requests") or 0), s["name"]))
+    return render("domain.html.j2", **_base(snap), d=d, shown=ranked[:DOMAIN_PAGE_SERVICES],
+                  total=len(ranked))
+
+
+def services_page(snap: Snapshot) -> str:
+    d = domain_json(snap)
+    return render("services.html.j2", **_base(snap), services=d["services"])
+
+
+def squad_page(snap: Snapshot, squad: str) -> str:
+    return render("squad.html.j2", **_base(snap), s=squad_json(snap, squad))
+
+
+def service_page(snap: Snapshot, service: str) -> str:
+    return render("service.html.j2", **_base(snap), s=service_json(snap, service))
+
+
+def endpoint_page(snap: Snapshot, service: str, endpoint: str) -> str:
+    active = [f for f in snap.view.active if f.service == service and f.endpoint == endpoint]
+    return render("endpoint.html.j2", **_base(snap), service=service, endpoint=endpoint,
+                  squad=snap.catalog.squad_of(service),
+                  findings=[_finding_row(snap, f) for f in health.rank_findings(active, snap.catalog)])
+
+
+def findings_page(snap: Snapshot, chosen: list[Finding], filters: dict[str, Any]) -> str:
+    return render("findings.html.j2", **_base(snap), findings=[_finding_row(snap, f) for f in chosen],
+                  filters=filters, squads=[s.name for s in snap.catalog.squads],
+                  services=[s.name for s in snap.catalog.services], categories=CATEGORIES,
+                  severities=SEVERITIES, statuses=(*STATUSES, "all"))
+
+
+def finding_page(data: DashboardData, finding_id: str, message: str | None, writable: bool) -> str:
+    snap = data.snapshot()
+    f = finding_json(data, finding_id)
+    for row in f["history"]:
+        row["when"] = fmt.local_time(_parse(row.get("at")), snap.catalog.timezone)
+    return render("finding.html.j2", **_base(snap), f=f, message=message, writable=writable,
+                  squads=[s.name for s in snap.catalog.squads])
+
+
+def _parse(text: Any) -> Any:
+    from datetime import datetime
+
+    if not isinstance(text, str):
+        return text
+    return datetime.fromisoformat(text.removesuffix("Z"))
+
+
+def error_page(status: int, message: str, hint: str | None) -> str:
+    return render("error.html.j2", domain="perfops", generated="", tz="", status=status, message=message, hint=hint)
