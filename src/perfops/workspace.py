@@ -57,6 +57,21 @@ def _read_text(path: Path) -> str:
 
 
 def parse_catalog(text: str, name: str = CATALOG_FILE) -> Catalog:
+    """Validate the catalog text. The fast C-backed safe loader reads a valid file; only when
+    something is wrong is it parsed again in round-trip mode, which knows every node's line."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
+    try:
+        document = YAML(typ="safe", pure=False).load(text)
+        if isinstance(document, dict):
+            return Catalog.model_validate(_plain(document))
+    except (YAMLError, ValidationError, ValueError):
+        pass
+    return _parse_with_lines(text, name)
+
+
+def _parse_with_lines(text: str, name: str) -> Catalog:
     from ruamel.yaml import YAML
     from ruamel.yaml.error import MarkedYAMLError
 
