@@ -48,7 +48,46 @@ def link_causes(findings: list[Finding], catalog: Catalog, lead: timedelta = tim
             out.append(f)
             continue
         out.append(explain(f, by_id[cause], catalog))
+    return link_load_driven(out)
+
+
+LOAD_KINDS = ("volume_growth", "saturation_risk")
+
+
+def link_load_driven(findings: list[Finding]) -> list[Finding]:
+    """CPU or memory that rose with traffic is load, not a regression: a `regression` on cpu or
+    memory that overlaps a traffic increase of the same service (volume growth, a traffic
+    regression or anomaly upwards) is attributed to it and lowered to `info`."""
+    growth = [g for g in findings if g.metric == "traffic" and (
+        g.kind in LOAD_KINDS or (g.kind in ("regression", "anomaly") and _upwards(g)))]
+    out = []
+    for f in findings:
+        driver = next((g for g in growth if f.kind == "regression" and f.metric in ("cpu", "memory")
+                       and not f.caused_by and g.service == f.service and _overlap(f, g)), None)
+        if driver is None:
+            out.append(f)
+            continue
+        out.append(f.with_(
+            caused_by=driver.id, severity="info",
+            title=f"{f.title.rstrip('.')}, following its traffic ({driver.title})",
+            evidence=dict(f.evidence, load_driven=True, cause_finding=driver.id),
+            recommendation="Expected with more traffic; check capacity headroom rather than the code.",
+        ))
     return out
+
+
+def _upwards(f: Finding) -> bool:
+    change = f.evidence.get("change_pct", f.evidence.get("change", 0))
+    try:
+        return float(change) > 0
+    except (TypeError, ValueError):
+        return False
+
+
+def _overlap(a: Finding, b: Finding) -> bool:
+    far = datetime.max
+    a_start, b_start = a.start or datetime.min, b.start or datetime.min
+    return a_start < (b.end or far) and b_start < (a.end or far)
 
 
 def _direct_cause(f: Finding, catalog: Catalog, by_service: dict[str, list[Finding]],
@@ -87,6 +126,14 @@ def _before_or_open(moment: datetime, end: datetime | None) -> bool:
     return end is None or moment <= end
 
 
+def _title(effect: Finding, who: str, what: str, because: str) -> str:
+    """Trend findings read "checkout-api POST /checkout slow because payments regressed…"; other
+    kinds (a journey, an SLO) keep their own subject and gain the cause."""
+    if effect.kind in ("anomaly", "regression"):
+        return f"{who} {what} because {because}"
+    return f"{effect.title.rstrip('.')}, because {because}"
+
+
 def explain(effect: Finding, cause: Finding, catalog: Catalog) -> Finding:
     """The effect finding, attributed to `cause`."""
     what = PHRASE.get(effect.metric or "", "degraded")
@@ -98,7 +145,7 @@ def explain(effect: Finding, cause: Finding, catalog: Catalog) -> Finding:
     return effect.with_(
         caused_by=cause.id,
         severity=demote(effect.severity),
-        title=f"{who} {what} because {because}",
+        title=_title(effect, who, what, because),
         detail=f"{effect.detail} Its dependency {cause.service} (squad {squad}) changed at the same time: "
                f"{cause.title}.",
         recommendation=f"Follow the fix on {cause.service} (squad {squad}); act here only if {effect.service} "

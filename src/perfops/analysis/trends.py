@@ -43,7 +43,7 @@ from perfops.analysis.trends_grid import Grid, build_grid, to_epoch
 from perfops.analysis.trends_growth import GrowthParams, resource_growth
 from perfops.analysis.trends_levels import Episode, episodes_of, material
 from perfops.analysis.trends_signals import Signal, SignalParams, error_signal, gauge_signal
-from perfops.model.findings import Finding
+from perfops.model.findings import Finding, severity_rank
 
 TELEMETRY_METRICS = ["requests", "errors", "latency_p95_ms", "cpu_pct", "memory_pct"]
 ROLE_METRIC = {"latency": "latency_p95_ms", "traffic": "requests", "cpu": "cpu_pct",
@@ -108,7 +108,31 @@ def analyse_grid(grid: Grid, ctx: AnalysisContext, params: TrendParams) -> list[
         signal = apply_marks(signal, marks.get(role, {}), grid, split)
         for episode in episodes_of(signal, grid, split, params, skip_rows={r for r, k in growing if k == role}):
             findings.append(reporter.episode(signal, episode))
-    return collapse_endpoints(findings)
+    return merge_repeated_shifts(collapse_endpoints(findings))
+
+
+def merge_repeated_shifts(findings: list[Finding]) -> list[Finding]:
+    """One finding per series and direction: a series that steps up several times in the period
+    (each a change point) is one condition for the squad, reported from its first step, with the
+    later steps listed in evidence.further_shifts."""
+    shifts = [f for f in findings if f.kind in ("regression", "improvement") and f.start]
+    groups: dict[tuple[str, ...], list[Finding]] = {}
+    for f in shifts:
+        groups.setdefault(f.identity, []).append(f)
+    drop: set[str] = set()
+    merged: list[Finding] = []
+    for same in groups.values():
+        if len(same) < 2:
+            continue
+        same.sort(key=lambda f: f.start or datetime.min)
+        first, later = same[0], same[1:]
+        worst = min(same, key=lambda f: severity_rank(f.severity))
+        drop.update(f.id for f in same)
+        merged.append(first.with_(
+            severity=worst.severity, end=None if any(f.end is None for f in same) else max(f.end for f in same if f.end),
+            evidence={**first.evidence, "further_shifts": [f.start.isoformat() for f in later if f.start]},
+        ))
+    return [f for f in findings if f.id not in drop] + merged
 
 
 def collapse_endpoints(findings: list[Finding]) -> list[Finding]:
