@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from perfops.analysis import capacity, cost  # noqa: E402
 from perfops.analysis.context import AnalysisContext  # noqa: E402
 from perfops.analysis.forecast import forecast  # noqa: E402
-from test_capacity_fixtures import NOW, SvcSpec, build_catalog, build_frame  # noqa: E402
+from capacity_fixtures import NOW, SvcSpec, build_catalog, build_frame  # noqa: E402
 
 DAYS = 35
 

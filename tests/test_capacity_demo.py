@@ -15,7 +15,7 @@ import pytest
 from perfops.analysis import capacity, capacity_model, cost
 from perfops.analysis.context import AnalysisContext
 from perfops.workspace import parse_catalog
-from test_capacity_fixtures import memory_loader
+from capacity_fixtures import memory_loader
 
 
 @pytest.fixture(scope="module")

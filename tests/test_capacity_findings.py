@@ -1,4 +1,4 @@
-"""Capacity findings on a synthetic domain with known answers (tests/test_capacity_fixtures.py)."""
+"""Capacity findings on a synthetic domain with known answers (tests/capacity_fixtures.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 
 from perfops.analysis import capacity, capacity_model
 from perfops.analysis.capacity_series import make_grid, service_rows, to_matrix
-from test_capacity_fixtures import SvcSpec, build_catalog, build_context, build_frame
+from capacity_fixtures import SvcSpec, build_catalog, build_context, build_frame
 
 SPECS = [
     # peak 150 req/s now of a 200 req/s capacity, +3%/week: ln(200/150)/ln(1.03) = 9.7 weeks ≈ 68 days

@@ -1,4 +1,4 @@
-"""Cost findings on a synthetic domain with known answers (tests/test_capacity_fixtures.py)."""
+"""Cost findings on a synthetic domain with known answers (tests/capacity_fixtures.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 
 from perfops.analysis import cost
 from perfops.analysis.capacity_costs import fmt_money
-from test_capacity_fixtures import SvcSpec, build_context
+from capacity_fixtures import SvcSpec, build_context
 
 SPECS = [
     SvcSpec("idle", peak_tps=60, instances=12, max_tps_per_instance=40, cpu_at_peak=20, instance_hourly=0.5),
@@ -85,7 +85,7 @@ def test_cost_anomaly_keeps_its_id_when_the_run_moves_by_hours():
     from dataclasses import replace
     from datetime import timedelta
 
-    from test_capacity_fixtures import NOW, build_frame, memory_loader
+    from capacity_fixtures import NOW, build_frame, memory_loader
 
     specs = [SvcSpec("spiky", cost_telemetry=True, cost_spike_day=3), SvcSpec("steady")]
     frame = build_frame(specs, now=NOW + timedelta(hours=12), days=35)

@@ -8,7 +8,7 @@ import pytest
 from perfops.analysis import cost
 from perfops.reports.section import ReportView
 from perfops.reports.sections import cost as section
-from test_capacity_fixtures import SvcSpec, build_context, build_frame, memory_loader
+from capacity_fixtures import SvcSpec, build_context, build_frame, memory_loader
 
 SPECS = [
     SvcSpec("idle", peak_tps=60, instances=12, cpu_at_peak=20, instance_hourly=0.5),
