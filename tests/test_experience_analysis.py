@@ -15,7 +15,7 @@ from perfops.analysis.experience_burn import episodes
 from perfops.analysis.experience_journeys import StepSeries, compose
 from perfops.analysis.experience_slo import compliance, monthly
 from perfops.model.findings import KINDS
-from test_experience_synthetic import NOW, catalog, context, telemetry
+from experience_synthetic import NOW, catalog, context, telemetry
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import pytest
 from perfops.analysis import experience
 from perfops.reports.section import ReportView
 from perfops.reports.sections import experience as section
-from test_experience_synthetic import context, telemetry
+from experience_synthetic import context, telemetry
 
 
 @pytest.fixture(scope="module")
