@@ -24,8 +24,10 @@ class Store:
     """A connection to the workspace's store, with one repository object per table family."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection, path: Path | None) -> None:
+        from perfops.store.collect_repo import CollectStateRepo
         from perfops.store.findings_repo import FindingsRepo
         from perfops.store.ledger import Ledger
+        from perfops.store.runs_repo import AnalysisRunsRepo
         from perfops.store.telemetry_repo import TelemetryRepo
         from perfops.store.tests_repo import TestsRepo
 
@@ -37,6 +39,8 @@ class Store:
         self.telemetry = TelemetryRepo(con)
         self.findings = FindingsRepo(con)
         self.tests = TestsRepo(con)
+        self.analysis_runs = AnalysisRunsRepo(con)
+        self.collect_state = CollectStateRepo(con)
 
     @contextmanager
     def transaction(self) -> Iterator[None]:

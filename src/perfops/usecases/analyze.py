@@ -39,9 +39,7 @@ def analyze(
         findings, by_area = run_all(ctx, cluster=cluster or catalog.cluster, progress=progress)
         with store.transaction():
             saved = store.findings.save_analysis(findings)
-            store.con.execute(
-                "INSERT INTO analysis_runs VALUES (now(), ?, ?, ?)", [ctx.period_start, ctx.now, len(saved)]
-            )
+            store.analysis_runs.record(ctx.period_start, ctx.now, len(saved))
     saved.sort(key=lambda f: (severity_rank(f.severity), f.service))
     return AnalysisResult(saved, ctx.period_start, ctx.now, by_area)
 
