@@ -179,3 +179,12 @@ def test_a_folder_is_ingested_file_by_file(workspace, cli):
     (folder / "e.csv").write_text("timestamp,service,type,version,description\n2026-01-05T09:00:00Z,payments,deploy,1,\n")
     result = cli("ingest", str(folder), workspace=workspace)
     assert result.code == 0 and "as telemetry" in result.out and "as events" in result.out
+
+
+def test_files_of_other_services_over_the_same_hours_do_not_replace_each_other(workspace, cli):
+    (workspace / "a.csv").write_text("timestamp,service,metric,value\n2026-01-05T10:00:00Z,payments,requests,5\n")
+    (workspace / "b.csv").write_text("timestamp,service,metric,value\n2026-01-05T10:00:00Z,checkout-api,requests,6\n")
+    cli("ingest", str(workspace / "a.csv"), workspace=workspace)
+    cli("ingest", str(workspace / "b.csv"), workspace=workspace)
+    frame = stored(workspace)
+    assert sorted(zip(frame["service"], frame["value"], strict=True)) == [("checkout-api", 6.0), ("payments", 5.0)]

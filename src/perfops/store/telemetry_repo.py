@@ -54,25 +54,26 @@ class TelemetryRepo:
         (rows,) = self.con.execute(f"INSERT INTO telemetry {select_sql}", params).fetchall()[0]
         if not rows:
             return 0
-        distinct, lo, hi = self.con.execute(
-            f"SELECT count(DISTINCT hash({_KEY})), min(timestamp), max(timestamp) FROM telemetry WHERE rowid > ?",
-            [mark],
+        distinct, lo, hi, services = self.con.execute(
+            f"SELECT count(DISTINCT hash({_KEY})), min(timestamp), max(timestamp), list(DISTINCT service) "
+            "FROM telemetry WHERE rowid > ?", [mark],
         ).fetchall()[0]
         overlap = self.con.execute(
-            "SELECT count(*) FROM (SELECT 1 FROM telemetry WHERE rowid <= ? AND timestamp BETWEEN ? AND ? LIMIT 1)",
-            [mark, lo, hi],
+            "SELECT count(*) FROM (SELECT 1 FROM telemetry WHERE rowid <= ? AND timestamp BETWEEN ? AND ? "
+            "AND service IN (SELECT unnest(?)) LIMIT 1)", [mark, lo, hi, services],
         ).fetchall()[0][0]
         if distinct < rows or overlap:
-            self._keep_newest(lo, hi)
+            self._keep_newest(lo, hi, services)
         return int(rows)
 
-    def _keep_newest(self, lo: object, hi: object) -> None:
-        """Newest row wins per key in [lo, hi]: the last row of a file, the last file ingested
-        (appends get increasing rowids, so 'newest' is the highest rowid)."""
+    def _keep_newest(self, lo: object, hi: object, services: list[str]) -> None:
+        """Newest row wins per key among the services and time range just written: the last row
+        of a file, the last file ingested (appends get increasing rowids). Limiting the scan to
+        those services keeps ingest linear when many files each cover the whole history."""
         self.con.execute(
             f"DELETE FROM telemetry WHERE rowid IN (SELECT rowid FROM (SELECT rowid, row_number() OVER ("
-            f"PARTITION BY {_KEY} ORDER BY rowid DESC) AS rank FROM telemetry WHERE timestamp BETWEEN ? AND ?) "
-            "WHERE rank > 1)", [lo, hi]
+            f"PARTITION BY {_KEY} ORDER BY rowid DESC) AS rank FROM telemetry WHERE timestamp BETWEEN ? AND ? "
+            "AND service IN (SELECT unnest(?))) WHERE rank > 1)", [lo, hi, services]
         ).fetchall()
 
     def insert_events(self, frame: pd.DataFrame) -> int:
