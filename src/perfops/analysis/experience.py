@@ -52,9 +52,11 @@ def data_start(ctx: AnalysisContext) -> datetime:
     return min(ctx.history_start, ctx.now - max(windows) - timedelta(days=3))
 
 
-def load(ctx: AnalysisContext, services: list[str], metrics: tuple[str, ...] = EXPERIENCE_METRICS) -> pd.DataFrame:
-    """Wide experience telemetry of `services` (see experience_series.wide)."""
-    return wide(ctx.telemetry(services, list(metrics), data_start(ctx), ctx.now))
+def load(ctx: AnalysisContext, services: list[str], metrics: tuple[str, ...] = EXPERIENCE_METRICS,
+         start: datetime | None = None) -> pd.DataFrame:
+    """Wide experience telemetry of `services` (see experience_series.wide) from `start`
+    (default data_start(ctx); callers that load many times pass it, it walks the catalog)."""
+    return wide(ctx.telemetry(services, list(metrics), start or data_start(ctx), ctx.now))
 
 
 SLO_METRICS = ("requests", "errors", "latency_p95_ms")
@@ -63,14 +65,15 @@ SLO_METRICS = ("requests", "errors", "latency_p95_ms")
 def run(ctx: AnalysisContext) -> list[Finding]:
     conf = settings(ctx)
     findings: list[Finding] = []
+    start = data_start(ctx)
     for service in ctx.catalog.services:
-        data = load(ctx, [service.name])
+        data = load(ctx, [service.name], start=start)
         if data.empty:
             continue
         findings += _service_findings(ctx, conf, service, data)
     if ctx.catalog.journeys:
         steps = sorted({s for j in ctx.catalog.journeys for s, _ in j.parsed_steps()})
-        data = load(ctx, steps)
+        data = load(ctx, steps, start=start)
         findings += journeys.journey_findings(data, ctx.catalog, ctx.period_start, ctx.now,
                                               int(conf["journey_min_hours"]))
     return findings
@@ -116,53 +119,98 @@ class JourneyExperience:
     hourly: list[dict[str, Any]] = field(default_factory=list)
 
 
+OVERVIEW_CHUNK = {True: 10, False: 50}  # services read in one query: detail (every metric, consumers) / SLOs only
+
+
 def overview(ctx: AnalysisContext, services: list[str], detail: bool = True,
-             ) -> tuple[list[ServiceExperience], list[JourneyExperience]]:
+             cache: dict[Any, Any] | None = None) -> tuple[list[ServiceExperience], list[JourneyExperience]]:
     """What the experience sections show for `services` and the journeys they sit on
-    (detail=False: SLO figures only, for the executive summary)."""
+    (detail=False: SLO figures only, for the executive summary).
+
+    Services are read a chunk at a time (one query and one pivot per chunk, not per service).
+    `cache` (a dict shared by the reports of one run) keeps each service's and journey's figures,
+    so a service shown in its squad's and its developer's report is computed once."""
+    memo: dict[Any, Any] = cache if cache is not None else {}
+    tag = ("experience", detail, ctx.now, ctx.period, ctx.history)
+    missing = [n for n in dict.fromkeys(services) if (*tag, n) not in memo]
+    if missing:
+        for name, item in _service_overviews(ctx, missing, detail):
+            memo[(*tag, name)] = item
+    out = [memo[(*tag, name)] for name in services]
+    return out, journey_overview(ctx, services, memo) if detail else []
+
+
+def _service_overviews(ctx: AnalysisContext, names: list[str], detail: bool) -> list[tuple[str, ServiceExperience]]:
     conf = settings(ctx)
     objective = float(conf["latency_objective_pct"])
+    start = data_start(ctx)
+    metrics = EXPERIENCE_METRICS if detail else SLO_METRICS
     out = []
-    for name in services:
-        service = ctx.catalog.service(name)
-        data = load(ctx, [name], EXPERIENCE_METRICS if detail else SLO_METRICS)
-        item = ServiceExperience(name, service.squad, service.tier)
-        if not data.empty:
-            series = service_level(data, name)
-            if service.slo is not None:
-                windows = sorted({service.slo.window_delta, *slo.REPORT_WINDOWS})
-                for window in windows:
-                    item.slo += [s.as_dict() | {"own_window": window == service.slo.window_delta}
-                                 for s in slo.compliance(series, service, ctx.now, window, objective)]
-                item.monthly = slo.monthly(series, service, objective)
-            if not detail:
-                out.append(item)
-                continue
-            recent = data[data["timestamp"] >= ctx.period_start]
-            item.apdex = apdex.apdex_table(recent, name, service.apdex_threshold_ms)
-            item.consumers = consumers.consumer_table(data, name, ctx.period_start, ctx.now)
-        out.append(item)
-    return out, journey_overview(ctx, services) if detail else []
+    # the executive summary shows SLO figures only: services without an SLO need no data
+    wanted = [n for n in names if detail or ctx.catalog.service(n).slo is not None]
+    out += [(n, _blank(ctx, n)) for n in names if n not in set(wanted)]
+    size = OVERVIEW_CHUNK[detail]
+    for i in range(0, len(wanted), size):
+        chunk = wanted[i : i + size]
+        data = wide(ctx.telemetry(chunk, list(metrics), start, ctx.now))
+        parts = {str(k): g.reset_index(drop=True) for k, g in data.groupby("service", sort=False)} if len(data) else {}
+        for name in chunk:
+            out.append((name, _service_overview(ctx, name, parts.get(name), detail, objective)))
+    return out
 
 
-def journey_overview(ctx: AnalysisContext, services: list[str]) -> list[JourneyExperience]:
+def _blank(ctx: AnalysisContext, name: str) -> ServiceExperience:
+    service = ctx.catalog.service(name)
+    return ServiceExperience(name, service.squad, service.tier)
+
+
+def _service_overview(ctx: AnalysisContext, name: str, data: pd.DataFrame | None, detail: bool,
+                      objective: float) -> ServiceExperience:
+    service = ctx.catalog.service(name)
+    item = ServiceExperience(name, service.squad, service.tier)
+    if data is None or data.empty:
+        return item
+    series = service_level(data, name)
+    if service.slo is not None:
+        windows = sorted({service.slo.window_delta, *slo.REPORT_WINDOWS})
+        for window in windows:
+            item.slo += [s.as_dict() | {"own_window": window == service.slo.window_delta}
+                         for s in slo.compliance(series, service, ctx.now, window, objective)]
+        item.monthly = slo.monthly(series, service, objective)
+    if detail:
+        recent = data[data["timestamp"] >= ctx.period_start]
+        item.apdex = apdex.apdex_table(recent, name, service.apdex_threshold_ms)
+        item.consumers = consumers.consumer_table(data, name, ctx.period_start, ctx.now)
+    return item
+
+
+def journey_overview(ctx: AnalysisContext, services: list[str],
+                     cache: dict[Any, Any] | None = None) -> list[JourneyExperience]:
     wanted = set(services)
+    memo: dict[Any, Any] = cache if cache is not None else {}
     out = []
     for journey in ctx.catalog.journeys:
         names = [s for s, _ in journey.parsed_steps()]
         if not wanted & set(names):
             continue
-        frame = journeys.compose(journeys.step_series(load(ctx, sorted(set(names))), journey))
-        recent = frame[frame.index >= ctx.period_start]
-        before = frame[frame.index < ctx.period_start]
-        out.append(JourneyExperience(
-            journey.name, journey.steps, names, journey.latency_p95_ms,
-            _median(recent, "latency_ms"), _median(before, "latency_ms"),
-            _weighted_availability(recent),
-            [{"hour": h.isoformat(), "latency_ms": _num(r["latency_ms"]), "availability_pct": _num(100 * r["availability"])}
-             for h, r in recent.iterrows()],
-        ))
+        key = ("experience-journey", journey.name, ctx.now, ctx.period, ctx.history)
+        if key not in memo:
+            memo[key] = _journey(ctx, journey, names)
+        out.append(memo[key])
     return out
+
+
+def _journey(ctx: AnalysisContext, journey: Any, names: list[str]) -> JourneyExperience:
+    frame = journeys.compose(journeys.step_series(load(ctx, sorted(set(names))), journey))
+    recent = frame[frame.index >= ctx.period_start]
+    before = frame[frame.index < ctx.period_start]
+    return JourneyExperience(
+        journey.name, journey.steps, names, journey.latency_p95_ms,
+        _median(recent, "latency_ms"), _median(before, "latency_ms"),
+        _weighted_availability(recent),
+        [{"hour": h.isoformat(), "latency_ms": _num(r["latency_ms"]), "availability_pct": _num(100 * r["availability"])}
+         for h, r in recent.iterrows()],
+    )
 
 
 def _median(frame: pd.DataFrame, column: str) -> float | None:

@@ -24,6 +24,9 @@ EXPERIENCE_METRICS = (
 COUNTS = ("requests", "errors", "client_errors")
 
 
+KEYS = ("service", "endpoint", "consumer", "timestamp")
+
+
 def wide(frame: pd.DataFrame) -> pd.DataFrame:
     """Long telemetry -> one row per (service, endpoint, consumer, timestamp), a column per metric."""
     if frame is None or frame.empty:
@@ -31,6 +34,59 @@ def wide(frame: pd.DataFrame) -> pd.DataFrame:
     data = frame[frame["metric"].isin(EXPERIENCE_METRICS)]
     if any(isinstance(data[c].dtype, pd.CategoricalDtype) for c in ("service", "endpoint", "consumer", "metric")):
         data = data.astype({"service": str, "endpoint": str, "consumer": str, "metric": str})
+    fast = _wide_by_codes(data)
+    return fast if fast is not None else _wide_by_pivot(data)
+
+
+def _wide_by_codes(data: pd.DataFrame) -> pd.DataFrame | None:
+    """The pivot of `_wide_by_pivot` with integer codes: each key column is factorised once
+    (sorted, so code order is the frames' sort order) and the values are scattered into one
+    array per metric. Only for the usual case — every (series, timestamp, metric) once and no
+    missing value — else None (the pivot handles duplicates and gaps)."""
+    values = data["value"].to_numpy(np.float64)
+    if not len(values) or np.isnan(values).any():
+        return None
+    codes, uniques = [], []
+    for column in (*KEYS, "metric"):
+        code, unique = pd.factorize(data[column], sort=True)
+        if (code < 0).any():  # a missing key: the pivot drops it
+            return None
+        codes.append(code.astype(np.int64))
+        uniques.append(unique)
+    sizes = [len(u) for u in uniques[:4]]
+    if float(np.prod(sizes, dtype=np.float64)) * len(uniques[4]) >= 2**62:
+        return None
+    row = ((codes[0] * sizes[1] + codes[1]) * sizes[2] + codes[2]) * sizes[3] + codes[3]
+    rows, at = np.unique(row, return_inverse=True)
+    n_metrics = len(uniques[4])
+    if len(np.unique(at * n_metrics + codes[4])) != len(at):
+        return None
+    out: dict[str, object] = {}
+    rest = rows
+    parts = []
+    for size in reversed(sizes[1:]):
+        parts.append(rest % size)
+        rest = rest // size
+    parts.append(rest)
+    parts.reverse()
+    for column, part, unique in zip(KEYS, parts, uniques[:4], strict=True):
+        out[column] = np.asarray(unique)[part] if column != "timestamp" else unique[part]
+    for k, metric in enumerate(uniques[4]):
+        column = np.full(len(rows), np.nan)
+        mine = codes[4] == k
+        column[at[mine]] = values[mine]
+        out[str(metric)] = column
+    result = pd.DataFrame(out)
+    for metric in EXPERIENCE_METRICS:
+        if metric not in result:
+            result[metric] = np.nan
+    for metric in COUNTS:
+        result[metric] = result[metric].fillna(0.0)
+    result["timestamp"] = pd.to_datetime(result["timestamp"])
+    return result
+
+
+def _wide_by_pivot(data: pd.DataFrame) -> pd.DataFrame:
     out = data.pivot_table(index=["service", "endpoint", "consumer", "timestamp"], columns="metric",
                            values="value", aggfunc="last", observed=True).reset_index()
     out.columns.name = None

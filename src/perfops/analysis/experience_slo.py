@@ -76,6 +76,23 @@ def latency_bad(series: pd.DataFrame, target_ms: float) -> pd.Series:
     return series["requests"].where(p95 > target_ms, 0.0).fillna(0.0)
 
 
+def _bad_of(requests: np.ndarray, p95: np.ndarray | None, target_ms: float) -> np.ndarray:
+    """latency_bad on arrays: the requests of the intervals whose p95 exceeded the target."""
+    if p95 is None:
+        return np.zeros_like(requests)
+    return np.nan_to_num(np.where(p95 > target_ms, requests, 0.0), nan=0.0)
+
+
+def _columns(series: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
+    """(timestamps, requests, errors, p95) of a whole-service series as arrays (the sums below
+    are numpy's, as pandas' own sums are: the same figures, without a frame per window)."""
+    stamps = series.index.to_numpy()
+    requests = series["requests"].to_numpy(np.float64)
+    errors = series["errors"].to_numpy(np.float64)
+    p95 = series["latency_p95_ms"].to_numpy(np.float64) if "latency_p95_ms" in series else None
+    return stamps, requests, p95, errors
+
+
 def compliance(
     series: pd.DataFrame, service: Service, end: datetime, window: timedelta, latency_objective: float,
 ) -> list[Compliance]:
@@ -83,38 +100,45 @@ def compliance(
     if service.slo is None:
         return []
     start = end - window
-    part = series[(series.index >= start) & (series.index < end)]
-    covered = _covered(part.index)
+    stamps, requests, p95, errors = _columns(series)
+    inside = (stamps >= np.datetime64(start)) & (stamps < np.datetime64(end))
+    covered = _covered(stamps[inside])
+    total = float(np.nansum(requests[inside]))
     out = []
     if service.slo.availability is not None:
         out.append(Compliance(service.name, "availability", window, start, end, service.slo.availability,
-                              float(part["requests"].sum()), float(part["errors"].sum()), covered))
+                              total, float(np.nansum(errors[inside])), covered))
     if service.slo.latency_p95_ms is not None:
+        bad = _bad_of(requests[inside], None if p95 is None else p95[inside], service.slo.latency_p95_ms)
         out.append(Compliance(service.name, "latency", window, start, end, latency_objective,
-                              float(part["requests"].sum()), float(latency_bad(part, service.slo.latency_p95_ms).sum()),
-                              covered, service.slo.latency_p95_ms))
+                              total, float(bad.sum()), covered, service.slo.latency_p95_ms))
     return out
 
 
-def _covered(index: pd.DatetimeIndex) -> timedelta:
-    if len(index) == 0:
+def _covered(stamps: np.ndarray) -> timedelta:
+    if len(stamps) == 0:
         return timedelta(0)
-    return (index.max() - index.min()).to_pytimedelta() + timedelta(minutes=1)
+    return pd.Timedelta(stamps.max() - stamps.min()).to_pytimedelta() + timedelta(minutes=1)
 
 
 def monthly(series: pd.DataFrame, service: Service, latency_objective: float) -> list[dict[str, object]]:
     """Compliance per calendar month (UTC) of the data, for reports."""
     if service.slo is None or series.empty:
         return []
+    _, requests, p95, errors = _columns(series)
+    codes, months = pd.factorize(series.index.to_period("M"), sort=True)
     rows = []
-    for month, part in series.groupby(series.index.to_period("M")):
-        row: dict[str, object] = {"month": str(month), "requests": float(part["requests"].sum())}
+    for code, month in enumerate(months):
+        at = codes == code
+        req = float(np.nansum(requests[at]))
+        row: dict[str, object] = {"month": str(month), "requests": req}
         if service.slo.availability is not None and row["requests"]:
-            good = 100 * (1 - part["errors"].sum() / part["requests"].sum())
+            good = 100 * (1 - np.nansum(errors[at]) / req)
             row["availability_pct"] = round(float(good), 4)
             row["availability_met"] = bool(good >= service.slo.availability)
         if service.slo.latency_p95_ms is not None and row["requests"]:
-            good = 100 * (1 - latency_bad(part, service.slo.latency_p95_ms).sum() / part["requests"].sum())
+            bad = _bad_of(requests[at], None if p95 is None else p95[at], service.slo.latency_p95_ms)
+            good = 100 * (1 - bad.sum() / req)
             row["latency_pct"] = round(float(good), 4)
             row["latency_met"] = bool(good >= latency_objective)
         rows.append(row)

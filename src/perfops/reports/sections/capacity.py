@@ -21,14 +21,13 @@ from markupsafe import Markup
 from perfops.analysis.capacity_model import (
     CapacityParams,
     ServiceCapacity,
-    assess,
-    load_chunk,
-    weekly_volumes,
+    assess_loaded,
 )
 from perfops.model.findings import Finding
 from perfops.reports import charts
 from perfops.reports import format as fmt
 from perfops.reports.blocks import Doc, severity_cell
+from perfops.reports.capacity_data import chunks_of, derived_of
 from perfops.reports.section import ReportView, Section
 
 MAX_CHARTS = 6
@@ -38,11 +37,17 @@ MAX_ROWS = 25
 def build(view: ReportView) -> list[Section]:
     if view.audience == "executive":
         return [saturation_calendar(view), domain_growth(view)]
-    states = assess(view.ctx, _chart_services(view), keep_series=view.audience == "developer")
+    states = assess(view, _chart_services(view), keep_series=view.audience == "developer")
     sections = [capacity_table(view, states)]
     if view.audience == "developer":
         sections.append(forecast_charts(view, states))
     return sections
+
+
+def assess(view: ReportView, names: list[str], keep_series: bool) -> list[ServiceCapacity]:
+    """perfops.analysis.capacity_model.assess over the run's shared chunks (capacity_data)."""
+    params = CapacityParams.from_ctx(view.ctx)
+    return [s for data in chunks_of(view, names) for s in assess_loaded(view.ctx, data, params, keep_series)]
 
 
 def _chart_services(view: ReportView) -> list[str]:
@@ -122,11 +127,10 @@ def domain_growth(view: ReportView) -> Section:
 
 def domain_weekly_volumes(view: ReportView) -> list[float]:
     """Requests per whole week (ending at `now`) summed over the services in scope."""
-    params = CapacityParams.from_ctx(view.ctx)
     names = _chart_services(view)
     total: np.ndarray | None = None
-    for i in range(0, len(names), params.chunk_size):
-        vols = weekly_volumes(view.ctx, load_chunk(view.ctx, names[i : i + params.chunk_size]))
+    for part in derived_of(view, names):
+        vols = part.volumes
         with np.errstate(invalid="ignore"):
             part = np.nansum(vols, axis=0)
         total = part if total is None or len(total) != len(part) else total + part

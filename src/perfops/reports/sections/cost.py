@@ -15,10 +15,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from perfops.analysis.capacity_costs import ServiceCost, load_costs
-from perfops.analysis.capacity_model import CapacityParams, load_chunk
+from perfops.analysis.capacity_costs import ServiceCost
 from perfops.reports import format as fmt
 from perfops.reports.blocks import Doc
+from perfops.reports.capacity_data import derived_of
 from perfops.reports.section import ReportView, Section
 
 TOP_SERVICES = 15
@@ -35,12 +35,8 @@ def build(view: ReportView) -> list[Section]:
 
 
 def service_costs(view: ReportView) -> list[ServiceCost]:
-    params = CapacityParams.from_ctx(view.ctx)
     names = [n for n in view.services_in_scope if n in view.ctx.catalog.service_by_name]
-    out: list[ServiceCost] = []
-    for i in range(0, len(names), params.chunk_size):
-        out.extend(load_costs(view.ctx, load_chunk(view.ctx, names[i : i + params.chunk_size])))
-    return out
+    return [c for part in derived_of(view, names) for c in part.costs]
 
 
 def _sum(values: list[float | None]) -> float | None:

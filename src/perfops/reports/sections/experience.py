@@ -22,7 +22,7 @@ ORDER = 130
 
 def build(view: ReportView) -> list[Section]:
     services, journeys = experience.overview(view.ctx, view.services_in_scope,
-                                             detail=view.audience != "executive")
+                                             detail=view.audience != "executive", cache=view.cache)
     if view.audience == "executive":
         return [slo_section(view, services, brief=True)]
     sections = [slo_section(view, services, brief=False), journey_section(view, journeys),

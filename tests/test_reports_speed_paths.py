@@ -1,0 +1,125 @@
+"""The fast paths of the reports give what the slow ones gave: the integer-code pivot of the
+experience telemetry, the per-run experience cache, the direct SVG charts and the split of the
+report jobs over workers."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from experience_synthetic import catalog, context, telemetry
+from perfops.analysis import experience
+from perfops.analysis.experience_series import EXPERIENCE_METRICS, _wide_by_codes, _wide_by_pivot, wide
+from perfops.reports import charts
+from perfops.usecases.reports import deal_jobs, plan_jobs
+
+
+def _long(rng: np.random.Generator) -> pd.DataFrame:
+    stamps = pd.date_range("2026-11-01", periods=6, freq="5min")
+    rows = []
+    for service in ("b-svc", "a-svc"):
+        for endpoint in ("", "GET /x"):
+            for consumer in ("", "zeta", "acme"):
+                for metric in ("requests", "latency_p95_ms", "errors", "cpu_pct"):
+                    for t in stamps[: 3 if metric == "errors" else 6]:  # errors missing in later rows
+                        rows.append((t, service, endpoint, consumer, metric, float(rng.integers(1, 500))))
+    frame = pd.DataFrame(rows, columns=["timestamp", "service", "endpoint", "consumer", "metric", "value"])
+    return frame.sample(frac=1.0, random_state=3).reset_index(drop=True)  # any row order
+
+
+def test_wide_by_codes_equals_the_pivot_sorted_with_missing_metrics_as_nan_or_zero():
+    frame = _long(np.random.default_rng(1))
+    data = frame[frame["metric"].isin(EXPERIENCE_METRICS)]
+    fast = _wide_by_codes(data)
+    assert fast is not None
+    pd.testing.assert_frame_equal(fast, _wide_by_pivot(data), check_exact=True)
+    assert list(fast["service"].unique()) == ["a-svc", "b-svc"]
+    assert (fast["errors"] == 0).sum() > 0 and fast["latency_p99_ms"].isna().all()
+
+
+def test_wide_falls_back_to_the_pivot_on_duplicates_and_missing_values():
+    frame = _long(np.random.default_rng(2))
+    duplicated = pd.concat([frame, frame.iloc[:5].assign(value=-1.0)], ignore_index=True)
+    data = duplicated[duplicated["metric"].isin(EXPERIENCE_METRICS)]
+    assert _wide_by_codes(data) is None
+    pd.testing.assert_frame_equal(wide(duplicated), _wide_by_pivot(data), check_exact=True)
+    gaps = frame.assign(value=frame["value"].where(frame.index % 7 != 0))
+    assert _wide_by_codes(gaps[gaps["metric"].isin(EXPERIENCE_METRICS)]) is None
+
+
+def test_experience_overview_reads_a_service_once_per_run_and_gives_the_same_figures():
+    base = context(telemetry())
+    calls: list[tuple[str, ...]] = []
+
+    def counting(services, metrics, start, end):
+        calls.append(tuple(services or ()))
+        return base.load_telemetry(services, metrics, start, end)
+
+    ctx = dataclasses.replace(base, load_telemetry=counting)
+    cache: dict = {}
+    first, _ = experience.overview(ctx, ["checkout-api"], cache=cache)
+    reads = len(calls)
+    again, journeys = experience.overview(ctx, ["checkout-api"], cache=cache)
+    assert again == first and journeys and len(calls) == reads  # nothing read the second time
+    plain, _ = experience.overview(base, ["checkout-api"])
+    assert plain == first
+
+
+def test_brief_overview_reads_nothing_for_services_without_an_slo():
+    base = context(telemetry())
+    services = [s.model_copy(update={"slo": None}) if s.name == "web" else s for s in base.catalog.services]
+    base = dataclasses.replace(base, catalog=base.catalog.model_copy(update={"services": services}))
+    names = [s.name for s in base.catalog.services]
+    without = [s.name for s in base.catalog.services if s.slo is None]
+    assert without == ["web"] and base.catalog.service("web").slo is None
+    asked: list[str] = []
+
+    def counting(services, metrics, start, end):
+        asked.extend(services or ())
+        return base.load_telemetry(services, metrics, start, end)
+
+    items, _ = experience.overview(dataclasses.replace(base, load_telemetry=counting), names, detail=False)
+    assert [i.service for i in items] == names
+    assert not set(without) & set(asked)
+    assert all(not i.slo for i in items if i.service in without)
+
+
+def test_line_chart_svg_has_title_legend_styles_and_breaks_at_gaps():
+    t0 = datetime(2026, 11, 16)
+    x = [t0 + timedelta(hours=i) for i in range(48)]
+    y = [float(i % 24) for i in range(48)]
+    y[10] = None
+    chart = charts.Chart(title="p95 <latency>", y_label="ms", series=[
+        charts.Series("this week", x, y, style=0, markers=True), charts.Series("last week", x, y, style=1)],
+        markers=[charts.Marker(x[20], "deploy v2")])
+    svg = str(charts.line_chart(chart))
+    assert svg.startswith("<svg") and svg.count("<svg") == 1 and "<title>p95 &lt;latency&gt;</title>" in svg
+    assert "this week" in svg and "last week" in svg and "deploy v2" in svg and "stroke-dasharray" in svg
+    first_path = svg.split('<path d="', 3)[2].split('"')[0]  # [1] is the axes frame
+    assert first_path.count("M") == 2  # the gap at hour 10 breaks the line
+
+
+def test_small_charts_are_svg_with_their_title():
+    for svg in (charts.sparkline([1.0, 2.0, None, 3.0], [1.0, 1.0, 1.0], title="req"),
+                charts.weekly_bars(["a", "b"], [1.0, 2.0], title="Traffic", unit="requests"),
+                charts.weekly_line(["a", "b"], [99.0, 100.0], title="SLO", target=100.0, target_label="all")):
+        assert str(svg).startswith("<svg") and "<title>" in str(svg) and str(svg).endswith("</svg>")
+
+
+def test_jobs_are_dealt_with_a_squads_reports_together_and_each_once():
+    cat = catalog()
+    jobs = plan_jobs(cat, None, None, None, ("html", "md"), None, Path("/r"))
+    chunks = deal_jobs(cat, jobs, 2)
+    dealt = [job for chunk in chunks for job in chunk]
+    assert sorted(map(str, dealt)) == sorted(map(str, jobs))
+    for chunk in chunks:
+        for (_audience, squad, service), _, _ in chunk:
+            owner = squad or (cat.squad_of(service) if service else None)
+            if owner:
+                others = [c for c in chunks if c is not chunk]
+                assert not any((s or (cat.squad_of(v) if v else None)) == owner
+                               for o in others for (a, s, v), _, _ in o if a != "executive")
