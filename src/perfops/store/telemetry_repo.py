@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
@@ -13,7 +13,7 @@ from perfops.model.plans import BulkPlan
 if TYPE_CHECKING:  # pandas and pyarrow load only when telemetry moves (keeps `findings` quick)
     import pandas as pd
     import pyarrow as pa
-from perfops.model.tables import EVENT_COLUMNS, TELEMETRY_COLUMNS
+from perfops.model.tables import EVENT_COLUMNS, METRICS, TELEMETRY_COLUMNS
 
 _KEY = "timestamp, service, endpoint, consumer, metric"
 
@@ -153,7 +153,79 @@ class TelemetryRepo:
         sql = f"SELECT * FROM events WHERE {' AND '.join(where)} ORDER BY timestamp"
         return self.con.execute(sql, params).df()
 
+    def rollup(self, services: Sequence[str] | None, metrics: Sequence[str], start: datetime, end: datetime,
+               bucket_seconds: int) -> pd.DataFrame:
+        """Whole-service values per time bucket, all consumers (see rollup_query)."""
+        return rollup_query(self.con, services, metrics, start, end, bucket_seconds)
+
+    def inventory(self) -> pd.DataFrame:
+        """What telemetry each service has: (service, endpoint, metric, rows, first, last)."""
+        return self.con.execute(
+            "SELECT service, endpoint, metric, count(*) AS rows, min(timestamp) AS first, max(timestamp) AS last "
+            "FROM telemetry WHERE consumer = '' GROUP BY ALL"
+        ).df()
+
     def snapshot(self) -> tuple[int, int]:
         """(telemetry rows, event rows): tests use it to prove a failed ingest changed nothing."""
         row = self.con.execute("SELECT (SELECT count(*) FROM telemetry), (SELECT count(*) FROM events)").fetchone()
         return (int(row[0]), int(row[1])) if row else (0, 0)
+
+
+_COUNTS = ("requests", "errors", "client_errors", "cost")
+
+_ROLLUP_SQL = """
+WITH per_endpoint AS (
+  SELECT time_bucket(to_seconds(?::BIGINT), timestamp, ?::TIMESTAMP) AS bucket, service, endpoint, {inner}
+  FROM telemetry
+  WHERE consumer = '' AND metric IN (SELECT unnest(?)) AND timestamp >= ? AND timestamp < ? {services}
+  GROUP BY ALL
+)
+SELECT bucket, service, {outer} FROM per_endpoint GROUP BY ALL
+"""
+
+
+def _rollup_columns(metrics: Sequence[str]) -> tuple[str, str]:
+    """Per metric: the per-endpoint aggregate (sum for counts, mean otherwise) and the
+    whole-service value (the service's own rows when present, else summed or request-weighted
+    over endpoints). Metric names are checked against the canonical list before use in SQL."""
+    inner, outer = [], []
+    for i, metric in enumerate(metrics):
+        if metric not in METRICS:
+            raise ValueError(f"unknown metric {metric!r}")
+        agg = "sum" if metric in _COUNTS else "avg"
+        inner.append(f"{agg}(value) FILTER (WHERE metric = '{metric}') AS m{i}")
+        whole = f"max(m{i}) FILTER (WHERE endpoint = '')"
+        if metric in _COUNTS:
+            parts = f"sum(m{i}) FILTER (WHERE endpoint <> '')"
+        else:
+            parts = (f"coalesce(sum(m{i} * r) FILTER (WHERE endpoint <> '' AND r > 0) / "
+                     f"nullif(sum(r) FILTER (WHERE endpoint <> '' AND r > 0 AND m{i} IS NOT NULL), 0), "
+                     f"avg(m{i}) FILTER (WHERE endpoint <> ''))")
+        outer.append(f"coalesce({whole}, {parts}) AS m{i}")
+    inner.append("sum(value) FILTER (WHERE metric = 'requests') AS r")
+    return ", ".join(inner), ", ".join(outer)
+
+
+def rollup_query(con: duckdb.DuckDBPyConnection, services: Sequence[str] | None, metrics: Sequence[str],
+                 start: datetime, end: datetime, bucket_seconds: int) -> pd.DataFrame:
+    """Whole-service values per bucket (all consumers): counts and cost summed over endpoints;
+    latencies and utilisations request-weighted over endpoints, unless the service sends its own
+    whole-service rows (endpoint ''), which are used as they are. Buckets are aligned on `end`,
+    so the last bucket ends exactly at `end`. Columns: bucket, service, metric, value."""
+    metrics = list(metrics)
+    wanted = sorted(set(metrics) | {"requests"})
+    inner, outer = _rollup_columns(wanted)
+    params: list[Any] = [int(bucket_seconds), end, wanted, start, end]
+    clause = ""
+    if services is not None:
+        clause = "AND service IN (SELECT unnest(?))"
+        params.append(list(services))
+    sql = _ROLLUP_SQL.format(inner=inner, outer=outer, services=clause)
+    wide = con.execute(sql, params).df()
+    if wide.empty:
+        import pandas as pd
+
+        return pd.DataFrame(columns=["bucket", "service", "metric", "value"])
+    wide = wide.rename(columns={f"m{i}": m for i, m in enumerate(wanted)})
+    long = wide.melt(id_vars=["bucket", "service"], value_vars=metrics, var_name="metric", value_name="value")
+    return long.dropna(subset=["value"]).reset_index(drop=True)

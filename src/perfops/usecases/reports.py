@@ -70,79 +70,18 @@ def load_domain(store: Store, catalog: Catalog, *, period: timedelta, now: datet
 
 def newest_analysis_end(store: Store) -> datetime | None:
     """The end of the newest analysis period, so reports describe what was analysed."""
-    # TODO(lead): move into the store as a named query (e.g. Store.analysis_runs.latest()).
-    row = store.con.execute("SELECT max(period_end) FROM analysis_runs").fetchone()
-    return row[0] if row and row[0] is not None else None
-
-
-_COUNTS = ("requests", "errors", "client_errors", "cost")
-
-# TODO(lead): move into store/telemetry_repo.py as TelemetryRepo.rollup (a named query, same SQL).
-_ROLLUP_SQL = """
-WITH per_endpoint AS (
-  SELECT time_bucket(to_seconds(?::BIGINT), timestamp, ?::TIMESTAMP) AS bucket, service, endpoint, {inner}
-  FROM telemetry
-  WHERE consumer = '' AND metric IN (SELECT unnest(?)) AND timestamp >= ? AND timestamp < ? {services}
-  GROUP BY ALL
-)
-SELECT bucket, service, {outer} FROM per_endpoint GROUP BY ALL
-"""
-
-
-def _rollup_columns(metrics: Sequence[str]) -> tuple[str, str]:
-    """Per metric: the per-endpoint aggregate (sum for counts, mean otherwise) and the
-    whole-service value (the service's own rows when present, else summed or request-weighted
-    over endpoints). Metric names are checked against the canonical list before use in SQL."""
-    from perfops.model.tables import METRICS
-
-    inner, outer = [], []
-    for i, metric in enumerate(metrics):
-        if metric not in METRICS:
-            raise ValueError(f"unknown metric {metric!r}")
-        agg = "sum" if metric in _COUNTS else "avg"
-        inner.append(f"{agg}(value) FILTER (WHERE metric = '{metric}') AS m{i}")
-        whole = f"max(m{i}) FILTER (WHERE endpoint = '')"
-        if metric in _COUNTS:
-            parts = f"sum(m{i}) FILTER (WHERE endpoint <> '')"
-        else:
-            parts = (f"coalesce(sum(m{i} * r) FILTER (WHERE endpoint <> '' AND r > 0) / "
-                     f"nullif(sum(r) FILTER (WHERE endpoint <> '' AND r > 0 AND m{i} IS NOT NULL), 0), "
-                     f"avg(m{i}) FILTER (WHERE endpoint <> ''))")
-        outer.append(f"coalesce({whole}, {parts}) AS m{i}")
-    inner.append("sum(value) FILTER (WHERE metric = 'requests') AS r")
-    return ", ".join(inner), ", ".join(outer)
+    return store.analysis_runs.latest_end()
 
 
 def telemetry_rollup(store: Store, services: Sequence[str] | None, metrics: Sequence[str], start: datetime,
                      end: datetime, bucket_seconds: int) -> pd.DataFrame:
-    """Whole-service values per bucket (all consumers): counts and cost summed over endpoints;
-    latencies and utilisations request-weighted over endpoints, unless the service sends its own
-    whole-service rows (endpoint ''), which are used as they are. Buckets are aligned on `end`,
-    so the last bucket ends exactly at `end`. Columns: bucket, service, metric, value."""
-    metrics = list(metrics)
-    wanted = sorted(set(metrics) | {"requests"})
-    inner, outer = _rollup_columns(wanted)
-    params: list[Any] = [int(bucket_seconds), end, wanted, start, end]
-    clause = ""
-    if services is not None:
-        clause = "AND service IN (SELECT unnest(?))"
-        params.append(list(services))
-    sql = _ROLLUP_SQL.format(inner=inner, outer=outer, services=clause)
-    wide = store.con.execute(sql, params).df()
-    if wide.empty:
-        return pd.DataFrame(columns=["bucket", "service", "metric", "value"])
-    wide = wide.rename(columns={f"m{i}": m for i, m in enumerate(wanted)})
-    long = wide.melt(id_vars=["bucket", "service"], value_vars=metrics, var_name="metric", value_name="value")
-    return long.dropna(subset=["value"]).reset_index(drop=True)
+    """Whole-service values per bucket (see TelemetryRepo.rollup)."""
+    return store.telemetry.rollup(services, metrics, start, end, bucket_seconds)
 
 
 def telemetry_inventory(store: Store) -> pd.DataFrame:
     """What telemetry each service has: (service, endpoint, metric, rows, first, last)."""
-    # TODO(lead): move into the store as TelemetryRepo.inventory().
-    return store.con.execute(
-        "SELECT service, endpoint, metric, count(*) AS rows, min(timestamp) AS first, max(timestamp) AS last "
-        "FROM telemetry WHERE consumer = '' GROUP BY ALL"
-    ).df()
+    return store.telemetry.inventory()
 
 
 # ---- views -------------------------------------------------------------------------------------
