@@ -118,6 +118,6 @@ def _expand(paths: Sequence[Path]) -> list[Path]:
 def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
+        for chunk in iter(lambda: f.read(4 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
