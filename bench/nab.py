@@ -11,11 +11,15 @@ series. Peers, each strictly causal too:
   maps to [0, 0.5], beyond it to (0.5, 1]).
 
     .venv/bin/python bench/nab.py [--out /tmp/nab_scores] [--peers] [--speed-only]
+                                  [--method context|fast|both] [--workers 2]
 
-The authoritative figure is the real CLI, one process per file:
+`--method both` scores the corpus with the default (contextual) and the fast (window
+statistics) method. The contextual method is pure Python (minutes for the corpus on a loaded
+machine); `--workers` scores files in parallel processes. The authoritative figure is the real
+CLI, one process per file:
 
     python3 ../shared/tools/nab_score.py --workers 2 \\
-        --detector-cmd '.venv/bin/perfops detect {input} --output {output}'
+        --detector-cmd '.venv/bin/perfops detect {input} --output {output} --quiet'
 """
 
 from __future__ import annotations
@@ -26,11 +30,12 @@ import importlib.util
 import os
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
-from perfops.analysis.detector import score_series
+from perfops.analysis.detector import DetectorParams, score_series
 from perfops.usecases.detect import read_series
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -44,8 +49,24 @@ def load_scorer():
     return module
 
 
-def perfops_scores(corpus) -> list[np.ndarray]:
-    return [score_series(s.values, read_series(Path(s.path)).step_seconds) for s in corpus]
+def _score_file(job: tuple[str, str]) -> np.ndarray:
+    path, method = job
+    series = read_series(Path(path))
+    return score_series(series.values, series.step_seconds, DetectorParams(method=method))
+
+
+def perfops_scores(corpus, method: str = "context", workers: int = 1) -> list[np.ndarray]:
+    """Scores of every file, the largest files first when `workers` > 1."""
+    jobs = [(s.path, method) for s in corpus]
+    if workers <= 1:
+        return [_score_file(j) for j in jobs]
+    order = sorted(range(len(jobs)), key=lambda i: -corpus[i].n)
+    with ProcessPoolExecutor(workers) as pool:
+        done = list(pool.map(_score_file, [jobs[i] for i in order]))
+    out: list[np.ndarray] = [np.zeros(0)] * len(jobs)
+    for i, scores in zip(order, done, strict=True):
+        out[i] = scores
+    return out
 
 
 def river_scores(corpus) -> list[np.ndarray]:
@@ -100,22 +121,28 @@ def evaluate(nab, corpus, scores) -> dict[str, float]:
     return {k: round(v["score"], 1) for k, v in result["profiles"].items()}
 
 
-def speed(corpus) -> dict[str, tuple[float, float]]:
-    """(points per wall second, points per CPU second), best of 3, one thread."""
+def speed(corpus, methods: list[str]) -> dict[str, tuple[float, float]]:
+    """(points per wall second, points per CPU second), one thread: best of 3 for the fast
+    method; one run for the contextual one, on 20,000 points of each series (it is pure Python
+    and its cost per point grows with the number of contexts learned)."""
     concat = np.concatenate([s.values for s in corpus])
     rng = np.random.default_rng(0)
     t = np.arange(10_000_000)
     synthetic = 100 + 20 * np.sin(2 * np.pi * t / 288) + rng.normal(0, 3, t.size)
     out = {}
-    for label, x in (("corpus concatenated", concat), ("synthetic 10M", synthetic)):
-        score_series(x[:1000], 300)
-        wall = cpu = np.inf
-        for _ in range(3):
-            w0, c0 = time.perf_counter(), time.process_time()
-            score_series(x, 300)
-            wall = min(wall, time.perf_counter() - w0)
-            cpu = min(cpu, time.process_time() - c0)
-        out[label] = (x.size / wall, x.size / cpu)
+    for method in methods:
+        params = DetectorParams(method=method)
+        size, repeats = (None, 3) if method == "fast" else (20_000, 1)
+        for label, x in (("corpus concatenated", concat), ("synthetic 10M", synthetic)):
+            x = x[:size] if size else x
+            score_series(x[:1000], 300, DetectorParams(method="fast"))
+            wall = cpu = np.inf
+            for _ in range(repeats):
+                w0, c0 = time.perf_counter(), time.process_time()
+                score_series(x, 300, params)
+                wall = min(wall, time.perf_counter() - w0)
+                cpu = min(cpu, time.process_time() - c0)
+            out[f"{method}, {label}, {x.size:,} points"] = (x.size / wall, x.size / cpu)
     return out
 
 
@@ -124,13 +151,17 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path(os.environ.get("TMPDIR", "/tmp")) / "perfops_nab_scores")
     ap.add_argument("--peers", action="store_true", help="also run river and pyod (a few minutes)")
     ap.add_argument("--speed-only", action="store_true")
+    ap.add_argument("--method", choices=("context", "fast", "both"), default="both")
+    ap.add_argument("--workers", type=int, default=1, help="processes scoring perfops files")
     args = ap.parse_args()
+    methods = ["context", "fast"] if args.method == "both" else [args.method]
     if not SCORER.exists():
         sys.exit(f"the NAB scorer is not at {SCORER}")
     nab = load_scorer()
     corpus = nab.load_corpus(nab.DEFAULT_DATA_DIR)
     if not args.speed_only:
-        rows = [("perfops detect", perfops_scores)]
+        rows = [(f"perfops detect ({m})", lambda c, m=m: perfops_scores(c, m, args.workers))
+                for m in methods]
         if args.peers:
             rows += [("river HalfSpaceTrees", river_scores),
                      ("pyod ECOD (fit on probation)", lambda c: pyod_scores(c, "ecod")),
@@ -140,13 +171,14 @@ def main() -> None:
             start = time.perf_counter()
             scores = fn(corpus)
             elapsed = time.perf_counter() - start
-            if name == "perfops detect":
-                write_scores(corpus, scores, args.out)
+            if name.startswith("perfops detect"):
+                write_scores(corpus, scores, args.out / name.split("(")[1].rstrip(")"))
             s = evaluate(nab, corpus, scores)
             pts = sum(c.n for c in corpus) / elapsed
-            print(f"| {name} | {s['standard']} | {s['reward_low_FP_rate']} | {s['reward_low_FN_rate']} | {pts:,.0f} |")
-        print(f"\nscore files: {args.out} (check: {SCORER} --scores-dir {args.out})")
-    for label, (wall, cpu) in speed(corpus).items():
+            print(f"| {name} | {s['standard']} | {s['reward_low_FP_rate']} | {s['reward_low_FN_rate']} | {pts:,.0f} |",
+                  flush=True)
+        print(f"\nscore files: {args.out}/<method> (check: {SCORER} --scores-dir {args.out}/<method>)")
+    for label, (wall, cpu) in speed(corpus, methods).items():
         print(f"speed, {label}: {wall:,.0f} points per wall second, {cpu:,.0f} per CPU second (one thread)")
 
 

@@ -12,10 +12,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from capacity_fixtures import memory_loader
 from perfops.analysis import capacity, capacity_model, cost
 from perfops.analysis.context import AnalysisContext
 from perfops.workspace import parse_catalog
-from capacity_fixtures import memory_loader
 
 
 @pytest.fixture(scope="module")

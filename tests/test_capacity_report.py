@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from capacity_fixtures import SvcSpec, build_context
 from perfops.analysis import capacity
 from perfops.reports.section import ReportView
 from perfops.reports.sections import capacity as section
-from capacity_fixtures import SvcSpec, build_context
 
 SPECS = [
     SvcSpec("grower", peak_tps=130, growth_per_week=0.03, instances=5, max_tps_per_instance=40, cpu_at_peak=40, tier=1),

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from capacity_fixtures import SvcSpec, build_context, build_frame, memory_loader
 from perfops.analysis import cost
 from perfops.reports.section import ReportView
 from perfops.reports.sections import cost as section
-from capacity_fixtures import SvcSpec, build_context, build_frame, memory_loader
 
 SPECS = [
     SvcSpec("idle", peak_tps=60, instances=12, cpu_at_peak=20, instance_hourly=0.5),

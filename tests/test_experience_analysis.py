@@ -9,13 +9,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from experience_synthetic import NOW, catalog, context, telemetry
 from perfops.analysis import experience
 from perfops.analysis.experience_apdex import apdex, rating, share_within
 from perfops.analysis.experience_burn import episodes
 from perfops.analysis.experience_journeys import StepSeries, compose
 from perfops.analysis.experience_slo import compliance, monthly
 from perfops.model.findings import KINDS
-from experience_synthetic import NOW, catalog, context, telemetry
 
 
 @pytest.fixture(scope="module")

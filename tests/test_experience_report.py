@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from experience_synthetic import context, telemetry
 from perfops.analysis import experience
 from perfops.reports.section import ReportView
 from perfops.reports.sections import experience as section
-from experience_synthetic import context, telemetry
 
 
 @pytest.fixture(scope="module")

@@ -1,10 +1,16 @@
 """Streaming anomaly scores in [0, 1] for one series, with no look-ahead.
 
-The engine behind `perfops detect`. Every score at row t is computed from rows 0..t only, and
-the whole series is scored in a few vectorised numpy passes (O(n) each), so a long series
-scores at millions of points per second.
+The engine behind `perfops detect`. Every score at row t is computed from rows 0..t only.
+Two methods, one parameter set each for every series (see docs/methods/trends.md):
 
-Method (one parameter set for every series; see docs/methods/trends.md):
+- ``method="fast"`` (the default): window statistics, a few vectorised numpy passes (O(n)
+  each), so a long series scores at about a million points per second (steps 0-5 below).
+- ``method="context"``: a contextual sequence-memory detector in the manner of CAD OSE
+  (`perfops.analysis.detector_context`) blended with 25 % of the window statistics. Pure
+  Python (thousands of points per second); on NAB fewer false alarms but a lower standard
+  score than "fast" once its quantisation range is made causal (docs/bench/trends.md).
+
+The window statistics (``method="fast"``):
 
 0. A non-negative series that is strongly right-skewed during burn-in is log-scaled.
 1. *Surprise features*, each a causal, scale-free statistic of the newest rows against the
@@ -58,16 +64,35 @@ class DetectorParams:
     skew_for_log: float = 3.0  # burn-in skewness above which a non-negative series is log-scaled
     rearm: float = 1.0  # within `suppress` rows, a later score must be this many times higher
     gain: float = 4.0  # steepness of the logistic map of the record ratio
+    method: str = "fast"  # "fast" (window statistics) or "context" (sequence memory + statistics)
+    context_rest: int = 120  # rows silenced after a raw contextual score >= 0.75
+    blend: float = 0.25  # share of the window-statistics score in the "context" method
+
+
+METHODS = ("fast", "context")
 
 
 def score_series(values: np.ndarray, step_seconds: float | None = None,
                  params: DetectorParams | None = None) -> np.ndarray:
     """Anomaly score in [0, 1] for each row; row t depends on rows 0..t only."""
     p = params or DetectorParams()
+    if p.method not in METHODS:
+        raise ValueError(f"unknown detector method {p.method!r}; known: {', '.join(METHODS)}")
     x = fill_forward(np.asarray(values, dtype=float))
-    n = x.size
-    if n == 0:
+    if x.size == 0:
         return np.zeros(0)
+    fast = statistics_scores(x, step_seconds, p)
+    if p.method == "fast":
+        return fast
+    from perfops.analysis.detector_context import context_scores
+
+    context = context_scores(x, rest=p.context_rest)
+    return (1.0 - p.blend) * context + p.blend * fast
+
+
+def statistics_scores(x: np.ndarray, step_seconds: float | None, p: DetectorParams) -> np.ndarray:
+    """The window-statistics score of steps 0-5 above, for a series without NaN."""
+    n = x.size
     x = tame_heavy_tail(x, p)
     ratio = np.zeros(n)
     for feature in surprise_features(x, _period_rows(step_seconds, n), p):

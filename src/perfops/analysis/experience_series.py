@@ -72,10 +72,10 @@ def _wide_by_codes(data: pd.DataFrame) -> pd.DataFrame | None:
     for column, part, unique in zip(KEYS, parts, uniques[:4], strict=True):
         out[column] = np.asarray(unique)[part] if column != "timestamp" else unique[part]
     for k, metric in enumerate(uniques[4]):
-        column = np.full(len(rows), np.nan)
+        filled = np.full(len(rows), np.nan)
         mine = codes[4] == k
-        column[at[mine]] = values[mine]
-        out[str(metric)] = column
+        filled[at[mine]] = values[mine]
+        out[str(metric)] = filled
     result = pd.DataFrame(out)
     for metric in EXPERIENCE_METRICS:
         if metric not in result:
