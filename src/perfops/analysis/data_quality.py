@@ -1,0 +1,303 @@
+"""Data quality: gaps in the telemetry and sources that stopped reporting (kind `data_gap`).
+
+A scrape outage or a dead exporter leaves *no rows*; without this analysis a missing hour looks
+like nothing at all, and the hour after it like a jump. So the gaps are named as gaps, one
+finding per service (not per series), and `missing_mask` lets other analyses mask them instead
+of scoring them as anomalies.
+
+Method (docs/methods/data_quality.md):
+
+1. The step of a series is the median spacing of its distinct timestamps (robust to a few
+   missing or duplicated points); a service's step is the median spacing of the distinct
+   timestamps at which *any* of its series reported.
+2. **Gap**: two consecutive report times of the service more than `min_missing_steps` steps
+   apart (default 2, i.e. at least two whole intervals with no row at all). The missing interval
+   is `[previous + step, next)`.
+3. **Stale service**: its last report is more than `stale_after` (max of 6 steps and 30 min)
+   before the newest data of the domain — the source stopped reporting and is still silent at
+   the end of the period (`end` null). A service silent for the whole period, but with rows in the
+   history before it, is stale since its last row.
+4. **Stale series**: within a service that still reports, a whole-service or endpoint series
+   (consumer '' only: consumers come and go) that had reported regularly (at least
+   `min_points`) and is silent for more than `stale_after` at the end.
+
+Severity never goes above `medium` (a gap alone hurts no user): `medium` when the service stopped
+reporting (tier 1 or 2), or when the missing time reaches the tier's budget (tier 1: 1 h,
+tier 2: 4 h, tier 3: 24 h); `low` otherwise. Per-analysis overrides: `ctx.params["data_quality"]`
+with the keys of DEFAULTS.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from perfops.analysis.context import AnalysisContext
+from perfops.model.findings import Finding, iso_utc
+
+DEFAULTS: dict[str, Any] = {
+    "min_missing_steps": 2,  # a gap is at least this many whole missing intervals
+    "stale_min_steps": 6,  # silent at the end for this many steps (and stale_min_minutes) = stale
+    "stale_min_minutes": 30,
+    "min_points": 12,  # a series must have reported this often before it can go stale
+    "lookback_hours": 24,  # also load this much before the period, to see gaps at its start
+    "medium_minutes_by_tier": {1: 60, 2: 240, 3: 1440},
+    "max_intervals_listed": 20,
+}
+US = np.timedelta64(1, "us")
+
+
+# ---- the reusable helpers --------------------------------------------------------------------
+def infer_step(timestamps: np.ndarray | pd.Series) -> np.timedelta64 | None:
+    """The usual spacing of a series: the median gap between its distinct timestamps."""
+    stamps = np.unique(np.asarray(timestamps, dtype="datetime64[us]"))
+    if len(stamps) < 2:
+        return None
+    return np.median(np.diff(stamps).astype(np.int64)).astype(np.int64) * US
+
+
+def expected_grid(start: datetime, end: datetime, step: timedelta | np.timedelta64) -> np.ndarray:
+    """The interval starts a series with this step should have in [start, end)."""
+    step64 = np.timedelta64(step) if isinstance(step, timedelta) else step
+    return np.arange(_np(start), _np(end), step64.astype("timedelta64[us]"))
+
+
+def missing_mask(
+    timestamps: np.ndarray | pd.Series, grid: np.ndarray, step: timedelta | np.timedelta64 | None = None
+) -> np.ndarray:
+    """True for each grid interval `[grid[i], grid[i] + step)` that holds no timestamp at all.
+
+    Other analyses use it to tell "no data" from "a value of zero": mask these intervals (or show
+    them as gaps) instead of scoring them. Timestamps need not be sorted or aligned to the grid.
+    `step` defaults to the grid's own spacing.
+    """
+    grid = np.asarray(grid, dtype="datetime64[us]")
+    if len(grid) == 0:
+        return np.zeros(0, dtype=bool)
+    if step is None:
+        step = (grid[1] - grid[0]) if len(grid) > 1 else np.timedelta64(300, "s")
+    step64 = (np.timedelta64(step) if isinstance(step, timedelta) else step).astype("timedelta64[us]")
+    stamps = np.sort(np.asarray(timestamps, dtype="datetime64[us]"))
+    first_at_or_after = np.searchsorted(stamps, grid, side="left")
+    first_after_end = np.searchsorted(stamps, grid + step64, side="left")
+    return first_after_end <= first_at_or_after
+
+
+def missing_intervals(mask: np.ndarray, grid: np.ndarray, step: timedelta | np.timedelta64) -> list[tuple[datetime, datetime]]:
+    """Runs of True in `mask` as [start, end) intervals."""
+    step64 = (np.timedelta64(step) if isinstance(step, timedelta) else step).astype("timedelta64[us]")
+    padded = np.concatenate(([False], np.asarray(mask, dtype=bool), [False]))
+    edges = np.flatnonzero(np.diff(padded.astype(np.int8)))
+    return [(_py(grid[a]), _py(grid[b - 1] + step64)) for a, b in zip(edges[::2], edges[1::2], strict=True)]
+
+
+# ---- the analysis ------------------------------------------------------------------------------
+@dataclass
+class ServiceGaps:
+    """What was missing for one service in the period."""
+
+    service: str
+    step: np.timedelta64
+    gaps: list[tuple[datetime, datetime]] = field(default_factory=list)
+    last_seen: datetime | None = None
+    stale: bool = False  # stopped reporting and still silent at the end of the data
+    stale_series: list[dict[str, str]] = field(default_factory=list)
+
+    def missing(self, data_end: datetime) -> timedelta:
+        total = sum((b - a for a, b in self.gaps), timedelta(0))
+        if self.stale and self.last_seen is not None:
+            total += data_end - (self.last_seen + _td(self.step))
+        return total
+
+    @property
+    def empty(self) -> bool:
+        return not self.gaps and not self.stale and not self.stale_series
+
+
+def run(ctx: AnalysisContext) -> list[Finding]:
+    params = {**DEFAULTS, **ctx.params.get("data_quality", {})}
+    lookback = timedelta(hours=params["lookback_hours"])
+    frame = ctx.telemetry(start=ctx.period_start - lookback, end=ctx.now)
+    known = set(ctx.catalog.service_by_name)
+    if frame is None or frame.empty:
+        return []
+    frame = frame[frame["service"].isin(known)]
+    if frame.empty:
+        return []
+    data_end = _py(np.asarray(frame["timestamp"], dtype="datetime64[us]").max())
+    findings = []
+    for service, rows in frame.groupby("service", sort=True):
+        found = service_gaps(str(service), rows, ctx.period_start, data_end, params)
+        if found is not None and not found.empty:
+            findings.append(_finding(ctx, found, data_end, params))
+    findings.extend(_silent_services(ctx, set(frame["service"]), data_end, params))
+    return findings
+
+
+def service_gaps(
+    service: str, rows: pd.DataFrame, period_start: datetime, data_end: datetime, params: dict[str, Any]
+) -> ServiceGaps | None:
+    """Gaps, staleness and stale series of one service's rows (long form)."""
+    stamps = np.unique(np.asarray(rows["timestamp"], dtype="datetime64[us]"))
+    step = infer_step(stamps)
+    if step is None or step <= np.timedelta64(0, "us"):
+        return None
+    result = ServiceGaps(service, step, last_seen=_py(stamps[-1]))
+    result.gaps = _gaps_between(stamps, step, period_start, params["min_missing_steps"])
+    stale_after = _stale_after(step, params)
+    result.stale = bool(_np(data_end) - stamps[-1] > stale_after)
+    if not result.stale:
+        result.stale_series = _stale_series(rows, stamps[-1], params)
+    return result
+
+
+def _gaps_between(stamps: np.ndarray, step: np.timedelta64, period_start: datetime,
+                  min_steps: int) -> list[tuple[datetime, datetime]]:
+    """Missing intervals between consecutive report times, clipped to the period."""
+    spacing = np.diff(stamps)
+    wide = np.flatnonzero(spacing > step * min_steps)
+    start = _np(period_start)
+    gaps = []
+    for i in wide:
+        lo, hi = max(stamps[i] + step, start), stamps[i + 1]
+        if hi - lo >= step * (min_steps - 1) and hi > start:
+            gaps.append((_py(lo), _py(hi)))
+    return gaps
+
+
+def _stale_after(step: np.timedelta64, params: dict[str, Any]) -> np.timedelta64:
+    floor = np.timedelta64(int(params["stale_min_minutes"]) * 60_000_000, "us")
+    return max(step * int(params["stale_min_steps"]), floor)
+
+
+def _stale_series(rows: pd.DataFrame, service_last: np.datetime64, params: dict[str, Any]) -> list[dict[str, str]]:
+    """Whole-service and endpoint series (not per consumer) silent at the end while the service reports."""
+    own = rows[rows["consumer"] == ""]
+    stale = []
+    for (endpoint, metric), series in own.groupby(["endpoint", "metric"], sort=True):
+        stamps = np.unique(np.asarray(series["timestamp"], dtype="datetime64[us]"))
+        step = infer_step(stamps)
+        if step is None or len(stamps) < params["min_points"]:
+            continue
+        if service_last - stamps[-1] > _stale_after(step, params):
+            stale.append({"endpoint": str(endpoint), "metric": str(metric), "last_seen": iso_utc(_py(stamps[-1])) or ""})
+    return stale
+
+
+def _silent_services(ctx: AnalysisContext, seen: set[str], data_end: datetime,
+                     params: dict[str, Any]) -> list[Finding]:
+    """Services with no row in the period but rows in the history: stopped before it began."""
+    silent = sorted(set(ctx.catalog.service_by_name) - seen)
+    if not silent:
+        return []
+    history = ctx.telemetry(services=silent, start=ctx.history_start, end=ctx.period_start)
+    findings: list[Finding] = []
+    if history is None or history.empty:
+        return findings
+    for service, rows in history.groupby("service", sort=True):
+        stamps = np.unique(np.asarray(rows["timestamp"], dtype="datetime64[us]"))
+        step = infer_step(stamps) or np.timedelta64(300, "s").astype("timedelta64[us]")
+        found = ServiceGaps(str(service), step, last_seen=_py(stamps[-1]), stale=True)
+        findings.append(_finding(ctx, found, data_end, params))
+    return findings
+
+
+def severity_of(tier: int, found: ServiceGaps, data_end: datetime, params: dict[str, Any]) -> str:
+    """`medium` when the service stopped reporting (tier 1-2) or the missing time reaches the
+    tier's budget; `low` otherwise. Never higher: a gap alone harms no user."""
+    if found.stale and tier <= 2:
+        return "medium"
+    budget = timedelta(minutes=params["medium_minutes_by_tier"].get(tier, 240))
+    return "medium" if found.missing(data_end) >= budget else "low"
+
+
+def _finding(ctx: AnalysisContext, found: ServiceGaps, data_end: datetime, params: dict[str, Any]) -> Finding:
+    service = ctx.catalog.service(found.service)
+    missing = found.missing(data_end)
+    listed = found.gaps[: params["max_intervals_listed"]]
+    evidence = {
+        "step_minutes": round(float(found.step / np.timedelta64(60, "s")), 2),
+        "missing_intervals": [[iso_utc(a), iso_utc(b)] for a, b in listed],
+        "gaps": len(found.gaps),
+        "missing_minutes": round(missing.total_seconds() / 60, 1),
+        "last_seen": iso_utc(found.last_seen),
+        "stale": found.stale,
+        "stale_series": found.stale_series[: params["max_intervals_listed"]],
+    }
+    start, end = _span(found)
+    title, detail = _words(found, missing, data_end)
+    return Finding(
+        kind="data_gap", severity=severity_of(service.tier, found, data_end, params),
+        service=found.service, squad=ctx.catalog.squad_of(found.service), title=title, detail=detail,
+        start=start, end=end, evidence=evidence, impact={"missing_minutes": evidence["missing_minutes"]},
+        recommendation=(
+            f"Check what feeds {found.service}'s telemetry (exporter, collector, scrape target, log shipping) "
+            "for the missing intervals; findings treat them as missing data, not as drops in traffic."
+        ),
+        key="stale" if found.stale else "gaps",
+    )
+
+
+def _span(found: ServiceGaps) -> tuple[datetime | None, datetime | None]:
+    """From the first missing interval; open-ended (None) while the source is still silent."""
+    silent_from = found.last_seen + _td(found.step) if found.last_seen else None
+    if found.stale:
+        return (found.gaps[0][0] if found.gaps else silent_from), None
+    if found.gaps:
+        return found.gaps[0][0], found.gaps[-1][1]
+    first = min((s["last_seen"] for s in found.stale_series), default=None)
+    return (datetime.fromisoformat(first.replace("Z", "")) if first else None), None
+
+
+def _words(found: ServiceGaps, missing: timedelta, data_end: datetime) -> tuple[str, str]:
+    minutes = round(missing.total_seconds() / 60)
+    last = iso_utc(found.last_seen)
+    if found.stale:
+        title = f"{found.service} stopped reporting telemetry at {last}: no data since"
+        detail = (f"No rows for {found.service} after {last} while the domain's data runs to {iso_utc(data_end)} "
+                  f"({minutes} minutes silent{_plus_gaps(found)}).")
+        return title, detail
+    if found.gaps:
+        title = (f"{found.service} has {len(found.gaps)} gap(s) in its telemetry, {minutes} minutes in all "
+                 "(missing data, not an outage)")
+        first = found.gaps[0]
+        detail = (f"No rows at all for {found.service} in {len(found.gaps)} interval(s) of at least two steps "
+                  f"({_minutes(found.step)}-minute data), the first {iso_utc(first[0])} to {iso_utc(first[1])}"
+                  f"{_stale_part(found)}.")
+        return title, detail
+    names = "; ".join(f"{s['metric']}{' of ' + s['endpoint'] if s['endpoint'] else ''} (last seen {s['last_seen']})"
+                      for s in found.stale_series[:5])
+    title = f"{len(found.stale_series)} series of {found.service} stopped reporting while the service still reports"
+    detail = f"Stale series: {names}{' …' if len(found.stale_series) > 5 else ''}."
+    return title, detail
+
+
+def _plus_gaps(found: ServiceGaps) -> str:
+    return f", plus {len(found.gaps)} earlier gap(s)" if found.gaps else ""
+
+
+def _stale_part(found: ServiceGaps) -> str:
+    if not found.stale_series:
+        return ""
+    return f"; {len(found.stale_series)} series also stopped reporting before the end"
+
+
+def _minutes(step: np.timedelta64) -> str:
+    value = float(step / np.timedelta64(60, "s"))
+    return f"{value:g}"
+
+
+def _td(step: np.timedelta64) -> timedelta:
+    return timedelta(microseconds=int(step.astype("timedelta64[us]").astype(np.int64)))
+
+
+def _np(moment: datetime) -> np.datetime64:
+    return np.datetime64(moment).astype("datetime64[us]")
+
+
+def _py(moment: np.datetime64) -> datetime:
+    return pd.Timestamp(moment).to_pydatetime()
