@@ -12,7 +12,6 @@ zones, columns in another order, binary junk.
 
 from __future__ import annotations
 
-import math
 import random
 import re
 from dataclasses import dataclass
@@ -350,7 +349,3 @@ def mutate(data: bytes, names: list[str], seed: int) -> bytes:
     for name in names:
         data = MUTATIONS[name](data, rng)
     return data
-
-
-def is_finite_number(value: object) -> bool:
-    return isinstance(value, int | float) and math.isfinite(value)

@@ -150,7 +150,8 @@ class CountingReader(io.RawIOBase):
 
 def header_fields(head: bytes) -> list[str]:
     """Lower-cased names of a CSV header line (comma, tab or semicolon separated)."""
-    first = head.decode("utf-8-sig", errors="replace").splitlines()[0] if head else ""
+    lines = head.decode("utf-8-sig", errors="replace").splitlines()
+    first = lines[0] if lines else ""
     sep = max((",", "\t", ";"), key=first.count)
     return [f.strip().strip('"').strip().lower() for f in first.split(sep)]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import importlib
 import pkgutil
+import zlib
 from functools import cache
 from pathlib import Path
 
@@ -39,9 +40,17 @@ def read_head(path: Path, size: int = SNIFF_BYTES) -> bytes:
         try:
             with gzip.open(path, "rb") as unzipped:
                 return unzipped.read(size)
-        except (OSError, EOFError) as exc:
+        except (OSError, EOFError, zlib.error) as exc:
             raise InputError(f"not a readable gzip file ({exc})", path=str(path)) from exc
     return head
+
+
+def _sniffs(reader: Reader, path: Path, head: bytes) -> bool:
+    """A sniffer that trips over odd bytes simply does not recognise the file."""
+    try:
+        return bool(reader.sniff(path, head))
+    except Exception:  # noqa: BLE001
+        return False
 
 
 def reader_for(path: Path, format_name: str = "auto") -> Reader:
@@ -58,7 +67,7 @@ def reader_for(path: Path, format_name: str = "auto") -> Reader:
     if not head.strip():
         raise InputError("the file is empty; expected data rows", path=str(path))
     for reader in available.values():
-        if reader.sniff(path, head):
+        if _sniffs(reader, path, head):
             return reader
     raise InputError(
         "could not tell the format of this file",

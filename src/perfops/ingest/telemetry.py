@@ -170,6 +170,8 @@ def _wide_to_long(block: pa.Table, names: list[str], path: Path) -> pa.Table:
         values = block.column(metric)
         present = as_bool(pc.is_valid(values)) if not pa.types.is_string(values.type) else as_bool(
             pc.not_equal(trimmed(values), ""))  # an empty cell is "not measured"
+        if not pa.types.is_string(values.type):  # int and float columns side by side: one value type
+            values = pc.cast(values, pa.float64())
         part = pa.table({**keys, "metric": pa.array([metric] * n), "value": values, "_row": np.arange(n)})
         parts.append(part.filter(pa.array(present)))
     return pa.concat_tables(parts)

@@ -48,6 +48,9 @@ class Store:
         self.con.execute("BEGIN TRANSACTION")
         try:
             yield
+        except duckdb.ConstraintException as exc:  # e.g. a reader let a row without a time through
+            self.con.execute("ROLLBACK")
+            raise StoreRejected(str(exc).splitlines()[0]) from exc
         except BaseException:
             self.con.execute("ROLLBACK")
             raise

@@ -72,9 +72,12 @@ def ingest_file(store: Store, path: Path, format_name: str, options: IngestOptio
         except StoreRejected:
             continue  # rolled back: the next plan, or the reader's own pass, which names the line
     batch = _read(reader.read, path, options)
-    with store.transaction():
-        rows = store_batch(store, batch)
-        store.ledger.record(digest, str(path), reader.name, rows, len(batch.skipped))
+    try:
+        with store.transaction():
+            rows = store_batch(store, batch)
+            store.ledger.record(digest, str(path), reader.name, rows, len(batch.skipped))
+    except StoreRejected as exc:
+        raise InputError(f"the store refused the rows read as {reader.name}: {exc}", path=str(path)) from exc
     runs = list(batch.test_runs["run_id"]) if batch.test_runs is not None and len(batch.test_runs) else []
     return FileResult(path, reader.name, "loaded", rows, batch.skipped, batch.notes, runs)
 
@@ -101,6 +104,15 @@ def _read(read: Callable[[Path, IngestOptions], IngestBatch], path: Path, option
         raise InputError(f"not readable as text in the expected encoding ({exc.reason})", path=str(path)) from exc
     except MemoryError as exc:
         raise InputError("the file is too large to read in memory", path=str(path)) from exc
+    except Exception as exc:  # noqa: BLE001 - the reader boundary: a user's file never yields a traceback
+        raise InputError(
+            f"could not be read as {reader_name(read)}: {type(exc).__name__}: {str(exc)[:200]}", path=str(path),
+            hint="check the file is complete and in the expected format (see docs/formats)",
+        ) from exc
+
+
+def reader_name(read: Callable[[Path, IngestOptions], IngestBatch]) -> str:
+    return read.__module__.rsplit(".", 1)[-1].replace("_", "-")
 
 
 def _expand(paths: Sequence[Path]) -> list[Path]:

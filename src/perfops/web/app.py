@@ -59,6 +59,9 @@ def error_body(status: int, message: str, hint: str | None = None) -> dict[str, 
     return {"error": {"status": status, "message": message, "hint": hint}}
 
 
+from perfops.web.limits import BodySizeLimit, WriteRateLimit  # noqa: E402
+
+
 def create_app(workspace: Path | str, *, token: str | None = None, period: str = "7d") -> FastAPI:
     ws = workspace_of(Path(workspace))
     data = DashboardData(ws, period=period)
@@ -66,6 +69,9 @@ def create_app(workspace: Path | str, *, token: str | None = None, period: str =
     app.state.data = data
     app.state.token = token if token is not None else configured_token(ws.root)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static")
+    # bounded request bodies and write attempts per client: token guessing and floods get 413/429
+    app.add_middleware(BodySizeLimit, max_bytes=64 * 1024)
+    app.add_middleware(WriteRateLimit, per_minute=30)
     _errors(app)
     _api_routes(app, data)
     _page_routes(app, data)
