@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck bench install system-deps docs clean
+.PHONY: demo test lint typecheck bench fuzz install system-deps docs clean
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -29,6 +29,10 @@ system-deps:
 
 test: $(STAMP) system-deps lint typecheck
 	$(BIN)/pytest
+
+fuzz: $(STAMP)
+	$(BIN)/pip install -q -r fuzz/requirements.txt
+	bash fuzz/run_all.sh
 
 docs: $(STAMP)
 	$(BIN)/python -m perfops.cli.reference > docs/cli.md
