@@ -42,6 +42,8 @@ def propagated_incidents(view: ReportView, findings: list[Finding]) -> Section |
         if not f.caused_by:
             continue
         cause = view.finding_index.get(f.caused_by)
+        if cause is not None and cause.service == f.service:
+            continue  # explained by its own traffic (load-driven), not by a dependency
         squad = (f.evidence or {}).get("cause_squad") or (cause.squad if cause else "?")
         rows.append([f.service, f.title, (cause.service if cause else "?"), squad])
     if not rows:
