@@ -57,24 +57,6 @@ KNOWN: dict[tuple[str, str, str], tuple[str, bytes, str]] = {
         ("ingest/access_log.py", gzip.compress(b'10.0.0.1 - - [05/Jan/2026:10:00:10 +0000] "GET /cart HTTP/1.1" 200 512 '
                                                b'"-" "curl/8.0" 0.012\n' * 3000, mtime=0)[:-8] + bytes(8),
          "a gzip whose CRC does not match: BadGzipFile escapes"),
-    ("cloudwatch-json", "error", "prometheus_json.py:load_json"):
-        ("ingest/prometheus_json.py", BAD_GZIP, "zlib.error from gzip in load_json"),
-    ("cloudwatch-json", "EOFError", "prometheus_json.py:load_json"):
-        ("ingest/prometheus_json.py", TRUNCATED_GZIP, "EOFError from a truncated gzip"),
-    ("cloudwatch-json", "ValueError", "prometheus_json.py:load_json"):
-        ("ingest/prometheus_json.py", HUGE_INT, "json.loads: integer with more than 4300 digits"),
-    ("prometheus-json", "error", "prometheus_json.py:load_json"):
-        ("ingest/prometheus_json.py", BAD_GZIP, "zlib.error from gzip in load_json"),
-    ("prometheus-json", "ValueError", "prometheus_json.py:load_json"):
-        ("ingest/prometheus_json.py", HUGE_INT, "json.loads: integer with more than 4300 digits"),
-    ("otlp-json", "error", "otlp_json.py:load_document"):
-        ("ingest/otlp_json.py", BAD_GZIP, "zlib.error from gzip in load_document"),
-    ("otlp-json", "EOFError", "otlp_json.py:load_document"):
-        ("ingest/otlp_json.py", TRUNCATED_GZIP, "EOFError from a truncated gzip"),
-    ("otlp-json", "UnicodeDecodeError", "otlp_json.py:load_document"):
-        ("ingest/otlp_json.py", b"\xbb", "non-UTF-8 bytes (and UTF-16 files) raise UnicodeDecodeError"),
-    ("otlp-json", "ValueError", "otlp_json.py:load_document"):
-        ("ingest/otlp_json.py", HUGE_INT, "json.loads: integer with more than 4300 digits"),
     ("prometheus-text", "Violation", "prometheus-text.telemetry.timestamp"):
         ("ingest/prometheus_text.py", b'http_server_requests_total{service="checkout-api",endpoint="GET /cart",code="200"} '
          b'1027 17676072000000\n' * 2 + b"# EOF",

@@ -170,3 +170,30 @@ _SLUG = re.compile(r"[^A-Za-z0-9._-]+")
 
 def slug(text: str) -> str:
     return _SLUG.sub("-", text).strip("-") or "run"
+
+
+def read_bytes_maybe_gzip(path: Path) -> bytes:
+    """The file's bytes, decompressed when it is gzip; a broken or truncated gzip is an InputError."""
+    import gzip
+    import zlib
+
+    raw = path.read_bytes()
+    if raw[:2] != b"\x1f\x8b":
+        return raw
+    try:
+        return gzip.decompress(raw)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise InputError(f"not a readable gzip file ({exc})", path=str(path)) from exc
+
+
+def decode_utf8(raw: bytes, path: Path) -> str:
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"not UTF-8 text ({exc.reason} at byte {exc.start})", path=str(path),
+                         hint="save the file as UTF-8") from exc
+
+
+def too_big_number(exc: ValueError, path: Path) -> InputError:
+    """json.loads refuses integers of more than 4,300 digits with a plain ValueError."""
+    return InputError(f"invalid JSON: {exc}", path=str(path))

@@ -378,17 +378,16 @@ def percentile_rows(items: list[tuple[Interval, Where]]) -> Iterator[tuple[Where
 # ---- the reader -----------------------------------------------------------------------------
 def load_document(path: Path) -> Any:
     """One JSON document, or JSON lines (the collector's file exporter) as a list."""
-    raw = path.read_bytes()
-    if raw[:2] == b"\x1f\x8b":
-        import gzip
+    from perfops.ingest.common import decode_utf8, read_bytes_maybe_gzip, too_big_number
 
-        raw = gzip.decompress(raw)
-    text = raw.decode("utf-8-sig", errors="strict")
+    text = decode_utf8(read_bytes_maybe_gzip(path), path)
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         if exc.msg != "Extra data":
             raise InputError(f"invalid JSON: {exc.msg} (column {exc.colno})", path=str(path), line=exc.lineno) from exc
+    except ValueError as exc:
+        raise too_big_number(exc, path) from exc
     documents = []
     for number, line in enumerate(text.splitlines(), start=1):
         if line.strip():

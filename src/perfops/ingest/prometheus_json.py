@@ -345,17 +345,15 @@ def read(path: Path, options: IngestOptions) -> IngestBatch:
 
 def load_json(path: Path) -> Any:
     """The parsed file (gzip allowed), or an InputError naming the line and column."""
-    import gzip
+    from perfops.ingest.common import decode_utf8, read_bytes_maybe_gzip, too_big_number
 
-    raw = path.read_bytes()
-    if raw[:2] == b"\x1f\x8b":
-        raw = gzip.decompress(raw)
+    text = decode_utf8(read_bytes_maybe_gzip(path), path)
     try:
-        return json.loads(raw.decode("utf-8-sig"))
-    except UnicodeDecodeError as exc:
-        raise InputError(f"not UTF-8 text ({exc.reason})", path=str(path)) from exc
+        return json.loads(text)
     except json.JSONDecodeError as exc:
         raise InputError(f"invalid JSON: {exc.msg} (column {exc.colno})", path=str(path), line=exc.lineno) from exc
+    except ValueError as exc:
+        raise too_big_number(exc, path) from exc
 
 
 READER = Reader(

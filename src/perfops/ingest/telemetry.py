@@ -165,13 +165,15 @@ def _wide_to_long(block: pa.Table, names: list[str], path: Path) -> pa.Table:
         )
     parts = []
     n = block.num_rows
+    any_text = any(pa.types.is_string(block.column(m).type) or pa.types.is_large_string(block.column(m).type)
+                   for m in metric_columns)
+    value_type = pa.string() if any_text else pa.float64()
     keys = {k: block.column(k) if k in names else pa.array([""] * n) for k in KEY_COLUMNS}
     for metric in metric_columns:
         values = block.column(metric)
         present = as_bool(pc.is_valid(values)) if not pa.types.is_string(values.type) else as_bool(
             pc.not_equal(trimmed(values), ""))  # an empty cell is "not measured"
-        if not pa.types.is_string(values.type):  # int and float columns side by side: one value type
-            values = pc.cast(values, pa.float64())
+        values = pc.cast(values, value_type)  # int, float and text columns side by side: one type
         part = pa.table({**keys, "metric": pa.array([metric] * n), "value": values, "_row": np.arange(n)})
         parts.append(part.filter(pa.array(present)))
     return pa.concat_tables(parts)
