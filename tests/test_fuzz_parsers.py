@@ -64,20 +64,9 @@ KNOWN: dict[tuple[str, str, str], tuple[str, bytes, str]] = {
     ("otlp-json", "OverflowError", "otlp_json.py:_metric_points"):
         ("ingest/otlp_json.py", b'{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"name":"x","sum":'
          b'{"aggregationTemporality":Infinity,"dataPoints":[{}]}}]}]}]}', "int(Infinity) of aggregationTemporality"),
-    ("prometheus-text", "UnicodeDecodeError", "prometheus_text.py:read"):
-        ("ingest/prometheus_text.py", b"\xbb", "non-UTF-8 bytes (and any gzip) raise UnicodeDecodeError"),
     ("events", "OutOfBoundsDatetime", "events.py:read"):
         ("ingest/events.py", b"timestamp,service,type\n9767610800,payments,config\n",
          "pd.to_datetime of a year-2279 time overflows nanoseconds"),
-    ("telemetry", "ArrowInvalid", "common.py:trimmed"):
-        ("ingest/common.py", b"timestamp,service,metric,value\n2026-01-0\xc9T10:00:00Z,payments,requests,1\n",
-         "invalid UTF-8 in the timestamp column: Invalid UTF8 payload"),
-    ("telemetry", "ArrowInvalid", "common.py:parse_numbers"):
-        ("ingest/common.py", b"timestamp,service,metric,value\n2026-01-05T10:00:00Z,payments,requests,4\xc90\n",
-         "invalid UTF-8 in the value column: Invalid UTF8 payload"),
-    ("telemetry", "UnicodeDecodeError", "telemetry.py:_validated"):
-        ("ingest/telemetry.py", b"timestamp,service,metric,value,\xff\xff\n2026-01-05T10:00:00Z,payments,requests,1,x\n",
-         "invalid UTF-8 in the header"),
     ("gatling", "OverflowError", "gatling.py:_assemble"):
         ("ingest/gatling.py", GATLING + b"REQUEST\t\tPOST /checkout\t99999999999999999999\t1767607200300\tOK\t \n",
          "a timestamp beyond int64"),
@@ -116,8 +105,6 @@ KNOWN: dict[tuple[str, str, str], tuple[str, bytes, str]] = {
          "'the samples span more than 15 days' does not name the file"),
     ("k6", "ValueError", "k6.py:read_summary"):
         ("ingest/k6.py", HUGE_INT, "json.loads: integer with more than 4300 digits"),
-    ("locust", "error", "testrun_common.py:read_bytes"):
-        ("ingest/testrun_common.py", BAD_GZIP, "zlib.error from gzip in read_bytes"),
     ("locust", "Error", "locust.py:read_table"):
         ("ingest/locust.py", b"Name,Error,Occurrences\r\r,Method\n", "csv.Error: new-line character in unquoted field"),
     ("locust", "AttributeError", "locust.py:_stats_endpoints"):
@@ -128,8 +115,6 @@ KNOWN: dict[tuple[str, str, str], tuple[str, bytes, str]] = {
     ("locust", "ValueError", "locust.py:<listcomp>"):
         ("ingest/locust.py", b"Type,Name,Request Count,Failure Count,Type\nGET,/a,1,0,POST\n",
          "a repeated Type column: zip(strict=True) of names and methods"),
-    ("locust", "BadGzipFile", "testrun_common.py:read_bytes"):
-        ("ingest/testrun_common.py", b"\x1f\x8bType,Name,Request Count\n", "gzip magic, then not gzip"),
     ("jmeter", "KeyError", "jmeter.py:_add_block"):
         ("ingest/jmeter.py", b"timeStamp,elapsed,label,responseCode\n1767607202750,197,GET /cart,200\n",
          "a header without a success column"),

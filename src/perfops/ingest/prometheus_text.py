@@ -114,7 +114,9 @@ def sniff(path: Path, head: bytes) -> bool:
 
 
 def read(path: Path, options: IngestOptions) -> IngestBatch:
-    text = path.read_text(encoding="utf-8-sig")
+    from perfops.ingest.common import decode_utf8, read_bytes_maybe_gzip
+
+    text = decode_utf8(read_bytes_maybe_gzip(path), path)
     openmetrics = "# EOF" in text[-64:] or path.name.endswith((".om", ".om.txt"))
     series = to_series(iter_samples(iter(text.split("\n")), openmetrics, str(path)), path.stat().st_mtime)
     metric_hint, service_hint = S.hint_from_filename(path.name, options.catalog)

@@ -48,7 +48,11 @@ def read(path: Path, options: IngestOptions) -> IngestBatch:
     """Validate the whole file block by block; the store sees it only when every block is good
     (or, with --skip-bad-rows, with the bad rows dropped and listed)."""
     batch = IngestBatch(telemetry=None)
-    tables = [_validated(block, first_line, path, options, batch) for block, first_line in _blocks(path, options)]
+    try:
+        tables = [_validated(block, first_line, path, options, batch) for block, first_line in _blocks(path, options)]
+    except (UnicodeDecodeError, pa.ArrowInvalid) as exc:  # bytes that are not UTF-8 text in some column
+        raise InputError(f"not UTF-8 text, or not CSV ({str(exc).splitlines()[0][:120]})", path=str(path),
+                         hint="save the file as UTF-8 CSV or Parquet") from exc
     tables = [t for t in tables if t.num_rows]
     batch.telemetry = pa.concat_tables(tables) if tables else _empty()
     return batch

@@ -391,10 +391,11 @@ def is_gzip(path: Path) -> bool:
 
 
 def read_bytes(path: Path) -> bytes:
-    """The file's bytes, gunzipped when it is gzip (k6 writes `--out json=x.gz`)."""
-    import gzip
+    """The file's bytes, gunzipped when it is gzip (k6 writes `--out json=x.gz`); a broken gzip
+    is an InputError naming the file."""
+    from perfops.ingest.common import read_bytes_maybe_gzip
 
-    return gzip.decompress(path.read_bytes()) if is_gzip(path) else path.read_bytes()
+    return read_bytes_maybe_gzip(path)
 
 
 def open_text(path: Path):
