@@ -558,7 +558,7 @@ def _parsed_blocks(path: Path, parser: Parser, options: IngestOptions) -> Iterat
         raw.seek(0)
         in_flight: list = []
         line = 1
-        for block in blocks(stream):
+        for block in _readable_blocks(stream, path):
             in_flight.append(pool.submit(parser.parse, block, line))
             line += block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
             if len(in_flight) >= PREFETCH_BLOCKS:
@@ -569,6 +569,16 @@ def _parsed_blocks(path: Path, parser: Parser, options: IngestOptions) -> Iterat
             yield future.result()
         if options.progress:
             options.progress(total, total)
+
+
+def _readable_blocks(stream: BinaryIO, path: Path) -> Iterator[bytes]:
+    """blocks(), with a corrupt or truncated gzip reported as the file's problem."""
+    import zlib
+
+    try:
+        yield from blocks(stream)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise InputError(f"not a readable gzip file ({exc})", path=str(path)) from exc
 
 
 def _code_rows(parsed: ParsedBlock, state: FileState) -> Rows:
