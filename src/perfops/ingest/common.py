@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -165,11 +164,6 @@ def require_columns(present: list[str], required: tuple[str, ...], path: Path) -
         )
 
 
-_SLUG = re.compile(r"[^A-Za-z0-9._-]+")
-
-
-def slug(text: str) -> str:
-    return _SLUG.sub("-", text).strip("-") or "run"
 
 
 def read_bytes_maybe_gzip(path: Path) -> bytes:

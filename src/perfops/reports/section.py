@@ -92,7 +92,3 @@ class Section:
     html: str
     markdown: str
     data: dict[str, Any] | list[Any] = field(default_factory=dict)
-
-
-def table_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
-    return pd.DataFrame(rows)

@@ -8,7 +8,6 @@ later analyses measure against the new level instead of raising it again every w
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from perfops.errors import NotFoundError, PerfopsError
@@ -103,13 +102,6 @@ def comment(workspace: Workspace, finding_id: str, by: str | None, note: str) ->
     with open_store(workspace.store_path) as store:
         finding = _existing(store, finding_id)
         store.findings.comment(finding.id, by or "unknown", note)
-
-
-def mark_level(workspace: Workspace, service: str, endpoint: str, metric: str, at: datetime, note: str,
-               by: str | None) -> None:
-    """Declare a new normal by hand ("new traffic pattern since the campaign")."""
-    with open_store(workspace.store_path) as store:
-        store.findings.add_level_mark(service, endpoint, metric, at, note, by or "unknown")
 
 
 def _existing(store: Store, finding_id: str) -> Finding:
