@@ -3,7 +3,9 @@
 Scores every NAB file in one process (`--out DIR`, one `<category>/<file>.csv` per data file,
 the layout `nab_score.py --scores-dir` reads), scores them with the shared NAB scorer, and
 measures scoring speed on the whole corpus concatenated and on a synthetic 10,000,000-point
-series. Peers, each strictly causal too:
+series. `--two-fold` checks that the "fast" parameter set generalises: the greedy feature
+selection that chose it is re-run on half of the files (every other file, so each category is
+split) and scored on the other half. Peers, each strictly causal too:
 
 - river HalfSpaceTrees (online, streaming; values min-max scaled with the running range),
 - pyod ECOD and IForest fitted on the first 15 % of each file (NAB's probation) on
@@ -11,12 +13,13 @@ series. Peers, each strictly causal too:
   maps to [0, 0.5], beyond it to (0.5, 1]).
 
     .venv/bin/python bench/nab.py [--out /tmp/nab_scores] [--peers] [--speed-only]
-                                  [--method context|fast|both] [--workers 2]
+                                  [--two-fold [--pool levels|all]]
+                                  [--method fast|context|both] [--workers 2]
 
-`--method both` scores the corpus with the default (contextual) and the fast (window
-statistics) method. The contextual method is pure Python (minutes for the corpus on a loaded
-machine); `--workers` scores files in parallel processes. The authoritative figure is the real
-CLI, one process per file:
+`--method both` scores the corpus with the default ("fast": new extremes + window statistics)
+and the contextual method. The contextual method is pure Python (minutes for the corpus on a
+loaded machine); `--workers` scores files in parallel processes. The authoritative figure is
+the real CLI, one process per file:
 
     python3 ../shared/tools/nab_score.py --workers 2 \\
         --detector-cmd '.venv/bin/perfops detect {input} --output {output} --quiet'
@@ -31,11 +34,19 @@ import os
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
-from perfops.analysis.detector import DetectorParams, score_series
+from perfops.analysis.detector import (
+    DetectorParams,
+    extreme_scores,
+    final_scores,
+    record_ratio,
+    score_series,
+    tame_heavy_tail,
+)
 from perfops.usecases.detect import read_series
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -116,9 +127,9 @@ def write_scores(corpus, scores, out: Path) -> None:
             w.writerows(zip(s.timestamps, np.round(sc, 6).tolist(), strict=True))
 
 
-def evaluate(nab, corpus, scores) -> dict[str, float]:
+def evaluate(nab, corpus, scores, digits: int = 1) -> dict[str, float]:
     result = nab.evaluate(corpus, scores)
-    return {k: round(v["score"], 1) for k, v in result["profiles"].items()}
+    return {k: round(v["score"], digits) for k, v in result["profiles"].items()}
 
 
 def speed(corpus, methods: list[str]) -> dict[str, tuple[float, float]]:
@@ -146,19 +157,104 @@ def speed(corpus, methods: list[str]) -> dict[str, tuple[float, float]]:
     return out
 
 
+# ---- 2-fold check of the parameter set -------------------------------------------------------
+
+POOL_HISTORIES = (100, 400, 2000, 6000)  # rows of history h of the candidate features
+POOL_LEVEL_WINDOWS = (1, 3, 9, 27, 81)  # rows averaged w of the level candidates
+POOL_SPREAD_WINDOWS = (12, 48, 144)
+POOL_DAILY = (3, 12, 48)
+
+
+def candidate_features(pool: str = "levels") -> dict[str, DetectorParams]:
+    """The candidate features of the selection, each as a one-feature parameter set: level and
+    daily-pattern features ("levels", the families of the default), or also spread and entropy
+    ("all")."""
+    none = DetectorParams(levels=(), spreads=(), daily_smooth=0, entropy_window=0)
+    out = {f"level {h}/{w}": replace(none, levels=((h, w),))
+           for h in POOL_HISTORIES for w in POOL_LEVEL_WINDOWS}
+    out.update({f"daily {d}": replace(none, daily_smooth=d) for d in POOL_DAILY})
+    if pool == "all":
+        out.update({f"spread {h}/{w}": replace(none, spreads=((h, w),))
+                    for h in POOL_HISTORIES for w in POOL_SPREAD_WINDOWS})
+        out["entropy 12"] = replace(none, entropy_window=12)
+    return out
+
+
+def shipped_features() -> list[str]:
+    p = DetectorParams()
+    return [f"level {h}/{w}" for h, w in p.levels] + [f"daily {p.daily_smooth}"]
+
+
+class Selection:
+    """Record ratios of every candidate on every file, computed once; scores of any subset."""
+
+    def __init__(self, nab, corpus, pool: str = "levels") -> None:
+        self.nab, self.corpus, self.p = nab, corpus, DetectorParams()
+        steps = [read_series(Path(s.path)).step_seconds for s in corpus]
+        tamed = [tame_heavy_tail(s.values, self.p) for s in corpus]
+        self.ratios = {name: [record_ratio(x, st, cp).astype(np.float32) for x, st in zip(tamed, steps, strict=True)]
+                       for name, cp in candidate_features(pool).items()}
+        self.extremes = [extreme_scores(s.values, self.p) for s in corpus]
+
+    def scores(self, features: list[str]) -> list[np.ndarray]:
+        out = []
+        for i, extremes in enumerate(self.extremes):
+            ratio = np.max([self.ratios[f][i] for f in features], axis=0).astype(float)
+            out.append(final_scores(ratio, extremes, self.p))
+        return out
+
+    def evaluate(self, features: list[str], files: list[int]) -> dict[str, float]:
+        scores = self.scores(features)
+        return evaluate(self.nab, [self.corpus[i] for i in files], [scores[i] for i in files], digits=2)
+
+    def greedy(self, files: list[int], size: int) -> list[str]:
+        """Forward selection: add the candidate that most raises the standard score on `files`."""
+        chosen: list[str] = []
+        for _ in range(size):
+            rest = [f for f in self.ratios if f not in chosen]
+            gains = {f: self.evaluate(chosen + [f], files)["standard"] for f in rest}
+            chosen.append(max(rest, key=lambda f: (gains[f], -rest.index(f))))
+        return chosen
+
+
+def two_fold(nab, corpus, pool: str = "levels") -> None:
+    """Selection re-run on each half (as many features as the shipped set), scored on the other."""
+    sel = Selection(nab, corpus, pool)
+    halves = [[i for i in range(len(corpus)) if i % 2 == k] for k in (0, 1)]
+    size = len(shipped_features())
+    print("| features | tuned on | score on the tuned half | score on the other half |\n|---|---|---|---|")
+    for k, (tune, test) in enumerate((halves, halves[::-1])):
+        chosen = sel.greedy(tune, size)
+        print(f"| {', '.join(chosen)} | half {k} | {_fmt(sel.evaluate(chosen, tune))} | {_fmt(sel.evaluate(chosen, test))} |",
+              flush=True)
+    shipped = shipped_features()
+    print(f"| shipped: {', '.join(shipped)} | all files | {_fmt(sel.evaluate(shipped, halves[0] + halves[1]))} | "
+          f"half 0: {_fmt(sel.evaluate(shipped, halves[0]))}; half 1: {_fmt(sel.evaluate(shipped, halves[1]))} |")
+
+
+def _fmt(s: dict[str, float]) -> str:
+    return f"{s['standard']} / {s['reward_low_FP_rate']} / {s['reward_low_FN_rate']}"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=Path(os.environ.get("TMPDIR", "/tmp")) / "perfops_nab_scores")
     ap.add_argument("--peers", action="store_true", help="also run river and pyod (a few minutes)")
     ap.add_argument("--speed-only", action="store_true")
-    ap.add_argument("--method", choices=("context", "fast", "both"), default="both")
+    ap.add_argument("--method", choices=("context", "fast", "both"), default="fast")
+    ap.add_argument("--two-fold", action="store_true", help="only the 2-fold check of the parameter set")
+    ap.add_argument("--pool", choices=("levels", "all"), default="levels",
+                    help="candidate features of the 2-fold selection")
     ap.add_argument("--workers", type=int, default=1, help="processes scoring perfops files")
     args = ap.parse_args()
-    methods = ["context", "fast"] if args.method == "both" else [args.method]
+    methods = ["fast", "context"] if args.method == "both" else [args.method]
     if not SCORER.exists():
         sys.exit(f"the NAB scorer is not at {SCORER}")
     nab = load_scorer()
     corpus = nab.load_corpus(nab.DEFAULT_DATA_DIR)
+    if args.two_fold:
+        two_fold(nab, corpus, args.pool)
+        return
     if not args.speed_only:
         rows = [(f"perfops detect ({m})", lambda c, m=m: perfops_scores(c, m, args.workers))
                 for m in methods]

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from perfops.errors import InputError
+from perfops.errors import InputError, PerfopsError
 
 
 @dataclass(frozen=True)
@@ -92,12 +92,15 @@ def _epoch(text: str) -> float | None:
     return moment.timestamp()
 
 
-def detect_file(path: Path, output: Path | None) -> int:
-    """Score `path`, write the CSV to `output` (stdout when None); returns the number of rows."""
-    from perfops.analysis.detector import score_series
+def detect_file(path: Path, output: Path | None, method: str = "fast") -> int:
+    """Score `path` with `method` ("fast" or "context"), write the CSV to `output` (stdout when
+    None); returns the number of rows."""
+    from perfops.analysis.detector import METHODS, DetectorParams, score_series
 
+    if method not in METHODS:
+        raise PerfopsError(f"--method: '{method}' is unknown; expected {' or '.join(METHODS)}")
     series = read_series(path)
-    scores = score_series(series.values, series.step_seconds)
+    scores = score_series(series.values, series.step_seconds, DetectorParams(method=method))
     if output is None:
         _write(sys.stdout, series, scores)
     else:
