@@ -3,14 +3,22 @@ zero errors while `perfops ingest` loads new files into the same workspace, and 
 is lost.
 
     .venv/bin/python bench/load_reliability.py [--clients 50] [--seconds 60] [--baseline-seconds 20]
-                                               [--workspace DIR] [--json OUT.json]
+                                               [--workspace DIR] [--json OUT.json] [--no-writes]
 
 Phases, in one run: (1) a baseline — the same clients with no ingest running; (2) the load with
 ingest running, a new day of telemetry per `perfops ingest` call, back to back. Reported: requests,
-errors (any non-200 answer or transport error), p50 / p95 / max latency per phase and their
-ratio, the ingests that finished, and the check that the store holds exactly the rows of every
-ingested file (ledger rows == telemetry rows). Exit status 1 when any request failed or data is
-missing. Binds to 127.0.0.1 only.
+errors (any non-200 answer or transport error), answers marked stale (`X-Perfops-Stale: true`:
+served from the dashboard's last read while ingest held the store), p50 / p95 / max latency per
+phase and their ratio, the ingests that finished, and the check that the store holds exactly the
+rows of every ingested file (ledger rows == telemetry rows).
+
+Writes during the ingest phase (unless --no-writes): one more client comments on a finding through
+the API every 2.5 s (under the 30-a-minute write limit), each with a unique note. Every answer must
+be 200 (then the note is in the finding's history exactly once) or 503 with Retry-After (then it
+is not): a note lost or saved twice, or any other answer, is an error. Reported: writes sent,
+saved, refused with 503, their p50 / max latency.
+
+Exit status 1 when any request failed, a write was lost, or data is missing. Binds to 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -90,9 +98,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+TOKEN = "load-reliability-token"
+
+
 def start_server(root: Path, port: int) -> subprocess.Popen:
-    server = subprocess.Popen([*PERFOPS, "serve", "--port", str(port), "--workspace", str(root), "--quiet"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    with (root / "serve.log").open("ab") as log:  # read after the run when a request failed
+        server = subprocess.Popen([*PERFOPS, "serve", "--port", str(port), "--workspace", str(root), "--quiet"],
+                                  stdout=subprocess.DEVNULL, stderr=log, env={**os.environ, "PERFOPS_TOKEN": TOKEN})
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:
@@ -101,7 +113,12 @@ def start_server(root: Path, port: int) -> subprocess.Popen:
         except httpx.HTTPError:
             time.sleep(0.5)
     server.kill()
-    raise SystemExit(f"the server did not come up: {server.stderr.read().decode()[-2000:] if server.stderr else ''}")
+    raise SystemExit(f"the server did not come up: {server_log(root)}")
+
+
+def server_log(root: Path) -> str:
+    path = root / "serve.log"
+    return path.read_text(errors="replace")[-3000:] if path.exists() else ""
 
 
 def paths_of(base: str) -> list[str]:
@@ -116,10 +133,15 @@ def paths_of(base: str) -> list[str]:
 async def hammer(base: str, paths: list[str], clients: int, seconds: float) -> dict:
     latencies: list[float] = []
     errors: list[str] = []
+    slowest: list[tuple[float, str, str]] = []  # (seconds, path, X-Perfops-Stale)
+    stale = 0
     stop = time.monotonic() + seconds
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    # idle connections are dropped before uvicorn's 5 s keep-alive timeout closes them: at the same
+    # 5 s, a request sent on a connection the server is closing fails with ReadError (a client race)
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients, keepalive_expiry=2.0)
     async with httpx.AsyncClient(base_url=base, timeout=120, limits=limits) as client:
         async def one(worker: int) -> None:
+            nonlocal stale
             i = worker
             while time.monotonic() < stop:
                 path = paths[i % len(paths)]
@@ -129,13 +151,61 @@ async def hammer(base: str, paths: list[str], clients: int, seconds: float) -> d
                     response = await client.get(path)
                     if response.status_code != 200:
                         errors.append(f"{path}: {response.status_code} {response.text[:200]}")
+                    stale += response.headers.get("x-perfops-stale") == "true"
+                    flag = response.headers.get("x-perfops-stale", "-")
                 except httpx.HTTPError as exc:
                     errors.append(f"{path}: {type(exc).__name__} {exc}")
+                    flag = "error"
                 latencies.append(time.perf_counter() - t0)
+                slowest.append((latencies[-1], path, flag))
+                if len(slowest) > 50:
+                    slowest.sort(reverse=True)
+                    del slowest[5:]
 
         await asyncio.gather(*(one(w) for w in range(clients)))
-    return {"requests": len(latencies), "errors": len(errors), "error_samples": errors[:10],
-            **figures(latencies), "seconds": seconds}
+    slowest.sort(reverse=True)
+    return {"requests": len(latencies), "errors": len(errors), "stale": stale, "error_samples": errors[:10],
+            **figures(latencies), "seconds": seconds,
+            "slowest": [f"{path} {round(t * 1000)} ms stale={flag}" for t, path, flag in slowest[:5]]}
+
+
+async def write_while(base: str, finding_id: str, seconds: float, every: float = 2.5) -> list[dict]:
+    """A comment with a unique note every `every` seconds: [{note, status, retry_after, seconds}]."""
+    sent: list[dict] = []
+    stop = time.monotonic() + seconds
+    async with httpx.AsyncClient(base_url=base, timeout=120) as client:
+        while time.monotonic() < stop:
+            note = f"load-reliability write {len(sent)} {time.time():.3f}"
+            t0 = time.perf_counter()
+            try:
+                response = await client.post(f"/api/findings/{finding_id}/comment", json={"by": "bench", "note": note},
+                                             headers={"Authorization": f"Bearer {TOKEN}"})
+                status, retry_after = response.status_code, response.headers.get("retry-after")
+            except httpx.HTTPError as exc:
+                status, retry_after = type(exc).__name__, None
+            took = time.perf_counter() - t0
+            sent.append({"note": note, "status": status, "retry_after": retry_after, "seconds": round(took, 3)})
+            await asyncio.sleep(max(0.0, every - took))
+    return sent
+
+
+def check_writes(base: str, finding_id: str, sent: list[dict]) -> dict:
+    """Saved (200) notes are in the history exactly once, refused (503 + Retry-After) ones are not."""
+    deadline = time.monotonic() + 60
+    while True:  # the history once the dashboard has read the store again after the ingest
+        response = httpx.get(f"{base}/api/findings/{finding_id}", timeout=120)
+        if response.headers.get("x-perfops-stale") != "true" or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    history = response.json()["history"]
+    notes = [h.get("note") for h in history]
+    saved = [w for w in sent if w["status"] == 200]
+    refused = [w for w in sent if w["status"] == 503 and w["retry_after"]]
+    problems = [f"{w['note']}: answered {w['status']}" for w in sent if w not in saved and w not in refused]
+    problems += [f"{w['note']}: saved {notes.count(w['note'])} times" for w in saved if notes.count(w["note"]) != 1]
+    problems += [f"{w['note']}: refused but saved" for w in refused if w["note"] in notes]
+    return {"sent": len(sent), "saved": len(saved), "refused_503": len(refused), "problems": problems,
+            **figures([w["seconds"] for w in sent])}
 
 
 def figures(latencies: list[float]) -> dict:
@@ -190,6 +260,7 @@ def main() -> int:
     parser.add_argument("--baseline-seconds", type=float, default=20)
     parser.add_argument("--workspace", type=Path)
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--no-writes", action="store_true", help="no comments through the API during the ingest")
     args = parser.parse_args()
     root = args.workspace or Path(tempfile.mkdtemp(prefix="perfops-load-")) / "ws"
     if not (root / "perfops.yaml").exists():
@@ -200,25 +271,41 @@ def main() -> int:
     try:
         paths = paths_of(base)
         baseline = asyncio.run(hammer(base, paths, args.clients, args.baseline_seconds))
+        finding_id = next((p.rsplit("/", 1)[-1] for p in paths if p.startswith("/api/findings/")), None)
         ingest = IngestLoop(root)
         ingest.start()
-        loaded = asyncio.run(hammer(base, paths, args.clients, args.seconds))
+        loaded, sent = asyncio.run(_load_phase(base, paths, args.clients, args.seconds,
+                                               None if args.no_writes else finding_id))
         ingest.stop.set()
         ingest.join()
+        writes = check_writes(base, finding_id, sent) if sent and finding_id else None
     finally:
         server.terminate()
         server.wait(timeout=30)
     store = check_store(root, ingest.done)
     result = {"clients": args.clients, "paths": len(paths), "baseline": baseline, "with_ingest": loaded,
-              "ingests": ingest.done, "store": store, "load_average": os.getloadavg()[0],
+              "writes": writes, "ingests": ingest.done, "store": store, "load_average": os.getloadavg()[0],
               "p50_ratio": _ratio(loaded["p50_ms"], baseline["p50_ms"]),
               "p95_ratio": _ratio(loaded["p95_ms"], baseline["p95_ms"])}
     print(report(result))
+    if loaded["errors"] or baseline["errors"]:
+        print(f"server log (tail): {server_log(root) or '(empty)'}")
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))
     ok = loaded["errors"] == 0 and baseline["errors"] == 0 and store["rows_lost"] == 0 \
-        and not store["finished_files_missing_from_ledger"] and store["ingests_finished"] > 0
+        and not store["finished_files_missing_from_ledger"] and store["ingests_finished"] > 0 \
+        and not (writes and writes["problems"])
     return 0 if ok else 1
+
+
+async def _load_phase(base: str, paths: list[str], clients: int, seconds: float,
+                      finding_id: str | None) -> tuple[dict, list[dict]]:
+    """The readers, and the writer when `finding_id` is given, side by side."""
+    readers = hammer(base, paths, clients, seconds)
+    if finding_id is None:
+        return await readers, []
+    loaded, sent = await asyncio.gather(readers, write_while(base, finding_id, seconds))
+    return loaded, sent
 
 
 def _ratio(a: float | None, b: float | None) -> float | None:
@@ -226,12 +313,13 @@ def _ratio(a: float | None, b: float | None) -> float | None:
 
 
 def report(r: dict) -> str:
-    rows = ["| phase | clients | seconds | requests | errors | req/s | p50 ms | p95 ms | max ms |",
-            "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    rows = ["| phase | clients | seconds | requests | errors | stale | req/s | p50 ms | p95 ms | max ms |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for name in ("baseline", "with_ingest"):
         p = r[name]
         rows.append(f"| {name} | {r['clients']} | {p['seconds']:g} | {p['requests']} | {p['errors']} | "
-                    f"{p['requests'] / p['seconds']:.1f} | {p['p50_ms']} | {p['p95_ms']} | {p['max_ms']} |")
+                    f"{p.get('stale', 0)} | {p['requests'] / p['seconds']:.1f} | {p['p50_ms']} | {p['p95_ms']} | "
+                    f"{p['max_ms']} |")
     s = r["store"]
     rows.append("")
     rows.append(f"ingest during the load: {s['ingests_finished']} files finished, {s['ingests_failed']} failed "
@@ -239,6 +327,12 @@ def report(r: dict) -> str:
                 f"ledger {s['ledger_rows']} rows, rows lost {s['rows_lost']}; "
                 f"latency with ingest / baseline: p50 x{r['p50_ratio']}, p95 x{r['p95_ratio']}; "
                 f"load average {r['load_average']:.1f}")
+    rows.append(f"slowest with ingest: {r['with_ingest']['slowest']}")
+    w = r.get("writes")
+    if w:
+        rows.append(f"writes during the ingest: {w['sent']} sent, {w['saved']} saved (200), {w['refused_503']} "
+                    f"refused with 503 + Retry-After, latency p50 {w['p50_ms']} ms, max {w['max_ms']} ms; "
+                    f"problems: {w['problems'][:5] or 'none'}")
     for name in ("baseline", "with_ingest"):
         if r[name]["error_samples"]:
             rows.append(f"{name} errors: {r[name]['error_samples']}")

@@ -12,6 +12,7 @@ import duckdb
 
 from perfops.errors import PerfopsError, WorkspaceBusyError
 from perfops.store.migrations import MIGRATIONS
+from perfops.store.snapshot import wait_cap
 
 BUSY_WAIT_SECONDS = float(os.environ.get("PERFOPS_LOCK_TIMEOUT", "30"))
 
@@ -70,7 +71,7 @@ def open_store(path: Path | None, *, read_only: bool = False, wait: float = BUSY
     """Open (creating and migrating when needed) the store at `path`; None = in memory.
 
     DuckDB allows one writing process per file; a second process waits up to `wait` seconds,
-    then gets WorkspaceBusyError rather than a corrupt store.
+    then gets WorkspaceBusyError rather than a corrupt store (sooner inside `snapshot.busy_wait_cap`).
     """
     if path is None:
         con = duckdb.connect(":memory:")
@@ -78,7 +79,7 @@ def open_store(path: Path | None, *, read_only: bool = False, wait: float = BUSY
         if read_only and not path.exists():
             read_only = False  # nothing to read yet: create it
         path.parent.mkdir(parents=True, exist_ok=True)
-        con = _connect_waiting(path, read_only, wait)
+        con = _connect_waiting(path, read_only, min(wait, wait_cap()))  # a caller's busy_wait_cap
     if not read_only:
         _migrate(con)
     return Store(con, path)

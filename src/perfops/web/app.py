@@ -7,6 +7,10 @@ Writes (acknowledge, assign, comment, resolve, reopen) need the workspace token:
 `Authorization: Bearer <token>`, the pages' forms as a `token` field. Every value from data is
 escaped (Jinja2 autoescape; JSON for scripts via `tojson`). Binds to 127.0.0.1 (see cmd_report).
 The pages and the API call the same use cases as the CLI (perfops.usecases.workflow).
+
+While another process (`perfops ingest`, `analyze`) holds the store, reads are answered from what
+was read last, with `X-Perfops-Data-As-Of` / `X-Perfops-Stale` headers and a "workspace busy" note
+in pages; writes answer 503 with Retry-After when the store stays held (see web/data.py).
 """
 
 from __future__ import annotations
@@ -21,9 +25,10 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 
-from perfops.errors import NotFoundError, PerfopsError
+from perfops.errors import NotFoundError, PerfopsError, WorkspaceBusyError
 from perfops.web import pages
-from perfops.web.data import DashboardData, workspace_of
+from perfops.web.data import RETRY_AFTER, DashboardData, Snapshot, finding_key, workspace_of
+from perfops.web.freshness import Freshness, with_note
 
 TOKEN_ENV = "PERFOPS_TOKEN"
 TOKEN_FILE = "token"
@@ -88,6 +93,12 @@ def _errors(app: FastAPI) -> None:
         status = 404 if isinstance(exc, NotFoundError) else 400
         return _error_response(request, status, exc.message, exc.hint)
 
+    @app.exception_handler(WorkspaceBusyError)
+    async def busy_error(request: Request, exc: WorkspaceBusyError) -> Response:
+        response = _error_response(request, 503, exc.message, exc.hint)
+        response.headers["Retry-After"] = str(RETRY_AFTER)
+        return response
+
     from starlette.exceptions import HTTPException as StarletteHTTPException
 
     @app.exception_handler(StarletteHTTPException)
@@ -110,104 +121,152 @@ def check_token(app_token: str | None, given: str | None) -> None:
 
 
 def apply_action(data: DashboardData, finding_id: str, action: str, body: WorkflowBody) -> Any:
+    """The change through the workflow use cases: the updated Finding (None for a comment), or
+    WorkspaceBusyError (503, not saved) when another process keeps the store (data.write)."""
     from perfops.usecases import workflow
 
     if action not in ACTIONS:
         raise ApiError(404, f"unknown action '{action}'", f"expected one of {', '.join(ACTIONS)}")
-    with data.lock:
-        try:
-            if action == "assign":
-                if not body.squad:
-                    raise ApiError(400, "assign needs a squad")
-                result = workflow.assign(data.workspace, finding_id, body.squad, body.by, body.note)
-            elif action == "comment":
-                workflow.comment(data.workspace, finding_id, body.by, body.note or "")
-                result = None
-            else:
-                result = workflow.change_status(data.workspace, finding_id, action, body.by, body.note)
-        finally:
-            data.invalidate()
-    return result
+    if action == "assign" and not body.squad:
+        raise ApiError(400, "assign needs a squad")
+
+    def change() -> Any:
+        if action == "assign":
+            return workflow.assign(data.workspace, finding_id, body.squad or "", body.by, body.note)
+        if action == "comment":
+            workflow.comment(data.workspace, finding_id, body.by, body.note or "")
+            return None
+        return workflow.change_status(data.workspace, finding_id, action, body.by, body.note)
+
+    return data.write(change, changes=[finding_key(finding_id)])
+
+
+def _stamp(response: Response, freshness: Freshness) -> None:
+    response.headers.update(freshness.headers())
+
+
+def _page(data: DashboardData, snap: Snapshot, html: str, fell_back: Any = None) -> HTMLResponse:
+    """A page with its freshness headers, and the busy note while another process holds the store."""
+    freshness = data.freshness(snap, fell_back)
+    return HTMLResponse(with_note(html, freshness, snap.catalog.timezone), headers=freshness.headers())
+
+
+def _finding_page(data: DashboardData, finding_id: str, message: str | None, writable: bool) -> HTMLResponse:
+    """The finding with its history; while the store is held and it was never read, the finding as
+    the snapshot holds it, saying its history is not available."""
+    snap = data.snapshot()
+    try:
+        found, fell_back = data.finding(snap, finding_id)
+        missing = False
+    except WorkspaceBusyError:
+        found, fell_back, missing = pages.finding_from_snapshot(snap, finding_id), snap.checked_at, True
+        if found is None:
+            raise
+    return _page(data, snap, pages.finding_page(snap, found, message, writable, missing), fell_back)
 
 
 def _api_routes(app: FastAPI, data: DashboardData) -> None:
     @app.get("/api/domain", tags=["api"], summary="Domain status: squads, services, the top findings")
-    def api_domain() -> dict[str, Any]:
-        return pages.domain_json(data.snapshot())
+    def api_domain(response: Response) -> dict[str, Any]:
+        snap = data.snapshot()
+        _stamp(response, data.freshness(snap))
+        return pages.domain_json(snap)
 
     @app.get("/api/squads/{squad}", tags=["api"], summary="A squad: its services and findings")
-    def api_squad(squad: str) -> dict[str, Any]:
-        return pages.squad_json(data.snapshot(), squad)
+    def api_squad(squad: str, response: Response) -> dict[str, Any]:
+        snap = data.snapshot()
+        _stamp(response, data.freshness(snap))
+        return pages.squad_json(snap, squad)
 
     @app.get("/api/services/{service}", tags=["api"], summary="A service: status, figures, endpoints, findings")
-    def api_service(service: str) -> dict[str, Any]:
-        return pages.service_json(data.snapshot(), service)
+    def api_service(service: str, response: Response) -> dict[str, Any]:
+        snap = data.snapshot()
+        _stamp(response, data.freshness(snap))
+        return pages.service_json(snap, service)
 
     @app.get("/api/services/{service}/series", tags=["api"], summary="Hourly traffic, p95 and errors (14 days)")
-    def api_series(service: str, endpoint: str | None = None) -> dict[str, Any]:
-        pages.require_service(data.snapshot(), service)
-        return data.series(service, endpoint)
+    def api_series(service: str, response: Response, endpoint: str | None = None) -> dict[str, Any]:
+        snap = data.snapshot()
+        pages.require_service(snap, service)
+        series, fell_back = data.series(snap, service, endpoint)
+        _stamp(response, data.freshness(snap, fell_back))
+        return series
 
     @app.get("/api/findings", tags=["api"], summary="Findings, filtered like `perfops findings`")
-    def api_findings(squad: str | None = None, service: str | None = None, category: str | None = None,
-                     status: str = "open", min_severity: str | None = None) -> list[dict[str, Any]]:
-        chosen = pages.filter_findings(data.snapshot(), squad, service, category, status, min_severity)
+    def api_findings(response: Response, squad: str | None = None, service: str | None = None,
+                     category: str | None = None, status: str = "open",
+                     min_severity: str | None = None) -> list[dict[str, Any]]:
+        snap = data.snapshot()
+        chosen = pages.filter_findings(snap, squad, service, category, status, min_severity)
+        _stamp(response, data.freshness(snap))
         return [f.to_record() for f in chosen]
 
     @app.get("/api/findings/{finding_id}", tags=["api"], summary="A finding with its history")
-    def api_finding(finding_id: str) -> dict[str, Any]:
-        return pages.finding_json(data, finding_id)
+    def api_finding(finding_id: str, response: Response) -> dict[str, Any]:
+        snap = data.snapshot()
+        found, fell_back = data.finding(snap, finding_id)
+        _stamp(response, data.freshness(snap, fell_back))
+        return pages.finding_json(found)
 
     @app.post("/api/findings/{finding_id}/{action}", tags=["api"],
-              summary="Workflow: acknowledge, resolve, reopen, assign (body.squad) or comment (needs the token)")
-    def api_action(finding_id: str, action: str, body: WorkflowBody,
+              summary="Workflow: acknowledge, resolve, reopen, assign (body.squad) or comment (needs the token); "
+                      "503 with Retry-After, not saved, when another process keeps the workspace busy")
+    def api_action(finding_id: str, action: str, body: WorkflowBody, response: Response,
                    authorization: str | None = Header(default=None)) -> dict[str, Any]:
         given = authorization.removeprefix("Bearer ").strip() if authorization else None
         check_token(app.state.token, given)
-        apply_action(data, finding_id, action, body)
-        return pages.finding_json(data, finding_id)
+        updated = apply_action(data, finding_id, action, body)
+        snap = data.snapshot()
+        found, fell_back = data.finding(snap, finding_id)
+        _stamp(response, data.freshness(snap, fell_back))
+        record = pages.finding_json(found)
+        if fell_back is not None and updated is not None:  # saved, but the store is held again since
+            record.update(updated.to_record())
+        return record
 
 
 def _page_routes(app: FastAPI, data: DashboardData) -> None:
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def domain_page() -> str:
+    def domain_page() -> HTMLResponse:
         snap = data.snapshot()
-        return data.cached_page(snap, "domain", lambda: pages.domain_page(snap))
+        return _page(data, snap, data.cached_page(snap, "domain", lambda: pages.domain_page(snap)))
 
     @app.get("/services", response_class=HTMLResponse, include_in_schema=False)
-    def services_list() -> str:
+    def services_list() -> HTMLResponse:
         snap = data.snapshot()
-        return data.cached_page(snap, "services", lambda: pages.services_page(snap))
+        return _page(data, snap, data.cached_page(snap, "services", lambda: pages.services_page(snap)))
 
     @app.get("/squads/{squad}", response_class=HTMLResponse, include_in_schema=False)
-    def squad_page(squad: str) -> str:
+    def squad_page(squad: str) -> HTMLResponse:
         snap = data.snapshot()
         pages.require_squad(snap, squad)
-        return data.cached_page(snap, f"squad:{squad}", lambda: pages.squad_page(snap, squad))
+        return _page(data, snap, data.cached_page(snap, f"squad:{squad}", lambda: pages.squad_page(snap, squad)))
 
     @app.get("/services/{service}", response_class=HTMLResponse, include_in_schema=False)
-    def service_page(service: str) -> str:
+    def service_page(service: str) -> HTMLResponse:
         snap = data.snapshot()
         pages.require_service(snap, service)
-        return data.cached_page(snap, f"service:{service}", lambda: pages.service_page(snap, service))
+        return _page(data, snap,
+                     data.cached_page(snap, f"service:{service}", lambda: pages.service_page(snap, service)))
 
     @app.get("/services/{service}/endpoint", response_class=HTMLResponse, include_in_schema=False)
-    def endpoint_page(service: str, name: str) -> str:
+    def endpoint_page(service: str, name: str) -> HTMLResponse:
         snap = data.snapshot()
         pages.require_service(snap, service)
-        return pages.endpoint_page(snap, service, name)
+        return _page(data, snap, pages.endpoint_page(snap, service, name))
 
     @app.get("/findings", response_class=HTMLResponse, include_in_schema=False)
     def findings_page(squad: str | None = None, service: str | None = None, category: str | None = None,
-                      status: str = "open", min_severity: str | None = None) -> str:
+                      status: str = "open", min_severity: str | None = None) -> HTMLResponse:
         snap = data.snapshot()
         chosen = pages.filter_findings(snap, squad, service, category, status, min_severity)
-        return pages.findings_page(snap, chosen, {"squad": squad, "service": service, "category": category,
-                                                  "status": status, "min_severity": min_severity})
+        return _page(data, snap, pages.findings_page(snap, chosen, {
+            "squad": squad, "service": service, "category": category, "status": status,
+            "min_severity": min_severity}))
 
     @app.get("/findings/{finding_id}", response_class=HTMLResponse, include_in_schema=False)
-    def finding_page(finding_id: str, message: str | None = None) -> str:
-        return pages.finding_page(data, finding_id, message, writable=bool(app.state.token))
+    def finding_page(finding_id: str, message: str | None = None) -> HTMLResponse:
+        return _finding_page(data, finding_id, message, writable=bool(app.state.token))
 
     @app.post("/findings/{finding_id}/{action}", include_in_schema=False)
     async def finding_form(finding_id: str, action: str, request: Request) -> Response:

@@ -1,23 +1,94 @@
-"""What the dashboard shows, read through the same use cases as the reports, cached per version.
+"""What the dashboard shows, read through the same use cases as the reports, cached per version,
+and served from what was read last while another process holds the store.
 
-One process-wide lock serialises store access (DuckDB allows one configuration per file per
-process); the connection is opened per load and closed again, so `perfops analyze` or `ingest`
-in another process only waits while a page's data is being read. A snapshot (findings, history,
+One process-wide lock serialises store access in this process (DuckDB allows one configuration
+per file per process); the connection is opened per read and closed again. A snapshot (findings,
 statuses, week-over-week figures) is rebuilt when the store files change or after a write made
-through the dashboard; page HTML is cached per snapshot, which keeps pages fast at 1,000 services.
+through the dashboard; page HTML and the store reads a page needs beyond the snapshot (chart
+series, a finding with its history) are cached per snapshot, which keeps pages fast at 1,000
+services and keeps the store free for `perfops ingest` most of the time.
+
+While another process holds the store (`perfops ingest` or `analyze`: DuckDB lets no other
+process open the file then, not even to read), the dashboard does not wait for the lock, the way
+Grafana keeps showing its last panels while a data source is down:
+
+- a read tries the store once (`perfops.store.snapshot.busy_wait_cap(0)`); when it is held, the
+  request is answered from the snapshot and the reads made last, marked stale (`Freshness`), and
+  the store is tried again at most every BUSY_RETRY seconds, so the first request after the lock
+  frees starts rebuilding the snapshot (in a thread: that request waits REFRESH_WAIT seconds at
+  most, the others are served from the old snapshot meanwhile);
+- only what was never read (a cold start, a chart never drawn) waits, READ_PATIENCE seconds at
+  most, then answers 503 with Retry-After;
+- a write retries for WRITE_PATIENCE seconds, then answers 503 with Retry-After and says it was
+  not saved: nothing is queued, so nothing is lost silently. A saved write rebuilds the snapshot
+  before answering, so the next page shows it.
 """
 
 from __future__ import annotations
 
+import os
 import threading
+import time
 from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+from perfops.errors import PerfopsError, WorkspaceBusyError
 from perfops.model.catalog import Catalog
 from perfops.model.findings import Finding
+from perfops.store.snapshot import busy_wait_cap
+from perfops.web.freshness import Freshness
 from perfops.workspace import Workspace
+
+T = TypeVar("T")
+
+READ_PATIENCE = float(os.environ.get("PERFOPS_WEB_READ_WAIT", "2"))  # s, for data never read before
+WRITE_PATIENCE = float(os.environ.get("PERFOPS_WEB_WRITE_WAIT", "3"))  # s, before a write answers 503
+BUSY_RETRY = 1.0  # s between attempts on a store found held
+REFRESH_WAIT = 0.5  # s a request waits for a snapshot rebuild before answering from the old one
+RETRY_STEP = 0.1  # s between the attempts of one patient read or write
+RETRY_AFTER = 5  # s, the Retry-After of a 503
+BUSY_MESSAGE = "the workspace is busy: another perfops process (an ingest or analyze) is writing to the store"
+
+
+PAGE_CACHE = 4000  # rendered pages and store reads kept per snapshot
+LAST_READS = 4000  # store reads kept across snapshots, to serve while the store is held
+_MISSING: Any = object()
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class Lru:
+    """A bounded mapping, safe to share between request threads, that forgets the entry used least
+    recently."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[str, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        with self._lock:
+            if key not in self._items:
+                return default
+            self._items.move_to_end(key)
+            return self._items[key]
+
+    def put(self, key: str, value: Any) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            if len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def pop(self, key: str) -> None:
+        with self._lock:
+            self._items.pop(key, None)
 
 
 @dataclass
@@ -27,65 +98,239 @@ class Snapshot:
     view: Any  # ReportView (executive scope)
     picture: Any  # perfops.reports.picture.Picture
     findings: list[Finding]
-    pages: OrderedDict[str, Any] = field(default_factory=OrderedDict)  # rendered page cache
+    checked_at: datetime = field(default_factory=utc_now)  # naive UTC: last known to match the store
+    pages: Lru = field(default_factory=lambda: Lru(PAGE_CACHE))  # rendered pages and store reads
 
 
 class DashboardData:
-    PAGE_CACHE = 4000
-
-    def __init__(self, workspace: Workspace, period: str = "7d") -> None:
+    def __init__(self, workspace: Workspace, period: str = "7d", *, clock: Callable[[], float] = time.monotonic,
+                 wall: Callable[[], datetime] = utc_now, sleep: Callable[[float], None] = time.sleep) -> None:
         self.workspace = workspace
         self.period = period
-        self.lock = threading.RLock()
+        self.lock = threading.RLock()  # store access in this process
+        self._refreshing = threading.Lock()  # one snapshot rebuild at a time
+        self._clock, self._wall, self._sleep = clock, wall, sleep
         self._snapshot: Snapshot | None = None
         self._dirty = False
+        self.busy_since: datetime | None = None  # naive UTC; None = the store was free at the last try
+        self._retry_at = 0.0  # clock(): no store attempt before this while busy
+        self._last = Lru(LAST_READS)  # key -> (as of, value) read last, whatever the snapshot
+
+    # ---- the store, tried without waiting for another process -------------------------------
+    def attempt(self, read: Callable[[], T], patience: float) -> T:
+        """`read()` under the in-process lock, its store opens tried once each; retried (sleeping
+        outside the lock) until `patience` seconds passed, then WorkspaceBusyError."""
+        deadline = self._clock() + patience
+        while True:
+            try:
+                with self.lock, busy_wait_cap(0):
+                    value = read()
+            except WorkspaceBusyError:
+                self._mark_busy()
+                if self._clock() >= deadline:
+                    raise
+                self._sleep(RETRY_STEP)
+                continue
+            self._mark_free()
+            return value
+
+    def _mark_busy(self) -> None:
+        if self.busy_since is None:
+            self.busy_since = self._wall()
+        self._retry_at = self._clock() + BUSY_RETRY
+
+    def _mark_free(self) -> None:
+        self.busy_since = None
+        self._retry_at = 0.0
+
+    def _patience(self) -> float:
+        """How long a read with nothing older to show waits: READ_PATIENCE, or one attempt when
+        the store was just found held (the requests behind the first do not queue up)."""
+        return 0.0 if self.backing_off() else READ_PATIENCE
+
+    def backing_off(self) -> bool:
+        """The store was found held less than BUSY_RETRY seconds ago: do not try it yet."""
+        return self.busy_since is not None and self._clock() < self._retry_at
 
     # ---- versions and snapshots --------------------------------------------------------------
     def _files_version(self) -> tuple[float, ...]:
         paths = [self.workspace.store_path, self.workspace.store_path.with_name(self.workspace.store_path.name + ".wal"),
                  self.workspace.catalog_path]
-        return tuple(p.stat().st_mtime if p.exists() else 0.0 for p in paths)
+        return tuple(_mtime(p) for p in paths)
+
+    def _current(self, snap: Snapshot | None) -> bool:
+        return snap is not None and snap.version == self._files_version() and not self._dirty
 
     def snapshot(self) -> Snapshot:
-        version = self._files_version()
+        """The snapshot to answer from: rebuilt when the store changed and can be read; else the
+        one read last (see `freshness`). Only the first one is waited for."""
         snap = self._snapshot
-        if snap is not None and snap.version == version and not self._dirty:
+        if snap is not None and self.busy_since is None and self._current(snap):
+            snap.checked_at = self._wall()
             return snap
-        with self.lock:
-            snap = self._snapshot
-            if snap is None or snap.version != version or self._dirty:
-                self._snapshot = self._load(version)
-                self._dirty = False
-            return self._snapshot  # type: ignore[return-value]
+        if snap is None:
+            with self._refreshing:
+                return self._refresh(self._patience())
+        if self.backing_off() or not self._refreshing.acquire(blocking=False):
+            return snap  # the store is held, or another request is rebuilding: serve what was read
+        return self._refresh_behind(snap)
 
-    def invalidate(self) -> None:
-        self._dirty = True
+    def _refresh_behind(self, snap: Snapshot) -> Snapshot:
+        """Holding `_refreshing`: rebuild in a thread of its own, which releases it; wait for it
+        REFRESH_WAIT seconds at most, so no request pays for a long rebuild (the others keep
+        getting `snap`). An error of the rebuild (say perfops.yaml broke) is this request's."""
+        failed: list[BaseException] = []
+
+        def rebuild() -> None:
+            try:
+                self._refresh(0)
+            except BaseException as exc:  # handed to the waiting request
+                failed.append(exc)
+            finally:
+                self._refreshing.release()
+
+        worker = threading.Thread(target=rebuild, name="perfops-dashboard-refresh", daemon=True)
+        worker.start()
+        worker.join(REFRESH_WAIT)
+        if failed:
+            raise failed[0]
+        return self._snapshot or snap
+
+    def _refresh(self, patience: float) -> Snapshot:
+        """Under `_refreshing`: rebuild the snapshot if the store changed (or only check that the
+        store is free again when it did not); the old snapshot when the store is held."""
+        snap = self._snapshot
+        current = self._current(snap)
+        if snap is not None and current and self.busy_since is None:
+            return snap
+        try:
+            if snap is not None and current:
+                self.attempt(self._probe, patience)
+                snap.checked_at = self._wall()
+                return snap
+            version = self._files_version()
+            fresh = self.attempt(lambda: self._load(version), patience)
+        except WorkspaceBusyError as exc:
+            if snap is None:
+                raise WorkspaceBusyError(f"{BUSY_MESSAGE}, and the dashboard has not read it yet",
+                                         hint="retry in a few seconds") from exc
+            return snap
+        self._snapshot = fresh
+        return fresh
+
+    def _probe(self) -> None:
+        from perfops.store import open_store
+
+        open_store(self.workspace.store_path, read_only=True).close()
 
     def _load(self, version: tuple[float, ...]) -> Snapshot:
+        """Runs under `lock`, so a write made through the dashboard is entirely before or after it."""
         from perfops.usecases.reports import dashboard_view
 
-        catalog, view, picture, findings = dashboard_view(self.workspace, self.period)
-        return Snapshot(version=version, catalog=catalog, view=view, picture=picture, findings=findings)
+        dirty, self._dirty = self._dirty, False
+        try:
+            catalog, view, picture, findings = dashboard_view(self.workspace, self.period)
+        except BaseException:
+            self._dirty = self._dirty or dirty
+            raise
+        return Snapshot(version=version, catalog=catalog, view=view, picture=picture, findings=findings,
+                        checked_at=self._wall())
 
-    def cached_page(self, snap: Snapshot, key: str, build: Any) -> Any:
-        pages = snap.pages
-        if key in pages:
-            pages.move_to_end(key)
-            return pages[key]
-        value = build()
-        pages[key] = value
-        if len(pages) > self.PAGE_CACHE:
-            pages.popitem(last=False)
-        return value
+    def freshness(self, snap: Snapshot, fell_back: datetime | None = None) -> Freshness:
+        """How fresh an answer from `snap` is; `fell_back` = the as-of of an older read it used."""
+        as_of = min(snap.checked_at, fell_back) if fell_back else snap.checked_at
+        busy = self.busy_since is not None
+        return Freshness(as_of=as_of, stale=busy or fell_back is not None or not self._current(snap), busy=busy)
 
-    # ---- reads that need the store (series for charts) ----------------------------------------
-    def series(self, service: str, endpoint: str | None, days: int = 14) -> dict[str, Any]:
+    def cached_page(self, snap: Snapshot, key: str, build: Callable[[], T]) -> T:
+        value = snap.pages.get(key, _MISSING)
+        if value is _MISSING:
+            value = build()
+            snap.pages.put(key, value)
+        return value  # type: ignore[no-any-return]
+
+    # ---- reads beyond the snapshot, and writes -----------------------------------------------
+    def stored(self, snap: Snapshot, key: str, read: Callable[[], T]) -> tuple[T, datetime | None]:
+        """A store read cached with the snapshot: (value, None); while the store is held, the
+        value read last for `key` (value, its as-of); WorkspaceBusyError when never read."""
+        cached = snap.pages.get(key, _MISSING)
+        if cached is not _MISSING:
+            return cached, None
+        last = self._last.get(key)
+        if last is None or not self.backing_off():
+            try:  # under the lock, another request may have read it meanwhile: read once
+                value = self.attempt(lambda: self.cached_page(snap, key, read), 0 if last is not None else self._patience())
+            except WorkspaceBusyError as exc:
+                if last is None:
+                    raise WorkspaceBusyError(f"{BUSY_MESSAGE}, and this was not read before it started",
+                                             hint="retry in a few seconds; what was read before stays available") from exc
+            else:
+                self._remember(key, value)
+                return value, None
+        assert last is not None
+        return last[1], last[0]
+
+    def _remember(self, key: str, value: Any) -> None:
+        self._last.put(key, (self._wall(), value))
+
+    def write(self, change: Callable[[], T], changes: Sequence[str] = ()) -> T:
+        """A change through the use cases, retried while another process holds the store for
+        WRITE_PATIENCE seconds, then WorkspaceBusyError (503: not saved). Then the snapshot is
+        rebuilt (when the store is still free) and the reads `changes` names are dropped from it,
+        so the answer and the next page read the change."""
+        try:
+            result = self.attempt(lambda: self._written(change), WRITE_PATIENCE)
+        except WorkspaceBusyError as exc:
+            raise WorkspaceBusyError(f"{BUSY_MESSAGE}, so this change was NOT saved",
+                                     hint=f"send it again in {RETRY_AFTER} s or after the ingest finishes") from exc
+        with self._refreshing:
+            try:
+                self._refresh(0)
+            except PerfopsError:
+                pass  # saved (e.g. the store is held again since): the next request rebuilds and says so
+            for key in changes:
+                if self._snapshot is not None:
+                    self._snapshot.pages.pop(key)
+        return result
+
+    def _written(self, change: Callable[[], T]) -> T:
+        try:
+            result = change()
+        except WorkspaceBusyError:
+            raise  # the store could not be opened: nothing was written
+        except BaseException:
+            self._dirty = True
+            raise
+        self._dirty = True  # still under `lock`: no rebuild can start before this
+        return result
+
+    # ---- reads that need the store ----------------------------------------------------------
+    def series(self, snap: Snapshot, service: str, endpoint: str | None,
+               days: int = 14) -> tuple[dict[str, Any], datetime | None]:
         """Hourly traffic, p95 and server errors for a service (or one endpoint), for the charts."""
         from perfops.usecases.reports import service_series
 
-        snap = self.snapshot()
-        with self.lock:
-            return service_series(self.workspace, service, endpoint, snap.view.now, days)
+        return self.stored(snap, f"read:series:{service}:{endpoint or ''}:{days}",
+                           lambda: service_series(self.workspace, service, endpoint, snap.view.now, days))
+
+    def finding(self, snap: Snapshot, finding_id: str) -> tuple[Any, datetime | None]:
+        """A finding with its history (perfops.usecases.workflow.FindingWithHistory)."""
+        from perfops.usecases.workflow import get_finding
+
+        return self.stored(snap, finding_key(finding_id), lambda: get_finding(self.workspace, finding_id))
+
+
+def finding_key(finding_id: str) -> str:
+    """The cache key of a finding read with its history (`DashboardData.write(changes=...)`)."""
+    return f"read:finding:{finding_id}"
+
+
+def _mtime(path: Path) -> float:
+    """0 for a missing file; no exists-then-stat race (DuckDB deletes the .wal at a checkpoint)."""
+    try:
+        return path.stat().st_mtime
+    except FileNotFoundError:
+        return 0.0
 
 
 def workspace_of(root: Path) -> Workspace:

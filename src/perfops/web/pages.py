@@ -11,7 +11,7 @@ from perfops.model.findings import CATEGORIES, SEVERITIES, STATUSES, Finding
 from perfops.reports import format as fmt
 from perfops.reports import health
 from perfops.reports.overview_team import finding_age
-from perfops.web.data import DashboardData, Snapshot
+from perfops.web.data import Snapshot
 
 
 @lru_cache(maxsize=1)
@@ -122,11 +122,8 @@ def _endpoints_of(snap: Snapshot, service: str) -> set[str]:
     return {e for e in inv.loc[inv["service"] == service, "endpoint"] if e}
 
 
-def finding_json(data: DashboardData, finding_id: str) -> dict[str, Any]:
-    from perfops.usecases.workflow import get_finding
-
-    with data.lock:
-        found = get_finding(data.workspace, finding_id)
+def finding_json(found: Any) -> dict[str, Any]:
+    """A finding record with its `history` (from perfops.usecases.workflow.FindingWithHistory)."""
     history = [{k: (v.isoformat() + "Z" if hasattr(v, "isoformat") else v) for k, v in row.items()}
                for row in found.history]
     return {**found.finding.to_record(), "history": history}
@@ -179,13 +176,22 @@ def findings_page(snap: Snapshot, chosen: list[Finding], filters: dict[str, Any]
                   severities=SEVERITIES, statuses=(*STATUSES, "all"))
 
 
-def finding_page(data: DashboardData, finding_id: str, message: str | None, writable: bool) -> str:
-    snap = data.snapshot()
-    f = finding_json(data, finding_id)
+def finding_page(snap: Snapshot, found: Any, message: str | None, writable: bool,
+                 history_missing: bool = False) -> str:
+    f = finding_json(found)
     for row in f["history"]:
         row["when"] = fmt.local_time(_parse(row.get("at")), snap.catalog.timezone)
     return render("finding.html.j2", **_base(snap), f=f, message=message, writable=writable,
-                  squads=[s.name for s in snap.catalog.squads])
+                  squads=[s.name for s in snap.catalog.squads], history_missing=history_missing)
+
+
+def finding_from_snapshot(snap: Snapshot, finding_id: str) -> Any:
+    """The finding as the snapshot holds it, without its history (for a busy store); None when
+    the snapshot does not hold that id."""
+    from perfops.usecases.workflow import FindingWithHistory
+
+    found = next((f for f in snap.findings if f.id == finding_id), None)
+    return None if found is None else FindingWithHistory(found, [])
 
 
 def _parse(text: Any) -> Any:
