@@ -42,83 +42,10 @@ MUTATIONS = sorted(P.MUTATIONS)
 EXAMPLES = int(os.environ.get("PERFOPS_FUZZ_EXAMPLES", "30"))  # per reader; raise it for a long run
 
 # (reader, exception type, innermost perfops file:function) -> (file to fix, minimal input, what breaks).
-# Found by fuzz/run_all.sh and this file on 2026-11-27 (docs/reliability.md); remove an entry when
-# test_known_bug_still_reproduces says it is fixed.
-BAD_GZIP = b"\x1f\x8b\x08\x00broken gzip"
-TRUNCATED_GZIP = b"\x1f\x8b*4-"
-HUGE_INT = b"9" * 5000  # more digits than Python's int() accepts (sys.get_int_max_str_digits)
-GATLING = b"RUN\tSim\tsim-1\t1767607200000\t \t3.9.5\nUSER\tB\tSTART\t1767607200100\n"
-JTL_XML = b'<?xml version="1.0"?>\n<testResults version="1.2">\n<httpSample %s s="true" lb="GET /cart" rc="200"/>\n</testResults>\n'
-K6_POINT = (b'{"metric":"http_req_duration","type":"Point","data":{"time":"2026-01-05T10:00:00Z","value":5,'
-            b'"tags":{"name":"GET /cart"}}}\n')
+# Add an entry only for a bug found and not yet fixed; remove it when test_known_bug_still_reproduces
+# says it is fixed. The 24 reader bugs found on 2026-11-27 (docs/reliability.md) are fixed: their
+# minimal inputs are regression tests in tests/test_reader_hostile_inputs.py.
 KNOWN: dict[tuple[str, str, str], tuple[str, bytes, str]] = {
-    ("prometheus-text", "Violation", "prometheus-text.telemetry.timestamp"):
-        ("ingest/prometheus_text.py", b'http_server_requests_total{service="checkout-api",endpoint="GET /cart",code="200"} '
-         b'1027 17676072000000\n' * 2 + b"# EOF",
-         "a sample time in the year 2530 becomes a NaT row (the store's NOT NULL then refuses the file)"),
-    ("otlp-json", "OverflowError", "otlp_json.py:_metric_points"):
-        ("ingest/otlp_json.py", b'{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"name":"x","sum":'
-         b'{"aggregationTemporality":Infinity,"dataPoints":[{}]}}]}]}]}', "int(Infinity) of aggregationTemporality"),
-    ("gatling", "OverflowError", "gatling.py:_assemble"):
-        ("ingest/gatling.py", GATLING + b"REQUEST\t\tPOST /checkout\t99999999999999999999\t1767607200300\tOK\t \n",
-         "a timestamp beyond int64"),
-    ("gatling", "ValueError", "testrun_common.py:epoch_ms_to_naive"):
-        ("ingest/testrun_common.py", GATLING + b"REQUEST\t\tPOST /checkout\t1767607200200\t9999999999999999\tOK\t \n",
-         "datetime.fromtimestamp: year out of range"),
-    ("gatling", "InputError", "testrun_common.py:add"):
-        ("ingest/testrun_common.py", GATLING + b"REQUEST\t\tPOST /a\t1767607200200\t1767607200300\tOK\t \n"
-         b"REQUEST\t\tPOST /a\t767607200200\t767607200300\tOK\t \n",
-         "'the samples span more than 15 days' does not name the file (InputError without path=)"),
-    ("gatling", "IndexError", "testrun_common.py:<listcomp>"):
-        ("ingest/testrun_common.py", b"REQUEST\touter,inner  with comma\tGET /slow\t1788379665736\t0788379667239\tOK\t ",
-         "endpoint code out of range in the stats (line 295)"),
-    ("jmeter", "IndexError", "jmeter.py:_first_line"):
-        ("ingest/jmeter.py", b"\xef\xbb\xbf", "sniff of a BOM-only file: splitlines()[0] of ''"),
-    ("jmeter", "IndexError", "jmeter.py:csv_layout"):
-        ("ingest/jmeter.py", b"timeStamp\telapsed\tlabel\r\n\r\n1488473413202\t1008\tGET /cart\r\n",
-         "a blank line after the header (CRLF)"),
-    ("jmeter", "ValueError", "jmeter.py:_xml_row"):
-        ("ingest/jmeter.py", JTL_XML % b't="1,5" ts="1767607200000"', "int('1,5') of an XML attribute"),
-    ("jmeter", "OverflowError", "jmeter.py:_flush_xml"):
-        ("ingest/jmeter.py", JTL_XML % b't="100" ts="99999999999999999999999"', "an XML ts beyond int64"),
-    ("jmeter", "InputError", "testrun_common.py:add"):
-        ("ingest/testrun_common.py", b"timeStamp,elapsed,label,responseCode,success\n1767607200000,10,GET /cart,200,true\n"
-         b"767607200000,10,GET /cart,200,true\n", "'the samples span more than 15 days' does not name the file"),
-    ("jmeter", "InputError", "jmeter.py:_epoch_ms"):
-        ("ingest/jmeter.py", b"timeStamp,elapsed,label,responseCode,success\n2019/12/05 12:37:24,10,GET /cart,200,true\n"
-         b"2019-12-05T12:37:25,10,GET /cart,200,true\n", "'a timeStamp does not match the format' does not name the file"),
-    ("k6", "ValueError", "k6.py:_epoch_ms"):
-        ("ingest/k6.py", K6_POINT.replace(b"10:00:00Z", b"10:00:00.1+0x1A:00"), "fromisoformat of a bad offset"),
-    ("k6", "KeyError", "k6.py:read_ndjson"):
-        ("ingest/k6.py", K6_POINT + b'{"metric":"http_req_duration","type":"Point","data":{"value":1}}\n',
-         "a Point without data.time"),
-    ("k6", "InputError", "testrun_common.py:add"):
-        ("ingest/testrun_common.py", K6_POINT + K6_POINT.replace(b"2026-01-05", b"2026-03-05"),
-         "'the samples span more than 15 days' does not name the file"),
-    ("k6", "ValueError", "k6.py:read_summary"):
-        ("ingest/k6.py", HUGE_INT, "json.loads: integer with more than 4300 digits"),
-    ("locust", "Error", "locust.py:read_table"):
-        ("ingest/locust.py", b"Name,Error,Occurrences\r\r,Method\n", "csv.Error: new-line character in unquoted field"),
-    ("locust", "AttributeError", "locust.py:_stats_endpoints"):
-        ("ingest/locust.py", b"Type,Name,Request Count,Failure Count,Name\nGET,/a,1,0,/b\n",
-         "a repeated column name makes stats['Name'] a DataFrame"),
-    ("locust", "TypeError", "locust.py:_number"):
-        ("ingest/locust.py", b"Type,Name,Request Count,Request Count\nGET,/a,1,2\n", "a repeated numeric column"),
-    ("locust", "ValueError", "locust.py:<listcomp>"):
-        ("ingest/locust.py", b"Type,Name,Request Count,Failure Count,Type\nGET,/a,1,0,POST\n",
-         "a repeated Type column: zip(strict=True) of names and methods"),
-    ("jmeter", "KeyError", "jmeter.py:_add_block"):
-        ("ingest/jmeter.py", b"timeStamp,elapsed,label,responseCode\n1767607202750,197,GET /cart,200\n",
-         "a header without a success column"),
-    ("jmeter", "LookupError", "jmeter.py:read_xml_jtl"):
-        ("ingest/jmeter.py", b'<?xml version="1.0" encoding="UTV-8"?>\n<testResults version="1.2">',
-         "an unknown XML encoding"),
-    ("gatling", "OutOfBoundsDatetime", "testrun_common.py:run_frame"):
-        ("ingest/testrun_common.py", b"REQUEST\t\t03_Create_Post\t1767826094567\t176782609458715\tOK\t ",
-         "an end time in the year 7572 overflows pandas nanoseconds"),
-    ("cloudwatch-json", "Violation", "cloudwatch-json.telemetry.timestamp"):
-        ("ingest/cloudwatch_json.py", b'{"Label": "CPUUtilization", "Datapoints": [{"Average": 0.466, "Unit": "Percent"}]}',
-         "a datapoint without Timestamp becomes a NaT row (the store's NOT NULL then refuses the file)"),
 }
 
 

@@ -39,6 +39,7 @@ import pandas as pd
 from perfops.errors import InputError
 from perfops.ingest import _series as S
 from perfops.ingest.base import IngestBatch, IngestOptions, Reader
+from perfops.ingest.common import out_of_range, times_in_range
 from perfops.ingest.prometheus_json import load_json
 
 # CloudWatch metric name -> (perfops family, milliseconds per unit when the answer has no Unit)
@@ -89,12 +90,22 @@ def parse_document(document: Any, path: str = "") -> tuple[list[CwSeries], list[
     return _metric_data_series(pages, path)
 
 
-def _times(values: list[Any], path: str) -> np.ndarray:
+def _times(values: list[Any], path: str, where: tuple[str, str]) -> np.ndarray:
+    """ISO 8601 times as naive UTC; a missing one, or one outside the accepted range, is
+    refused naming its place: `where` = (before, after) the index, e.g. 'Datapoints[3].Timestamp'."""
     try:
         stamps = pd.to_datetime(pd.Series(values, dtype=object), utc=True, format="mixed")
-    except (ValueError, TypeError) as exc:
-        raise InputError(f"a timestamp is not ISO 8601 ({exc})", path=path, field="Timestamps") from exc
-    return stamps.dt.tz_localize(None).to_numpy().astype("datetime64[us]")
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise InputError(f"a timestamp is not ISO 8601 ({exc})", path=path, field=f"{where[0]}{where[1]}") from exc
+    times = stamps.dt.tz_localize(None).to_numpy().astype("datetime64[us]")
+    good = times_in_range(times)
+    if not good.all():
+        i = int(np.flatnonzero(~good)[0])
+        if values[i] is None or np.isnat(times[i]):
+            raise InputError("missing; expected the ISO 8601 time of the datapoint", path=path,
+                             field=f"{where[0]}[{i}]{where[1]}")
+        raise out_of_range(f"'{values[i]}'", path=path, field=f"{where[0]}[{i}]{where[1]}")
+    return times
 
 
 def _statistics_series(page: Mapping[str, Any], path: str) -> list[CwSeries]:
@@ -102,7 +113,7 @@ def _statistics_series(page: Mapping[str, Any], path: str) -> list[CwSeries]:
     label = str(page.get("Label") or "")
     if not points:
         return []
-    times = _times([p.get("Timestamp") for p in points], path)
+    times = _times([p.get("Timestamp") for p in points], path, ("Datapoints", ".Timestamp"))
     unit = next((p.get("Unit") for p in points if p.get("Unit")), None)
     names = [s for s in STATISTICS if any(s in p for p in points)]
     extended = sorted({k for p in points for k in (p.get("ExtendedStatistics") or {})})
@@ -134,7 +145,8 @@ def _metric_data_series(pages: list[Mapping[str, Any]], path: str) -> tuple[list
     series = []
     for (rid, label), entry in merged.items():
         stamps = list(entry["points"])
-        times = _times(stamps, path) if stamps else np.array([], dtype="datetime64[us]")
+        times = (_times(stamps, path, (f"MetricDataResults[Id={rid}].Timestamps", "")) if stamps
+                 else np.array([], dtype="datetime64[us]"))
         values = np.array([float(entry["points"][s]) for s in stamps])
         order = np.argsort(times, kind="stable")
         series.append(CwSeries(rid, label, None, None, times[order], values[order], entry["status"]))

@@ -191,3 +191,37 @@ def decode_utf8(raw: bytes, path: Path) -> str:
 def too_big_number(exc: ValueError, path: Path) -> InputError:
     """json.loads refuses integers of more than 4,300 digits with a plain ValueError."""
     return InputError(f"invalid JSON: {exc}", path=str(path))
+
+
+# ---- the accepted time range -----------------------------------------------------------------
+# Every reader refuses a time outside [EARLIEST, LATEST) naming its line: the store keeps naive-UTC
+# microseconds (pandas nanoseconds end in 2262, Python's datetime in 9999), and a time before 1970
+# or after 2200 in a performance file is a corrupt value, not a measurement.
+EARLIEST_YEAR, LATEST_YEAR = 1970, 2200
+LATEST_MS = 7_258_118_400_000  # 2200-01-01T00:00:00Z in epoch milliseconds
+LATEST_S = LATEST_MS // 1000
+TIME_RANGE = f"{EARLIEST_YEAR}-01-01 to {LATEST_YEAR}-01-01 UTC"
+
+
+def ms_in_range(ms: np.ndarray) -> np.ndarray:
+    """Mask of epoch milliseconds (int or float; NaN is out) within the accepted range."""
+    values = np.asarray(ms)
+    return (values >= 0) & (values < LATEST_MS)
+
+
+def seconds_in_range(seconds: float) -> bool:
+    """One epoch-seconds value (NaN and inf are out) within the accepted range."""
+    return 0 <= seconds < LATEST_S
+
+
+def times_in_range(times: np.ndarray) -> np.ndarray:
+    """Mask of datetime64 values (NaT is out) within the accepted range."""
+    values = np.asarray(times).astype("datetime64[us]")
+    return (values >= np.datetime64(f"{EARLIEST_YEAR}-01-01", "us")) & (
+        values < np.datetime64(f"{LATEST_YEAR}-01-01", "us"))
+
+
+def out_of_range(what: str, *, path: Path | str, line: int | None = None, field: str | None = None) -> InputError:
+    """The error for a time outside the accepted range, naming the file, line and field."""
+    return InputError(f"{what} is outside {TIME_RANGE}; expected the time of a measurement",
+                      path=str(path), line=line, field=field)

@@ -30,14 +30,16 @@ import numpy as np
 
 from perfops.errors import InputError
 from perfops.ingest.base import IngestBatch, IngestOptions, Reader
+from perfops.ingest.common import LATEST_MS, TIME_RANGE
+from perfops.ingest.common import out_of_range as out_of_range_error
 from perfops.ingest.testrun_common import (
     SampleAccumulator,
     derive_run_id,
     endpoint_name,
     endpoints_frame,
-    open_text,
     resolve_service,
     run_frame,
+    text_lines,
 )
 
 BINARY_MESSAGE = (
@@ -73,6 +75,11 @@ def sniff(path: Path, head: bytes) -> bool:
     return len(fields) >= 4 and fields[2] == b"RUN"  # 2.0 layout
 
 
+def _digits(text: str) -> bool:
+    """ASCII digits only ('²'.isdigit() is true, and int('²') fails)."""
+    return text.isascii() and text.isdigit()
+
+
 def _parse_request(fields: list[str]) -> tuple[str, list[int], bool] | None:
     """(name, timestamps, ok) of a REQUEST record of any text layout, or None."""
     try:
@@ -80,11 +87,11 @@ def _parse_request(fields: list[str]) -> tuple[str, list[int], bool] | None:
     except ValueError:
         return None
     status = next((i for i in range(at + 1, len(fields)) if fields[i] in ("OK", "KO")
-                   and fields[i - 1].isdigit()), None)
+                   and _digits(fields[i - 1])), None)
     if status is None:
         return None
     first = status
-    while first - 1 > at and fields[first - 1].isdigit() and len(fields[first - 1]) >= 10:
+    while first - 1 > at and _digits(fields[first - 1]) and len(fields[first - 1]) >= 10:
         first -= 1
     if first == status or first - 1 <= at:
         return None
@@ -98,37 +105,61 @@ def read(path: Path, options: IngestOptions) -> IngestBatch:
     version = binary_version(read_head(path, 64))
     if version is not None:
         return read_binary(path, options, version)
-    ts, names, elapsed, failed, users = [], [], [], [], []
-    active, bad = 0, 0
+    records = _Records()
+    active, bad, out_of_range = 0, 0, 0
     run_version, simulation = "", ""
-    with open_text(path) as lines:
-        for line in lines:
-            fields = line.rstrip("\r\n").split("\t")
-            kind = "REQUEST" if "REQUEST" in fields[:3] else fields[0] if fields else ""
-            if kind == "USER" or (len(fields) > 3 and fields[2] == "USER"):
-                active += 1 if "START" in fields else -1 if "END" in fields else 0
-                continue
-            if "RUN" in fields[:3] and not run_version:
-                simulation, run_version = fields[0 if fields[0] != "RUN" else 1], fields[-1].strip()
-                continue
-            if kind != "REQUEST":
-                continue
-            parsed = _parse_request(fields)
-            if parsed is None:
-                bad += 1
-                continue
-            name, stamps, ok = parsed
-            ts.append(stamps[0])
-            elapsed.append(stamps[-1] - stamps[0])
-            names.append(name)
-            failed.append(not ok)
-            users.append(max(active, 0))
-    if not ts:
+    for number, line in text_lines(path):
+        fields = line.rstrip("\r\n").split("\t")
+        kind = "REQUEST" if "REQUEST" in fields[:3] else fields[0]
+        if kind == "USER" or (len(fields) > 3 and fields[2] == "USER"):
+            active += 1 if "START" in fields else -1 if "END" in fields else 0
+            continue
+        if "RUN" in fields[:3] and not run_version and len(fields) > 1:
+            simulation, run_version = fields[0 if fields[0] != "RUN" else 1], fields[-1].strip()
+            continue
+        if kind != "REQUEST":
+            continue
+        parsed = _parse_request(fields)
+        if parsed is None:
+            bad += 1
+            continue
+        name, stamps, ok = parsed
+        impossible = next((stamp for stamp in stamps if not 0 <= stamp < LATEST_MS), None)
+        if impossible is not None:  # refused here, before an int64 array overflows
+            if not options.skip_bad_rows:
+                raise out_of_range_error(f"the time {impossible} (epoch ms)", path=path, line=number,
+                                         field="timestamp")
+            out_of_range += 1
+            continue
+        records.append(number, stamps[0], stamps[-1] - stamps[0], name, not ok, max(active, 0))
+    if not records.ts:
         raise InputError("no REQUEST records: expected a Gatling simulation.log", path=str(path))
     notes = [f"Gatling simulation.log (log version {run_version or '?'}, {simulation})"]
     if bad:
         notes.append(f"{bad} REQUEST records unreadable (a file cut mid-line?) and skipped")
-    return _assemble(path, options, ts, names, elapsed, failed, users, notes)
+    if out_of_range:
+        notes.append(f"{out_of_range} REQUEST records with a time outside {TIME_RANGE} skipped")
+    return _assemble(path, options, records, notes)
+
+
+@dataclass
+class _Records:
+    """The requests of a log, column by column (with the line each came from, for errors)."""
+
+    lines: list[int] = field(default_factory=list)
+    ts: list[int] = field(default_factory=list)
+    elapsed: list[int] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)
+    failed: list[bool] = field(default_factory=list)
+    users: list[int] = field(default_factory=list)
+
+    def append(self, line: int, ts: int, elapsed: int, name: str, failed: bool, users: int) -> None:
+        self.lines.append(line)
+        self.ts.append(ts)
+        self.elapsed.append(elapsed)
+        self.names.append(name)
+        self.failed.append(failed)
+        self.users.append(users)
 
 
 # ---- the binary log of Gatling 3.12+ ---------------------------------------------------------
@@ -195,37 +226,36 @@ def _binary_header(log: _BinaryLog) -> tuple[str, str, int, list[str]]:
 def read_binary(path: Path, options: IngestOptions, version: str) -> IngestBatch:
     if not version.startswith(BINARY_VERSIONS):
         raise InputError(BINARY_MESSAGE.format(version=version), path=str(path), hint=BINARY_HINT)
-    ts: list[int] = []
-    names: list[str] = []
-    elapsed: list[int] = []
-    failed: list[bool] = []
-    users: list[int] = []
+    records = _Records()
     truncated = False
     with open_binary_file(path) as raw:
         log = _BinaryLog(raw)
         try:
             _, simulation, start, _ = _binary_header(log)
-            truncated = _binary_records(log, start, ts, names, elapsed, failed, users)
+            if not 0 <= start < LATEST_MS:  # request times are int offsets from it
+                raise ValueError(f"the run start {start} (epoch ms) is outside {TIME_RANGE}")
+            truncated = _binary_records(log, start, records)
         except (ValueError, struct.error, UnicodeDecodeError) as exc:
             raise InputError(BINARY_MESSAGE.format(version=version) + f"; this one does not parse ({exc})",
                              path=str(path), hint=BINARY_HINT) from exc
         except _Truncated:
             raise InputError(BINARY_MESSAGE.format(version=version) + "; it ends inside its header",
                              path=str(path), hint=BINARY_HINT) from None
-    if not ts:
+    if not records.ts:
         raise InputError("no REQUEST records in this binary Gatling simulation.log", path=str(path))
     notes = [f"Gatling binary simulation.log (Gatling {version}, {simulation})"]
     if truncated:
         notes.append("the log ends inside a record (a killed run?): every complete record was read")
-    return _assemble(path, options, ts, names, elapsed, failed, users, notes)
+    return _assemble(path, options, records, notes)
 
 
-def _binary_records(log: _BinaryLog, start: int, ts: list[int], names: list[str], elapsed: list[int],
-                    failed: list[bool], users: list[int]) -> bool:
-    """Read every record after the header; True when the log ends inside one."""
-    active = 0
+def _binary_records(log: _BinaryLog, start: int, records: _Records) -> bool:
+    """Read every record after the header; True when the log ends inside one. A record's
+    'line' is its number in the log (the RUN record is 1)."""
+    active, number = 0, 1
     while True:
         header = log.raw.read(1)
+        number += 1
         if not header:
             return False
         try:
@@ -240,11 +270,7 @@ def _binary_records(log: _BinaryLog, start: int, ts: list[int], names: list[str]
                 name, begin, end, ok = log.cached(), log.int_(), log.int_(), log.bool_()
                 log.cached()  # message
                 if end != _NO_END:
-                    ts.append(start + begin)
-                    elapsed.append(end - begin)
-                    names.append(name)
-                    failed.append(not ok)
-                    users.append(max(active, 0))
+                    records.append(number, start + begin, end - begin, name, not ok, max(active, 0))
             elif kind == _GROUP:
                 for _ in range(log.int_()):
                     log.cached()
@@ -266,12 +292,19 @@ def open_binary_file(path: Path) -> BinaryIO:
     return gzip.open(path, "rb") if zipped else open(path, "rb")  # type: ignore[return-value]
 
 
-def _assemble(path, options, ts, names, elapsed, failed, users, notes) -> IngestBatch:
-    acc = SampleAccumulator()
-    labels, inverse = np.unique(np.asarray([endpoint_name(n) for n in names], dtype=object), return_inverse=True)
+def _assemble(path: Path, options: IngestOptions, records: _Records, notes: list[str]) -> IngestBatch:
+    acc = SampleAccumulator(source=str(path), skip_bad=options.skip_bad_rows, fields=("timestamp", "response time"))
+    labels, inverse = np.unique(np.asarray([endpoint_name(n) for n in records.names], dtype=object),
+                                return_inverse=True)
     codes = acc.codes([str(x) for x in labels])[inverse]
-    acc.add(np.asarray(ts, dtype=np.int64), codes, np.asarray(elapsed, dtype=np.int64),
-            np.asarray(failed, dtype=bool), np.asarray(users, dtype=float))
+    lines = records.lines
+    acc.add(np.asarray(records.ts, dtype=np.int64), codes, np.asarray(records.elapsed, dtype=np.int64),
+            np.asarray(records.failed, dtype=bool), np.asarray(records.users, dtype=float),
+            line_of=lambda i: lines[i])
+    if not acc.names or acc.first_ms is None:
+        raise InputError("no readable REQUEST records: expected a Gatling simulation.log", path=str(path))
+    if acc.skipped:
+        notes.append(f"{acc.skipped} REQUEST records with an impossible time or response time skipped")
     service = resolve_service(options, acc.names, [notes[0]], path)
     run_id = derive_run_id(path, acc.start, options.run_id)
     runs = run_frame(run_id, "gatling", service, options.environment, acc.start, acc.end, path, notes)

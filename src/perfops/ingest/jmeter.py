@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
+import zlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -30,6 +31,7 @@ import pyarrow.csv as pacsv
 
 from perfops.errors import InputError
 from perfops.ingest.base import IngestBatch, IngestOptions, Reader
+from perfops.ingest.common import LATEST_MS, TIME_RANGE
 from perfops.ingest.testrun_common import (
     SampleAccumulator,
     derive_run_id,
@@ -56,6 +58,8 @@ HEADERLESS_COLUMNS: dict[int, list[str]] = {
                  "IdleTime", "Connect"],  # 3.1+ default
 }
 _WANTED = ("timeStamp", "elapsed", "label", "success", "responseMessage", "allThreads")
+MAX_COLUMNS = 1000  # JMeter writes about 17, plus one per saved sample variable
+_OK_CODE = r"^\s*[23]\d\d\s*$"  # without a success column: a 2xx or 3xx responseCode succeeded
 _SUB_RESULT = re.compile(r"^(.*)-(\d+)$")
 _DATETIME_FORMATS = ("%Y/%m/%d %H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y/%m/%d %H:%M:%S.%f", "%Y-%m-%d %H:%M:%S.%f",
                      "%Y-%m-%dT%H:%M:%S.%f", "%Y-%m-%dT%H:%M:%S", "%d/%m/%Y %H:%M:%S", "%m/%d/%Y %H:%M:%S")
@@ -67,8 +71,13 @@ def _is_xml(head: bytes) -> bool:
     return text.startswith(("<?xml", "<testResults")) and "<testResults" in text
 
 
+def _lines(head: bytes) -> list[str]:
+    return head.decode("utf-8", errors="replace").lstrip("\ufeff").splitlines()
+
+
 def _first_line(head: bytes) -> str:
-    return head.decode("utf-8", errors="replace").lstrip("\ufeff").splitlines()[0] if head.strip() else ""
+    lines = _lines(head)  # a file of only a byte-order mark has none
+    return lines[0] if lines else ""
 
 
 def sniff(path: Path, head: bytes) -> bool:
@@ -132,12 +141,10 @@ def csv_layout(path: Path, head: bytes) -> CsvLayout:
     if line.startswith("timeStamp"):
         delim = max((",", "\t", ";", "|"), key=line.count)
         names = [n.strip().strip('"') for n in next(iter(_split_row(line, delim)))]
-        for required in ("timeStamp", "elapsed", "label"):
-            if required not in names:
-                raise InputError(f"the JTL header has no '{required}' column", path=str(path), line=1,
-                                 field=required)
-        second = head.decode("utf-8", errors="replace").lstrip("\ufeff").splitlines()[1:2]
-        first_value = next(iter(_split_row(second[0], delim)))[names.index("timeStamp")] if second else ""
+        _check_header(names, path)
+        second = _first_row(_lines(head)[1:], delim)
+        column = names.index("timeStamp")
+        first_value = second[column] if len(second) > column else ""
         return CsvLayout(delim, names, True, _timestamp_format(first_value, path))
     layout = _headerless_layout(line)
     if layout is None:
@@ -151,6 +158,33 @@ def csv_layout(path: Path, head: bytes) -> CsvLayout:
     return CsvLayout(delim, names, False, _timestamp_format(first_value, path))
 
 
+def _first_row(lines: list[str], delim: str) -> list[str]:
+    """The fields of the first line with values (blank lines are not rows, as for pyarrow)."""
+    for text in lines:
+        fields = next(iter(_split_row(text, delim)), [])
+        if fields:
+            return fields
+    return []
+
+
+def _check_header(names: list[str], path: Path) -> None:
+    """The columns a JTL needs; `success` may be replaced by `responseCode` (see _failures)."""
+    if len(names) > MAX_COLUMNS:  # a corrupt first line; pyarrow would take seconds over it
+        raise InputError(f"the JTL header has {len(names):,} columns or more; expected JMeter's few dozen",
+                         path=str(path), line=1, field="header")
+    for required in ("timeStamp", "elapsed", "label"):
+        if required not in names:
+            raise InputError(f"the JTL header has no '{required}' column", path=str(path), line=1, field=required)
+    if "success" not in names and "responseCode" not in names:
+        raise InputError("the JTL header has neither a 'success' nor a 'responseCode' column: failures "
+                         "cannot be told", path=str(path), line=1, field="success",
+                         hint="save results with jmeter.save.saveservice.successful=true")
+    repeated = sorted({n for n in names if names.count(n) > 1 and n in _WANTED + ("responseCode",)})
+    if repeated:
+        raise InputError(f"the column '{repeated[0]}' appears more than once in the header", path=str(path),
+                         line=1, field=repeated[0])
+
+
 def _timestamp_format(value: str, path: Path) -> str | None:
     if not value or _is_epoch_ms(value):
         return None
@@ -161,14 +195,17 @@ def _timestamp_format(value: str, path: Path) -> str | None:
     return fmt
 
 
-def _arrow_options(layout: CsvLayout, newlines_in_values: bool) -> tuple[object, object, object]:
+def _arrow_options(layout: CsvLayout, newlines_in_values: bool) -> tuple[pacsv.ReadOptions, pacsv.ParseOptions,
+                                                                         pacsv.ConvertOptions]:
     read = pacsv.ReadOptions(column_names=layout.names, skip_rows=1 if layout.header else 0,
                              block_size=BLOCK_BYTES, encoding="utf8")
     parse = pacsv.ParseOptions(delimiter=layout.delimiter, newlines_in_values=newlines_in_values)
     text = pa.string()
     types = {"elapsed": pa.int64(), "label": text, "success": pa.bool_(), "responseMessage": text,
-             "allThreads": pa.float64(), "timeStamp": text if layout.timestamp_format else pa.int64()}
-    include = [c for c in _WANTED if c in layout.names]
+             "allThreads": pa.float64(), "timeStamp": text if layout.timestamp_format else pa.int64(),
+             "responseCode": text}
+    wanted = _WANTED if "success" in layout.names else (*_WANTED, "responseCode")
+    include = [c for c in wanted if c in layout.names]
     convert = pacsv.ConvertOptions(include_columns=include, column_types={c: types[c] for c in include},
                                    strings_can_be_null=False, quoted_strings_can_be_null=False,
                                    null_values=["", "null", "NULL"], true_values=["true", "TRUE", "True"],
@@ -178,30 +215,80 @@ def _arrow_options(layout: CsvLayout, newlines_in_values: bool) -> tuple[object,
 
 @dataclass
 class _JtlState:
-    """What one pass over a JTL accumulates: requests, transaction parents, hints, counts."""
+    """What one pass over a JTL accumulates: requests, transaction parents, hints, counts; and
+    where the rows came from, so an error can name the line of a row."""
 
     requests: SampleAccumulator
     transactions: SampleAccumulator
     sub_labels: set[str]
     hints: set[str]
+    path: Path
+    header: bool = False  # CSV with a header line
+    lines_known: bool = False  # CSV rows are lines (no quoted newlines, no skipped rows)
+    rows_seen: int = 0
     sub_rows: int = 0
     transaction_rows: int = 0
 
+    def line_of(self, row: int) -> int | None:
+        """The line of the file's row-th data row (0-based), when rows are lines."""
+        return _line_of_row(self.path, self.header, row) if self.lines_known else None
 
-def _new_state() -> _JtlState:
-    return _JtlState(SampleAccumulator(), SampleAccumulator(), set(), set())
+
+def _new_state(path: Path, options: IngestOptions) -> _JtlState:
+    def accumulator() -> SampleAccumulator:
+        return SampleAccumulator(source=str(path), skip_bad=options.skip_bad_rows, fields=("timeStamp", "elapsed"))
+
+    return _JtlState(accumulator(), accumulator(), set(), set(), path)
 
 
-def _epoch_ms(column: pa.ChunkedArray | pa.Array, fmt: str | None) -> np.ndarray:
+def _line_of_row(path: Path, header: bool, row: int) -> int | None:
+    """Count the file's non-blank lines (pyarrow skips blank ones) up to the row; only on an error."""
+    seen = -1
+    with open_binary(path) as raw:
+        for number, line in enumerate(raw, start=1):
+            if (header and number == 1) or not line.strip(b"\r\n"):
+                continue
+            seen += 1
+            if seen == row:
+                return number
+    return None
+
+
+def _epoch_ms(column: pa.ChunkedArray | pa.Array, fmt: str | None, state: _JtlState) -> np.ndarray:
+    """Epoch ms of a block's timeStamp column; an empty or unparseable one is refused with its line."""
     if fmt is None:
-        return np.asarray(column.to_numpy(zero_copy_only=False), dtype=np.int64)
-    if pa.types.is_dictionary(column.type):
-        column = column.cast(pa.string())
-    stamps = pc.strptime(column, format=fmt, unit="ms", error_is_null=True)
-    if stamps.null_count:
-        raise InputError(f"a timeStamp does not match the format {fmt} of the first row", field="timeStamp")
+        missing = column.null_count
+        stamps = column
+    else:
+        if pa.types.is_dictionary(column.type):
+            column = column.cast(pa.string())
+        stamps = pc.strptime(column, format=fmt, unit="ms", error_is_null=True)
+        missing = stamps.null_count
+    if missing and not state.requests.skip_bad:
+        row = int(np.flatnonzero(np.asarray(pc.is_null(stamps).to_numpy(zero_copy_only=False), dtype=bool))[0])
+        value = column[row].as_py()
+        line = state.line_of(state.rows_seen + row)
+        if fmt and value:
+            raise InputError(f"'{value}' does not match the format {fmt} of the first row", path=str(state.path),
+                             line=line, field="timeStamp",
+                             hint="write every timeStamp the same way (jmeter.save.saveservice.timestamp_format)")
+        raise InputError("empty; expected the time of the sample", path=str(state.path), line=line, field="timeStamp")
     # formatted timestamps carry no zone: JMeter wrote local time; read as UTC (documented)
-    return np.asarray(stamps.cast(pa.int64()).to_numpy(zero_copy_only=False), dtype=np.int64)
+    values = stamps.cast(pa.int64()) if fmt else stamps
+    if missing:  # --skip-bad-rows: -1 is out of range, so the accumulator drops (and counts) the row
+        values = pc.fill_null(values, -1)
+    return np.asarray(values.to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def _failures(batch: pa.RecordBatch) -> np.ndarray:
+    """Failed samples: `success` false; without that column, a responseCode other than 2xx/3xx."""
+    if "success" in batch.schema.names:
+        return ~np.asarray(pc.fill_null(batch.column("success"), True).to_numpy(zero_copy_only=False), dtype=bool)
+    codes = batch.column("responseCode")
+    if pa.types.is_dictionary(codes.type):
+        codes = codes.cast(pa.string())
+    return ~np.asarray(pc.fill_null(pc.match_substring_regex(codes, _OK_CODE), False)
+                       .to_numpy(zero_copy_only=False), dtype=bool)
 
 
 def _starts_with(column: pa.Array, prefix: str) -> np.ndarray:
@@ -231,9 +318,9 @@ def _add_block(state: _JtlState, batch: pa.RecordBatch, fmt: str | None) -> None
         is_tx = np.zeros(len(indices), dtype=bool)
     state.sub_rows += int(is_sub.sum())
     state.transaction_rows += int(is_tx.sum())
-    ts = _epoch_ms(batch.column("timeStamp"), fmt)
+    ts = _epoch_ms(batch.column("timeStamp"), fmt, state)
     elapsed = np.asarray(pc.fill_null(batch.column("elapsed"), 0).to_numpy(zero_copy_only=False), dtype=np.int64)
-    failed = ~np.asarray(pc.fill_null(batch.column("success"), True).to_numpy(zero_copy_only=False), dtype=bool)
+    failed = _failures(batch)
     users = (np.asarray(batch.column("allThreads").to_numpy(zero_copy_only=False), dtype=float)
              if "allThreads" in batch.schema.names else None)
     if len(state.hints) < 50:
@@ -241,7 +328,14 @@ def _add_block(state: _JtlState, batch: pa.RecordBatch, fmt: str | None) -> None
     for acc, mask in ((state.requests, ~is_sub & ~is_tx), (state.transactions, is_tx)):
         if mask.any():
             codes = acc.codes(dictionary)[indices[mask]]
-            acc.add(ts[mask], codes, elapsed[mask], failed[mask], users[mask] if users is not None else None)
+            acc.add(ts[mask], codes, elapsed[mask], failed[mask], users[mask] if users is not None else None,
+                    line_of=_lines_of_block(state, state.rows_seen, mask))
+    state.rows_seen += batch.num_rows
+
+
+def _lines_of_block(state: _JtlState, first_row: int, mask: np.ndarray) -> Callable[[int], int | None]:
+    """The line of the i-th masked row of a block (computed only when an error needs it)."""
+    return lambda i: state.line_of(first_row + int(np.flatnonzero(mask)[i]))
 
 
 def read_csv_jtl(path: Path, head: bytes, options: IngestOptions) -> tuple[_JtlState, list[str]]:
@@ -259,8 +353,10 @@ def read_csv_jtl(path: Path, head: bytes, options: IngestOptions) -> tuple[_JtlS
         state.hints.update(hints)
         return state, notes
     except pa.ArrowInvalid as exc:
-        raise InputError(f"not a readable JMeter CSV ({_arrow_message(exc)})", path=str(path),
-                         hint="pass --skip-bad-rows to skip malformed rows") from exc
+        hint = ("--skip-bad-rows skips rows with a wrong number of fields, not a value of the wrong type or "
+                "text that is not UTF-8: fix or remove the row" if options.skip_bad_rows
+                else "pass --skip-bad-rows to skip malformed rows")
+        raise InputError(f"not a readable JMeter CSV ({_arrow_message(exc)})", path=str(path), hint=hint) from exc
 
 
 def _url_hints(head: bytes, layout: CsvLayout) -> set[str]:
@@ -281,17 +377,22 @@ def _stream_csv(path: Path, layout: CsvLayout, options: IngestOptions, *, newlin
     reader: at most one slice and its columns are in memory at a time. (pyarrow's own streaming
     reader reads ahead without a bound.) Quoted newlines cannot be cut at line ends, so that
     rare mode streams with pyarrow's reader instead."""
-    state, skipped, cut = _new_state(), [], []
+    state, skipped, cut = _new_state(path, options), [], []
+    state.header, state.lines_known = layout.header, not newlines_in_values
     last_line = _unterminated_last_line(path)
 
     def bad_row(row: object) -> str:
-        text = getattr(row, "text", "")
+        try:
+            text = getattr(row, "text", "")
+        except UnicodeDecodeError:  # not UTF-8: cannot be shown or skipped; the read fails clearly
+            return "error"
         if last_line and text and last_line.startswith(text.rstrip("\r")):
             cut.append(text)
             return "skip"
         if not options.skip_bad_rows:
             return "error"
         skipped.append(f"{path}: {text[:80]}")
+        state.lines_known = False  # rows are no longer lines
         return "skip"
 
     read, parse, convert = _arrow_options(layout, newlines_in_values)
@@ -305,6 +406,8 @@ def _stream_csv(path: Path, layout: CsvLayout, options: IngestOptions, *, newlin
     notes = [f"{len(skipped)} malformed rows skipped"] if skipped else []
     if cut:
         notes.append("the last row is incomplete (the file was cut short) and was not read")
+    if "success" not in layout.names:
+        notes.append("no success column: a sample failed when its responseCode is not 2xx or 3xx")
     return state, notes
 
 
@@ -387,39 +490,69 @@ _XML_BLOCK = 65536
 
 def read_xml_jtl(path: Path, options: IngestOptions) -> tuple[_JtlState, list[str]]:
     """Top-level samples only (nested ones are sub-results), streamed with iterparse."""
-    state, notes = _new_state(), []
+    state, notes = _new_state(path, options), []
     rows: dict[str, list] = {k: [] for k in ("ts", "t", "lb", "s", "na", "tx", "url")}
-    depth = 0
+    depth = samples = refused = 0
     try:
-        for event, elem in ET.iterparse(open_binary(path), events=("start", "end")):
-            if elem.tag in _SAMPLE_TAGS:
-                if event == "start":
-                    depth += 1
+        with open_binary(path) as raw:
+            for event, elem in ET.iterparse(raw, events=("start", "end")):
+                if elem.tag not in _SAMPLE_TAGS:
                     continue
-                depth -= 1
-                if depth == 0:
-                    _xml_row(rows, elem)
-                    elem.clear()
-                    if len(rows["ts"]) >= _XML_BLOCK:
-                        _flush_xml(state, rows)
+                depth += 1 if event == "start" else -1
+                if event == "start" or depth:
+                    continue
+                samples += 1
+                refused += _xml_row(rows, elem, path, samples, options.skip_bad_rows)
+                elem.clear()
+                if len(rows["ts"]) >= _XML_BLOCK:
+                    _flush_xml(state, rows)
     except ET.ParseError as exc:
         if not rows["ts"] and not state.requests.names:
             raise InputError(f"not a readable JMeter XML result ({exc})", path=str(path)) from exc
         notes.append(f"the file ends early ({exc}; a killed run?): every complete sample was read")
+    except LookupError as exc:  # <?xml encoding="..."?> names an encoding Python does not know
+        raise InputError(f"not a readable JMeter XML result ({exc})", path=str(path), line=1,
+                         field="encoding", hint="save the results as UTF-8") from exc
     _flush_xml(state, rows)
+    if refused:
+        notes.append(f"{refused} samples with an unreadable ts, t or na attribute skipped")
     return state, notes
 
 
-def _xml_row(rows: dict[str, list], elem: ET.Element) -> None:
+def _xml_row(rows: dict[str, list], elem: ET.Element, path: Path, number: int, skip: bool) -> int:
+    """Add one sample's attributes; 1 when it was skipped (--skip-bad-rows), else 0. An
+    attribute that is not a number (or a time outside the accepted range) is refused, naming
+    the sample: its position among the file's top-level samples."""
     attr = elem.attrib
-    rows["ts"].append(int(attr.get("ts", "0") or 0))
-    rows["t"].append(int(attr.get("t", "0") or 0))
+    try:
+        ts, t = _xml_int(attr.get("ts") or "0", "ts"), _xml_int(attr.get("t") or "0", "t")
+        users = float(attr.get("na", "nan") or "nan")
+    except ValueError as exc:
+        if skip:
+            return 1
+        raise InputError(f"sample {number} (<{elem.tag} lb=\"{attr.get('lb', '')[:60]}\">): {exc}",
+                         path=str(path)) from exc
+    rows["ts"].append(ts)
+    rows["t"].append(t)
     rows["lb"].append(attr.get("lb", ""))
     rows["s"].append(attr.get("s", "true").lower() == "true")
-    rows["na"].append(float(attr.get("na", "nan") or "nan"))
+    rows["na"].append(users)
     rows["tx"].append(attr.get("rm", "").startswith(TRANSACTION_PREFIX))
     url = elem.find("java.net.URL")
     rows["url"].append(url.text if url is not None and url.text else "")
+    return 0
+
+
+def _xml_int(text: str, name: str) -> int:
+    """A whole number of milliseconds that fits the accepted time range (so int64 too)."""
+    try:
+        value = int(text.strip())
+    except ValueError:
+        raise ValueError(f"{name}=\"{text[:40]}\" is not a whole number of milliseconds") from None
+    if not -LATEST_MS < value < LATEST_MS:  # the accumulator says which of time or duration is wrong
+        raise ValueError(f"{name}=\"{text[:40]}\" is outside {TIME_RANGE}" if name == "ts"
+                         else f"{name}=\"{text[:40]}\" is not a response time")
+    return value
 
 
 def _flush_xml(state: _JtlState, rows: dict[str, list]) -> None:
@@ -445,10 +578,15 @@ def read(path: Path, options: IngestOptions) -> IngestBatch:
 
     head = read_head(path)
     is_xml = _is_xml(head)
-    if is_xml:
-        state, notes = read_xml_jtl(path, options)
-    else:
-        state, notes = read_csv_jtl(path, head, options)
+    try:
+        if is_xml:
+            state, notes = read_xml_jtl(path, options)
+        else:
+            state, notes = read_csv_jtl(path, head, options)
+    except (OSError, EOFError, zlib.error) as exc:
+        if not is_gzip(path):
+            raise
+        raise InputError(f"not a readable gzip file ({exc})", path=str(path)) from exc
     return assemble(path, options, state, notes, "xml" if is_xml else "csv")
 
 
@@ -461,7 +599,9 @@ def assemble(path: Path, options: IngestOptions, state: _JtlState, notes: list[s
         notes.append(f"{state.transaction_rows} Transaction Controller parent rows not counted (their children are)")
     if state.sub_rows:
         notes.append(f"{state.sub_rows} sub-result rows not counted (their parent sample is)")
-    if not acc.names:
+    if acc.skipped:
+        notes.append(f"{acc.skipped} samples with an empty or impossible time or elapsed skipped")
+    if not acc.names or acc.first_ms is None:  # none, or every one skipped (--skip-bad-rows)
         raise InputError("no samples in this JMeter result", path=str(path))
     names = [endpoint_name(n) for n in acc.names]
     service = resolve_service(options, names, sorted(state.hints), path)

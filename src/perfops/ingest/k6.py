@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -30,10 +31,10 @@ from perfops.ingest.testrun_common import (
     empty_series,
     endpoint_name,
     endpoints_frame,
-    open_text,
     read_bytes,
     resolve_service,
     run_frame,
+    text_lines,
 )
 
 _SKIP_GROUPS = ("::setup", "::teardown")
@@ -66,75 +67,138 @@ def _endpoint_of(tags: dict[str, str]) -> str:
     return endpoint_name(label, tags.get("method"), tags.get("url"))
 
 
-def _epoch_ms(text: str) -> int:
+class _BadPoint(ValueError):
+    """A JSON line of the right kind whose content is not a k6 point (the message says why)."""
+
+    def __init__(self, message: str, field: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def _epoch_ms(text: object) -> int:
     """RFC 3339 with nanoseconds and an offset -> epoch ms (fraction cut to microseconds)."""
+    if not isinstance(text, str):
+        raise _BadPoint(f"{text!r} is not a time; expected RFC 3339 text", "data.time")
     head, _, rest = text.partition(".")
     if rest:
         digits = re.match(r"\d+", rest)
         frac = digits.group(0) if digits else ""
         text = f"{head}.{frac[:6].ljust(6, '0')}{rest[len(frac):]}"
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return int(moment.timestamp() * 1000)
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        if moment.tzinfo is None:  # no offset: UTC, as everywhere in perfops
+            moment = moment.replace(tzinfo=UTC)
+        return int(moment.timestamp() * 1000)
+    except (ValueError, OverflowError) as exc:
+        raise _BadPoint(f"'{text[:60]}' is not an RFC 3339 time ({exc})", "data.time") from exc
+
+
+@dataclass
+class _Samples:
+    """The requests of a k6 JSON output, column by column, with the line each came from."""
+
+    lines: list[int] = field(default_factory=list)
+    ts: list[int] = field(default_factory=list)
+    ep: list[str] = field(default_factory=list)
+    ms: list[float] = field(default_factory=list)
+    failed: list[bool] = field(default_factory=list)
+    vus: list[tuple[int, float]] = field(default_factory=list)
+    hints: set[str] = field(default_factory=set)
+    skipped_setup: int = 0
+    unreadable: int = 0
+    refused: int = 0
+
+    def take(self, number: int, point: object) -> None:
+        """One decoded JSON line (a Metric, a Point of another metric, ...); _BadPoint when a
+        vus or http_req_duration Point lacks what it needs."""
+        if not isinstance(point, dict) or point.get("type") != "Point":
+            return
+        data = point.get("data")
+        if not isinstance(data, dict):
+            raise _BadPoint("a Point without a data object", "data")
+        metric = point.get("metric")
+        if metric == "vus":
+            self.vus.append((_epoch_ms(data.get("time")), _number(data.get("value", 0))))
+            return
+        if metric != "http_req_duration":
+            return
+        tags = data.get("tags") or {}
+        if not isinstance(tags, dict):
+            raise _BadPoint("data.tags is not an object", "data.tags")
+        tags = {str(k): v if isinstance(v, str) else str(v) for k, v in tags.items()}
+        if tags.get("group") in _SKIP_GROUPS:
+            self.skipped_setup += 1
+            return
+        ts, ms = _epoch_ms(data.get("time")), _number(data.get("value", 0.0))
+        self.lines.append(number)
+        self.ts.append(ts)
+        self.ep.append(_endpoint_of(tags))
+        self.ms.append(ms)
+        self.failed.append(_failed(tags))
+        if len(self.hints) < 50 and tags.get("url"):
+            self.hints.add(tags["url"])
+
+
+def _number(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise _BadPoint(f"{str(value)[:40]!r} is not a number", "data.value")
+    try:
+        return float(value)
+    except OverflowError as exc:  # an integer of hundreds of digits
+        raise _BadPoint("a number too large for a float", "data.value") from exc
 
 
 def read_ndjson(path: Path, options: IngestOptions) -> IngestBatch:
-    samples: dict[str, list] = {"ts": [], "ep": [], "ms": [], "failed": []}
-    vus: list[tuple[int, float]] = []
-    notes: list[str] = []
-    skipped_setup = bad = 0
-    hints: set[str] = set()
-    with open_text(path) as lines:
-        for line in lines:
-            if '"Point"' not in line or not ('"http_req_duration"' in line or '"vus"' in line):
-                continue
-            try:
-                point = json.loads(line)
-            except json.JSONDecodeError:
-                bad += 1
-                continue
-            data = point.get("data") or {}
-            if point.get("metric") == "vus":
-                vus.append((_epoch_ms(data["time"]), float(data.get("value", 0))))
-                continue
-            if point.get("metric") != "http_req_duration":
-                continue
-            tags = data.get("tags") or {}
-            if tags.get("group") in _SKIP_GROUPS:
-                skipped_setup += 1
-                continue
-            samples["ts"].append(_epoch_ms(data["time"]))
-            samples["ep"].append(_endpoint_of(tags))
-            samples["ms"].append(float(data.get("value", 0.0)))
-            samples["failed"].append(_failed(tags))
-            if len(hints) < 50 and tags.get("url"):
-                hints.add(tags["url"])
-    if bad:
-        notes.append(f"{bad} unreadable lines skipped (a file cut mid-line?)")
-    if skipped_setup:
-        notes.append(f"{skipped_setup} setup/teardown requests not counted")
-    if not samples["ts"]:
+    samples = _Samples()
+    for number, line in text_lines(path):
+        if '"Point"' not in line or not ('"http_req_duration"' in line or '"vus"' in line):
+            continue
+        try:
+            point = json.loads(line)
+        except ValueError:  # a line cut short, or an integer of more than 4,300 digits
+            samples.unreadable += 1
+            continue
+        try:
+            samples.take(number, point)
+        except _BadPoint as exc:
+            if not options.skip_bad_rows:
+                raise InputError(str(exc), path=str(path), line=number, field=exc.field) from exc
+            samples.refused += 1
+    notes = []
+    if samples.unreadable:
+        notes.append(f"{samples.unreadable} unreadable lines skipped (a file cut mid-line?)")
+    if samples.refused:
+        notes.append(f"{samples.refused} malformed points skipped")
+    if samples.skipped_setup:
+        notes.append(f"{samples.skipped_setup} setup/teardown requests not counted")
+    if not samples.ts:
         raise InputError("no http_req_duration points: expected k6 --out json output of an HTTP test",
                          path=str(path))
-    return _assemble_ndjson(path, options, samples, vus, notes, hints)
+    return _assemble_ndjson(path, options, samples, notes)
 
 
 def _failed(tags: dict[str, str]) -> bool:
     if "expected_response" in tags:
         return str(tags["expected_response"]).lower() == "false"
     status = str(tags.get("status", "0"))
-    return not status.isdigit() or int(status) >= 400 or int(status) == 0
+    return not (status.isascii() and status.isdigit()) or int(status) >= 400 or int(status) == 0
 
 
-def _assemble_ndjson(path: Path, options: IngestOptions, samples: dict[str, list],
-                     vus: list[tuple[int, float]], notes: list[str], hints: set[str]) -> IngestBatch:
-    acc = SampleAccumulator(scale=1000.0)
-    ts = np.asarray(samples["ts"], dtype=np.int64)
-    ms = np.asarray(samples["ms"], dtype=float)
-    labels, inverse = np.unique(np.asarray(samples["ep"], dtype=object), return_inverse=True)
+def _assemble_ndjson(path: Path, options: IngestOptions, samples: _Samples, notes: list[str]) -> IngestBatch:
+    acc = SampleAccumulator(scale=1000.0, source=str(path), skip_bad=options.skip_bad_rows,
+                            fields=("data.time", "data.value"))
+    ts = np.asarray(samples.ts, dtype=np.int64)
+    ms = np.asarray(samples.ms, dtype=float)
+    labels, inverse = np.unique(np.asarray(samples.ep, dtype=object), return_inverse=True)
     codes = acc.codes([str(x) for x in labels])[inverse]
-    users = _users_at(ts, vus)
-    acc.add(ts, codes, ms, np.asarray(samples["failed"], dtype=bool), users)
-    service = resolve_service(options, acc.names, sorted(hints), path)
+    users = _users_at(ts, samples.vus)
+    lines = samples.lines
+    acc.add(ts, codes, ms, np.asarray(samples.failed, dtype=bool), users, line_of=lambda i: lines[i])
+    if acc.first_ms is None:
+        raise InputError("no http_req_duration point with a possible time and duration", path=str(path))
+    if acc.skipped:
+        notes.append(f"{acc.skipped} points with an impossible time or duration skipped")
+    service = resolve_service(options, acc.names, sorted(samples.hints), path)
     run_id = derive_run_id(path, acc.start, options.run_id)
     runs = run_frame(run_id, "k6", service, options.environment, acc.start, acc.end, path,
                      ["k6 JSON output", *notes])
@@ -161,12 +225,28 @@ def _values(metric: dict) -> dict:
 def read_summary(path: Path, options: IngestOptions) -> IngestBatch:
     try:
         doc = json.loads(read_bytes(path).decode("utf-8-sig"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
+        raise InputError(f"not UTF-8 text ({exc.reason} at byte {exc.start})", path=str(path)) from exc
+    except ValueError as exc:  # JSONDecodeError, or an integer of more than 4,300 digits
         raise InputError(f"not valid JSON ({exc})", path=str(path)) from exc
     metrics = doc.get("metrics") if isinstance(doc, dict) else None
     if not isinstance(metrics, dict) or "http_reqs" not in metrics:
         raise InputError("no metrics.http_reqs: expected a k6 --summary-export or handleSummary JSON",
                          path=str(path), field="metrics")
+    try:
+        rows, notes, status = _summary_content(doc, metrics)
+        frame = endpoints_frame(rows)
+    except (AttributeError, TypeError, ValueError, OverflowError) as exc:
+        raise InputError(f"not a k6 summary of the expected shape ({exc})", path=str(path), field="metrics") from exc
+    service = resolve_service(options, [e for e in frame["endpoint"] if e], [path.name], path)
+    run_id = derive_run_id(path, None, options.run_id)
+    frame["run_id"] = run_id
+    runs = run_frame(run_id, "k6", service, options.environment, None, None, path, notes, status=status)
+    return IngestBatch(test_runs=runs, test_endpoints=frame, test_series=empty_series(), notes=notes)
+
+
+def _summary_content(doc: dict, metrics: dict) -> tuple[list[dict], list[str], str]:
+    """(endpoint rows, notes, run status) of a summary; TypeError/ValueError on odd shapes."""
     rows = _summary_rows(metrics)
     duration_ms = (doc.get("state") or {}).get("testRunDurationMs")
     notes = ["summary-level results: no raw samples, p50 = med, p99 only if summaryTrendStats had it",
@@ -176,17 +256,9 @@ def read_summary(path: Path, options: IngestOptions) -> IngestBatch:
     failed = _failed_thresholds(metrics)
     if failed:
         notes.append("thresholds failed: " + ", ".join(failed))
-    endpoints = [r["endpoint"] for r in rows if r["endpoint"]]
-    service = resolve_service(options, endpoints, [path.name], path)
-    run_id = derive_run_id(path, None, options.run_id)
-    for row in rows:
-        row["run_id"] = run_id
     if duration_ms:
         notes.append(f"test ran for {timedelta(milliseconds=float(duration_ms))}")
-    runs = run_frame(run_id, "k6", service, options.environment, None, None, path, notes,
-                     status="failed" if failed else "ok")
-    return IngestBatch(test_runs=runs, test_endpoints=endpoints_frame(rows), test_series=empty_series(),
-                       notes=notes)
+    return rows, notes, "failed" if failed else "ok"
 
 
 def _summary_rows(metrics: dict) -> list[dict]:

@@ -25,6 +25,7 @@ import pandas as pd
 
 from perfops.errors import InputError
 from perfops.ingest.base import IngestBatch, IngestOptions, Reader
+from perfops.ingest.common import LATEST_S, out_of_range
 from perfops.ingest.testrun_common import (
     SERIES_STEP_S,
     derive_run_id,
@@ -95,28 +96,79 @@ def decode(path: Path) -> tuple[str, str]:
 
 
 def read_table(path: Path) -> tuple[pd.DataFrame, str]:
-    """A Locust CSV as strings, headers mapped to canonical names where known."""
+    """A Locust CSV as strings, headers mapped to canonical names where known; the frame's
+    index is each row's line number (for errors)."""
     text, encoding = decode(path)
-    rows = list(csv.reader(io.StringIO(text)))
-    rows = [r for r in rows if r]
+    rows, lines = _csv_rows(text, path)
     if not rows:
         raise InputError("the file is empty; expected a Locust CSV header", path=str(path))
     header = [h.strip() for h in rows[0]]
+    _check_unique(header, header, path)
     width = len(header)
-    for number, row in enumerate(rows[1:], start=2):
+    for number, row in zip(lines[1:], rows[1:], strict=True):
         if len(row) != width:
             raise InputError(f"expected {width} fields, found {len(row)}", path=str(path), line=number)
-    frame = pd.DataFrame(rows[1:], columns=header, dtype=object)
-    rename = {}
+    frame = pd.DataFrame(rows[1:], columns=header, dtype=object, index=pd.Index(lines[1:], name="line"))
+    rename: dict[str, str] = {}
     for col in header:
         for canon, spellings in _SYNONYMS.items():
             if col.lower() in spellings and canon not in rename.values():
                 rename[col] = canon
+    renamed = [rename.get(col, col) for col in header]
+    _check_unique(renamed, header, path)  # e.g. 'Request Count' next to a column named 'samples'
     return frame.rename(columns=rename), encoding
+
+
+def _csv_rows(text: str, path: Path) -> tuple[list[list[str]], list[int]]:
+    """The non-blank rows and the line each starts on. Line ends may be LF, CRLF or a bare CR
+    (newline='' lets the csv module read all three)."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    rows: list[list[str]] = []
+    lines: list[int] = []
+    while True:
+        start = reader.line_num + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            return rows, lines
+        except csv.Error as exc:  # a NUL byte, a field over the csv module's size limit, ...
+            raise InputError(f"not a readable CSV row ({exc})", path=str(path), line=reader.line_num or start) from exc
+        if row:
+            rows.append(row)
+            lines.append(start)
+
+
+def _check_unique(names: list[str], original: list[str], path: Path) -> None:
+    """A repeated column makes a row ambiguous: refuse it, naming the column."""
+    seen: set[str] = set()
+    for name, shown in zip(names, original, strict=True):
+        key = name.lower()
+        if key in seen:
+            raise InputError(f"the column '{shown}' appears more than once in the header; expected each "
+                             "column once", path=str(path), line=1, field=shown)
+        seen.add(key)
 
 
 def _number(series: pd.Series) -> np.ndarray:
     return pd.to_numeric(series.replace({"N/A": None, "": None}), errors="coerce").to_numpy(dtype=float)
+
+
+_MAX_COUNT = 2.0**53  # counts beyond this are not counts (and do not fit an int64 exactly)
+
+
+def _counts(frame: pd.DataFrame, column: str, path: Path, missing: float | None = None) -> np.ndarray:
+    """A count column as int64; a value that is not a whole number from 0 up is refused with
+    its line (`missing`, when given, replaces an empty or N/A one)."""
+    values = _number(frame[column])
+    if missing is not None:
+        values = np.where(np.isnan(values), missing, values)
+    with np.errstate(invalid="ignore"):
+        bad = ~((values >= 0) & (values < _MAX_COUNT))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise InputError(f"'{frame[column].iloc[i]}' is not a count; expected a whole number of 0 or more",
+                         path=str(path), line=int(frame.index[i]), field=column)
+    return values.astype(np.int64)
 
 
 # ---- the group of files -------------------------------------------------------------------
@@ -154,7 +206,7 @@ def read(path: Path, options: IngestOptions) -> IngestBatch:
         )
     if enc != "utf-8-sig":
         notes.append(f"request names decoded as {enc} (not UTF-8)")
-    history = read_table(files["stats_history"])[0] if "stats_history" in files else None
+    history = _history(files["stats_history"]) if "stats_history" in files else None
     start, end = _time_range(history)
     notes.extend(_failure_notes(files))
     names = list(endpoints["endpoint"])
@@ -179,21 +231,27 @@ def _stats_endpoints(stats: pd.DataFrame, path: Path, distribution: Path | None 
         if required not in stats.columns:
             raise InputError(f"no '{required}' column; expected a Locust _stats.csv header", path=str(path),
                              line=1, field=required)
-    methods = stats["type"] if "type" in stats.columns else pd.Series([""] * len(stats))
+    methods = stats["type"] if "type" in stats.columns else pd.Series("", index=stats.index, dtype=object)
     keep = ~stats["name"].str.strip().str.lower().isin(_AGGREGATE_NAMES)
-    stats, methods = stats[keep].reset_index(drop=True), methods[keep].reset_index(drop=True)
+    stats, methods = stats[keep], methods[keep]
+    samples = _counts(stats, "samples", path)
+    errors = _counts(stats, "errors", path, missing=0) if "errors" in stats else 0
+    stats, methods = stats.reset_index(drop=True), methods.reset_index(drop=True)
     if distribution is not None:
         dist = read_table(distribution)[0]
+        if "name" not in dist.columns:
+            raise InputError("no 'Name' column; expected a Locust _distribution.csv header", path=str(distribution),
+                             line=1, field="Name")
         dist = dist[~dist["name"].str.strip().str.lower().isin(_AGGREGATE_NAMES)]
         full = [endpoint_name(n, m) for n, m in zip(stats["name"], methods, strict=True)]
         stats = stats.assign(_key=full).merge(
             dist.drop(columns=["samples"], errors="ignore").assign(_key=[endpoint_name(n) for n in dist["name"]])
-            .drop(columns=["name"]), on="_key", how="left")
+            .drop(columns=["name"]).drop_duplicates("_key"), on="_key", how="left")
     out = pd.DataFrame({
         "run_id": "",
         "endpoint": [endpoint_name(n, m) for n, m in zip(stats["name"], methods, strict=True)],
-        "samples": _number(stats["samples"]).astype(np.int64),
-        "errors": np.nan_to_num(_number(stats["errors"])).astype(np.int64) if "errors" in stats else 0,
+        "samples": samples,
+        "errors": errors,
         "throughput_rps": _number(stats["rps"]) if "rps" in stats else np.nan,
     })
     out["latency_p50_ms"] = _first_of(stats, ["50%", "median"])
@@ -214,10 +272,26 @@ def _first_of(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
     return np.full(len(frame), np.nan)
 
 
+def _history(path: Path) -> pd.DataFrame:
+    """The _stats_history.csv, its Timestamp (epoch seconds) as `seconds` (NaN where empty); a
+    time outside the accepted range is refused with its line."""
+    history = read_table(path)[0]
+    if "timestamp" in history.columns:
+        seconds = _number(history["timestamp"])
+        with np.errstate(invalid="ignore"):
+            bad = ~np.isnan(seconds) & ~((seconds >= 0) & (seconds < LATEST_S))
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise out_of_range(f"the time {history['timestamp'].iloc[i]} (epoch seconds)", path=path,
+                               line=int(history.index[i]), field="Timestamp")
+        history["seconds"] = seconds
+    return history
+
+
 def _time_range(history: pd.DataFrame | None):
-    if history is None or "timestamp" not in history.columns or history.empty:
+    if history is None or "seconds" not in history.columns or history.empty:
         return None, None
-    seconds = _number(history["timestamp"])
+    seconds = history["seconds"].to_numpy(dtype=float)
     seconds = seconds[~np.isnan(seconds)]
     if seconds.size == 0:
         return None, None
@@ -228,11 +302,11 @@ def _time_range(history: pd.DataFrame | None):
 def _history_series(history: pd.DataFrame, run_id: str) -> pd.DataFrame:
     """Cumulative totals become requests and errors per 10-s interval; the window's p95 and the
     user count are kept as reported."""
-    if "timestamp" not in history.columns or "total_requests" not in history.columns:
+    if "seconds" not in history.columns or "total_requests" not in history.columns:
         return empty_series()
     frame = pd.DataFrame({
-        "timestamp": pd.to_datetime(_number(history["timestamp"]), unit="s"),
-        "name": history["name"].astype(str),
+        "timestamp": pd.to_datetime(history["seconds"].to_numpy(dtype=float), unit="s"),
+        "name": history["name"].astype(str) if "name" in history else "Aggregated",
         "method": history["type"].astype(str) if "type" in history else "",
         "total": _number(history["total_requests"]),
         "failed": _number(history["total_errors"]) if "total_errors" in history else 0.0,
@@ -260,7 +334,7 @@ def _failure_notes(files: dict[str, Path]) -> list[str]:
     failures, _ = read_table(files["failures"])
     if failures.empty or "occurrences" not in failures.columns:
         return []
-    failures["n"] = _number(failures["occurrences"])
+    failures["n"] = np.nan_to_num(_number(failures["occurrences"]), nan=0.0, posinf=0.0, neginf=0.0)
     top = failures.sort_values("n", ascending=False).head(3)
     listed = ", ".join(f"{r.get('name', '')}: {r.get('error', '')} ×{int(r['n'])}" for r in top.to_dict("records"))
     return ["failures: " + _SPACES.sub(" ", listed)]

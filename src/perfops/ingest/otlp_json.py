@@ -42,6 +42,7 @@ import numpy as np
 from perfops.errors import InputError
 from perfops.ingest import _series as S
 from perfops.ingest.base import IngestBatch, IngestOptions, Reader
+from perfops.ingest.common import LATEST_MS, TIME_RANGE
 
 DELTA, CUMULATIVE = 1, 2
 KINDS = ("sum", "gauge", "histogram", "exponentialHistogram", "summary")
@@ -101,8 +102,22 @@ def _int(value: Any) -> int | None:
         return None
     try:
         return int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: int(Infinity)
         return None
+
+
+TEMPORALITIES = {"AGGREGATION_TEMPORALITY_UNSPECIFIED": 0, "AGGREGATION_TEMPORALITY_DELTA": DELTA,
+                 "AGGREGATION_TEMPORALITY_CUMULATIVE": CUMULATIVE}
+
+
+def _temporality(metric: Mapping[str, Any], body: Mapping[str, Any]) -> int:
+    """The enum as a number or, as the protobuf JSON mapping also allows, as its name."""
+    value = _get(body, "aggregationTemporality", 0) or 0
+    number = TEMPORALITIES.get(value, _int(value)) if isinstance(value, str) else _int(value)
+    if number not in (0, DELTA, CUMULATIVE):
+        raise ValueError(f"metric '{metric.get('name', '')}': aggregationTemporality {str(value)[:40]!r} is not "
+                         "0, 1, 2 or an AGGREGATION_TEMPORALITY_* name")
+    return number
 
 
 def attribute_value(value: Mapping[str, Any] | None) -> Any:
@@ -148,7 +163,7 @@ def _metric_points(resource: Mapping[str, Any], metric: Mapping[str, Any]) -> It
             continue
         base = OtlpPoint(
             resource=resource, metric=str(metric.get("name", "")), unit=str(metric.get("unit", "")), kind=kind,
-            temporality=int(_get(body, "aggregationTemporality", 0) or 0),
+            temporality=_temporality(metric, body),
             monotonic=bool(_get(body, "isMonotonic", False)), attributes={}, start_ns=None, time_ns=0,
         )
         for raw in _get(body, "dataPoints") or []:
@@ -167,6 +182,9 @@ def _point(base: OtlpPoint, raw: Mapping[str, Any]) -> OtlpPoint:
     if base.kind == "histogram":
         bounds = tuple(float(b) for b in _get(raw, "explicitBounds") or [])
         counts = tuple(_num(c, 0.0) or 0.0 for c in _get(raw, "bucketCounts") or [])
+        if counts and len(counts) != len(bounds) + 1:  # the proto: none, or one more than the bounds
+            raise ValueError(f"metric '{base.metric[:80]}': {len(counts)} bucketCounts for {len(bounds)} "
+                             f"explicitBounds; expected {len(bounds) + 1}")
         return replace(point, bounds=bounds, bucket_counts=counts)
     if base.kind == "exponentialHistogram":
         return replace(point, **_exponential_buckets(raw))
@@ -395,7 +413,28 @@ def load_document(path: Path) -> Any:
                 documents.append(json.loads(line))
             except json.JSONDecodeError as exc:
                 raise InputError(f"invalid JSON line: {exc.msg}", path=str(path), line=number) from exc
+            except ValueError as exc:  # an integer of more than 4,300 digits
+                raise InputError(f"invalid JSON line: {exc}", path=str(path), line=number) from exc
     return documents
+
+
+LATEST_NS = LATEST_MS * 1_000_000
+
+
+def timed(points: list[OtlpPoint], problems: S.Problems) -> list[OtlpPoint]:
+    """The points whose times are within the accepted range (ingest.common); a point without
+    timeUnixNano, or with a time outside it, is refused (skipped with --skip-bad-rows)."""
+    kept = []
+    for p in points:
+        for name, value in (("timeUnixNano", p.time_ns), ("startTimeUnixNano", p.start_ns)):
+            if value is not None and not 0 < value < LATEST_NS:
+                what = f"metric '{p.metric[:80]}': a data point " + (
+                    f"without {name}" if value == 0 else f"with {name} {value}")
+                problems.report(f"{what}; expected a time within {TIME_RANGE}", field=name)
+                break
+        else:
+            kept.append(p)
+    return kept
 
 
 def telemetry_of(points: list[OtlpPoint], options: IngestOptions, problems: S.Problems,
@@ -452,11 +491,11 @@ def read(path: Path, options: IngestOptions) -> IngestBatch:
     document = load_document(path)
     try:
         points = list(iter_points(document))
-    except (AttributeError, TypeError, KeyError, ValueError) as exc:
+    except (AttributeError, TypeError, KeyError, ValueError, OverflowError) as exc:
         raise InputError(f"not an OTLP metrics export ({exc})", path=str(path), field="resourceMetrics") from exc
     notes: list[str] = []
     problems = S.Problems(str(path), options.skip_bad_rows)
-    frame = S.frame_of(telemetry_of(points, options, problems, notes))
+    frame = S.frame_of(telemetry_of(timed(points, problems), options, problems, notes))
     return IngestBatch(telemetry=frame, skipped=problems.skipped, notes=notes)
 
 

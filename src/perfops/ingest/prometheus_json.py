@@ -37,6 +37,7 @@ import numpy as np
 from perfops.errors import InputError
 from perfops.ingest import _series as S
 from perfops.ingest.base import IngestBatch, IngestOptions, Reader
+from perfops.ingest.common import LATEST_S, out_of_range
 from perfops.model.catalog import Catalog
 
 
@@ -124,7 +125,11 @@ def points_of(pairs: list[Any], path: str = "") -> tuple[np.ndarray, np.ndarray]
     except (ValueError, TypeError, IndexError) as exc:
         raise InputError(f"a point is not [timestamp, \"value\"] ({exc})", path=path, field="values") from exc
     keep = np.isfinite(values) & np.isfinite(times)
-    return times[keep], values[keep]
+    times, values = times[keep], values[keep]
+    wrong = (times < 0) | (times >= LATEST_S)
+    if wrong.any():
+        raise out_of_range(f"a point time ({times[wrong][0]:g} s since 1970)", path=path, field="values")
+    return times, values
 
 
 _DECODER = json.JSONDecoder()
@@ -174,6 +179,8 @@ def _numbers(segment: str) -> tuple[np.ndarray, np.ndarray] | None:
     if len(numbers) % 2 or len(numbers) != flat.count(",") + 1:
         return None
     times, values = numbers[0::2], numbers[1::2]
+    if ((times < 0) | (times >= LATEST_S) | np.isnan(times)).any():
+        return None  # the careful path names the bad point
     keep = np.isfinite(values)
     return times[keep], values[keep]
 

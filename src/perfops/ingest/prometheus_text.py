@@ -3,7 +3,9 @@ a backfill file with timestamps (what `promtool tsdb create-blocks-from openmetr
 
 Parsing follows the formats: `# TYPE` / `# HELP` / `# UNIT` lines, label values with `\\\\`,
 `\\"` and `\\n` escapes, values such as `NaN`, `+Inf`, `1e3`, optional timestamps (milliseconds
-in the text format, seconds in OpenMetrics), exemplars after ` # ` (ignored), `# EOF`.
+in the text format, seconds in OpenMetrics — where a value of 1e11 or more, a year after 5138 in
+seconds, is read as milliseconds, as everywhere in perfops), exemplars after ` # ` (ignored),
+`# EOF`. A sample time outside 1970..2200 is refused with its line (ingest.common).
 
 A sample without a timestamp was taken at the scrape time: the file's modification time. The
 series are then named exactly as a saved query_range answer is (perfops.ingest.prometheus_json,
@@ -28,6 +30,7 @@ from perfops.errors import InputError
 from perfops.ingest import _series as S
 from perfops.ingest import prometheus_json as P
 from perfops.ingest.base import IngestBatch, IngestOptions, Reader
+from perfops.ingest.common import EPOCH_MS_THRESHOLD, out_of_range, seconds_in_range
 
 _NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
 _LABEL = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_.]*)\s*=\s*"((?:[^"\\]|\\.)*)"\s*(,?)')
@@ -72,8 +75,12 @@ def parse_line(text: str, number: int, openmetrics: bool, path: str = "") -> Sam
         stamp = float(rest[1]) if len(rest) == 2 else None
     except ValueError as exc:
         raise InputError(f"not a number in '{text[:80]}'", path=path, line=number) from exc
-    if stamp is not None and not openmetrics:
-        stamp /= 1000.0  # the text format's timestamps are milliseconds
+    milliseconds = stamp is not None and (not openmetrics or abs(stamp) >= EPOCH_MS_THRESHOLD)
+    if stamp is not None and milliseconds:
+        stamp /= 1000.0  # the text format's timestamps are milliseconds (and so are OpenMetrics' beyond 5138)
+    if stamp is not None and not seconds_in_range(stamp):
+        unit = "epoch ms" if milliseconds else "epoch seconds"
+        raise out_of_range(f"the sample time {rest[1]} ({unit})", path=path, line=number, field="timestamp")
     return Sample(name, labels, value, stamp, number)
 
 

@@ -12,7 +12,7 @@ values rather than by the number of samples (see `ExactHistogram`).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +23,7 @@ import pandas as pd
 
 from perfops.errors import InputError
 from perfops.ingest.base import IngestOptions
+from perfops.ingest.common import LATEST_MS, ms_in_range, out_of_range
 from perfops.model.catalog import ENDPOINT_RE, Catalog
 from perfops.model.tables import TEST_ENDPOINT_COLUMNS, TEST_RUN_COLUMNS, TEST_SERIES_COLUMNS
 
@@ -31,6 +32,7 @@ SERIES_STEP_S = 10  # the load over time is kept in 10-second intervals
 _LABEL_BITS = 14  # series group = interval << 14 | endpoint code
 _ALL = (1 << _LABEL_BITS) - 1  # the code of 'every endpoint'
 DEFAULT_ENVIRONMENT = "test"
+LineOf = Callable[[int], int | None]  # the line of a block's i-th sample, when known
 _METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 
 
@@ -194,6 +196,10 @@ class SampleAccumulator:
     first_ms: int | None = None
     last_ms: int | None = None
     origin: int | None = None  # first 10-s bucket, in ms
+    source: str | None = None  # the file, named in every error
+    skip_bad: bool = False  # --skip-bad-rows: impossible samples are dropped (counted) instead of refused
+    skipped: int = 0
+    fields: tuple[str, str] = ("timestamp", "elapsed")  # the tool's names of the time and duration
 
     def codes(self, labels: list[str]) -> np.ndarray:
         """Integer codes of a block's distinct labels (stable across blocks)."""
@@ -206,23 +212,35 @@ class SampleAccumulator:
         return out
 
     def add(self, ts_ms: np.ndarray, codes: np.ndarray, elapsed_ms: np.ndarray, failed: np.ndarray,
-            users: np.ndarray | None = None, end_ms: np.ndarray | None = None) -> None:
+            users: np.ndarray | None = None, line_of: LineOf | None = None) -> None:
+        """Add a block of samples. A sample whose time is outside the accepted range (see
+        ingest.common) or whose duration is negative or not a number is refused naming its line
+        (`line_of(i)`: the line of the block's i-th sample, when the reader knows it)."""
         if ts_ms.size == 0:
             return
         ts_ms = np.asarray(ts_ms, dtype=np.int64)
-        ends = ts_ms + np.asarray(elapsed_ms, dtype=np.int64) if end_ms is None else end_ms
+        elapsed = np.asarray(elapsed_ms)
+        if not _all_possible(ts_ms, elapsed):
+            keep = self._drop_impossible(ts_ms, elapsed, line_of)
+            ts_ms, codes, elapsed, failed = ts_ms[keep], codes[keep], elapsed[keep], failed[keep]
+            users = users[keep] if users is not None else None
+            if ts_ms.size == 0:
+                return
+            line_of = None  # positions changed: no line for the checks below
+        ends = ts_ms + elapsed.astype(np.int64)
         lo, hi = int(ts_ms.min()), int(ends.max())
+        step = SERIES_STEP_S * 1000
+        origin = (lo // step) * step - 3_600_000 if self.origin is None else self.origin  # room for disorder
+        bucket = (ts_ms - origin) // step
+        if codes.size and int(codes.max()) >= _ALL:
+            raise InputError(f"more than {_ALL:,} distinct sample labels; expected request names, not raw URLs",
+                             path=self.source)
+        if int(bucket.min()) < 0 or int(bucket.max()) >= 1 << (31 - _LABEL_BITS):
+            self._span_error(ts_ms, bucket, line_of)
+        self.origin = origin
         self.first_ms = lo if self.first_ms is None else min(self.first_ms, lo)
         self.last_ms = hi if self.last_ms is None else max(self.last_ms, hi)
-        step = SERIES_STEP_S * 1000
-        if self.origin is None:
-            self.origin = (lo // step) * step - 3_600_000  # room for rows written out of order
-        bucket = (ts_ms - self.origin) // step
-        if codes.size and int(codes.max()) >= _ALL:
-            raise InputError(f"more than {_ALL:,} distinct sample labels; expected request names, not raw URLs")
-        if int(bucket.min()) < 0 or int(bucket.max()) >= 1 << (31 - _LABEL_BITS):
-            raise InputError("the samples span more than 15 days; expected one load-test run per file")
-        scaled = np.rint(np.asarray(elapsed_ms, dtype=float) * self.scale).astype(np.int64)
+        scaled = np.clip(np.rint(elapsed.astype(float) * self.scale), 0, 2**32 - 1).astype(np.int64)
         self.by_endpoint.add(codes, scaled)
         series_group = (bucket << _LABEL_BITS) | codes
         self.by_bucket.add_counted(*_count_series(bucket, codes, log_bin(scaled)))
@@ -232,6 +250,39 @@ class SampleAccumulator:
         self.partials.append(part)
         if len(self.partials) > 64:
             self.partials = [self._errors_users()]
+
+    def _drop_impossible(self, ts_ms: np.ndarray, elapsed: np.ndarray, line_of: LineOf | None) -> np.ndarray:
+        """The mask of possible samples; raises for the first impossible one unless skip_bad."""
+        with np.errstate(invalid="ignore"):
+            good_elapsed = (elapsed >= 0) & (elapsed < LATEST_MS)
+            ends = ts_ms + np.where(good_elapsed, elapsed, 0)
+            keep = ms_in_range(ts_ms) & good_elapsed & ms_in_range(ends)
+        if self.skip_bad:
+            self.skipped += int((~keep).sum())
+            return keep
+        i = int(np.flatnonzero(~keep)[0])
+        line = line_of(i) if line_of else None
+        time_field, elapsed_field = self.fields
+        if not ms_in_range(ts_ms[i : i + 1])[0]:
+            raise out_of_range(f"the time {int(ts_ms[i])} (epoch ms)", path=self.source or "", line=line,
+                               field=time_field)
+        if not good_elapsed[i]:
+            raise InputError(f"{elapsed[i]} ms is not a response time; expected a duration of 0 or more",
+                             path=self.source, line=line, field=elapsed_field)
+        raise out_of_range(f"the end of the sample ({int(ts_ms[i])} + {elapsed[i]} ms)", path=self.source or "",
+                           line=line, field=elapsed_field)
+
+    def _span_error(self, ts_ms: np.ndarray, bucket: np.ndarray, line_of: LineOf | None) -> None:
+        """The series keeps 15 days of 10-s intervals from an hour before the first block."""
+        i = int(np.flatnonzero((bucket < 0) | (bucket >= 1 << (31 - _LABEL_BITS)))[0])
+        first = self.first_ms if self.first_ms is not None else int(ts_ms.min())
+        at, start = (f"{epoch_ms_to_naive(v):%Y-%m-%d %H:%M:%S}" for v in (int(ts_ms[i]), first))
+        what = (f"a sample at {at} comes more than an hour before the first samples ({start})" if bucket[i] < 0
+                else f"the samples span more than 15 days ({start} to {at})")
+        raise InputError(f"{what}; expected one load-test run per file", path=self.source,
+                         line=line_of(i) if line_of else None, field=self.fields[0])
+
+
 
     def _errors_users(self) -> pd.DataFrame:
         if not self.partials:
@@ -299,6 +350,13 @@ class SampleAccumulator:
         return series_frame(stats)
 
 
+def _all_possible(ts_ms: np.ndarray, elapsed: np.ndarray) -> bool:
+    """The fast check of a whole block (min/max, no masks): every time in range, every
+    duration a number from 0 up, every end in range. NaN fails every comparison."""
+    lo, hi = elapsed.min(), elapsed.max()
+    return bool(ts_ms.min() >= 0 and lo >= 0 and hi < LATEST_MS and int(ts_ms.max()) + hi < LATEST_MS)
+
+
 # ---- naming --------------------------------------------------------------------------------
 def endpoint_name(label: str, method: str | None = None, url: str | None = None) -> str:
     """'POST /checkout' from what a tool gives: a label already in that form is kept; a method
@@ -309,11 +367,19 @@ def endpoint_name(label: str, method: str | None = None, url: str | None = None)
     method = (method or "").strip().upper()
     target = label if label.startswith(("http://", "https://", "/")) else (url or "")
     if method and target:
-        path = urlsplit(target).path if target.startswith("http") else target.split("?")[0]
+        path = _url_path(target) if target.startswith("http") else target.split("?")[0]
         return f"{method} {path or '/'}"
     if method and label:
         return f"{method} {label}"
     return label
+
+
+def _url_path(url: str) -> str:
+    """The path of a URL; a malformed one ('http://[::1' is an invalid IPv6 host) keeps its text."""
+    try:
+        return urlsplit(url).path
+    except ValueError:
+        return url.split("?")[0]
 
 
 def catalog_endpoints(catalog: Catalog) -> dict[str, set[str]]:
@@ -407,6 +473,21 @@ def open_text(path: Path):
     return open(path, encoding="utf-8", errors="replace")
 
 
+def text_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """(line number, line) of the file as `open_text` reads it; a gzip that breaks part-way (a
+    truncated `--out json=x.gz`) is an InputError naming the file."""
+    import gzip
+    import zlib
+
+    number = 0
+    try:
+        with open_text(path) as lines:
+            for number, line in enumerate(lines, start=1):  # noqa: B007 - the number is reported
+                yield number, line
+    except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
+        raise InputError(f"the gzip stream is broken after line {number} ({exc})", path=str(path)) from exc
+
+
 # ---- the canonical frames -----------------------------------------------------------------
 def run_frame(
     run_id: str, tool: str, service: str, environment: str | None, start: datetime | None,
@@ -419,8 +500,8 @@ def run_frame(
         "notes": "; ".join(n for n in notes if n),
     }
     frame = pd.DataFrame([row], columns=list(TEST_RUN_COLUMNS))
-    for col in ("start", "end"):
-        frame[col] = pd.to_datetime(frame[col]).astype("datetime64[us]")
+    for col, moment in (("start", start), ("end", end)):  # microseconds: no nanosecond overflow
+        frame[col] = np.array([moment if moment is not None else "NaT"], dtype="datetime64[us]")
     return frame
 
 
