@@ -1,30 +1,62 @@
-"""Reports at scale: a synthetic 1,000-service domain (100 squads), 5 weeks of hourly telemetry
-per service and per endpoint, 300 findings; times every audience and sizes the executive HTML.
+"""Reports at scale, two ways.
 
-Baselines in the same run: the time to read the same telemetry once from the store (the floor any
-report pays), so the ratio says how much the report machinery adds; and each chart drawn both
-ways (perfops' direct SVG writer against the matplotlib reference), CPU per chart.
-Times are CPU seconds (this process and its workers) and wall seconds: on a shared machine the
+1. The REAL path (issue #8), `--root DIR [DIR ...]`: `perfops report`'s default run (every
+   audience, the default formats) on generated, ingested and analysed workspaces — the domain of
+   bench/scale.py (N services x 10 endpoints, 6 weeks at 5 minutes). `--make N` builds one into
+   DIR first (generate, ingest, analyze; minutes at 100 services). Each run is a child process;
+   the peak memory of its process tree (report workers included) is sampled every 0.1 s.
+   Compared IN THE SAME RUN against a baseline: `--before SRC` times the previous implementation
+   too (a copy of its `src` folder, e.g. `mkdir -p /tmp/before && git archive HEAD src | tar -x
+   -C /tmp/before`, then `--before /tmp/before/src`) into its own output folder and counts the
+   files that came out byte-identical; without it, the baseline is one aggregate scan of the
+   telemetry the reports cover (the floor any report run pays). With two or more roots it
+   prints the growth exponent (time ~ services^b) and projects the time at 1,000 services.
+
+       .venv/bin/python bench/reports_scale.py --root /work/scale/ws20 /work/scale/ws100 \
+           [--before /tmp/before/src] [--make 20]
+
+2. The synthetic domain (`--services N`, default 1,000 services in 100 squads, hourly telemetry,
+   300 findings written straight into the store): one report per audience, the executive HTML's
+   size, and each chart kind drawn both ways (perfops' direct SVG writer against the matplotlib
+   reference), CPU per chart.
+
+       .venv/bin/python bench/reports_scale.py [--services 1000] [--keep DIR] [--full]
+
+Times are CPU seconds (the process and its workers) and wall seconds: on a shared machine the
 CPU figures are the ones to compare.
-
-    .venv/bin/python bench/reports_scale.py [--services 1000] [--keep DIR]
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import shutil
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from perfops.workspace import Workspace
+
 NOW = datetime(2026, 11, 23)
+
+
+@dataclass(frozen=True)
+class Elsewhere(Workspace):
+    """A workspace whose reports go to `out` (the real-path runs write side by side); at module
+    level, so the report workers (spawned) can unpickle it."""
+
+    out: Path = Path("reports")
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.out
 
 
 def catalog(n: int) -> str:
@@ -121,6 +153,131 @@ def chart_costs(repeat: int = 20) -> dict[str, tuple[float, float]]:
     return out
 
 
+# ---- the real path: perfops report on generated, analysed workspaces ---------------------------------
+def make_workspace(root: Path, services: int) -> None:
+    """bench/scale.py's domain in `root`: generated, ingested and analysed."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import scale
+
+    scale.generate(root, services, 6)
+    for phase in ("ingest", "analyze"):
+        print(f"  {services} services {phase}: {scale.run_phase(phase, root)}", flush=True)
+
+
+def child_render(root: Path, out: Path) -> dict[str, float]:
+    """In the child process: the default `perfops report` run of `root`, written into `out`."""
+    from perfops.usecases.reports import render_reports
+
+    t0, c0 = time.perf_counter(), cpu_seconds()
+    paths = render_reports(Elsewhere(root, out))
+    return {"files": float(len(paths)), "seconds": time.perf_counter() - t0, "cpu_s": cpu_seconds() - c0}
+
+
+def measure_render(root: Path, out: Path, src: Path | None) -> dict[str, float]:
+    """Run child_render in a child process (with `src` first on the path when given) and sample
+    the resident memory of its process tree every 0.1 s."""
+    import json
+    import subprocess
+    import threading
+
+    import psutil
+
+    env = dict(os.environ)
+    if src is not None:
+        env["PYTHONPATH"] = str(src) + os.pathsep + env.get("PYTHONPATH", "")
+    shutil.rmtree(out, ignore_errors=True)
+    child = subprocess.Popen([sys.executable, __file__, "--child", str(root), str(out)], stdout=subprocess.PIPE,
+                             text=True, env=env, cwd=str(src.parent) if src is not None else None)
+    peak, stop = [0], threading.Event()
+
+    def sample() -> None:
+        parent = psutil.Process(child.pid)
+        while not stop.is_set():
+            try:
+                procs = [parent, *parent.children(recursive=True)]
+                peak[0] = max(peak[0], sum(p.memory_info().rss for p in procs if p.is_running()))
+            except psutil.Error:
+                pass
+            time.sleep(0.1)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    text, _ = child.communicate()
+    stop.set()
+    sampler.join()
+    if child.returncode:
+        return {"files": 0.0, "seconds": float("nan"), "cpu_s": float("nan"), "peak_mb": peak[0] / 2**20}
+    return {**json.loads(text.strip().splitlines()[-1]), "peak_mb": peak[0] / 2**20}
+
+
+def scan_floor(root: Path) -> tuple[float, float]:
+    """(wall s, CPU s) of one aggregate scan of every telemetry row: the floor of a report run,
+    which must at least read the figures once."""
+    from perfops.store import open_store
+
+    t0, c0 = time.perf_counter(), time.process_time()
+    with open_store(root / ".perfops" / "perfops.duckdb", read_only=True) as store:
+        store.con.execute("SELECT service, metric, count(*), sum(value) FROM telemetry GROUP BY ALL").fetchall()
+    return time.perf_counter() - t0, time.process_time() - c0
+
+
+def identical_files(a: Path, b: Path) -> tuple[int, int]:
+    """(files byte-identical in both folders, files in `a`)."""
+    files = [p for p in a.rglob("*") if p.is_file()]
+    same = sum(1 for p in files if (b / p.relative_to(a)).is_file() and (b / p.relative_to(a)).read_bytes() == p.read_bytes())
+    return same, len(files)
+
+
+def services_of(root: Path) -> int:
+    return len(Workspace(root).load_catalog().services)
+
+
+def real_path(roots: list[Path], before: Path | None, keep_output: bool) -> int:
+    rows = []
+    for root in roots:
+        n = services_of(root)
+        floor, floor_cpu = scan_floor(root)
+        print(f"{root} ({n} services): baseline scan of every telemetry row {floor_cpu:.1f} s CPU, {floor:.1f} s wall",
+              flush=True)
+        out = root.parent / f"{root.name}-bench-reports"
+        after = measure_render(root, out / "after", None)
+        print(f"  now:    {after['files']:.0f} files, {after['cpu_s']:.1f} s CPU, {after['seconds']:.1f} s wall, "
+              f"peak {after['peak_mb']:.0f} MB ({after['cpu_s'] / max(floor_cpu, 1e-9):.1f} x the baseline scan)",
+              flush=True)
+        row = {"services": n, "after": after, "floor_cpu": floor_cpu}
+        if before is not None:
+            old = measure_render(root, out / "before", before)
+            same, total = identical_files(out / "before", out / "after")
+            print(f"  before: {old['files']:.0f} files, {old['cpu_s']:.1f} s CPU, {old['seconds']:.1f} s wall, "
+                  f"peak {old['peak_mb']:.0f} MB; now/before: CPU {after['cpu_s'] / old['cpu_s']:.2f}, "
+                  f"wall {after['seconds'] / old['seconds']:.2f}; {same} of {total} files byte-identical", flush=True)
+            row["before"] = old
+        rows.append(row)
+        if not keep_output:
+            shutil.rmtree(out, ignore_errors=True)
+    print(f"load average {os.getloadavg()[0]:.1f} at the end")
+    project(rows)
+    return 0
+
+
+def project(rows: list[dict]) -> None:
+    """Growth exponent between the two largest roots (time ~ services^b) and the time at 1,000
+    services by that power law, per variant and measure."""
+    rows = sorted(rows, key=lambda r: r["services"])
+    if len(rows) < 2:
+        return
+    small, big = rows[-2], rows[-1]
+    for variant in ("before", "after"):
+        if variant not in small or variant not in big:
+            continue
+        for key, label in (("cpu_s", "CPU s"), ("seconds", "wall s"), ("peak_mb", "peak MB")):
+            a, b = small[variant][key], big[variant][key]
+            exp = math.log(b / a) / math.log(big["services"] / small["services"])
+            at_1000 = b * (1000 / big["services"]) ** exp
+            print(f"{variant:>6} {label}: {a:.1f} at {small['services']}, {b:.1f} at {big['services']} services: "
+                  f"b = {exp:.2f}, projected {at_1000:.0f} at 1,000")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--services", type=int, default=1000)
@@ -128,13 +285,28 @@ def main() -> int:
                         help="only these section modules, e.g. overview,maturity (isolates one area's cost)")
     parser.add_argument("--full", action="store_true", help="also write every report (slow at 1,000 services)")
     parser.add_argument("--keep", type=Path, default=None, help="build the workspace here and keep it")
+    parser.add_argument("--root", type=Path, nargs="+", default=None,
+                        help="time perfops report's default run on these analysed workspaces (the real path)")
+    parser.add_argument("--make", type=int, default=None, help="with one --root: build that many services there first")
+    parser.add_argument("--before", type=Path, default=None,
+                        help="a src folder of the previous implementation, timed in the same run")
+    parser.add_argument("--keep-output", action="store_true", help="keep the reports written (DIR-bench-reports)")
+    parser.add_argument("--child", nargs=2, type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child:
+        import json
+
+        print(json.dumps(child_render(*args.child)))
+        return 0
+    if args.root:
+        if args.make:
+            make_workspace(args.root[0], args.make)
+        return real_path(args.root, args.before, args.keep_output)
     root = args.keep or Path(tempfile.mkdtemp(prefix="perfops-scale-"))
     if not (root / "perfops.yaml").exists():
         build(root, args.services)
     from perfops.store import open_store
     from perfops.usecases.reports import render_reports
-    from perfops.workspace import Workspace
 
     ws = Workspace(root)
     if args.sections:

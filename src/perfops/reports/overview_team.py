@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pandas as pd
 from markupsafe import Markup
@@ -11,8 +11,9 @@ from markupsafe import Markup
 from perfops.model.findings import Finding
 from perfops.reports import charts, health
 from perfops.reports import format as fmt
+from perfops.reports.aggregates import for_services
 from perfops.reports.blocks import Doc, md_escape, severity_cell, status_cell
-from perfops.reports.picture import Picture, build_picture, hour_floor
+from perfops.reports.picture import TREND_WEEKS, Picture, build_picture, daily_rollup, hour_floor
 from perfops.reports.section import ReportView, Section
 from perfops.reports.sections.overview import (
     _title_cell,
@@ -155,12 +156,17 @@ def slo_budgets(view: ReportView, pic: Picture) -> Section:
 
 
 def _window_totals(view: ReportView, window: timedelta) -> dict[str, tuple[float, float]]:
-    """(requests, errors) per service over the SLO window: one domain-wide query per window
-    length, shared by every report of the run."""
+    """(requests, errors) per service over the SLO window, shared by every report of the run:
+    summed from the domain's daily rollup of the executive summary (days aligned on the same end)
+    when the window is whole days within it, else one domain-wide query per window length."""
     key = f"window-totals:{window.total_seconds()}"
     if key not in view.cache:
         end = hour_floor(view.now)
-        roll = view.rollup(None, ["requests", "errors"], end - window, end, health.DAY)
+        if window % timedelta(days=1) == timedelta(0) and window <= timedelta(weeks=TREND_WEEKS):
+            daily = daily_rollup(view, None)
+            roll = daily[(daily["bucket"] >= end - window) & daily["metric"].isin(["requests", "errors"])]
+        else:
+            roll = view.rollup(None, ["requests", "errors"], end - window, end, health.DAY)
         sums = roll.groupby(["service", "metric"])["value"].sum().unstack(fill_value=0.0) if not roll.empty else None
         view.cache[key] = {} if sums is None else {
             str(n): (float(r.get("requests", 0.0)), float(r.get("errors", 0.0))) for n, r in sums.iterrows()}
@@ -199,12 +205,13 @@ def consumers(view: ReportView, order: int) -> Section:
     """Who calls the scope's services this week: requests and client-error rate per consumer."""
     cat = view.ctx.catalog
     end = hour_floor(view.now)
-    raw = view.ctx.telemetry(view.services_in_scope, ["requests", "client_errors", "errors"], end - timedelta(days=7), end)
+    sums = for_services(view, "consumer_totals", view.services_in_scope, ["requests", "client_errors", "errors"],
+                        end - timedelta(days=7), end)
     doc = Doc()
-    if raw.empty or "consumer" not in raw.columns or not (raw["consumer"] != "").any():
+    if sums.empty:
         doc.para("No per-consumer telemetry: perfops cannot tell who calls these services.", "empty")
         return doc.section("consumers", "Consumers", order, [])
-    per = raw[raw["consumer"] != ""].groupby(["consumer", "metric"])["value"].sum().unstack(fill_value=0.0)
+    per = sums.groupby(["consumer", "metric"])["value"].sum().unstack(fill_value=0.0)
     per = per.sort_values("requests", ascending=False) if "requests" in per.columns else per
     owners = {c.name: c.owner or "–" for c in cat.consumers}
     rows, data = [], []
@@ -269,31 +276,33 @@ def _plain(value: object) -> str:
 
 def endpoints(view: ReportView) -> Section:
     """Every endpoint: this week's traffic, percentiles and errors, and a chart of p95 this week
-    against last week with deploys and finding starts marked."""
+    against last week with deploys and finding starts marked. Read as hourly sums and counts per
+    endpoint (perfops.reports.aggregates), which give the same sums and means as the raw rows."""
     name = view.service or ""
     end = hour_floor(view.now)
     metrics = ["requests", "errors", "latency_p50_ms", "latency_p95_ms", "latency_p99_ms"]
-    raw = view.ctx.telemetry([name], metrics, end - timedelta(days=14), end)
+    hours = for_services(view, "endpoint_hours", [name], metrics, end - timedelta(days=14), end)
     doc = Doc()
-    if raw.empty:
+    if hours.empty:
         doc.para("No telemetry for this service in the last two weeks.", "empty")
         return doc.section("endpoints", "Endpoints", 30, [])
-    raw = raw[raw["consumer"] == ""]
-    week = raw[raw["timestamp"] >= end - timedelta(days=7)]
-    rows, data = _endpoint_rows(week, raw, end)
+    week = hours[hours["hour"] >= end - timedelta(days=7)]
+    rows, data = _endpoint_rows(week, hours, end)
     doc.table(["Endpoint", "Requests (7 d)", "vs last week", "p50", "p95", "p99", "Server errors"], rows)
-    for endpoint in [d["endpoint"] for d in data][:MAX_ENDPOINT_CHARTS]:
-        doc.rich(_endpoint_chart(view, raw, endpoint, end), "")
+    for endpoint in [str(d["endpoint"]) for d in data][:MAX_ENDPOINT_CHARTS]:
+        doc.rich(_endpoint_chart(view, hours, endpoint, end), "")
     if len(data) > MAX_ENDPOINT_CHARTS:
         doc.note(f"Charts for the {MAX_ENDPOINT_CHARTS} busiest endpoints; the dashboard has every endpoint.")
     return doc.section("endpoints", "Endpoints", 30, data)
 
 
-def _endpoint_rows(week: pd.DataFrame, raw: pd.DataFrame, end: object) -> tuple[list[list[object]], list[dict[str, object]]]:
-    prev = raw[raw["timestamp"] < end - timedelta(days=7)]  # type: ignore[operator]
-    agg = week.groupby(["endpoint", "metric"])["value"]
-    sums, means = agg.sum().unstack(), agg.mean().unstack()
-    prev_req = prev[prev["metric"] == "requests"].groupby("endpoint")["value"].sum()
+def _endpoint_rows(week: pd.DataFrame, hours: pd.DataFrame, end: datetime) -> tuple[list[list[object]], list[dict[str, object]]]:
+    """Table rows from hourly (total, n): week sums, means of the raw values (Σ total / Σ n), and
+    last week's requests."""
+    prev = hours[hours["hour"] < end - timedelta(days=7)]
+    agg = week.groupby(["endpoint", "metric"])[["total", "n"]].sum()
+    sums, means = agg["total"].unstack(), (agg["total"] / agg["n"]).unstack()
+    prev_req = prev[prev["metric"] == "requests"].groupby("endpoint")["total"].sum()
     order = sums["requests"].sort_values(ascending=False).index if "requests" in sums.columns else sums.index
     rows, data = [], []
     for ep in order:
@@ -311,10 +320,10 @@ def _endpoint_rows(week: pd.DataFrame, raw: pd.DataFrame, end: object) -> tuple[
     return rows, data
 
 
-def _endpoint_chart(view: ReportView, raw: pd.DataFrame, endpoint: str, end: object) -> Markup:
-    part = raw[(raw["endpoint"] == endpoint) & (raw["metric"] == "latency_p95_ms")]
-    hourly = part.set_index("timestamp")["value"].resample("h").mean()
-    week_start = end - timedelta(days=7)  # type: ignore[operator]
+def _endpoint_chart(view: ReportView, hours: pd.DataFrame, endpoint: str, end: datetime) -> Markup:
+    part = hours[(hours["endpoint"] == endpoint) & (hours["metric"] == "latency_p95_ms")]
+    hourly = (part["total"] / part["n"]).set_axis(pd.DatetimeIndex(part["hour"])).sort_index().resample("h").mean()
+    week_start = end - timedelta(days=7)
     cur = hourly[hourly.index >= week_start]
     prev = hourly[hourly.index < week_start]
     prev.index = prev.index + pd.Timedelta(days=7)
@@ -353,7 +362,7 @@ def _events(view: ReportView, start: object, end: object) -> list[tuple[object, 
 def neighbours(view: ReportView) -> Section:
     cat = view.ctx.catalog
     name = view.service or ""
-    active = {}
+    active: dict[str, list[Finding]] = {}
     for f in view.finding_index.values():
         if f.status != "resolved":
             active.setdefault(f.service, []).append(f)

@@ -55,7 +55,9 @@ class ReportView:
     finding_index: dict[str, Finding] = field(default_factory=dict)  # every stored finding by id
     first_seen: dict[str, datetime] = field(default_factory=dict)  # finding id -> first seen
     inventory: pd.DataFrame = field(default_factory=pd.DataFrame)  # service, endpoint, metric, rows, first, last
-    cache: dict[str, Any] = field(default_factory=dict)  # shared by the views of one run (domain-wide results)
+    cache: dict[Any, Any] = field(default_factory=dict)  # shared by the views of one run (domain-wide results)
+    # per-service sums for a batch of services (perfops.reports.aggregates); None = from ctx.telemetry
+    aggregates: Any = None
 
     @property
     def active(self) -> list[Finding]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,8 +21,10 @@ from perfops.analysis.context import AnalysisContext
 from perfops.errors import PerfopsError
 from perfops.model.catalog import Catalog
 from perfops.model.findings import Finding
+from perfops.reports.aggregates import RUN_SERVICES
 from perfops.store import Store, open_store
 from perfops.store.findings_repo import FindingFilter
+from perfops.store.report_queries import ReportQueries
 from perfops.usecases.context import build_context, parse_moment, parse_period
 from perfops.workspace import Workspace
 
@@ -43,11 +45,25 @@ class DomainData:
     first_seen: dict[str, datetime]
     inventory: pd.DataFrame
     rollup: Callable[..., pd.DataFrame]
-    cache: dict[str, Any]  # domain-wide results shared by every view of the run
+    cache: dict[Any, Any]  # domain-wide results shared by every view of the run
+    aggregates: Any = None  # per-service sums for batches of services (perfops.store.report_queries)
+    rollups: dict[tuple[Any, ...], pd.DataFrame] | None = None  # the rollup loader's memo
+
+
+@dataclass(frozen=True)
+class Shared:
+    """Domain-wide reads made once by the parent of a parallel run and handed to its workers
+    (perfops.reports.prefetch): the telemetry inventory and the rollup loader's memo."""
+
+    inventory: pd.DataFrame
+    rollups: dict[tuple[Any, ...], pd.DataFrame]
+    capacity_parts: list[list[str]] = field(default_factory=list)  # the executive's chunks of services
+    derived: dict[tuple[Any, ...], Any] = field(default_factory=dict)  # their capacity and cost figures
 
 
 # ---- reading the store -----------------------------------------------------------------------
-def load_domain(store: Store, catalog: Catalog, *, period: timedelta, now: datetime | None = None) -> DomainData:
+def load_domain(store: Store, catalog: Catalog, *, period: timedelta, now: datetime | None = None,
+                shared: Shared | None = None) -> DomainData:
     ctx = build_context(store, catalog, now=now or newest_analysis_end(store), period=period)
     findings = store.findings.list(FindingFilter(status="all"))
     history = store.findings.history()
@@ -55,7 +71,7 @@ def load_domain(store: Store, catalog: Catalog, *, period: timedelta, now: datet
     for row in history:
         if row["action"] == "found":
             first_seen.setdefault(row["finding_id"], row["at"])
-    cache: dict[tuple[Any, ...], pd.DataFrame] = {}
+    cache: dict[tuple[Any, ...], pd.DataFrame] = dict(shared.rollups) if shared is not None else {}
 
     def rollup(services: Sequence[str] | None, metrics: Sequence[str], start: datetime, end: datetime,
                bucket_seconds: int) -> pd.DataFrame:
@@ -65,7 +81,8 @@ def load_domain(store: Store, catalog: Catalog, *, period: timedelta, now: datet
         return cache[key]
 
     return DomainData(ctx=ctx, findings=findings, history=history, first_seen=first_seen,
-                      inventory=telemetry_inventory(store), rollup=rollup, cache={})
+                      inventory=shared.inventory if shared is not None else telemetry_inventory(store),
+                      rollup=rollup, cache={}, aggregates=ReportQueries(store), rollups=cache)
 
 
 def newest_analysis_end(store: Store) -> datetime | None:
@@ -103,7 +120,7 @@ def make_view(data: DomainData, audience: str, squad: str | None = None, service
         ctx=data.ctx, findings=[f for f in scoped if f.status != "resolved"], audience=audience,  # type: ignore[arg-type]
         squad=squad, service=service, generated_at=generated_at or data.ctx.now, history=data.history,
         rollup=data.rollup, resolved=resolved, finding_index={f.id: f for f in data.findings},
-        first_seen=data.first_seen, inventory=data.inventory, cache=data.cache,
+        first_seen=data.first_seen, inventory=data.inventory, cache=data.cache, aggregates=data.aggregates,
     )
 
 
@@ -171,14 +188,21 @@ def render_reports(
 
 
 def render_jobs(workspace: Workspace, catalog: Catalog, jobs: list[tuple[tuple[Any, ...], str, Path]],
-                period: str, at: str | None, progress: Callable[[str, int, int], None] | None = None) -> list[Path]:
-    """Render jobs in this process over one read of the store (shared by every view)."""
+                period: str, at: str | None, progress: Callable[[str, int, int], None] | None = None,
+                shared: Shared | None = None) -> list[Path]:
+    """Render jobs in this process over one read of the store (shared by every view; `shared`:
+    what the parent of a parallel run read for every worker)."""
     from perfops.reports.compose import compose
 
     written = []
     composed: tuple[tuple[Any, ...], Any] | None = None  # the formats of one view share one composition
     with open_store(workspace.store_path, read_only=True) as store:
-        data = load_domain(store, catalog, period=parse_period(period), now=parse_moment(at))
+        data = load_domain(store, catalog, period=parse_period(period), now=parse_moment(at), shared=shared)
+        data.cache[RUN_SERVICES] = run_services(catalog, jobs)
+        if shared is not None and shared.derived:
+            from perfops.reports.capacity_data import adopt
+
+            adopt(data.cache, shared.derived)
         for index, (view_args, fmt_one, path) in enumerate(jobs):
             if progress:
                 progress(str(path.name), index, len(jobs))
@@ -186,6 +210,18 @@ def render_jobs(workspace: Workspace, catalog: Catalog, jobs: list[tuple[tuple[A
                 composed = (view_args, compose(make_view(data, *view_args)))
             written.append(write_report(composed[1], fmt_one, path))
     return written
+
+
+def run_services(catalog: Catalog, jobs: list[tuple[tuple[Any, ...], str, Path]]) -> list[str]:
+    """The services the jobs' team reports cover, in the order they are rendered: the batches of
+    perfops.reports.aggregates (a squad's services come together)."""
+    names: list[str] = []
+    for (audience, squad, service), _, _ in jobs:
+        if audience == "lead" and squad:
+            names += [s.name for s in catalog.services_of(squad)]
+        elif audience == "developer" and service:
+            names.append(service)
+    return list(dict.fromkeys(names))
 
 
 PARALLEL_FROM = 24  # jobs; below this, starting workers costs more than it saves
@@ -206,16 +242,59 @@ def _render_parallel(workspace: Workspace, catalog: Catalog, jobs: list[tuple[tu
     from concurrent.futures import ProcessPoolExecutor
 
     chunks = deal_jobs(catalog, jobs, workers)
+    shared = read_shared(workspace, catalog, jobs, period, at)
     context = multiprocessing.get_context("spawn")
     written: list[Path] = []
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        futures = [pool.submit(render_jobs, workspace, catalog, chunk, period, at) for chunk in chunks]
+        lean = replace(shared, rollups={})  # the capacity figures need none of the rollups
+        parts = [pool.submit(derive_capacity, workspace, catalog, period, at, lean, names)
+                 for names in shared.capacity_parts]
+        shared = replace(shared, capacity_parts=[], derived=_collect(parts))
+        futures = [pool.submit(render_jobs, workspace, catalog, chunk, period, at, None, shared) for chunk in chunks]
         for index, future in enumerate(futures):
             written.extend(future.result())
             if progress:
                 progress(f"worker {index + 1} of {workers} done", index + 1, workers)
     order = {path: i for i, (_, _, path) in enumerate(jobs)}
     return sorted(written, key=lambda p: order.get(p, 0))
+
+
+def _collect(parts: list[Any]) -> dict[tuple[Any, ...], Any]:
+    """The workers' capacity figures; a chunk that failed is left to the executive report, which
+    computes it again (and boxes the section if it fails there too)."""
+    derived: dict[tuple[Any, ...], Any] = {}
+    for part in parts:
+        try:
+            derived.update(part.result())
+        except Exception:
+            log.exception("capacity figures of a chunk of services failed in a worker")
+    return derived
+
+
+def read_shared(workspace: Workspace, catalog: Catalog, jobs: list[tuple[tuple[Any, ...], str, Path]], period: str,
+                at: str | None) -> Shared:
+    """The domain-wide reads of the jobs' reports, made once (perfops.reports.prefetch)."""
+    from perfops.reports.capacity_data import split
+    from perfops.reports.prefetch import warm
+
+    audiences = {args[0] for args, _, _ in jobs}
+    with open_store(workspace.store_path, read_only=True) as store:
+        data = load_domain(store, catalog, period=parse_period(period), now=parse_moment(at))
+        view = make_view(data, "executive")
+        warm(view, audiences)
+    parts = list(split(view, [s.name for s in catalog.services])) if "executive" in audiences else []
+    return Shared(inventory=data.inventory, rollups=dict(data.rollups or {}), capacity_parts=parts)
+
+
+def derive_capacity(workspace: Workspace, catalog: Catalog, period: str, at: str | None, shared: Shared,
+                    names: list[str]) -> dict[tuple[Any, ...], Any]:
+    """In a worker: the executive's capacity and cost figures of one chunk of services (the
+    chunks are the slowest part of the executive report; the workers share them out)."""
+    from perfops.reports.capacity_data import derived_entries
+
+    with open_store(workspace.store_path, read_only=True) as store:
+        data = load_domain(store, catalog, period=parse_period(period), now=parse_moment(at), shared=shared)
+        return derived_entries(make_view(data, "executive"), names)
 
 
 def deal_jobs(catalog: Catalog, jobs: list[tuple[tuple[Any, ...], str, Path]], workers: int,
@@ -308,7 +387,8 @@ def dashboard_view(workspace: Workspace, period: str = "7d") -> tuple[Catalog, A
         except Exception:  # not read while the store was open, and the store is closed now
             return pd.DataFrame(columns=["bucket", "service", "metric", "value"])
 
-    view = replace(view, ctx=replace(view.ctx, load_telemetry=lambda *a: pd.DataFrame()), rollup=rollup)
+    view = replace(view, ctx=replace(view.ctx, load_telemetry=lambda *a: pd.DataFrame()), rollup=rollup,
+                   aggregates=None)
     return catalog, view, picture, data.findings
 
 

@@ -21,13 +21,12 @@ from markupsafe import Markup
 from perfops.analysis.capacity_model import (
     CapacityParams,
     ServiceCapacity,
-    assess_loaded,
 )
 from perfops.model.findings import Finding
 from perfops.reports import charts
 from perfops.reports import format as fmt
 from perfops.reports.blocks import Doc, severity_cell
-from perfops.reports.capacity_data import chunks_of, derived_of
+from perfops.reports.capacity_data import derived_of, states
 from perfops.reports.section import ReportView, Section
 
 MAX_CHARTS = 6
@@ -45,9 +44,9 @@ def build(view: ReportView) -> list[Section]:
 
 
 def assess(view: ReportView, names: list[str], keep_series: bool) -> list[ServiceCapacity]:
-    """perfops.analysis.capacity_model.assess over the run's shared chunks (capacity_data)."""
-    params = CapacityParams.from_ctx(view.ctx)
-    return [s for data in chunks_of(view, names) for s in assess_loaded(view.ctx, data, params, keep_series)]
+    """perfops.analysis.capacity_model.assess over the run's shared chunks, computed once per
+    service for the run (capacity_data.states, which keeps the forecast series for the charts)."""
+    return states(view, names)  # with the series either way: a table ignores them
 
 
 def _chart_services(view: ReportView) -> list[str]:

@@ -17,6 +17,7 @@ import pandas as pd
 
 from perfops.analysis.capacity_costs import ServiceCost
 from perfops.reports import format as fmt
+from perfops.reports.aggregates import for_services
 from perfops.reports.blocks import Doc
 from perfops.reports.capacity_data import derived_of
 from perfops.reports.section import ReportView, Section
@@ -154,10 +155,9 @@ def endpoint_shares(view: ReportView, services: list[str]) -> dict[tuple[str, st
     """Each endpoint's share of its service's requests over the period (all consumers)."""
     if not services:
         return {}
-    frame = view.ctx.telemetry(services=services, metrics=["requests"], start=view.ctx.period_start)
-    if frame.empty:
+    part = for_services(view, "endpoint_totals", services, ["requests"], view.ctx.period_start, view.ctx.now)
+    if part.empty:
         return {}
-    part = frame.loc[(frame["endpoint"] != "") & (frame["consumer"] == "")]
     totals = part.groupby(["service", "endpoint"])["value"].sum()
     if totals.empty:
         return {}

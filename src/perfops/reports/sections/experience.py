@@ -14,17 +14,20 @@ from typing import Any
 from perfops.analysis import experience
 from perfops.analysis.experience import JourneyExperience, ServiceExperience
 from perfops.reports.blocks import Doc, severity_cell, status_cell
+from perfops.reports.experience_data import detail_overview
 from perfops.reports.format import compact, ms, pct
 from perfops.reports.section import ReportView, Section
+from perfops.reports.slo_figures import brief_overview
 
 ORDER = 130
 
 
 def build(view: ReportView) -> list[Section]:
-    services, journeys = experience.overview(view.ctx, view.services_in_scope,
-                                             detail=view.audience != "executive", cache=view.cache)
-    if view.audience == "executive":
-        return [slo_section(view, services, brief=True)]
+    if view.audience == "executive":  # SLO figures from sums per service (perfops.reports.slo_figures)
+        return [slo_section(view, brief_overview(view), brief=True)]
+    # SLO figures from sums, Apdex and consumers from the rows they read (perfops.reports.experience_data)
+    services = detail_overview(view)
+    journeys = experience.journey_overview(view.ctx, view.services_in_scope, view.cache)
     sections = [slo_section(view, services, brief=False), journey_section(view, journeys),
                 consumer_section(view, services)]
     if view.audience == "developer":

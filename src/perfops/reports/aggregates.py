@@ -1,0 +1,161 @@
+"""Per-service aggregates the team sections read, fetched for a batch of services at once.
+
+The endpoint table and charts, the consumers table and the endpoint cost shares of a lead or
+developer report need sums over a service's rows, not the rows. `Aggregates` names the three
+questions; the use case injects the store's answer (perfops.store.report_queries, one DuckDB
+statement per batch of services), and `FrameAggregates` answers them from the context's raw
+telemetry with pandas (the reference: sections built alone and tests use it).
+
+`for_services` asks for a whole batch when one service misses: the services of the run in the
+order the run renders them (`RUN_SERVICES` in the view's cache, set by the use case), in slices
+of `BATCH`, so the squad's lead report and its developers' reports share one query.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+import pandas as pd
+
+from perfops.analysis.context import AnalysisContext
+
+BATCH = 50
+KEEP_BATCHES = 2
+RUN_SERVICES = "run-services"
+
+
+class Aggregates(Protocol):
+    def endpoint_hours(self, services: Sequence[str], metrics: Sequence[str], start: datetime,
+                       end: datetime) -> pd.DataFrame:
+        """Rows for all consumers: (service, endpoint, metric, hour, total, n), sum and count."""
+
+    def consumer_totals(self, services: Sequence[str], metrics: Sequence[str], start: datetime,
+                        end: datetime) -> pd.DataFrame:
+        """Per-consumer rows summed: (service, consumer, metric, value)."""
+
+    def endpoint_totals(self, services: Sequence[str], metrics: Sequence[str], start: datetime,
+                        end: datetime) -> pd.DataFrame:
+        """Endpoint rows (endpoint not '') for all consumers summed: (service, endpoint, metric, value)."""
+
+    def slo_buckets(self, targets: dict[str, float], start: datetime, end: datetime,
+                    bucket_seconds: int) -> pd.DataFrame:
+        """Whole-service rows summed per (service, age, month); see perfops.store.report_queries."""
+
+
+SLO_BUCKET_COLUMNS = ["service", "age", "month", "requests", "errors", "bad", "first", "last"]
+
+
+@dataclass(frozen=True)
+class FrameAggregates:
+    """The three aggregates computed from `ctx.telemetry` (raw rows) with pandas."""
+
+    ctx: AnalysisContext
+
+    def _raw(self, services: Sequence[str], metrics: Sequence[str], start: datetime, end: datetime) -> pd.DataFrame:
+        raw = self.ctx.telemetry(list(services), list(metrics), start, end)
+        return raw if raw is not None else pd.DataFrame()
+
+    def endpoint_hours(self, services: Sequence[str], metrics: Sequence[str], start: datetime,
+                       end: datetime) -> pd.DataFrame:
+        raw = self._raw(services, metrics, start, end)
+        columns = ["service", "endpoint", "metric", "hour", "total", "n"]
+        if raw.empty:
+            return pd.DataFrame(columns=columns)
+        raw = raw[raw["consumer"] == ""]
+        hour = pd.to_datetime(raw["timestamp"]).dt.floor("h")
+        grouped = raw.groupby([raw["service"], raw["endpoint"], raw["metric"], hour.rename("hour")])["value"]
+        out = pd.DataFrame({"total": grouped.sum(), "n": grouped.count()}).reset_index()
+        return out[columns]
+
+    def consumer_totals(self, services: Sequence[str], metrics: Sequence[str], start: datetime,
+                        end: datetime) -> pd.DataFrame:
+        raw = self._raw(services, metrics, start, end)
+        if raw.empty:
+            return pd.DataFrame(columns=["service", "consumer", "metric", "value"])
+        raw = raw[raw["consumer"] != ""]
+        return raw.groupby(["service", "consumer", "metric"])["value"].sum().reset_index()
+
+    def endpoint_totals(self, services: Sequence[str], metrics: Sequence[str], start: datetime,
+                        end: datetime) -> pd.DataFrame:
+        raw = self._raw(services, metrics, start, end)
+        if raw.empty:
+            return pd.DataFrame(columns=["service", "endpoint", "metric", "value"])
+        raw = raw[(raw["consumer"] == "") & (raw["endpoint"] != "")]
+        return raw.groupby(["service", "endpoint", "metric"])["value"].sum().reset_index()
+
+    def slo_buckets(self, targets: dict[str, float], start: datetime, end: datetime,
+                    bucket_seconds: int) -> pd.DataFrame:
+        rows = self.ctx.telemetry_rows(list(targets), ["requests", "errors", "latency_p95_ms"], start, end,
+                                       endpoint="", consumers=False)
+        if rows is None or rows.empty:
+            return pd.DataFrame(columns=SLO_BUCKET_COLUMNS)
+        wide = rows.pivot_table(index=["service", "timestamp"], columns="metric", values="value", aggfunc="sum")
+        wide = wide.reindex(columns=["requests", "errors", "latency_p95_ms"]).reset_index()
+        stamps = pd.to_datetime(wide["timestamp"])
+        age_us = (pd.Timestamp(end) - stamps) // pd.Timedelta(microseconds=1)
+        bucket_us = int(bucket_seconds) * 1_000_000
+        target = wide["service"].map(targets).astype(float)
+        requests = wide["requests"].fillna(0.0)
+        frame = pd.DataFrame({
+            "service": wide["service"].astype(str), "age": (age_us + bucket_us - 1) // bucket_us - 1,
+            "month": stamps.dt.strftime("%Y-%m"), "requests": requests, "errors": wide["errors"].fillna(0.0),
+            "bad": requests.where(wide["latency_p95_ms"] > target, 0.0), "first": stamps, "last": stamps,
+        })
+        sums = frame.groupby(["service", "age", "month"], sort=True)
+        out = sums[["requests", "errors", "bad"]].sum().join(sums["first"].min()).join(sums["last"].max())
+        return out.reset_index()[SLO_BUCKET_COLUMNS]
+
+
+def for_services(view: Any, question: str, services: Sequence[str], metrics: Sequence[str], start: datetime,
+                 end: datetime) -> pd.DataFrame:
+    """The answer of `view.aggregates.<question>` for `services`, read a batch at a time and kept
+    in the run's cache (per question, metrics and window), so every report of the run that asks
+    about a service of the same batch reads nothing. The run renders squad after squad, so only
+    the last KEEP_BATCHES batches are kept (a service asked again later is read again)."""
+    memo: _Memo = view.cache.setdefault(("aggregates", question, tuple(metrics), start, end), _Memo())
+    missing = [s for s in dict.fromkeys(services) if s not in memo.frames]
+    source = view.aggregates if view.aggregates is not None else FrameAggregates(view.ctx)
+    for batch in _batches(view, missing):
+        frame = getattr(source, question)(batch, metrics, start, end)
+        parts = dict(tuple(frame.groupby("service", sort=False))) if len(frame) else {}
+        memo.keep(batch, {name: parts[name] if name in parts else frame.iloc[0:0] for name in batch}, set(services))
+    frames = [memo.frames[s] for s in services if s in memo.frames and len(memo.frames[s])]
+    if not frames:
+        return memo.empty if memo.empty is not None else pd.DataFrame()
+    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0].reset_index(drop=True)
+
+
+@dataclass
+class _Memo:
+    """Answers per service, for the last KEEP_BATCHES batches read."""
+
+    frames: dict[str, pd.DataFrame] = field(default_factory=dict)
+    batches: list[list[str]] = field(default_factory=list)
+    empty: pd.DataFrame | None = None
+
+    def keep(self, batch: list[str], frames: dict[str, pd.DataFrame], asked: set[str]) -> None:
+        """Add a batch's answers; forget the oldest batches' (but not the services now asked)."""
+        self.batches.append(batch)
+        while len(self.batches) > KEEP_BATCHES:
+            for name in self.batches.pop(0):
+                if name not in asked:
+                    self.frames.pop(name, None)
+        self.frames.update(frames)
+        if self.empty is None and frames:
+            self.empty = next(iter(frames.values())).iloc[0:0]
+
+
+def _batches(view: Any, missing: list[str]) -> list[list[str]]:
+    """The run's batches (slices of BATCH services in run order) holding the missing services;
+    services not in the run come in one more batch."""
+    if not missing:
+        return []
+    run: list[str] = view.cache.get(RUN_SERVICES) or []
+    position = {name: i for i, name in enumerate(run)}
+    starts = sorted({position[s] // BATCH * BATCH for s in missing if s in position})
+    batches = [run[i : i + BATCH] for i in starts]
+    outside = [s for s in missing if s not in position]
+    return batches + ([outside] if outside else [])
