@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pytest
 
@@ -84,7 +85,7 @@ def test_catalog_instances_when_no_telemetry():
     frame = build_frame(specs)
     frame = frame[frame.metric != "instances"]
     ctx = build_context(specs)
-    ctx = type(ctx)(**{**ctx.__dict__, "load_telemetry": lambda s, m, a, b: frame[frame.metric.isin(m)]})
+    ctx = replace(ctx, load_telemetry=lambda s, m, a, b: frame[frame.metric.isin(m)])
     (state,) = capacity_model.assess(ctx)
     assert state.instances == 6 and state.instances_source == "catalog"
     assert state.capacity_tps == 240
@@ -124,7 +125,7 @@ def test_no_telemetry_at_all_gives_no_findings_and_no_error():
     from perfops.reports.sections import cost as cost_section
 
     ctx = build_context([SvcSpec("svc")])
-    ctx = type(ctx)(**{**ctx.__dict__, "load_telemetry": lambda *a: pd.DataFrame()})
+    ctx = replace(ctx, load_telemetry=lambda *a: pd.DataFrame())
     assert capacity.run(ctx) == [] and cost.run(ctx) == []
     for audience in ("executive", "lead", "developer"):
         view = ReportView(ctx=ctx, findings=[], audience=audience)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pandas as pd
 import pytest
 
@@ -23,7 +25,7 @@ def ctx():
     req = frame[(frame.metric == "requests") & (frame.service == "busy")]
     endpoints = pd.concat([req.assign(endpoint="GET /a", value=req.value * 0.25),
                            req.assign(endpoint="POST /b", value=req.value * 0.75)])
-    return type(base)(**{**base.__dict__, "load_telemetry": memory_loader(pd.concat([frame, endpoints]))})
+    return replace(base, load_telemetry=memory_loader(pd.concat([frame, endpoints])))
 
 
 def test_executive_gets_spend_unit_costs_and_savings(ctx):

@@ -12,29 +12,29 @@ from datetime import timedelta
 
 import numpy as np
 
-from perfops.analysis.capacity_model import (
-    PEAK_WINDOW,
-    CapacityParams,
-    ServiceCapacity,
-    assess_loaded,
-    load_chunk,
-    volume_norm,
-    weekly_volumes,
-)
+from perfops.analysis.capacity_model import PEAK_WINDOW, CapacityParams, ServiceCapacity, volume_norm
+from perfops.analysis.capacity_pass import assessed, chunks_of
 from perfops.analysis.context import AnalysisContext
 from perfops.model.findings import Finding
 
 
 def run(ctx: AnalysisContext) -> list[Finding]:
-    """Every capacity finding of the catalog's services, processed in chunks of services."""
+    """Every capacity finding of the catalog's services, service by service in catalog order."""
+    return run_services(ctx, [s.name for s in ctx.catalog.services])
+
+
+def run_services(ctx: AnalysisContext, services: list[str]) -> list[Finding]:
+    """The capacity findings of some services, processed in chunks of `chunk_size`; each
+    service's findings (capacity, then volume) together, so that `run` is the concatenation of
+    this over any split of the catalog (perfops.analysis.cluster)."""
     params = CapacityParams.from_ctx(ctx)
-    names = [s.name for s in ctx.catalog.services]
     findings: list[Finding] = []
-    for i in range(0, len(names), params.chunk_size):
-        data = load_chunk(ctx, names[i : i + params.chunk_size])
-        for state in assess_loaded(ctx, data, params):
+    for chunk in chunks_of(list(services), params.chunk_size):
+        found = assessed(ctx, chunk, params)
+        volumes = volume_findings(ctx, found.services, found.volumes)
+        for state in found.states:
             findings.extend(capacity_findings(ctx, state, params))
-        findings.extend(volume_findings(ctx, data.services, weekly_volumes(ctx, data)))
+            findings.extend(f for f in volumes if f.service == state.service)
     return findings
 
 

@@ -69,8 +69,10 @@ def _median(values: np.ndarray) -> float | None:
 def load_costs(ctx: AnalysisContext, data: Chunk) -> list[ServiceCost]:
     """Daily spend and requests of the services of a loaded capacity chunk."""
     g = data.grid
-    frame = service_rows(ctx.telemetry(services=data.services, metrics=["cost"]))
-    cost_tm = to_matrix(frame, "cost", data.services, g)
+    if data.cost is not None:
+        cost_tm = data.cost
+    else:
+        cost_tm = to_matrix(service_rows(ctx.telemetry(services=data.services, metrics=["cost"])), "cost", data.services, g)
     per_day = int(round(86400 / g.step_seconds))
     n_days = g.length // per_day
     period_days = max(1, min(n_days, int(round(ctx.period / timedelta(days=1)))))

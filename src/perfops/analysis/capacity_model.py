@@ -25,6 +25,7 @@ from datetime import timedelta
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from perfops.analysis.capacity_series import (
     Grid,
@@ -149,13 +150,61 @@ class Chunk:
     cpu: np.ndarray
     memory: np.ndarray
     instances: np.ndarray
+    cost: np.ndarray | None = None  # spend per grid step (None: not read; see capacity_costs.load_costs)
 
 
 def load_chunk(ctx: AnalysisContext, services: list[str]) -> Chunk:
-    frame = service_rows(ctx.telemetry(services=services, metrics=list(METRICS)))
-    grid = make_grid(ctx.history_start, ctx.now, infer_step(frame))
-    m = to_matrices(frame, list(METRICS), services, grid)
-    return Chunk(services, grid, m["requests"] / grid.step_seconds, m["cpu_pct"], m["memory_pct"], m["instances"])
+    """The capacity matrices of some services (and their spend, for the cost analysis)."""
+    metrics = [*METRICS, "cost"]
+    frame = load_service_rows(ctx, services, metrics)
+    grid = make_grid(ctx.history_start, ctx.now, _capacity_step(frame))
+    m = to_matrices(frame, metrics, services, grid)
+    return Chunk(services, grid, m["requests"] / grid.step_seconds, m["cpu_pct"], m["memory_pct"], m["instances"],
+                 m["cost"])
+
+
+def _capacity_step(frame: pd.DataFrame) -> timedelta:
+    """The grid step, from the capacity metrics' rows only (spend may come at another step)."""
+    if frame.empty:
+        return infer_step(frame)
+    rows = np.flatnonzero(frame["metric"].to_numpy() != "cost")
+    return infer_step(frame.iloc[rows[:200_000]])
+
+
+SERIES_ORDER = ["service", "endpoint", "consumer", "metric", "timestamp"]
+
+
+def load_service_rows(ctx: AnalysisContext, services: list[str], metrics: list[str]) -> pd.DataFrame:
+    """`service_rows(ctx.telemetry(services, metrics))`, read mostly at the source: the
+    whole-service rows (endpoint '' and consumer ''), and only for a (service, metric) that has
+    none, all its rows, reduced by `service_rows`. Same rows in the same order; a domain whose
+    services report themselves reads one series per metric instead of one per endpoint."""
+    whole = ctx.telemetry_rows(services, metrics, endpoint="", consumers=False)
+    missing = _missing_pairs(whole, services, metrics)
+    if not missing:
+        return whole
+    names = sorted({s for s, _ in missing})
+    rest = ctx.telemetry(services=names, metrics=sorted({m for _, m in missing}))
+    if rest is None or rest.empty:
+        return whole
+    pair = pd.MultiIndex.from_arrays([rest["service"].astype(str), rest["metric"].astype(str)])
+    rest = service_rows(rest[pair.isin(list(missing))].reset_index(drop=True))
+    if whole is None or whole.empty:
+        return rest.reset_index(drop=True)
+    both = pd.concat([whole, rest], ignore_index=True)
+    return both.sort_values(SERIES_ORDER, kind="stable", ignore_index=True)
+
+
+def _missing_pairs(frame: pd.DataFrame, services: list[str], metrics: list[str]) -> set[tuple[str, str]]:
+    """(service, metric) pairs of the request without any row in `frame`."""
+    wanted = {(s, m) for s in services for m in metrics}
+    if frame is None or frame.empty:
+        return wanted
+    s_codes, s_names = pd.factorize(frame["service"])
+    m_codes, m_names = pd.factorize(frame["metric"])
+    present = np.unique(s_codes.astype(np.int64) * len(m_names) + m_codes)
+    seen = {(str(s_names[k // len(m_names)]), str(m_names[k % len(m_names)])) for k in present.tolist()}
+    return wanted - seen
 
 
 def weekly_volumes(ctx: AnalysisContext, data: Chunk, weeks: int | None = None) -> np.ndarray:

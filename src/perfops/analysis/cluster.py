@@ -12,9 +12,12 @@
    `ParquetLoader`, which opens only the partitions of the services asked for and returns
    exactly what the store would (same rows, order and dtypes), so results equal the local run;
 3. an area module that defines `run_services(ctx, services) -> list[Finding]` (the per-series
-   work of `run` restricted to some services; `run` must equal its concatenation over chunks in
-   catalog order) runs as one task per chunk of services; any other area runs whole as one task.
-   Areas also run side by side. Findings come back in the local order: area by area, chunk by chunk.
+   work of `run` restricted to some services) runs as one task per chunk of services, and, if it
+   also defines `run_shared(ctx) -> list[Finding]` (its cross-service work, e.g. journeys), one
+   more task for that; `run` must equal the concatenation of `run_services` over chunks in catalog
+   order, followed by `run_shared` — for any chunking (so `run_services` orders its findings by
+   service). Any other area runs whole as one task. Areas also run side by side. Findings come
+   back in the local order: area by area, chunk by chunk.
 
 Workers need perfops (same version) installed; nothing else is shipped but the context.
 Dask is imported here only, when a cluster is asked for.
@@ -39,6 +42,7 @@ from perfops.analysis.context import AnalysisContext
 from perfops.model.findings import Finding
 
 CHUNK_SERVICES = 50
+EXPORT_READ_SERVICES = 5  # services read from the store at a time while writing partitions
 STAGING_ENV = "PERFOPS_CLUSTER_STAGING"
 EVERYTHING = (datetime(1970, 1, 1), datetime(2262, 1, 1))
 ORDER = ["service", "endpoint", "consumer", "metric", "timestamp"]
@@ -57,9 +61,11 @@ class ParquetLoader:
     root: str
     files: dict[str, str]  # service -> partition file name
     dtypes: dict[str, str]
+    filters_rows: bool = True  # takes endpoint= and consumers= (AnalysisContext.telemetry_rows)
 
     def __call__(self, services: Sequence[str] | None, metrics: Sequence[str] | None,
-                 start: datetime, end: datetime) -> pd.DataFrame:
+                 start: datetime, end: datetime, *, endpoint: str | None = None,
+                 consumers: bool | None = None) -> pd.DataFrame:
         import pyarrow.dataset as ds
 
         names = sorted(set(self.files.values()) if services is None else
@@ -71,9 +77,15 @@ class ParquetLoader:
             where &= ds.field("service").isin(list(services))
         if metrics is not None:
             where &= ds.field("metric").isin(list(metrics))
+        if endpoint is not None:
+            where &= ds.field("endpoint") == endpoint
+        if consumers is not None:
+            where &= (ds.field("consumer") != "") if consumers else (ds.field("consumer") == "")
         dataset = ds.dataset([_join(self.root, n) for n in names], format="parquet")
-        frame = dataset.to_table(filter=where).to_pandas()
-        return self._restore(frame.sort_values(ORDER, kind="stable").reset_index(drop=True))
+        # sorted in Arrow (keys are unique, so any sort gives the store's order), before the
+        # strings become Python objects: several times cheaper than sorting the pandas frame
+        table = dataset.to_table(filter=where).sort_by([(c, "ascending") for c in ORDER])
+        return self._restore(table.to_pandas())
 
     def _restore(self, frame: pd.DataFrame) -> pd.DataFrame:
         return frame.astype({c: t for c, t in self.dtypes.items() if c in frame.columns})
@@ -86,23 +98,66 @@ def _join(root: str, name: str) -> str:
     return f"{root.rstrip('/')}/{name}"
 
 
-def export_partitions(ctx: AnalysisContext, root: str, chunks: list[list[str]]) -> ParquetLoader:
-    """Write each chunk's telemetry (all of it: analyses may look beyond the period) to Parquet."""
+def export_partitions(ctx: AnalysisContext, root: str, chunks: list[list[str]],
+                      read_services: int = EXPORT_READ_SERVICES) -> ParquetLoader:
+    """Write each chunk's telemetry (all of it: analyses may look beyond the period) to Parquet,
+    reading the store `read_services` services at a time, so the client holds a few services'
+    rows, not a whole partition's."""
     files: dict[str, str] = {}
     dtypes: dict[str, str] = {}
     for index, services in enumerate(chunks):
-        frame = ctx.load_telemetry(services, None, *EVERYTHING)
-        if not dtypes and len(frame.columns):
-            dtypes = {c: str(t) for c, t in frame.dtypes.items()}
-        if not len(frame):
-            continue
         name = f"part-{index:05d}.parquet"
-        frame.to_parquet(_join(root, name), index=False)
-        files.update({s: name for s in services})
+        with _PartitionWriter(_join(root, name)) as writer:
+            for i in range(0, len(services), max(read_services, 1)):
+                frame = ctx.load_telemetry(services[i : i + read_services], None, *EVERYTHING)
+                if not dtypes and len(frame.columns):
+                    dtypes = {c: str(t) for c, t in frame.dtypes.items()}
+                writer.write(frame)
+        if writer.rows:
+            files.update({s: name for s in services})
     if not dtypes:
         dtypes = {"timestamp": "datetime64[us]", "service": "object", "endpoint": "object",
                   "consumer": "object", "metric": "object", "value": "float64"}
     return ParquetLoader(root, files, dtypes)
+
+
+class _PartitionWriter:
+    """One Parquet file written frame by frame (a local path or an fsspec URL); no file is left
+    when nothing was written."""
+
+    def __init__(self, path: str) -> None:
+        self.path, self.rows = path, 0
+        self._writer: Any = None
+        self._file: Any = None
+
+    def __enter__(self) -> _PartitionWriter:
+        return self
+
+    def write(self, frame: pd.DataFrame) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        if not len(frame):
+            return
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        if self._writer is None:
+            self._file = _open_for_writing(self.path)
+            self._writer = pq.ParquetWriter(self._file, table.schema)
+        self._writer.write_table(table.cast(self._writer.schema))
+        self.rows += len(frame)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._file.close()
+
+
+def _open_for_writing(path: str) -> Any:
+    if "://" in path:
+        import fsspec
+
+        return fsspec.open(path, "wb").open()
+    return open(path, "wb")  # noqa: SIM115 - closed by _PartitionWriter.__exit__
 
 
 def _lookup(table: dict[str, pd.DataFrame], run_id: str) -> pd.DataFrame:
@@ -130,14 +185,19 @@ Task = tuple[str, Callable[..., list[Finding]], list[str] | None]
 
 
 def plan_tasks(areas: dict[str, Callable[[AnalysisContext], list[Finding]]], chunks: list[list[str]]) -> list[Task]:
-    """(area, function, services or None) in the local run's order."""
+    """(area, function, services or None) in the local run's order: an area's `run_services`
+    chunks, then its `run_shared` (the cross-service part, if it has one), or `run` whole."""
     tasks: list[Task] = []
     for name, run in areas.items():
-        per_services = getattr(sys.modules.get(run.__module__), "run_services", None)
+        module = sys.modules.get(run.__module__)
+        per_services = getattr(module, "run_services", None)
         if per_services is None:
             tasks.append((name, run, None))
-        else:
-            tasks.extend((name, per_services, services) for services in chunks)
+            continue
+        tasks.extend((name, per_services, services) for services in chunks)
+        shared = getattr(module, "run_shared", None)
+        if shared is not None:
+            tasks.append((name, shared, None))
     return tasks
 
 

@@ -21,8 +21,9 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
-from perfops.analysis.capacity_costs import HOURS_PER_MONTH, ServiceCost, fmt_money, load_costs
-from perfops.analysis.capacity_model import CapacityParams, ServiceCapacity, assess_loaded, load_chunk
+from perfops.analysis.capacity_costs import HOURS_PER_MONTH, ServiceCost, fmt_money
+from perfops.analysis.capacity_model import CapacityParams, ServiceCapacity
+from perfops.analysis.capacity_pass import assessed, chunks_of
 from perfops.analysis.context import AnalysisContext
 from perfops.model.findings import Finding
 
@@ -33,22 +34,33 @@ SAVINGS_RATIO = 0.6  # savings only where the period's peak stayed under this fr
 
 
 def run(ctx: AnalysisContext) -> list[Finding]:
+    """Every cost finding of the catalog's services, service by service in catalog order."""
+    return run_services(ctx, [s.name for s in ctx.catalog.services])
+
+
+def run_services(ctx: AnalysisContext, services: list[str]) -> list[Finding]:
+    """The cost findings of some services (chunks shared with the capacity analysis through
+    perfops.analysis.capacity_pass); `run` is the concatenation of this over any split."""
     params = CapacityParams.from_ctx(ctx)
-    names = [s.name for s in ctx.catalog.services]
     currency = ctx.catalog.currency
     findings: list[Finding] = []
-    for i in range(0, len(names), params.chunk_size):
-        data = load_chunk(ctx, names[i : i + params.chunk_size])
-        costs = load_costs(ctx, data)
-        states = assess_loaded(ctx, data, params)
-        for cost, state in zip(costs, states, strict=True):
-            findings.extend(anomaly_findings(ctx, cost, currency))
-            unit = unit_cost_finding(ctx, cost, currency)
-            if unit:
-                findings.append(unit)
-            saving = savings_finding(ctx, state, cost, params, currency)
-            if saving:
-                findings.append(saving)
+    for chunk in chunks_of(list(services), params.chunk_size):
+        found = assessed(ctx, chunk, params)
+        for cost, state in zip(found.costs, found.states, strict=True):
+            findings.extend(service_findings(ctx, cost, state, params, currency))
+    return findings
+
+
+def service_findings(ctx: AnalysisContext, cost: ServiceCost, state: ServiceCapacity, params: CapacityParams,
+                     currency: str) -> list[Finding]:
+    """Spend anomalies, then the unit-cost rise, then the saving, of one service."""
+    findings = anomaly_findings(ctx, cost, currency)
+    unit = unit_cost_finding(ctx, cost, currency)
+    if unit:
+        findings.append(unit)
+    saving = savings_finding(ctx, state, cost, params, currency)
+    if saving:
+        findings.append(saving)
     return findings
 
 

@@ -21,6 +21,9 @@ Method (docs/methods/data_quality.md):
    (consumer '' only: consumers come and go) that had reported regularly (at least
    `min_points`) and is silent for more than `stale_after` at the end.
 
+Services are read `CHUNK_SERVICES` at a time (every row of the period plus `lookback_hours`);
+staleness is judged once all are read, against the newest row of the whole domain.
+
 Severity never goes above `medium` (a gap alone hurts no user): `medium` when the service stopped
 reporting (tier 1 or 2), or when the missing time reaches the tier's budget (tier 1: 1 h,
 tier 2: 4 h, tier 3: 24 h); `low` otherwise. Per-analysis overrides: `ctx.params["data_quality"]`
@@ -29,7 +32,7 @@ with the keys of DEFAULTS.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -118,23 +121,34 @@ class ServiceGaps:
         return not self.gaps and not self.stale and not self.stale_series
 
 
+CHUNK_SERVICES = 20  # services read at a time: memory stays bounded on large domains
+
+
 def run(ctx: AnalysisContext) -> list[Finding]:
+    """`data_gap` findings of the catalog's services, by service name. Services are read a chunk
+    at a time; staleness is judged after the last chunk, against the newest row of the domain."""
     params = {**DEFAULTS, **ctx.params.get("data_quality", {})}
     lookback = timedelta(hours=params["lookback_hours"])
-    frame = ctx.telemetry(start=ctx.period_start - lookback, end=ctx.now)
-    known = set(ctx.catalog.service_by_name)
-    if frame is None or frame.empty:
+    names = list(ctx.catalog.service_by_name)
+    summaries: dict[str, ServiceGaps | None] = {}
+    newest: np.datetime64 | None = None
+    for i in range(0, len(names), CHUNK_SERVICES):
+        frame = ctx.telemetry(services=names[i : i + CHUNK_SERVICES], start=ctx.period_start - lookback, end=ctx.now)
+        if frame is None or frame.empty:
+            continue
+        last = np.asarray(frame["timestamp"], dtype="datetime64[us]").max()
+        newest = last if newest is None else max(newest, last)
+        for service, rows in frame.groupby("service", sort=True, observed=True):
+            summaries[str(service)] = _summary(str(service), rows, ctx.period_start, params)
+    if newest is None:
         return []
-    frame = frame[frame["service"].isin(known)]
-    if frame.empty:
-        return []
-    data_end = _py(np.asarray(frame["timestamp"], dtype="datetime64[us]").max())
+    data_end = _py(newest)
     findings = []
-    for service, rows in frame.groupby("service", sort=True):
-        found = service_gaps(str(service), rows, ctx.period_start, data_end, params)
+    for service in sorted(summaries):
+        found = _judged(summaries[service], data_end, params)
         if found is not None and not found.empty:
             findings.append(_finding(ctx, found, data_end, params))
-    findings.extend(_silent_services(ctx, set(frame["service"]), data_end, params))
+    findings.extend(_silent_services(ctx, set(summaries), data_end, params))
     return findings
 
 
@@ -142,17 +156,29 @@ def service_gaps(
     service: str, rows: pd.DataFrame, period_start: datetime, data_end: datetime, params: dict[str, Any]
 ) -> ServiceGaps | None:
     """Gaps, staleness and stale series of one service's rows (long form)."""
+    return _judged(_summary(service, rows, period_start, params), data_end, params)
+
+
+def _summary(service: str, rows: pd.DataFrame, period_start: datetime, params: dict[str, Any]) -> ServiceGaps | None:
+    """What one service's rows tell without the domain's newest time: step, gaps, last report,
+    and the series silent at the end while the service reports (kept only if it is not stale)."""
     stamps = np.unique(np.asarray(rows["timestamp"], dtype="datetime64[us]"))
     step = infer_step(stamps)
     if step is None or step <= np.timedelta64(0, "us"):
         return None
     result = ServiceGaps(service, step, last_seen=_py(stamps[-1]))
     result.gaps = _gaps_between(stamps, step, period_start, params["min_missing_steps"])
-    stale_after = _stale_after(step, params)
-    result.stale = bool(_np(data_end) - stamps[-1] > stale_after)
-    if not result.stale:
-        result.stale_series = _stale_series(rows, stamps[-1], params)
+    result.stale_series = _stale_series(rows, stamps[-1], params)
     return result
+
+
+def _judged(found: ServiceGaps | None, data_end: datetime, params: dict[str, Any]) -> ServiceGaps | None:
+    """Stale when the last report is more than `stale_after` before the domain's newest row;
+    a stale service's silent series are not listed (the whole service is)."""
+    if found is None or found.last_seen is None:
+        return found
+    stale = bool(_np(data_end) - _np(found.last_seen) > _stale_after(found.step, params))
+    return replace(found, stale=stale, stale_series=[] if stale else found.stale_series)
 
 
 def _gaps_between(stamps: np.ndarray, step: np.timedelta64, period_start: datetime,
@@ -178,7 +204,7 @@ def _stale_series(rows: pd.DataFrame, service_last: np.datetime64, params: dict[
     """Whole-service and endpoint series (not per consumer) silent at the end while the service reports."""
     own = rows[rows["consumer"] == ""]
     stale = []
-    for (endpoint, metric), series in own.groupby(["endpoint", "metric"], sort=True):
+    for (endpoint, metric), series in own.groupby(["endpoint", "metric"], sort=True, observed=True):
         stamps = np.unique(np.asarray(series["timestamp"], dtype="datetime64[us]"))
         step = infer_step(stamps)
         if step is None or len(stamps) < params["min_points"]:
@@ -198,7 +224,7 @@ def _silent_services(ctx: AnalysisContext, seen: set[str], data_end: datetime,
     findings: list[Finding] = []
     if history is None or history.empty:
         return findings
-    for service, rows in history.groupby("service", sort=True):
+    for service, rows in history.groupby("service", sort=True, observed=True):
         stamps = np.unique(np.asarray(rows["timestamp"], dtype="datetime64[us]"))
         step = infer_step(stamps) or np.timedelta64(300, "s").astype("timedelta64[us]")
         found = ServiceGaps(str(service), step, last_seen=_py(stamps[-1]), stale=True)

@@ -4,6 +4,8 @@
 `consumer_misuse`); `overview(ctx, services)` returns the figures the report sections show
 (SLO status over 7/28/30 days and the service's own window, month-by-month compliance, Apdex per
 endpoint, journeys, consumers). Pure: telemetry comes through the context's loader, `now` too.
+`run` is `run_services` over the catalog (per-service findings, read 20 services at a time) then
+`run_shared` (journeys, which span services): the split perfops.analysis.cluster runs on Dask.
 Methods: docs/methods/experience.md; each engine's docstring cites its source.
 
 Parameters (`ctx.params["experience"]`, all optional):
@@ -62,21 +64,61 @@ def load(ctx: AnalysisContext, services: list[str], metrics: tuple[str, ...] = E
 SLO_METRICS = ("requests", "errors", "latency_p95_ms")
 
 
+RUN_CHUNK = 20  # services read in one query by run_services
+
+
 def run(ctx: AnalysisContext) -> list[Finding]:
+    """Every experience finding: service by service in catalog order, then the journeys."""
+    return run_services(ctx, [s.name for s in ctx.catalog.services]) + run_shared(ctx)
+
+
+def run_services(ctx: AnalysisContext, services: list[str]) -> list[Finding]:
+    """SLO, burn-rate and consumer findings of some services, in their order. Services are read
+    `RUN_CHUNK` at a time, only the rows the findings use (see `service_frames`)."""
     conf = settings(ctx)
-    findings: list[Finding] = []
     start = data_start(ctx)
-    for service in ctx.catalog.services:
-        data = load(ctx, [service.name], start=start)
-        if data.empty:
-            continue
-        findings += _service_findings(ctx, conf, service, data)
-    if ctx.catalog.journeys:
-        steps = sorted({s for j in ctx.catalog.journeys for s, _ in j.parsed_steps()})
-        data = load(ctx, steps, start=start)
-        findings += journeys.journey_findings(data, ctx.catalog, ctx.period_start, ctx.now,
-                                              int(conf["journey_min_hours"]))
+    findings: list[Finding] = []
+    for i in range(0, len(services), RUN_CHUNK):
+        chunk = list(services[i : i + RUN_CHUNK])
+        parts = service_frames(ctx, chunk, start)
+        for name in chunk:
+            data = parts.get(name)
+            if data is not None and not data.empty:
+                findings += _service_findings(ctx, conf, ctx.catalog.service(name), data)
     return findings
+
+
+def run_shared(ctx: AnalysisContext) -> list[Finding]:
+    """What spans services: journey degradations (perfops.analysis.cluster runs it once)."""
+    if not ctx.catalog.journeys:
+        return []
+    conf = settings(ctx)
+    steps = sorted({s for j in ctx.catalog.journeys for s, _ in j.parsed_steps()})
+    data = load(ctx, steps, start=data_start(ctx))
+    return journeys.journey_findings(data, ctx.catalog, ctx.period_start, ctx.now, int(conf["journey_min_hours"]))
+
+
+def service_frames(ctx: AnalysisContext, services: list[str], start: datetime) -> dict[str, pd.DataFrame]:
+    """Per service, the wide frame `load(ctx, [service])` would give, as far as the findings
+    read it: the whole-service rows and the per-consumer rows. A service without whole-service
+    rows (composed from its endpoints) or with deprecated endpoints is read whole. One query per
+    kind of rows for the chunk instead of one per service, and the endpoint series of a service
+    that reports itself, most of its rows, are not read at all."""
+    metrics = list(EXPERIENCE_METRICS)
+    whole = ctx.telemetry_rows(services, metrics, start, ctx.now, endpoint="", consumers=False)
+    have = set(whole["service"].unique()) if len(whole) else set()
+    full = [n for n in services if n not in have or ctx.catalog.service(n).deprecated_endpoints]
+    lean = [n for n in services if n not in set(full)]
+    frames = [whole[whole["service"].isin(lean)]] if lean and len(whole) else []
+    if lean:
+        frames.append(ctx.telemetry_rows(lean, metrics, start, ctx.now, consumers=True))
+    if full:
+        frames.append(ctx.telemetry(full, metrics, start, ctx.now))
+    frames = [f for f in frames if f is not None and len(f)]
+    if not frames:
+        return {}
+    data = wide(pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0])
+    return {str(k): g.reset_index(drop=True) for k, g in data.groupby("service", sort=False)} if len(data) else {}
 
 
 def _service_findings(ctx: AnalysisContext, conf: dict[str, Any], service: Any, data: pd.DataFrame) -> list[Finding]:

@@ -52,7 +52,7 @@ ROLE_METRIC = {"latency": "latency_p95_ms", "traffic": "requests", "cpu": "cpu_p
 
 @dataclass(frozen=True)
 class TrendParams:
-    chunk_services: int = 20
+    chunk_services: int = 10  # services read and analysed together (memory ~ chunk x workers)
     workers: int = 2  # threads over chunks (numpy releases the GIL)
     min_points: int = 3  # flagged steps in a row for a finding (15 min at 5-min steps)
     merge_gap: int = 6  # runs closer than this many steps are one
@@ -69,10 +69,16 @@ class TrendParams:
 
 
 def run(ctx: AnalysisContext) -> list[Finding]:
-    """Every trends finding of the period (see the module docstring)."""
+    """Every trends finding of the period (see the module docstring), in catalog order of services."""
+    return run_services(ctx, [s.name for s in ctx.catalog.services])
+
+
+def run_services(ctx: AnalysisContext, services: list[str]) -> list[Finding]:
+    """The findings of some services, ordered by the catalog position of their service (each
+    service's own findings in the order found), so that `run` is the concatenation of this over
+    any split of the catalog into chunks (perfops.analysis.cluster)."""
     params = TrendParams.from_overrides(ctx.params.get("trends", {}))
-    services = [s.name for s in ctx.catalog.services]
-    chunks = list(_chunks(services, params.chunk_services))
+    chunks = list(_chunks(list(services), params.chunk_services))
     loading = threading.Lock()  # the loader (a store connection) is used by one thread at a time
 
     def one(chunk: list[str]) -> list[Finding]:
@@ -83,11 +89,19 @@ def run(ctx: AnalysisContext) -> list[Finding]:
         return analyse_grid(grid, ctx, params) if grid.keys else []
 
     if params.workers <= 1 or len(chunks) <= 1:
-        return [f for chunk in chunks for f in one(chunk)]
-    # numpy releases the GIL in its loops: two threads keep two cores busy, one loading while
-    # the other analyses, with at most `workers` chunks in memory
-    with ThreadPoolExecutor(max_workers=params.workers) as pool:
-        return [f for found in pool.map(one, chunks) for f in found]
+        found = [f for chunk in chunks for f in one(chunk)]
+    else:
+        # numpy releases the GIL in its loops: two threads keep two cores busy, one loading while
+        # the other analyses, with at most `workers` chunks in memory
+        with ThreadPoolExecutor(max_workers=params.workers) as pool:
+            found = [f for part in pool.map(one, chunks) for f in part]
+    return in_catalog_order(ctx, found)
+
+
+def in_catalog_order(ctx: AnalysisContext, findings: list[Finding]) -> list[Finding]:
+    """Findings stably sorted by the catalog position of their service."""
+    position = {s.name: i for i, s in enumerate(ctx.catalog.services)}
+    return sorted(findings, key=lambda f: position.get(f.service, len(position)))
 
 
 def analyse_grid(grid: Grid, ctx: AnalysisContext, params: TrendParams) -> list[Finding]:
@@ -264,4 +278,4 @@ def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
         yield items[i: i + size]
 
 
-__all__ = ["run", "analyse_grid", "series_view", "collapse_endpoints", "TrendParams", "Episode"]
+__all__ = ["run", "run_services", "in_catalog_order", "analyse_grid", "series_view", "collapse_endpoints", "TrendParams", "Episode"]

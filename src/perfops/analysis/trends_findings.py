@@ -53,10 +53,11 @@ class Reporter:
         impact = self._impact(service, signal.role, ep, stats, end)
         # critical is for what is still going on; a transient that is over tops out at high
         cap = "info" if ep.kind == "improvement" else ("high" if end is not None else "critical")
-        if signal.role != "errors" and self.history_days < YOUNG_NORM_DAYS:
+        history_days = self.history_days_of(service)
+        if signal.role != "errors" and history_days < YOUNG_NORM_DAYS:
             # without two weeks of history the norm cannot know weekdays from weekends
             cap = lower_to(cap, "low" if ep.kind == "anomaly" else "medium")
-            evidence["norm_history_days"] = round(self.history_days, 1)
+            evidence["norm_history_days"] = round(history_days, 1)
         severity = severity_from_impact(impact, cap=cap)
         return Finding(
             kind=ep.kind, severity=severity, service=service, squad=self._squad(service),
@@ -166,14 +167,23 @@ class Reporter:
         return (f"{LABEL[role].capitalize()} was {fmt(stats['observed'])} against a norm of {fmt(stats['norm'])} "
                 f"{span}; {int(stats['requests']):,} requests in that time; p = {stats['p_value']:.2g}.")
 
+    def history_days_of(self, service: str) -> float:
+        """Days of the service's data before the period (from the first step any of its series
+        has data): per service, so a finding does not depend on which services share its chunk."""
+        return self._history_days.get(service, 0.0)
+
     @cached_property
-    def history_days(self) -> float:
-        """Days of data before the period (from the first step any series has data)."""
-        seen = np.zeros(self.split, dtype=bool)
-        for values in self.grid.values.values():
-            seen |= np.isfinite(values[:, : self.split]).any(axis=0)
-        first = int(np.argmax(seen)) if seen.any() else self.split
-        return (self.split - first) * self.grid.step / 86_400
+    def _history_days(self) -> dict[str, float]:
+        services = np.array([s for s, _ in self.grid.keys], dtype=object)
+        out: dict[str, float] = {}
+        for service in dict.fromkeys(services.tolist()):
+            rows = services == service
+            seen = np.zeros(self.split, dtype=bool)
+            for values in self.grid.values.values():
+                seen |= np.isfinite(values[rows, : self.split]).any(axis=0)
+            first = int(np.argmax(seen)) if seen.any() else self.split
+            out[str(service)] = (self.split - first) * self.grid.step / 86_400
+        return out
 
     # ---- growth -------------------------------------------------------------------------
     def growth(self, g: Growth) -> Finding:

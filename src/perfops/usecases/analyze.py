@@ -52,12 +52,12 @@ def run_all(
 ) -> tuple[list[Finding], dict[str, int]]:
     """Run each area, then the cross-service pass that names slow dependencies as causes."""
     areas = analyses()
+    by_area: dict[str, int] = {}
     if cluster:
         cluster_module = importlib.import_module("perfops.analysis.cluster")
         findings = cluster_module.run_analyses_on_cluster(cluster, ctx, areas)
-        by_area = {}
     else:
-        findings, by_area = [], {}
+        findings = []
         for index, (name, run) in enumerate(areas.items()):
             if progress:
                 progress(name, index, len(areas))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pandas as pd
@@ -43,6 +44,20 @@ def newest_data(store: Store) -> datetime | None:
     return None if last is None else last + timedelta(minutes=5)
 
 
+@dataclass(frozen=True)
+class StoreTelemetryLoader:
+    """The context's telemetry loader over the store; filters endpoint and consumer level at the
+    source (see AnalysisContext.telemetry_rows)."""
+
+    store: Store
+    filters_rows: bool = True
+
+    def __call__(self, services: Sequence[str] | None, metrics: Sequence[str] | None, lo: datetime,
+                 hi: datetime, *, endpoint: str | None = None, consumers: bool | None = None) -> pd.DataFrame:
+        return self.store.telemetry.load(services=services, metrics=metrics, start=lo, end=hi,
+                                         endpoint=endpoint, consumers=consumers)
+
+
 def build_context(
     store: Store,
     catalog: Catalog,
@@ -56,17 +71,12 @@ def build_context(
         end = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
     start = end - period - history
 
-    def load_telemetry(
-        services: Sequence[str] | None, metrics: Sequence[str] | None, lo: datetime, hi: datetime
-    ) -> pd.DataFrame:
-        return store.telemetry.load(services=services, metrics=metrics, start=lo, end=hi)
-
     return AnalysisContext(
         catalog=catalog,
         now=end,
         period=period,
         history=history,
-        load_telemetry=load_telemetry,
+        load_telemetry=StoreTelemetryLoader(store),
         events=store.telemetry.events(start, end + timedelta(days=1)),
         level_marks=store.findings.level_marks(),
         test_runs=store.tests.runs(),

@@ -1,0 +1,244 @@
+"""Scale paths of `perfops analyze` (issue #8): rows filtered at the source, chunked areas, the
+capacity pass shared by capacity and cost, `run_services` — each must give exactly the findings
+of the plain path."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from perfops.analysis import capacity, cost, data_quality, experience, trends
+from perfops.analysis.capacity_model import load_service_rows
+from perfops.analysis.capacity_series import service_rows
+from perfops.analysis.cluster import ParquetLoader, export_partitions, service_chunks
+from perfops.analysis.context import AnalysisContext
+from perfops.store import open_store
+from perfops.usecases.context import build_context
+from perfops.workspace import parse_catalog
+
+CATALOG = """\
+domain: Scale
+squads: [{name: core}]
+services:
+  - name: alpha
+    squad: core
+    tier: 1
+    slo: {availability: 99.9, latency_p95_ms: 300}
+    capacity: {instances: 4, max_tps_per_instance: 40}
+    cost: {instance_hourly: 0.2}
+  - name: beta
+    squad: core
+    tier: 2
+    slo: {availability: 99.5}
+    capacity: {instances: 2, max_tps_per_instance: 10}
+    cost: {instance_hourly: 0.5}
+  - name: gamma
+    squad: core
+    tier: 3
+    capacity: {instances: 6}
+  - name: delta
+    squad: core
+    tier: 2
+    slo: {availability: 99.0}
+  - name: epsilon
+    squad: core
+    tier: 1
+    capacity: {instances: 10, max_tps_per_instance: 100}
+    cost: {instance_hourly: 1.0}
+"""
+NOW = datetime(2026, 10, 22)
+DAYS = 21
+
+
+def _telemetry() -> pd.DataFrame:
+    """Every level of row: alpha reports itself and its endpoints, beta only its endpoints, gamma
+    only per consumer, delta itself for requests but CPU only per endpoint, epsilon itself with
+    its spend (idle, with a day of spend spike); latency steps up at the end, CPU grows, errors
+    burst, and gamma stops reporting a day before the end."""
+    rng = np.random.default_rng(8)
+    times = pd.date_range(NOW - timedelta(days=DAYS), NOW, freq="5min", inclusive="left").to_numpy()
+    times = times.astype("datetime64[us]")
+    n = len(times)
+    day = np.sin(np.arange(n) / 288 * 2 * np.pi)
+    parts = []
+
+    def add(service: str, endpoint: str, consumer: str, metric: str, values: np.ndarray, upto: int = n) -> None:
+        parts.append(pd.DataFrame({"timestamp": times[:upto], "service": service, "endpoint": endpoint,
+                                   "consumer": consumer, "metric": metric, "value": values[:upto]}))
+
+    def signals(scale: float) -> dict[str, np.ndarray]:
+        latency = 120 + 10 * day + rng.normal(0, 3, n)
+        latency[-300:] += 80
+        errors = np.abs(rng.normal(1, 1, n)) * scale
+        errors[-500:-460] += 40 * scale
+        return {"requests": np.round(scale * (200 + 80 * day + rng.normal(0, 5, n))), "errors": errors,
+                "latency_p95_ms": latency, "cpu_pct": 30 + np.arange(n) / n * 35 + rng.normal(0, 2, n)}
+
+    for endpoint in ("", "GET /a", "POST /b"):
+        for metric, values in signals(1.0 if endpoint == "" else 0.5).items():
+            add("alpha", endpoint, "", metric, values)
+    for endpoint in ("GET /x", "GET /y"):
+        for metric, values in signals(0.3).items():
+            add("beta", endpoint, "", metric, values)
+    for consumer in ("acme", "hooli"):
+        for metric, values in signals(0.2).items():
+            add("gamma", "", consumer, metric, values, upto=n - 288)
+    delta = signals(0.8)
+    add("delta", "", "", "requests", delta["requests"])
+    add("delta", "GET /d", "", "cpu_pct", delta["cpu_pct"])
+    add("delta", "GET /d", "", "requests", delta["requests"])
+    spend = np.full(n, 10 * 1.0 / 12)
+    spend[-3 * 288 : -2 * 288] *= 4
+    add("epsilon", "", "", "requests", np.round(50 + 20 * day))
+    add("epsilon", "", "", "cpu_pct", 8 + 2 * day + rng.normal(0, 0.5, n))
+    add("epsilon", "", "", "instances", np.full(n, 10.0))
+    add("epsilon", "", "", "cost", spend)
+    return pd.concat(parts, ignore_index=True)
+
+
+@pytest.fixture(scope="module")
+def store():
+    store = open_store(None)
+    with store.transaction():
+        store.telemetry.upsert(_telemetry())
+    yield store
+    store.close()
+
+
+def _context(store, **params) -> AnalysisContext:  # noqa: ANN001
+    ctx = build_context(store, parse_catalog(CATALOG), now=NOW)
+    return replace(ctx, params=params) if params else ctx
+
+
+def _plain(ctx: AnalysisContext, convert=None) -> AnalysisContext:  # noqa: ANN001
+    """The same context with a loader that cannot filter rows (read whole, filtered in memory)."""
+    source = ctx.load_telemetry
+
+    def load(services, metrics, start, end):  # noqa: ANN001, ANN202
+        frame = source(services, metrics, start, end)
+        return convert(frame) if convert else frame
+
+    return replace(ctx, load_telemetry=load)
+
+
+def _records(findings) -> list[dict]:  # noqa: ANN001
+    return [f.to_record() for f in findings]
+
+
+LEVELS = [dict(endpoint="", consumers=False), dict(consumers=True), dict(consumers=False),
+          dict(endpoint="GET /a"), dict()]
+
+
+@pytest.mark.parametrize("level", LEVELS)
+def test_rows_filtered_at_the_source_equal_rows_filtered_in_memory(store, level, tmp_path):
+    ctx = _context(store)
+    start, end = NOW - timedelta(days=3), NOW - timedelta(days=1)
+    expected = _plain(ctx).telemetry_rows(None, ["requests", "cpu_pct"], start, end, **level)
+    assert len(expected), "the level must have rows, or the comparison proves nothing"
+    got = ctx.telemetry_rows(None, ["requests", "cpu_pct"], start, end, **level)
+    pd.testing.assert_frame_equal(got, expected)
+    parquet = export_partitions(ctx, str(tmp_path), service_chunks(ctx, 2))
+    assert isinstance(parquet, ParquetLoader) and parquet.filters_rows
+    pd.testing.assert_frame_equal(parquet(None, ["requests", "cpu_pct"], start, end, **level), expected)
+
+
+def test_capacity_reads_whole_service_rows_and_falls_back_per_service_and_metric(store):
+    ctx = _context(store)
+    names = ["alpha", "beta", "gamma", "delta", "epsilon", "nobody"]
+    metrics = ["requests", "cpu_pct", "instances", "cost"]
+    expected = service_rows(ctx.telemetry(names, metrics)).reset_index(drop=True)
+    got = load_service_rows(ctx, names, metrics)
+    pd.testing.assert_frame_equal(got, expected)
+    assert set(got["service"]) == {"alpha", "beta", "gamma", "delta", "epsilon"}
+    delta_cpu = got[(got["service"] == "delta") & (got["metric"] == "cpu_pct")]
+    assert set(delta_cpu["endpoint"]) == {"GET /d"}
+
+
+def test_capacity_and_cost_read_each_chunk_once(store):
+    calls: list[tuple] = []
+    ctx = _context(store)
+    source = ctx.load_telemetry
+
+    def counting(services, metrics, start, end, **kw):  # noqa: ANN001, ANN003, ANN202
+        calls.append((tuple(services or ()), tuple(metrics or ())))
+        return source(services, metrics, start, end, **kw)
+
+    counting.filters_rows = True  # type: ignore[attr-defined]
+    ctx = replace(ctx, load_telemetry=counting)
+    found = capacity.run(ctx)
+    assert found and calls
+    before = len(calls)
+    cost.run(ctx)
+    assert len(calls) == before, "cost must reuse the chunks capacity read"
+    fresh = _context(store)
+    assert _records(cost.run(fresh)) == _records(cost.run(_plain(_context(store))))
+
+
+@pytest.mark.parametrize("area", [trends, capacity, cost, experience])
+def test_run_is_run_services_over_any_split_then_run_shared(store, area):
+    everything = area.run(_context(store))
+    assert everything, "the data must give findings, or the comparison proves nothing"
+    names = [s.name for s in parse_catalog(CATALOG).services]
+    shared = getattr(area, "run_shared", lambda c: [])
+    for size in (1, 3):
+        ctx = _context(store)
+        split = [f for i in range(0, len(names), size) for f in area.run_services(ctx, names[i : i + size])]
+        assert _records(split + shared(ctx)) == _records(everything)
+
+
+@pytest.mark.parametrize("area", [trends, capacity, cost, experience, data_quality])
+def test_findings_do_not_depend_on_the_chunk_size_or_on_filtering_at_the_source(store, area, monkeypatch):
+    expected = _records(area.run(_plain(_context(store))))
+    assert expected, "the data must give findings, or the comparison proves nothing"
+    monkeypatch.setattr(data_quality, "CHUNK_SERVICES", 1)
+    monkeypatch.setattr(experience, "RUN_CHUNK", 1)
+    params = {"trends": {"chunk_services": 1, "workers": 1}, "capacity": {"chunk_size": 1}}
+    assert _records(area.run(_context(store, **params))) == expected
+
+
+def test_data_quality_judges_staleness_against_the_newest_row_of_every_chunk(store, monkeypatch):
+    monkeypatch.setattr(data_quality, "CHUNK_SERVICES", 1)
+    found = data_quality.run(_context(store))
+    stale = [f for f in found if f.key == "stale"]
+    assert [f.service for f in stale] == ["gamma"]
+
+
+@pytest.mark.parametrize("area", [trends, capacity, cost, experience, data_quality])
+def test_categorical_frames_give_the_same_findings(store, area):
+    """Ready for a store that returns dictionary-encoded (categorical) string columns."""
+    def categorical(frame: pd.DataFrame) -> pd.DataFrame:
+        return frame.astype({c: "category" for c in ("service", "endpoint", "consumer", "metric")})
+
+    expected = _records(area.run(_plain(_context(store))))
+    assert _records(area.run(_plain(_context(store), categorical))) == expected
+
+
+def test_partitions_written_a_few_services_at_a_time_read_back_what_the_store_holds(store, tmp_path):
+    ctx = _context(store)
+    loader = export_partitions(ctx, str(tmp_path), service_chunks(ctx, 3), read_services=2)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["part-00000.parquet", "part-00001.parquet"]
+    start, end = NOW - timedelta(days=DAYS + 1), NOW
+    for services in (None, ["alpha", "gamma"], ["beta", "delta", "epsilon"]):
+        expected = store.telemetry.load(services=services, start=start, end=end)
+        pd.testing.assert_frame_equal(loader(services, None, start, end), expected)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_codes_from_runs_equal_pandas_factorize(seed):
+    """The run-based coding of sorted string columns (trends_grid.codes_of) is pd.factorize's."""
+    from perfops.analysis.trends_grid import codes_of
+
+    rng = np.random.default_rng(seed)
+    pool = np.array(["", "a", "b", "GET /x", None, np.nan], dtype=object)
+    runs = int(rng.integers(1, 30))
+    values = np.repeat(rng.choice(pool, runs), rng.integers(1, 500, runs))
+    if seed % 4 == 3:
+        values = rng.choice(pool, 5_000)  # no runs: the hashing path
+    got_codes, got_names = codes_of(pd.Series(values, dtype=object))
+    codes, names = pd.factorize(pd.Series(values, dtype=object))
+    np.testing.assert_array_equal(got_codes, codes)
+    assert [str(n) for n in got_names] == [str(n) for n in names]
