@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from pydantic import ValidationError
 
 from perfops.errors import CatalogError, PerfopsError
-from perfops.model.catalog import Catalog
+from perfops.model.catalog import SERVICE_NAME, SQUAD_NAME, Catalog
 
 CATALOG_FILE = "perfops.yaml"
 STORE_DIR = ".perfops"
@@ -80,7 +81,7 @@ def _parse_with_lines(text: str, name: str) -> Catalog:
         document = yaml.load(text)
     except MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else 1
-        raise CatalogError([f"{name}:{line}: invalid YAML: {exc.problem}"]) from exc
+        raise CatalogError([f"{name}:{line}: invalid YAML: {exc.problem}{_tab_hint(text, line)}"]) from exc
     if not isinstance(document, dict):
         raise CatalogError([f"{name}:1: expected a mapping with domain, squads and services"])
     try:
@@ -98,18 +99,135 @@ def _plain(node: Any) -> Any:
 
 
 def _problems(exc: ValidationError, document: Any, name: str) -> list[str]:
-    problems = []
+    """Every problem as 'file:line: field: what was wrong, what was expected', in file order:
+    the type errors pydantic found and the cross-references (squads, dependencies, journeys),
+    which are checked on the raw document so that both kinds are listed in one run."""
+    from perfops.model.catalog import reference_problems
+
+    located: list[tuple[int, str]] = []
     for error in exc.errors():
         loc = tuple(error["loc"])
-        line = _line_of(document, loc)
-        field = ".".join(str(p) for p in loc) or "(top level)"
-        message = error["msg"].removeprefix("Value error, ")
-        if error["type"] == "extra_forbidden":
-            message = f"unknown key '{loc[-1]}' (check its spelling; see 'perfops init' for the keys)"
-        elif error["type"] == "missing":
-            message = "required, missing"
-        problems.append(f"{name}:{line}: {field}: {message}")
+        if not loc and error["type"] == "value_error":
+            continue  # the model's cross-reference check: listed, with lines, below
+        located.append((_line_of(document, loc), f"{_field_name(loc)}: {_message(error)}"))
+    for loc, message in reference_problems(_plain(document)):
+        located.append((_line_of(document, loc), f"{_field_name(loc)}: {message}"))
+    seen: set[str] = set()
+    problems = []
+    for line, text in sorted(located, key=lambda item: item[0]):
+        if text not in seen:
+            seen.add(text)
+            problems.append(f"{name}:{line}: {text}")
     return problems
+
+
+def _field_name(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(p) for p in loc) or "(top level)"
+
+
+_NUMBER_ERRORS = ("float_parsing", "int_parsing", "float_type", "int_type", "int_from_float")
+_NUMBER_WITH_UNIT = re.compile(r"^\s*([-+]?\d+(?:\.\d+)?)\s*([a-zA-Z%/]+)\s*$")
+
+
+def _message(error: Any) -> str:
+    """What was wrong and what was expected, in the user's words (their value quoted back)."""
+    loc, kind, value = tuple(error["loc"]), error["type"], error.get("input")
+    if kind == "extra_forbidden":
+        return f"unknown key '{loc[-1]}'{_suggestion(loc)}"
+    if kind == "missing":
+        return "required, missing"
+    if kind in _NUMBER_ERRORS:
+        unit = _NUMBER_WITH_UNIT.match(value) if isinstance(value, str) else None
+        if unit:
+            return f"got '{value}'; expected a plain number: {_without_unit(str(loc[-1]), unit)}"
+        expected = "a whole number" if kind.startswith("int") else "a number"
+        return f"got {_shown(value)}; expected {expected}"
+    if kind == "string_pattern_mismatch":
+        pattern = (error.get("ctx") or {}).get("pattern", "")
+        return f"got {_shown(value)}; expected {_PATTERNS.get(pattern, f'text matching {pattern}')}"
+    if kind == "list_type" and isinstance(value, str):
+        return f"got '{value}'; expected a list: write [{value}]"
+    if kind == "list_type" and isinstance(value, dict):
+        return "got a mapping; expected a list: start each item with '- ', e.g. '- name: checkout'"
+    message = error["msg"].removeprefix("Value error, ")
+    if kind != "value_error" and isinstance(value, (str, int, float, bool)):
+        message += f"; got {_shown(value)}"
+    return message
+
+
+_TO_MS = {"ms": 1.0, "s": 1000.0, "sec": 1000.0, "secs": 1000.0, "seconds": 1000.0, "us": 0.001, "µs": 0.001}
+
+
+def _without_unit(key: str, unit: re.Match[str]) -> str:
+    """'write 300' for '0.3s' under a *_ms key: the unit is part of the key's name."""
+    number, written = float(unit.group(1)), unit.group(2).lower()
+    if key.endswith("_ms") and written in _TO_MS:
+        return f"write {number * _TO_MS[written]:g} (the key's _ms means milliseconds)"
+    if written == "%":
+        return f"write {number:g} (percentages are written without '%')"
+    return (f"write {number:g} in the unit the key's name gives (_ms = milliseconds, _pct = percent, "
+            "_tps = per second, _hourly = per hour)")
+
+
+_PATTERNS = {
+    SQUAD_NAME: "lower-case letters, digits and dashes, starting with a letter or digit (e.g. 'checkout')",
+    SERVICE_NAME: "lower-case letters, digits, dots, dashes and underscores, starting with a letter or digit "
+                  "(e.g. 'checkout-api')",
+}
+
+
+def _shown(value: Any) -> str:
+    return f"'{value}'" if isinstance(value, str) else repr(value)
+
+
+def _suggestion(loc: tuple[Any, ...]) -> str:
+    """'; did you mean ...?' for a misspelt key, else the keys allowed at that place."""
+    import difflib
+
+    allowed = _allowed_keys(loc[:-1])
+    if not allowed:
+        return " (check its spelling; see docs/catalog.md for the keys)"
+    close = difflib.get_close_matches(str(loc[-1]), allowed, n=1, cutoff=0.6)
+    if close:
+        return f"; did you mean '{close[0]}'?"
+    return f"; expected one of {', '.join(allowed)}"
+
+
+def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
+    """The keys the catalog model accepts at `loc` (e.g. ('services', 0, 'slo'))."""
+    from pydantic import BaseModel
+
+    model: Any = Catalog
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part) if isinstance(model, type) and issubclass(model, BaseModel) else None
+        model = _model_in(field.annotation) if field is not None else None
+        if model is None:
+            return []
+    return list(model.model_fields)
+
+
+def _model_in(annotation: Any) -> Any:
+    """The pydantic model inside `X | None`, `list[X]` or `Annotated[...]`, if any."""
+    from typing import get_args
+
+    from pydantic import BaseModel
+
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for inner in get_args(annotation):
+        found = _model_in(inner)
+        if found is not None:
+            return found
+    return None
+
+
+def _tab_hint(text: str, line: int) -> str:
+    lines = text.splitlines()
+    if "\t" in (lines[line - 1] if 0 < line <= len(lines) else ""):
+        return " (YAML indents with spaces, not tabs: replace the tab on this line with spaces)"
+    return ""
 
 
 def _line_of(document: Any, loc: tuple[Any, ...]) -> int:
@@ -118,10 +236,10 @@ def _line_of(document: Any, loc: tuple[Any, ...]) -> int:
     for part in loc:
         try:
             if isinstance(node, dict) and part in node:
-                line = node.lc.key(part)[0] + 1
+                line = cast(Any, node).lc.key(part)[0] + 1
                 node = node[part]
             elif isinstance(node, list) and isinstance(part, int) and part < len(node):
-                line = node.lc.item(part)[0] + 1
+                line = cast(Any, node).lc.item(part)[0] + 1
                 node = node[part]
             else:
                 break

@@ -30,6 +30,7 @@ def init(
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing perfops.yaml.")] = False,
     workspace: WorkspaceOpt = None,
     quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Write a commented perfops.yaml to start from."""
     from importlib.resources import files
@@ -88,10 +89,19 @@ def ingest(
             console.print(f"{result.path}: already ingested ({result.format}); nothing changed", markup=False)
         else:
             skipped = f", {len(result.skipped)} bad rows skipped" if result.skipped else ""
-            what = (f"test run {', '.join(result.run_ids)}" if result.run_ids else f"{result.rows:,} rows")
+            what = (f"test run {', '.join(result.run_ids)}" if result.run_ids else _rows(result.rows))
             console.print(f"{result.path}: {what} loaded as {result.format}{skipped}", markup=False)
-        for note in result.notes if verbose else []:
+        nothing = result.status != "unchanged" and not result.run_ids and result.rows == 0
+        for note in result.notes if verbose or nothing else []:
             console.print(f"  note: {note}", markup=False)
+        if nothing:
+            console_err.print(
+                f"warning: nothing was loaded from {result.path}: it holds no series perfops reads "
+                "(the notes above say what was skipped; docs/formats/ lists what is read)", markup=False)
+
+
+def _rows(count: int) -> str:
+    return "1 row" if count == 1 else f"{count:,} rows"
 
 
 def analyze(

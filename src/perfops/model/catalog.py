@@ -130,6 +130,17 @@ class PrometheusSource(_Strict):
     )
 
 
+    @field_validator("queries")
+    @classmethod
+    def _queries_name_metrics(cls, queries: dict[str, str]) -> dict[str, str]:
+        from perfops.model.tables import METRICS
+
+        unknown = [name for name in queries if name not in METRICS]
+        if unknown:
+            raise ValueError(f"'{unknown[0]}' is not a perfops metric; expected one of {', '.join(METRICS)}")
+        return queries
+
+
 class Sources(_Strict):
     prometheus: PrometheusSource | None = None
 
@@ -196,34 +207,83 @@ class Catalog(_Strict):
         return seen
 
 
-def _duplicates(names: list[str]) -> set[str]:
-    seen: set[str] = set()
-    return {n for n in names if n in seen or seen.add(n)}  # type: ignore[func-returns-value]
-
-
 def _reference_problems(cat: Catalog) -> list[str]:
     """Problems between objects: dangling names, duplicates, dependency cycles."""
-    problems: list[str] = []
-    squads = {s.name for s in cat.squads}
-    services = {s.name for s in cat.services}
-    for dup in sorted(_duplicates([s.name for s in cat.squads])):
-        problems.append(f"squad '{dup}' is defined twice; squad names must be unique")
-    for dup in sorted(_duplicates([s.name for s in cat.services])):
-        problems.append(f"service '{dup}' is defined twice; service names must be unique")
-    for svc in cat.services:
-        if svc.squad not in squads:
-            problems.append(f"service '{svc.name}' names squad '{svc.squad}', which is not in squads")
-        for dep in svc.depends_on:
-            if dep not in services:
-                problems.append(f"service '{svc.name}' depends on '{dep}', which is not in services")
-    for journey in cat.journeys:
-        for service, _ in journey.parsed_steps():
-            if service not in services:
-                problems.append(f"journey '{journey.name}' has a step on '{service}', which is not in services")
-    cycle = find_cycle({s.name: [d for d in s.depends_on if d in services] for s in cat.services})
+    data = {
+        "squads": [{"name": s.name} for s in cat.squads],
+        "services": [{"name": s.name, "squad": s.squad, "depends_on": s.depends_on} for s in cat.services],
+        "journeys": [{"name": j.name, "steps": j.steps} for j in cat.journeys],
+    }
+    return [message for _, message in reference_problems(data)]
+
+
+def _names(items: object) -> list[str]:
+    if not isinstance(items, list):
+        return []
+    return [item["name"] for item in items if isinstance(item, dict) and isinstance(item.get("name"), str)]
+
+
+def _entries(data: dict, key: str) -> list[tuple[int, dict]]:
+    items = data.get(key)
+    return [(i, item) for i, item in enumerate(items) if isinstance(item, dict)] if isinstance(items, list) else []
+
+
+def reference_problems(data: dict) -> list[tuple[tuple[str | int, ...], str]]:
+    """Problems between objects, each with where it is (a pydantic-style location) so the loader
+    can give its line: dangling squad, dependency and journey names, duplicates, cycles. Works on
+    the raw YAML mapping too, so these are listed together with type errors, not after them."""
+    problems: list[tuple[tuple[str | int, ...], str]] = []
+    squads, services = set(_names(data.get("squads"))), set(_names(data.get("services")))
+    for key, what in (("squads", "squad"), ("services", "service")):
+        seen: set[str] = set()
+        for i, item in _entries(data, key):
+            name = item.get("name")
+            if not isinstance(name, str):
+                continue
+            if name in seen:
+                problems.append(((key, i, "name"), f"{what} '{name}' is defined twice; {what} names must be unique"))
+            seen.add(name)
+    squads_listed, services_listed = isinstance(data.get("squads"), list), isinstance(data.get("services"), list)
+    for i, svc in _entries(data, "services"):
+        name, squad, deps = svc.get("name"), svc.get("squad"), svc.get("depends_on")
+        if squads_listed and isinstance(squad, str) and squad not in squads:
+            problems.append((("services", i, "squad"),
+                             f"service '{name}' names squad '{squad}', which is not in squads"
+                             + _did_you_mean(squad, squads, "; expected one of ")))
+        for j, dep in enumerate(deps if isinstance(deps, list) else []):
+            if services_listed and isinstance(dep, str) and dep not in services:
+                problems.append((("services", i, "depends_on", j),
+                                 f"service '{name}' depends on '{dep}', which is not in services"
+                                 + _did_you_mean(dep, services, "; expected one of ")))
+    for i, journey in _entries(data, "journeys"):
+        steps = journey.get("steps")
+        for j, step in enumerate(steps if isinstance(steps, list) else []):
+            service = step.split(":", 1)[0] if isinstance(step, str) and ":" in step else None
+            if services_listed and service is not None and service not in services:
+                problems.append((("journeys", i, "steps", j),
+                                 f"journey '{journey.get('name')}' has a step on '{service}', which is not in services"))
+    graph = {svc["name"]: [d for d in (svc.get("depends_on") or []) if isinstance(d, str) and d in services]
+             for _, svc in _entries(data, "services")
+             if isinstance(svc.get("name"), str) and isinstance(svc.get("depends_on") or [], list)}
+    cycle = find_cycle(graph)
     if cycle:
-        problems.append("dependency cycle: " + " -> ".join(cycle))
+        index = next((i for i, svc in _entries(data, "services") if svc.get("name") == cycle[0]), None)
+        where: tuple[str | int, ...] = ("services", index, "depends_on") if index is not None else ()
+        text = f"service '{cycle[0]}' depends on itself" if len(cycle) == 2 else " -> ".join(cycle)
+        problems.append((where, f"dependency cycle: {text}"))
     return problems
+
+
+def _did_you_mean(value: str, choices: set[str], prefix: str) -> str:
+    """'; did you mean 'x'?' for a near miss, else the list of choices when it is short."""
+    import difflib
+
+    close = difflib.get_close_matches(value, sorted(choices), n=1, cutoff=0.75)
+    if close:
+        return f"; did you mean '{close[0]}'?"
+    if 0 < len(choices) <= 12:
+        return prefix + ", ".join(sorted(choices))
+    return ""
 
 
 def find_cycle(graph: dict[str, list[str]]) -> list[str] | None:
