@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from perfops.cli.output import QuietOpt, WorkspaceOpt, console, workspace_of
+from perfops.cli.output import QuietOpt, VerboseOpt, WorkspaceOpt, console, workspace_of
 
 levels_app = typer.Typer(help="Mark a level change as the new normal (campaign, new consumer), and list the marks.",
                          no_args_is_help=True)
@@ -26,6 +26,7 @@ def mark(
     by: Annotated[str | None, typer.Option(help="Who marks it (kept with the mark).")] = None,
     workspace: WorkspaceOpt = None,
     quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Later analyses judge this series against its level since --since instead of re-raising the change."""
     from perfops.usecases.levels import mark_level
@@ -42,6 +43,8 @@ def list_(
     service: Annotated[str | None, typer.Option(help="Only this service's marks.")] = None,
     format_name: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
     workspace: WorkspaceOpt = None,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Every level mark, by hand or from an acknowledged regression, oldest first."""
     import dataclasses
@@ -61,7 +64,8 @@ def list_(
         sys.stdout.write(json.dumps([dataclasses.asdict(m) for m in marks], default=str, indent=2) + "\n")
         return
     if not marks:
-        console.print("no level marks")
+        if not quiet:
+            console.print("no level marks")
         return
     table = Table("since (UTC)", "service", "endpoint", "metric", "by", "note", "finding")
     for m in marks:

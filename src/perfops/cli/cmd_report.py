@@ -33,7 +33,7 @@ def report(
     service: Annotated[str | None, typer.Option(help="The service of a developer report (default: every service).")] = None,
     period: Annotated[str, typer.Option(help="The period reported on, ending at the newest analysis.")] = "7d",
     format_name: Annotated[str | None, typer.Option("--format", help="html, md, json or pdf (default: html and md).")] = None,
-    output: Annotated[Path | None, typer.Option(help="Write one report to this file (needs --audience).")] = None,
+    output: Annotated[Path | None, typer.Option(help="Write one report to this file, or - for stdout (needs --audience).")] = None,
     at: Annotated[str | None, typer.Option(help="End of the period (ISO 8601; default: the newest analysis).")] = None,
     workspace: WorkspaceOpt = None,
     quiet: QuietOpt = False,
@@ -43,6 +43,9 @@ def report(
     from perfops.usecases.reports import render_reports
 
     ws = workspace_of(workspace)
+    if output is not None and str(output) == "-":
+        _report_to_stdout(ws, audience, squad, service, period, format_name, at)
+        return
     progress = _progress() if show_progress(quiet) else None
     try:
         paths = render_reports(ws, audience=audience, squad=squad, service=service, period=period,
@@ -58,6 +61,23 @@ def report(
     else:
         console.print(f"wrote {len(paths)} reports into {ws.reports_dir} (open {ws.reports_dir / 'index.html'})",
                       highlight=False, markup=False)
+
+
+def _report_to_stdout(ws, audience, squad, service, period, format_name, at) -> None:  # noqa: ANN001
+    """`--output -`: render the one report into a scratch file, then copy its bytes to stdout."""
+    import shutil
+    import sys
+    import tempfile
+
+    from perfops.usecases.reports import render_reports
+
+    with tempfile.TemporaryDirectory(prefix="perfops-report-") as scratch:
+        target = Path(scratch) / f"report.{format_name or 'html'}"
+        render_reports(ws, audience=audience, squad=squad, service=service, period=period,
+                       fmt=format_name, output=target, at=at)
+        with target.open("rb") as source:
+            shutil.copyfileobj(source, sys.stdout.buffer)
+        sys.stdout.flush()
 
 
 class _progress:  # noqa: N801 (callable used as a progress callback)
@@ -77,9 +97,10 @@ class _progress:  # noqa: N801 (callable used as a progress callback)
 
 def serve(
     host: Annotated[str, typer.Option(help="Address to bind; 127.0.0.1 keeps it on this machine.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on (1-65535).")] = 8080,
     workspace: WorkspaceOpt = None,
     quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
 ) -> None:
     """The web dashboard and JSON API (writes need the workspace token; see docs/dashboard.md)."""
     import uvicorn
@@ -88,10 +109,31 @@ def serve(
 
     ws = workspace_of(workspace)
     app = create_app(ws.root)
+    _check_port_free(host, port)
     if not quiet:
         console_err.print(f"perfops dashboard on http://{host}:{port}/ (API docs at /docs); Ctrl+C stops it",
                           highlight=False, markup=False)
-    uvicorn.run(app, host=host, port=port, log_level="warning" if quiet else "info", access_log=False)
+    uvicorn.run(app, host=host, port=port, log_level="warning" if quiet else "info", access_log=verbose)
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """A clear error (exit 1) instead of uvicorn's log line and exit 3 when the address is taken."""
+    import socket
+
+    from perfops.errors import PerfopsError
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise PerfopsError(f"--host: '{host}' is not an address of this machine ({exc.strerror})") from exc
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            raise PerfopsError(f"cannot listen on {host}:{port}: {exc.strerror}",
+                               hint="pick another port with --port, or stop what uses it") from exc
 
 
 def notify(
@@ -99,6 +141,7 @@ def notify(
     period: Annotated[str, typer.Option(help="What counts as new when no digest was sent before.")] = "7d",
     workspace: WorkspaceOpt = None,
     quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Send each squad its digest and the domain digest to the webhooks in perfops.yaml."""
     from perfops.usecases.notify import send_digests
@@ -110,7 +153,7 @@ def notify(
         for digest in result.digests:
             console.print(f"--- {digest.target} ({digest.webhook or 'no webhook'})", highlight=False, markup=False)
             console.print(digest.text, highlight=False, markup=False)
-            if not quiet:
+            if verbose or not quiet:
                 console.print(json.dumps(digest.slack, indent=2, ensure_ascii=False), highlight=False, markup=False)
         return
     if not quiet:

@@ -20,7 +20,7 @@ def reference_markdown() -> str:
         "Generated from the commands (`python -m perfops.cli.reference > docs/cli.md`); a test fails when",
         "it is out of date. Every command takes `--workspace DIR` (env `PERFOPS_WORKSPACE`). Exit codes:",
         "0 success; 1 the input or configuration is wrong (the message names the file, line or field);",
-        "2 bad usage; 3 a `compare-test --gate` check failed.",
+        "2 bad usage; 3 a `compare-test --gate` check failed; 70 an internal error (a bug in perfops: please report it).",
         "",
     ]
     for path, command in _walk(root, "perfops"):

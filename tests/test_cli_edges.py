@@ -1,0 +1,29 @@
+"""CLI edges a first-time user meets: a report to stdout, and `serve` on a bad or taken port."""
+
+from __future__ import annotations
+
+import json
+import socket
+
+
+def test_report_output_dash_writes_the_report_to_stdout(demo_run, cli):
+    _, workspace, _ = demo_run
+    result = cli("report", "--audience", "executive", "--format", "json", "--output", "-", workspace=workspace.root)
+    assert result.code == 0, result
+    assert isinstance(json.loads(result.out), dict)
+    assert not (workspace.root / "-").exists()
+
+
+def test_serve_refuses_a_port_out_of_range(workspace, cli):
+    result = cli("serve", "--port", "99999", workspace=workspace)
+    assert result.code == 2 and "--port" in result.err and "65535" in result.err
+
+
+def test_serve_on_a_taken_port_is_a_clear_error(workspace, cli):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = cli("serve", "--port", str(port), workspace=workspace)
+    assert result.code == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in result.err and "--port" in result.err
