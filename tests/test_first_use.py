@@ -239,3 +239,11 @@ def test_check_catches_a_query_for_an_unknown_metric_before_collect_does():
     (problem,) = problems_of(text)
     assert problem.startswith("perfops.yaml:7: sources.prometheus.queries: 'latency_p95' is not a perfops metric")
     assert "latency_p95_ms" in problem
+
+
+def test_an_availability_written_as_a_fraction_is_refused_with_the_fix(tmp_path, cli):
+    (tmp_path / "perfops.yaml").write_text(
+        "domain: D\nsquads:\n  - name: pay\nservices:\n  - name: api\n    squad: pay\n    slo: {availability: 0.999}\n")
+    result = cli("check", workspace=tmp_path)
+    assert result.code == 1
+    assert ":7:" in result.err and "looks like a fraction" in result.err and "99.9" in result.err

@@ -35,6 +35,13 @@ class Slo(_Strict):
     latency_p95_ms: Annotated[float, Field(gt=0)] | None = None
     window: str = "28d"
 
+    @field_validator("availability")
+    @classmethod
+    def _availability_is_a_percentage(cls, value: float | None) -> float | None:
+        if value is not None and value <= 1:
+            raise ValueError(f"got {value:g}, which looks like a fraction; write a percentage, e.g. 99.9 for 99.9 %")
+        return value
+
     @field_validator("window")
     @classmethod
     def _window_is_duration(cls, value: str) -> str:
