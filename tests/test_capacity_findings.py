@@ -151,3 +151,12 @@ def test_a_launch_step_does_not_become_a_saturation_date():
     assert [f.kind for f in capacity.run(ctx)] == ["volume_growth"]
     (state,) = capacity_model.assess(ctx)
     assert state.forecast_peak_tps > 0.85 * state.peak_tps  # forecast at the new level, not the old one
+
+
+
+@pytest.mark.parametrize("cpu", [75, 95])
+def test_a_service_already_above_its_cpu_target_is_under_provisioned_not_a_saturation_forecast(cpu):
+    # flat traffic, CPU-only capacity (no max_tps_per_instance), already above the 70% target today:
+    # the problem is now, not a date to come ("runs out of capacity in about 1 days" was the bug)
+    flat = SvcSpec("flat", peak_tps=100, instances=4, cpu_at_peak=cpu, max_tps_per_instance=None)
+    assert [f.kind for f in capacity.run(build_context([flat]))] == ["under_provisioned"]

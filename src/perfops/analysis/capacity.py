@@ -62,6 +62,9 @@ def saturation_finding(ctx: AnalysisContext, s: ServiceCapacity, params: Capacit
     sat = s.saturation
     if sat is None or (s.peak_util is not None and s.peak_util >= 100.0):
         return None  # already past capacity: that is under_provisioned, not a risk
+    current = s.peak_tps if sat.metric == "traffic" else s.peak_cpu
+    if current is not None and current >= sat.limit:
+        return None  # already at the limit today: under_provisioned says so; no growth to forecast
     late = f"{sat.days_late:.0f}" if sat.days_late is not None else f"more than {params.horizon_days}"
     when = (ctx.now + timedelta(days=sat.days)).date().isoformat()
     if sat.metric == "traffic":
@@ -74,8 +77,8 @@ def saturation_finding(ctx: AnalysisContext, s: ServiceCapacity, params: Capacit
     return Finding(
         kind="saturation_risk", severity=saturation_severity(sat.days, s.tier), service=s.service,
         squad=s.squad, metric=sat.metric, start=ctx.now, end=None, key="",
-        title=f"{s.service} runs out of capacity in about {sat.days:.0f} days (around {when}) at its current growth",
-        detail=(f"At the forecast growth, {what} in {sat.days:.0f} days (90% interval: {sat.days_early:.0f} "
+        title=f"{s.service} runs out of capacity in about {_days(sat.days)} (around {when}) at its current growth",
+        detail=(f"At the forecast growth, {what} in {_days(sat.days)} (90% interval: {sat.days_early:.0f} "
                 f"to {late} days); {now_txt}."),
         evidence=_evidence(s) | {"limit": round(sat.limit, 2), "saturation_metric": sat.metric,
                                  "forecast_peak_tps": _r(s.forecast_peak_tps), "growth_over_horizon": round(s.growth, 3)},
@@ -87,6 +90,10 @@ def saturation_finding(ctx: AnalysisContext, s: ServiceCapacity, params: Capacit
                 "days_to_saturation_interval": [round(sat.days_early, 1), _r(sat.days_late, 1)],
                 "saturation_date": when},
     )
+
+
+def _days(days: float) -> str:
+    return "1 day" if round(days) == 1 else f"{days:.0f} days"
 
 
 # ---- under / over provisioned ---------------------------------------------------------------------
