@@ -1,9 +1,12 @@
-"""Ingest speed: `perfops ingest` of a long-form telemetry CSV vs DuckDB alone reading the same file.
+"""Ingest speed: `perfops ingest` of a telemetry file vs DuckDB alone reading the same file.
 
-    .venv/bin/python bench/ingest.py [--rows 5000000] [--repeat 3]
+    .venv/bin/python bench/ingest.py [--rows 5000000] [--repeat 3] [--form csv|wide-parquet]
 
-Both run in this process, alternating, on the same file; each measurement runs in a fresh
-subprocess so peak memory (ru_maxrss) is per tool. Prints medians and the ratio.
+--form csv (default): a long-form CSV; DuckDB alone: `CREATE TABLE AS SELECT * FROM read_csv(...)`.
+--form wide-parquet: the same rows as wide Parquet (one column per metric, as exporters and
+bench/scale.py write it); DuckDB alone: `CREATE TABLE AS ... UNPIVOT read_parquet(...)` into the
+long form, without checks. Both tools alternate on the same file; each measurement runs in a
+fresh subprocess so peak memory (ru_maxrss) is per tool. Prints medians and the ratio.
 """
 
 from __future__ import annotations
@@ -48,6 +51,24 @@ def write_csv(path: Path, rows: int) -> None:
                 break
 
 
+def write_wide_parquet(path: Path, rows: int) -> None:
+    """The same domain in wide form: one row per (time, service, endpoint), a column per metric."""
+    import pandas as pd
+
+    rng = np.random.default_rng(1)
+    keys = 100 * 4
+    steps = -(-rows // (keys * len(METRICS)))
+    times = np.datetime64("2026-01-01T00:00", "us") + np.arange(steps) * np.timedelta64(5, "m")
+    k = np.arange(keys)
+    frame = pd.DataFrame({
+        "timestamp": np.repeat(times, keys), "service": np.tile([f"svc-{i // 4:03d}" for i in k], steps),
+        "endpoint": np.tile([f"GET /api/v1/items/{i % 4}" for i in k], steps),
+    })
+    for metric in METRICS:
+        frame[metric] = np.minimum(rng.gamma(2.0, 20.0, len(frame)), 99.0).round(2)
+    frame.to_parquet(path, index=False)
+
+
 def _iso(epoch: int) -> str:
     import datetime as dt
 
@@ -77,6 +98,11 @@ DUCKDB = textwrap.dedent("""
     print(json.dumps({"seconds": seconds, "rows": rows,
                       "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """)
+DUCKDB_WIDE = DUCKDB.replace(
+    "SELECT * FROM read_csv(?, header=true)",
+    "SELECT timestamp, service, endpoint, '' AS consumer, metric, value FROM "
+    "(UNPIVOT read_parquet(?) ON COLUMNS(* EXCLUDE (timestamp, service, endpoint)) INTO NAME metric VALUE value)",
+)
 
 
 def measure(code: str, workspace: Path, csv_path: Path) -> dict[str, float]:
@@ -89,11 +115,16 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=5_000_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--form", choices=["csv", "wide-parquet"], default="csv")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        csv_path = root / "telemetry.csv"
-        write_csv(csv_path, args.rows)
+        if args.form == "csv":
+            csv_path, duckdb_code = root / "telemetry.csv", DUCKDB
+            write_csv(csv_path, args.rows)
+        else:
+            csv_path, duckdb_code = root / "telemetry.parquet", DUCKDB_WIDE
+            write_wide_parquet(csv_path, args.rows)
         size_mb = csv_path.stat().st_size / 1e6
         results: dict[str, list[dict[str, float]]] = {"perfops": [], "duckdb": []}
         for i in range(args.repeat):
@@ -101,12 +132,15 @@ def main() -> None:
             ws.mkdir()
             (ws / "perfops.yaml").write_text(CATALOG)
             results["perfops"].append(measure(PERFOPS, ws, csv_path))
-            results["duckdb"].append(measure(DUCKDB, ws, csv_path))
+            results["duckdb"].append(measure(duckdb_code, ws, csv_path))
     med = {k: statistics.median(r["seconds"] for r in v) for k, v in results.items()}
     peak = {k: max(r["peak_mb"] for r in v) for k, v in results.items()}
-    print(f"file: {args.rows:,} rows, {size_mb:.0f} MB; {args.repeat} runs each, medians")
+    rows = results["perfops"][0]["rows"]
+    if {r["rows"] for v in results.values() for r in v} != {rows}:
+        raise SystemExit(f"the tools stored different row counts: {results}")
+    print(f"file ({args.form}): {rows:,} rows, {size_mb:.0f} MB; {args.repeat} runs each, medians")
     for name in ("perfops", "duckdb"):
-        print(f"  {name:8s} {med[name]:6.2f} s  {args.rows / med[name] / 1e6:5.2f} M rows/s  peak {peak[name]:6.0f} MB")
+        print(f"  {name:8s} {med[name]:6.2f} s  {rows / med[name] / 1e6:5.2f} M rows/s  peak {peak[name]:6.0f} MB")
     print(f"  perfops speed / duckdb speed = {med['duckdb'] / med['perfops']:.2f}  (target >= 0.5)")
 
 

@@ -13,7 +13,8 @@ Series per service: 10 endpoints x (requests, latency_p95_ms) + the whole servic
 errors, latency_p95_ms, cpu_pct, instances) = 25; 1,000 services = 10,000 endpoint series and
 25,000 metric series, 12,096 points each (302 M rows).
 
-Run: `.venv/bin/python bench/scale.py [--services 100 300 1000] [--weeks 6] [--skip cluster,reports]`
+Run: `.venv/bin/python bench/scale.py [--services 100 300 1000] [--weeks 6] [--skip cluster,reports] [--keep DIR]`
+(--keep DIR: the last size's workspace, data and ingested store, is built in DIR and kept).
 """
 
 from __future__ import annotations
@@ -171,10 +172,15 @@ def measure(phase: str, root: Path) -> dict[str, float]:
 
 
 # ---- the run -----------------------------------------------------------------------------
-def bench(sizes: list[int], weeks: int, skip: set[str]) -> list[dict[str, float]]:
+def bench(sizes: list[int], weeks: int, skip: set[str], keep: Path | None = None) -> list[dict[str, float]]:
+    """keep: the workspace of the last size is built there and left in place (perfops.yaml,
+    data/*.parquet and the ingested store), for analyze or reports runs of one's own."""
     table = []
-    for services in sizes:
-        root = Path(tempfile.mkdtemp(prefix=f"perfops-scale-{services}-"))
+    for number, services in enumerate(sizes):
+        kept = keep if number == len(sizes) - 1 else None
+        if kept is not None:
+            kept.mkdir(parents=True)
+        root = kept or Path(tempfile.mkdtemp(prefix=f"perfops-scale-{services}-"))
         try:
             t0 = time.perf_counter()
             rows = generate(root, services, weeks)
@@ -189,7 +195,8 @@ def bench(sizes: list[int], weeks: int, skip: set[str]) -> list[dict[str, float]
                 print(f"  {services} services {phase}: {result}", flush=True)
             table.append(row)
         finally:
-            shutil.rmtree(root, ignore_errors=True)
+            if kept is None:
+                shutil.rmtree(root, ignore_errors=True)
     return table
 
 
@@ -222,13 +229,16 @@ def main() -> None:
     parser.add_argument("--services", type=int, nargs="+", default=[100, 300, 1000])
     parser.add_argument("--weeks", type=int, default=6)
     parser.add_argument("--skip", default="", help="phases to skip, comma separated")
+    parser.add_argument("--keep", type=Path, help="build the last size's workspace in this new folder and keep it")
     parser.add_argument("--phase", help=argparse.SUPPRESS)
     parser.add_argument("--root", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.phase:
         print(json.dumps(run_phase(args.phase, Path(args.root))))
         return
-    table = bench(args.services, args.weeks, set(filter(None, args.skip.split(","))))
+    if args.keep is not None and args.keep.exists():
+        parser.error(f"--keep {args.keep}: already exists; give a new folder")
+    table = bench(args.services, args.weeks, set(filter(None, args.skip.split(","))), args.keep)
     print(report(table))
 
 

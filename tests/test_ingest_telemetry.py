@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -188,3 +189,18 @@ def test_files_of_other_services_over_the_same_hours_do_not_replace_each_other(w
     cli("ingest", str(workspace / "b.csv"), workspace=workspace)
     frame = stored(workspace)
     assert sorted(zip(frame["service"], frame["value"], strict=True)) == [("checkout-api", 6.0), ("payments", 5.0)]
+
+
+def test_the_last_row_of_a_big_csv_wins_whatever_the_engine_reads_in_parallel(workspace, cli):
+    """A file big enough (≈ 24 MB) for the store's engine to read in parallel pieces: its rows
+    must still land in file order, so that of each key, written once in the first half of the
+    file and again in the second, the second row wins."""
+    half = 250_000
+    minutes = np.datetime64("2026-01-05T00:00") + np.arange(half).astype("timedelta64[m]")
+    minute = [f"{t}:00Z" for t in np.datetime_as_string(minutes)]
+    body = "".join(f"{minute[i % half]},payments,requests,{i}\n" for i in range(2 * half))
+    (workspace / "big.csv").write_text("timestamp,service,metric,value\n" + body)
+    result = cli("ingest", str(workspace / "big.csv"), workspace=workspace)
+    assert result.code == 0, result.err
+    frame = stored(workspace)
+    assert len(frame) == half and frame["value"].min() == half

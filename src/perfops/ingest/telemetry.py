@@ -254,38 +254,43 @@ def _empty() -> pa.Table:
 
 
 def bulk_plan(path: Path, options: IngestOptions) -> list[BulkPlan] | None:
-    """Long-form CSV: let the store's engine parse, convert and check in one parallel pass.
+    """CSV (long form) and Parquet (long or wide): let the store's engine read, convert and
+    check in one parallel pass, with no round trip through Python.
 
-    Two plans, fastest first: typed columns (ISO times, plain numbers: the usual export), then
-    text columns converted row by row (epoch times, mixed forms, blanks). Both mirror the checks
-    of `read` (known service and metric, finite non-negative values, percentages ≤ 100); when
-    both fail the caller falls back to `read`, which names the line."""
+    For CSV, two plans, fastest first: typed columns (ISO times, plain numbers: the usual
+    export), then text columns converted row by row (epoch times, mixed forms, blanks). Every
+    plan mirrors the checks of `read` (known service and metric, finite non-negative values,
+    percentages ≤ 100); when they all fail the caller falls back to `read`, which names the line.
+
+    Set membership is checked by a cast to an ENUM of the allowed names, not `IN (list)`: the
+    engine plans IN as a join, and a join lets the rows of a file land out of file order, which
+    would break "the last row of a file wins" for a key the file repeats."""
     with open(path, "rb") as probe:
         head = probe.read(4096)
+    services = list(options.catalog.service_by_name)
     if head[:4] == b"PAR1":
-        return _parquet_plan(path, options)
+        return _parquet_plan(path, services)
     if head[:3] == b"\xef\xbb\xbf":
         return None
     raw_names = _header_names(path)
     names = [n.strip().lower() for n in raw_names]
     if names != raw_names or not {"timestamp", "service", "metric", "value"} <= set(names):
         return None
-    if len(set(names)) != len(names) or set(names) - {"timestamp", "service", "endpoint", "consumer", "metric", "value"}:
+    if len(set(names)) != len(names) or set(names) - set(_LONG_COLUMNS):
         return None
-    params = {
-        "path": str(path), "delim": _delimiter(path), "services": list(options.catalog.service_by_name),
-        "metrics": list(METRICS), "percent": list(PERCENT_METRICS),
-    }
+    params: dict[str, object] = {"path": str(path), "delim": _delimiter(path)}
     typed = {n: ("TIMESTAMPTZ" if n == "timestamp" else "DOUBLE" if n == "value" else "VARCHAR") for n in names}
     return [
-        BulkPlan(_checked_select("CAST(timestamp AS TIMESTAMP)", "service", "metric", "value",
-                                 names, f"read_csv($path, header = true, delim = $delim, columns = {typed!r})"), params),
+        BulkPlan(_checked_select("CAST(timestamp AS TIMESTAMP)", "service", "metric", "value", names, services,
+                                 f"read_csv($path, header = true, delim = $delim, columns = {typed!r})"), params),
         BulkPlan(_checked_select(_TEXT_TIME, "trim(service)", "lower(trim(metric))", "TRY_CAST(trim(value) AS DOUBLE)",
-                                 names, "read_csv($path, all_varchar = true, header = true, delim = $delim)"), params),
+                                 names, services, "read_csv($path, all_varchar = true, header = true, delim = $delim)"),
+                 params),
     ]
 
 
-def _parquet_plan(path: Path, options: IngestOptions) -> list[BulkPlan] | None:
+def _parquet_plan(path: Path, services: list[str]) -> list[BulkPlan] | None:
+    """Parquet, long or wide: the engine reads the columns it needs straight from the file."""
     import pyarrow.parquet as pq
 
     try:
@@ -293,24 +298,58 @@ def _parquet_plan(path: Path, options: IngestOptions) -> list[BulkPlan] | None:
     except (pa.ArrowInvalid, OSError):
         return None
     names = schema.names
-    if not {"timestamp", "service", "metric", "value"} <= set(names) or set(names) - set(_LONG_COLUMNS):
+    if len(set(names)) != len(names) or "timestamp" not in names or "service" not in names:
         return None
-    kind = schema.field("timestamp").type
+    params: dict[str, object] = {"path": str(path)}
+    time = _parquet_time(schema.field("timestamp").type)
+    if {"metric", "value"} <= set(names) and not set(names) - set(_LONG_COLUMNS):
+        value = "CAST(value AS DOUBLE)" if _is_number(schema.field("value").type) else "TRY_CAST(trim(value) AS DOUBLE)"
+        select = _checked_select(time, "trim(service)", "lower(trim(metric))", value, names, services,
+                                 "read_parquet($path)")
+        return [BulkPlan(select, params)]
+    metric_columns = [n for n in names if n not in KEY_COLUMNS]
+    if not metric_columns or set(metric_columns) - set(METRICS) or not all(
+            _is_number(schema.field(m).type) for m in metric_columns):
+        return None  # unknown or text metric columns: `read` checks them cell by cell and names the line
+    return [BulkPlan(_wide_select(time, names, metric_columns, services), params)]
+
+
+def _is_number(kind: pa.DataType) -> bool:
+    return bool(pa.types.is_integer(kind) or pa.types.is_floating(kind))
+
+
+def _parquet_time(kind: pa.DataType) -> str:
     if pa.types.is_timestamp(kind):
-        time = "CAST(timestamp AS TIMESTAMP)"
-    elif pa.types.is_integer(kind) or pa.types.is_floating(kind):
-        time = _EPOCH.format(n="CAST(timestamp AS DOUBLE)")
-    else:
-        time = _TEXT_TIME
-    value_type = schema.field("value").type
-    value = "CAST(value AS DOUBLE)" if pa.types.is_integer(value_type) or pa.types.is_floating(value_type) else (
-        "TRY_CAST(trim(value) AS DOUBLE)")
-    params = {
-        "path": str(path), "services": list(options.catalog.service_by_name),
-        "metrics": list(METRICS), "percent": list(PERCENT_METRICS),
-    }
-    source = "read_parquet($path)"
-    return [BulkPlan(_checked_select(time, "trim(service)", "lower(trim(metric))", value, names, source), params)]
+        return "CAST(timestamp AS TIMESTAMP)"
+    if _is_number(kind):
+        return _EPOCH.format(n="CAST(timestamp AS DOUBLE)")
+    return _TEXT_TIME
+
+
+def _one_of(names: list[str]) -> str:
+    """An ENUM type of `names`, as SQL: `TRY_CAST(x AS <it>)` is NULL unless x is one of them."""
+    return "ENUM(" + ", ".join("'" + n.replace("'", "''") + "'" for n in names) + ")"
+
+
+def _wide_select(time: str, names: list[str], metric_columns: list[str], services: list[str]) -> str:
+    """Wide Parquet: one select per metric column, each checking the keys and the column's
+    numbers where a cell is filled (an empty cell is "not measured"), chained with UNION ALL.
+    Rows come out metric by metric, each in file order: the last row of a file wins a key it
+    repeats, and the store gets long runs of one series (service, endpoint, metric) in time
+    order, the order analyses read them in. Metric names were checked against the canonical
+    list, so they are safe to name in SQL."""
+    optional = {c: f"coalesce(trim(CAST({c} AS VARCHAR)), '')" if c in names else "''" for c in ("endpoint", "consumer")}
+    keys = ("CASE WHEN t IS NULL THEN error('timestamp') ELSE t END, "
+            f"CASE WHEN TRY_CAST(s AS {_one_of(services)}) IS NULL THEN error('service') ELSE s END, e, c")
+    columns = f"{time} AS t, trim(service) AS s, {optional['endpoint']} AS e, {optional['consumer']} AS c"
+    parts = []
+    for m in metric_columns:
+        limit = " OR v > 100" if m in PERCENT_METRICS else ""
+        parts.append(
+            f"SELECT {keys}, '{m}', CASE WHEN NOT isfinite(v) OR v < 0{limit} THEN error('value') ELSE v END "
+            f"FROM (SELECT {columns}, CAST({m} AS DOUBLE) AS v FROM read_parquet($path)) WHERE v IS NOT NULL"
+        )
+    return "\nUNION ALL\n".join(parts)
 
 
 _LONG_COLUMNS = ("timestamp", "service", "endpoint", "consumer", "metric", "value")
@@ -319,14 +358,16 @@ _NUMBER = "TRY_CAST(trim(timestamp) AS DOUBLE)"
 _TEXT_TIME = f"coalesce(TRY_CAST(TRY_CAST(trim(timestamp) AS TIMESTAMPTZ) AS TIMESTAMP), {_EPOCH.format(n=_NUMBER)})"
 
 
-def _checked_select(time: str, service: str, metric: str, value: str, names: list[str], source: str) -> str:
+def _checked_select(time: str, service: str, metric: str, value: str, names: list[str], services: list[str],
+                    source: str) -> str:
     optional = {c: f"coalesce(trim(CAST({c} AS VARCHAR)), '')" if c in names else "''" for c in ("endpoint", "consumer")}
     return f"""
         SELECT CASE WHEN t IS NULL THEN error('timestamp') ELSE t END,
-               CASE WHEN s IN (SELECT unnest($services)) THEN s ELSE error('service') END,
+               CASE WHEN TRY_CAST(s AS {_one_of(services)}) IS NULL THEN error('service') ELSE s END,
                e, c,
-               CASE WHEN m IN (SELECT unnest($metrics)) THEN m ELSE error('metric') END,
-               CASE WHEN v IS NULL OR NOT isfinite(v) OR v < 0 OR (v > 100 AND m IN (SELECT unnest($percent)))
+               CASE WHEN TRY_CAST(m AS {_one_of(list(METRICS))}) IS NULL THEN error('metric') ELSE m END,
+               CASE WHEN v IS NULL OR NOT isfinite(v) OR v < 0
+                         OR (v > 100 AND TRY_CAST(m AS {_one_of(list(PERCENT_METRICS))}) IS NOT NULL)
                     THEN error('value') ELSE v END
         FROM (SELECT {time} AS t, {service} AS s, {optional['endpoint']} AS e, {optional['consumer']} AS c,
                      {metric} AS m, {value} AS v FROM {source})

@@ -63,14 +63,19 @@ def ingest_file(store: Store, path: Path, format_name: str, options: IngestOptio
     if store.ledger.has(digest):
         return FileResult(path, reader.name, "unchanged")
     plans = reader.bulk(path, options) if reader.bulk and not options.skip_bad_rows else None
+    size = path.stat().st_size
     for plan in plans or []:
+        if options.progress:
+            options.progress(0, size)  # the engine's pass reports nothing until it is done
         try:
             with store.transaction():
                 rows = store.telemetry.insert_plan(plan)
                 store.ledger.record(digest, str(path), reader.name, rows, 0)
-            return FileResult(path, reader.name, "loaded", rows)
         except StoreRejected:
             continue  # rolled back: the next plan, or the reader's own pass, which names the line
+        if options.progress:
+            options.progress(size, size)
+        return FileResult(path, reader.name, "loaded", rows)
     batch = _read(reader.read, path, options)
     try:
         with store.transaction():
