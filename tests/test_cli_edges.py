@@ -27,3 +27,14 @@ def test_serve_on_a_taken_port_is_a_clear_error(workspace, cli):
         result = cli("serve", "--port", str(port), workspace=workspace)
     assert result.code == 1
     assert f"cannot listen on 127.0.0.1:{port}" in result.err and "--port" in result.err
+
+
+def test_a_bad_store_memory_setting_is_named(tmp_path, monkeypatch):
+    import pytest
+
+    from perfops.errors import PerfopsError
+    from perfops.store import database
+
+    monkeypatch.setattr(database, "STORE_MEMORY", "lots")
+    with pytest.raises(PerfopsError, match="PERFOPS_STORE_MEMORY: 'lots' is not a memory size"):
+        database.open_store(tmp_path / "store.duckdb")

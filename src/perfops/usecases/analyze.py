@@ -35,7 +35,7 @@ def analyze(
     with open_store(workspace.store_path) as store:
         if store.telemetry.count() == 0 and len(store.tests.runs()) == 0:
             raise PerfopsError("the store holds no telemetry yet", hint="run 'perfops ingest FILE...' first")
-        ctx = build_context(store, catalog, now=parse_moment(at), period=parse_period(period))
+        ctx = build_context(store, catalog, now=parse_moment(at), period=parse_period(period), categorical=True)
         findings, by_area = run_all(ctx, cluster=cluster or catalog.cluster, progress=progress)
         with store.transaction():
             saved = store.findings.save_analysis(findings)

@@ -51,11 +51,12 @@ class StoreTelemetryLoader:
 
     store: Store
     filters_rows: bool = True
+    categorical: bool = False  # text columns as categoricals (analysis); reports keep plain strings
 
     def __call__(self, services: Sequence[str] | None, metrics: Sequence[str] | None, lo: datetime,
                  hi: datetime, *, endpoint: str | None = None, consumers: bool | None = None) -> pd.DataFrame:
         return self.store.telemetry.load(services=services, metrics=metrics, start=lo, end=hi,
-                                         endpoint=endpoint, consumers=consumers)
+                                         endpoint=endpoint, consumers=consumers, categorical=self.categorical)
 
 
 def build_context(
@@ -65,6 +66,7 @@ def build_context(
     now: datetime | None = None,
     period: timedelta = timedelta(days=7),
     history: timedelta = DEFAULT_HISTORY,
+    categorical: bool = False,
 ) -> AnalysisContext:
     end = now or newest_data(store)
     if end is None:
@@ -76,7 +78,7 @@ def build_context(
         now=end,
         period=period,
         history=history,
-        load_telemetry=StoreTelemetryLoader(store),
+        load_telemetry=StoreTelemetryLoader(store, categorical=categorical),
         events=store.telemetry.events(start, end + timedelta(days=1)),
         level_marks=store.findings.level_marks(),
         test_runs=store.tests.runs(),
