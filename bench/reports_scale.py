@@ -177,37 +177,18 @@ def measure_render(root: Path, out: Path, src: Path | None) -> dict[str, float]:
     """Run child_render in a child process (with `src` first on the path when given) and sample
     the resident memory of its process tree every 0.1 s."""
     import json
-    import subprocess
-    import threading
 
-    import psutil
+    from procmem import run_sampling_memory
 
     env = dict(os.environ)
     if src is not None:
         env["PYTHONPATH"] = str(src) + os.pathsep + env.get("PYTHONPATH", "")
     shutil.rmtree(out, ignore_errors=True)
-    child = subprocess.Popen([sys.executable, __file__, "--child", str(root), str(out)], stdout=subprocess.PIPE,
-                             text=True, env=env, cwd=str(src.parent) if src is not None else None)
-    peak, stop = [0], threading.Event()
-
-    def sample() -> None:
-        parent = psutil.Process(child.pid)
-        while not stop.is_set():
-            try:
-                procs = [parent, *parent.children(recursive=True)]
-                peak[0] = max(peak[0], sum(p.memory_info().rss for p in procs if p.is_running()))
-            except psutil.Error:
-                pass
-            time.sleep(0.1)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    text, _ = child.communicate()
-    stop.set()
-    sampler.join()
-    if child.returncode:
-        return {"files": 0.0, "seconds": float("nan"), "cpu_s": float("nan"), "peak_mb": peak[0] / 2**20}
-    return {**json.loads(text.strip().splitlines()[-1]), "peak_mb": peak[0] / 2**20}
+    code, text, peak_mb = run_sampling_memory([sys.executable, __file__, "--child", str(root), str(out)], env=env,
+                                              cwd=str(src.parent) if src is not None else None)
+    if code:
+        return {"files": 0.0, "seconds": float("nan"), "cpu_s": float("nan"), "peak_mb": peak_mb}
+    return {**json.loads(text.strip().splitlines()[-1]), "peak_mb": peak_mb}
 
 
 def scan_floor(root: Path) -> tuple[float, float]:

@@ -23,10 +23,8 @@ import argparse
 import json
 import math
 import shutil
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -143,31 +141,13 @@ def _cpu_seconds() -> float:
 
 def measure(phase: str, root: Path) -> dict[str, float]:
     """Run a phase in a child process; sample the RSS of its whole process tree."""
-    import psutil
+    from procmem import run_sampling_memory
 
-    child = subprocess.Popen([sys.executable, __file__, "--phase", phase, "--root", str(root)],
-                             stdout=subprocess.PIPE, text=True)
-    peak, stop = [0], threading.Event()
-
-    def sample() -> None:
-        parent = psutil.Process(child.pid)
-        while not stop.is_set():
-            try:
-                procs = [parent, *parent.children(recursive=True)]
-                peak[0] = max(peak[0], sum(p.memory_info().rss for p in procs if p.is_running()))
-            except psutil.Error:
-                pass
-            time.sleep(0.1)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    out, _ = child.communicate()
-    stop.set()
-    sampler.join()
-    if child.returncode:
-        return {"seconds": math.nan, "peak_mb": peak[0] / 2**20, "failed": 1.0}
+    code, out, peak_mb = run_sampling_memory([sys.executable, __file__, "--phase", phase, "--root", str(root)])
+    if code:
+        return {"seconds": math.nan, "peak_mb": peak_mb, "failed": 1.0}
     detail = json.loads(out.strip().splitlines()[-1])
-    detail["peak_mb"] = peak[0] / 2**20
+    detail["peak_mb"] = peak_mb
     return detail
 
 
