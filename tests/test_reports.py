@@ -230,3 +230,11 @@ def test_every_overview_and_maturity_section_is_documented(hostile_ws: Workspace
         ids = {s.id for args in (("executive",), ("lead", "checkout"), ("developer", None, "cart"))
                for build in (overview.build, maturity.build) for s in build(make_view(data, *args))}
     assert sorted(i for i in ids if f"`{i}`" not in doc) == []
+
+
+def test_an_availability_just_under_its_slo_is_shown_with_the_decimals_that_tell_them_apart():
+    from perfops.reports.format import pct_pair
+
+    assert pct_pair(99.898, 99.9) == ("99.898%", "99.9%")
+    assert pct_pair(99.5, 99.9) == ("99.5%", "99.9%")
+    assert pct_pair(99.9, 99.9) == ("99.9%", "99.9%")  # equal at every precision: shown as equal

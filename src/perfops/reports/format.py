@@ -56,6 +56,16 @@ def pct(value: float | None, decimals: int = 1) -> str:
     return f"{number(value, decimals)}%"
 
 
+def pct_pair(value: float, target: float, decimals: int = 2, most: int = 4) -> tuple[str, str]:
+    """An observed percentage and its target with enough decimals to tell them apart
+    ('99.895%' against '99.9%', never '99.9%' below the '99.9%' SLO)."""
+    for places in range(decimals, most + 1):
+        shown, goal = pct(value, places), pct(target, places)
+        if shown != goal:
+            break
+    return shown, goal
+
+
 def change(value: float | None) -> str:
     """A relative change in % with its sign and an arrow that also reads in print: '▲ +12.5%'."""
     if _missing(value):

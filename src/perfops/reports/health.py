@@ -166,8 +166,8 @@ def _slo_problems(svc: object, kpis: Kpis | None, margin: float) -> list[str]:
     if slo.availability and not math.isnan(kpis.error_rate):
         budget = 100.0 - slo.availability
         if kpis.error_rate > budget * (0.9 if near else 1.0):
-            problems.append(f"availability {fmt.pct(100 - kpis.error_rate, 2)} "
-                            f"{'close to' if near else 'below'} the {fmt.pct(slo.availability, 2)} SLO this week")
+            shown, goal = fmt.pct_pair(100 - kpis.error_rate, slo.availability)
+            problems.append(f"availability {shown} {'close to' if near else 'below'} the {goal} SLO this week")
     return problems
 
 
@@ -190,7 +190,7 @@ def worst(statuses: Iterable[tuple[str, Status]]) -> Status:
     level = min((s.level for _, s in items), key=LEVELS.index)
     bad = [(name, s) for name, s in items if s.level == level]
     if level == "green":
-        return Status("green", [f"all {len(items)} services normal"])
+        return Status("green", ["its service is normal" if len(items) == 1 else f"all {len(items)} services normal"])
     if level == "grey":
         return Status("grey", [f"no traffic seen for {', '.join(n for n, _ in bad)}"])
     reasons = [f"{name}: {s.reasons[0]}" for name, s in bad[:2] if s.reasons]
