@@ -204,3 +204,10 @@ def test_the_last_row_of_a_big_csv_wins_whatever_the_engine_reads_in_parallel(wo
     assert result.code == 0, result.err
     frame = stored(workspace)
     assert len(frame) == half and frame["value"].min() == half
+
+
+def test_an_unrecognised_csv_says_what_a_telemetry_csv_needs(workspace, cli):
+    (workspace / "grafana.csv").write_text('"Time","web requests"\n2026-11-01 00:00:00,12\n')
+    result = cli("ingest", str(workspace / "grafana.csv"), workspace=workspace)
+    assert result.code == 1 and "could not tell the format" in result.err
+    assert "timestamp, service, metric, value" in result.err and "docs/formats/telemetry.md" in result.err

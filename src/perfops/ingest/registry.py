@@ -69,8 +69,12 @@ def reader_for(path: Path, format_name: str = "auto") -> Reader:
     for reader in available.values():
         if _sniffs(reader, path, head):
             return reader
+    looks_tabular = path.suffix.lower() in (".csv", ".tsv", ".txt") or head[:200].count(b",") >= 2
+    expected = ("; a telemetry CSV needs the columns timestamp, service, metric, value (long form) or "
+                "timestamp, service and one column per metric (wide form), see docs/formats/telemetry.md"
+                if looks_tabular else "")
     raise InputError(
-        "could not tell the format of this file",
+        "could not tell the format of this file" + expected,
         path=str(path),
         hint=f"pass --format, one of {', '.join(available)}",
     )
