@@ -61,6 +61,8 @@ def test_filters(client) -> None:  # noqa: ANN001
     assert {f["severity"] for f in severe} <= {"critical", "high"}
     bad = client.get("/api/findings", params={"status": "nope"})
     assert bad.status_code == 400 and bad.json()["error"]["status"] == 400
+    unknown = client.get("/api/findings", params={"squad": "nosuch"})  # as the CLI: an error, not []
+    assert unknown.status_code == 400 and "squad 'nosuch' is unknown" in unknown.json()["error"]["message"]
 
 
 def test_writes_need_the_token(client) -> None:  # noqa: ANN001

@@ -48,6 +48,10 @@ def filter_findings(snap: Snapshot, squad: str | None, service: str | None, cate
         raise PerfopsError(f"min_severity '{min_severity}' is unknown; expected one of {', '.join(SEVERITIES)}")
     if category and category not in CATEGORIES:
         raise PerfopsError(f"category '{category}' is unknown; expected one of {', '.join(CATEGORIES)}")
+    if squad and squad not in snap.catalog.squad_by_name:
+        raise PerfopsError(f"squad '{squad}' is unknown; expected one of {', '.join(snap.catalog.squad_by_name)}")
+    if service and service not in snap.catalog.service_by_name:
+        raise PerfopsError(f"service '{service}' is not a service in perfops.yaml")
     limit = SEVERITIES.index(min_severity) if min_severity else len(SEVERITIES)
     chosen = [f for f in snap.findings
               if (not squad or f.squad == squad) and (not service or f.service == service)
