@@ -73,6 +73,7 @@ def test_workflow_keeps_history_with_who_and_why(workspace, cli):
         ("assigned", "priya", "acknowledged"), ("resolved", "sam", "resolved"), ("reopened", "sam", "open"),
     ]
     assert history[1]["note"] == "looking" and current.squad == "payments" and current.status == "open"
+    assert "assigned to payments by priya" in cli("findings", "show", f.id, workspace=workspace).out
 
 
 def test_acknowledging_a_regression_makes_its_level_the_norm(workspace, cli):

@@ -74,7 +74,8 @@ def show(finding_id: IdArg, workspace: WorkspaceOpt = None, quiet: QuietOpt = Fa
     item = get_finding(workspace_of(workspace), _id(finding_id))
     console.print_json(json.dumps(item.finding.to_record(), default=str))
     for h in item.history:
-        console.print(f"{h['at']:%Y-%m-%d %H:%M} {h['action']} by {h['by']}" + (f": {h['note']}" if h["note"] else ""),
+        action = f"assigned to {h['squad']}" if h["action"] == "assigned" and h.get("squad") else h["action"]
+        console.print(f"{h['at']:%Y-%m-%d %H:%M} {action} by {h['by']}" + (f": {h['note']}" if h["note"] else ""),
                       markup=False)
 
 

@@ -35,7 +35,8 @@ def validate_filter(flt: FindingFilter, workspace: Workspace) -> None:
     if flt.squad or flt.service:  # parsing the catalog costs; only names need it
         catalog = workspace.load_catalog()
         if flt.squad and flt.squad not in catalog.squad_by_name:
-            raise PerfopsError(f"--squad: '{flt.squad}' is not a squad in perfops.yaml")
+            raise PerfopsError(f"--squad: '{flt.squad}' is not a squad in perfops.yaml; "
+                               f"expected one of {', '.join(catalog.squad_by_name)}")
         if flt.service and flt.service not in catalog.service_by_name:
             raise PerfopsError(f"--service: '{flt.service}' is not a service in perfops.yaml")
     elif not workspace.catalog_path.exists():
