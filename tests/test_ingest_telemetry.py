@@ -211,3 +211,9 @@ def test_an_unrecognised_csv_says_what_a_telemetry_csv_needs(workspace, cli):
     result = cli("ingest", str(workspace / "grafana.csv"), workspace=workspace)
     assert result.code == 1 and "could not tell the format" in result.err
     assert "timestamp, service, metric, value" in result.err and "docs/formats/telemetry.md" in result.err
+
+
+def test_a_misspelt_service_gets_the_nearest_name(workspace, cli):
+    (workspace / "t.csv").write_text("timestamp,service,metric,value\n2026-01-05T10:00:00Z,paymnts,requests,1\n")
+    result = cli("ingest", str(workspace / "t.csv"), workspace=workspace)
+    assert result.code == 1 and ":2:" in result.err and "did you mean 'payments'?" in result.err

@@ -147,6 +147,17 @@ class CountingReader(io.RawIOBase):
         super().close()
 
 
+def unknown_service(name: str, known: list[str]) -> str:
+    """The message for a service the catalog does not have: the nearest name, else a few of them."""
+    import difflib
+
+    near = difflib.get_close_matches(name, known, n=1)
+    if near:
+        return f"service: '{name}' is not in perfops.yaml; did you mean '{near[0]}'?"
+    shown = ", ".join(known[:8]) + (f" and {len(known) - 8} more" if len(known) > 8 else "")
+    return f"service: '{name}' is not in perfops.yaml; expected one of its services ({shown})"
+
+
 def header_fields(head: bytes) -> list[str]:
     """Lower-cased names of a CSV header line (comma, tab or semicolon separated)."""
     lines = head.decode("utf-8-sig", errors="replace").splitlines()

@@ -10,7 +10,7 @@ import pyarrow as pa
 
 from perfops.errors import InputError
 from perfops.ingest.base import IngestBatch, IngestOptions, Reader
-from perfops.ingest.common import header_fields, parse_timestamps, require_columns
+from perfops.ingest.common import header_fields, parse_timestamps, require_columns, unknown_service
 from perfops.model.tables import EVENT_COLUMNS, EVENT_TYPES
 
 
@@ -62,7 +62,7 @@ def _problem(row: dict[str, str], bad_timestamp: bool, options: IngestOptions) -
         return f"timestamp: '{row.get('timestamp')}' is not a time; expected ISO 8601 or epoch s/ms"
     service = (row.get("service") or "").strip()
     if service not in options.catalog.service_by_name:
-        return f"service: '{service}' is not in perfops.yaml; expected one of its services"
+        return unknown_service(service, list(options.catalog.service_by_name))
     kind = (row.get("type") or "").strip().lower()
     if kind not in EVENT_TYPES:
         return f"type: '{kind}' is unknown; expected one of {', '.join(EVENT_TYPES)}"

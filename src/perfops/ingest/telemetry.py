@@ -27,6 +27,7 @@ from perfops.ingest.common import (
     parse_timestamps,
     require_columns,
     trimmed,
+    unknown_service,
 )
 from perfops.model.tables import METRICS, PERCENT_METRICS
 
@@ -192,7 +193,8 @@ def _checked(table: pa.Table, first_line: int, path: Path, options: IngestOption
     problems.add(bad_ts, lambda i: f"timestamp: '{_short(ts_text[i])}' is not a time; expected ISO 8601 or epoch s/ms")
     services = trimmed(table.column("service"))
     known = as_bool(pc.is_in(services, value_set=pa.array(list(options.catalog.service_by_name))))
-    problems.add(~known, lambda i: f"service: '{_short(services[i])}' is not in perfops.yaml; expected one of its services")
+    names = list(options.catalog.service_by_name)
+    problems.add(~known, lambda i: unknown_service(_short(services[i]), names))
     metrics = trimmed(table.column("metric"))
     if pc.any(pc.match_substring_regex(metrics, "[A-Z]")).as_py():
         metrics = pc.utf8_lower(metrics)
