@@ -118,7 +118,7 @@ def service_frames(ctx: AnalysisContext, services: list[str], start: datetime) -
     if not frames:
         return {}
     data = wide(pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0])
-    return {str(k): g.reset_index(drop=True) for k, g in data.groupby("service", sort=False)} if len(data) else {}
+    return {str(k): g.reset_index(drop=True) for k, g in data.groupby("service", sort=False, observed=True)} if len(data) else {}
 
 
 def _service_findings(ctx: AnalysisContext, conf: dict[str, Any], service: Any, data: pd.DataFrame) -> list[Finding]:
@@ -195,7 +195,7 @@ def _service_overviews(ctx: AnalysisContext, names: list[str], detail: bool) -> 
     for i in range(0, len(wanted), size):
         chunk = wanted[i : i + size]
         data = wide(ctx.telemetry(chunk, list(metrics), start, ctx.now))
-        parts = {str(k): g.reset_index(drop=True) for k, g in data.groupby("service", sort=False)} if len(data) else {}
+        parts = {str(k): g.reset_index(drop=True) for k, g in data.groupby("service", sort=False, observed=True)} if len(data) else {}
         for name in chunk:
             out.append((name, _service_overview(ctx, name, parts.get(name), detail, objective)))
     return out

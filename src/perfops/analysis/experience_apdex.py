@@ -75,7 +75,7 @@ def apdex_table(data: pd.DataFrame, service: str, threshold_ms: float) -> list[d
     """Apdex of the service ('' endpoint) and each endpoint, with requests, for reports."""
     rows = data[(data["service"] == service) & (data["consumer"] == "")]
     out = []
-    for endpoint, part in rows.groupby("endpoint", sort=True):
+    for endpoint, part in rows.groupby("endpoint", sort=True, observed=True):
         score = apdex(part, threshold_ms)
         out.append({"service": service, "endpoint": endpoint, "threshold_ms": threshold_ms,
                     "apdex": None if not np.isfinite(score) else round(score, 3), "rating": rating(score),

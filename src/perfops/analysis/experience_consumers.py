@@ -56,7 +56,7 @@ def consumer_table(data: pd.DataFrame, service: str, period_start: datetime, now
     period_days = max((now - period_start).total_seconds() / 86400, 1e-9)
     history_days = _span_days(before)
     out = []
-    for consumer, part in recent.groupby("consumer"):
+    for consumer, part in recent.groupby("consumer", observed=True):
         requests = float(part["requests"].sum())
         weight = part["requests"].where(part["latency_p95_ms"].notna(), 0)
         p95 = float((part["latency_p95_ms"].fillna(0) * weight).sum() / weight.sum()) if weight.sum() else None
@@ -101,12 +101,12 @@ def _with_endpoint(finding: Finding, data: pd.DataFrame, period_start: datetime,
     if rows.empty:
         return finding
     column = "client_errors" if finding.metric == "client_errors" else "requests"
-    recent = rows[(rows["timestamp"] >= period_start) & (rows["timestamp"] < now)].groupby("endpoint")[column].sum()
+    recent = rows[(rows["timestamp"] >= period_start) & (rows["timestamp"] < now)].groupby("endpoint", observed=True)[column].sum()
     if finding.metric != "client_errors":  # what grew: the period's daily rate minus the history's
         before = rows[rows["timestamp"] < period_start]
         days_before = max(_span_days(before), 1 / 24)
         days_recent = max((now - period_start).total_seconds() / 86400, 1 / 24)
-        old = before.groupby("endpoint")[column].sum().reindex(recent.index, fill_value=0)
+        old = before.groupby("endpoint", observed=True)[column].sum().reindex(recent.index, fill_value=0)
         recent = (recent / days_recent - old / days_before).clip(lower=0)
     if recent.sum() <= 0 or recent.max() < 0.6 * recent.sum():
         return finding
@@ -117,7 +117,7 @@ def _with_endpoint(finding: Finding, data: pd.DataFrame, period_start: datetime,
 # ---- client errors -----------------------------------------------------------------------------
 def client_error_findings(recent: pd.DataFrame, service: Service, params: MisuseParams,
                           period_start: datetime) -> list[Finding]:
-    totals = recent.groupby("consumer")[["requests", "client_errors"]].sum()
+    totals = recent.groupby("consumer", observed=True)[["requests", "client_errors"]].sum()
     totals = totals[(totals["requests"] >= params.min_requests) & ~totals.index.map(is_bucket)]
     if totals.empty:
         return []
@@ -145,7 +145,7 @@ def client_error_findings(recent: pd.DataFrame, service: Service, params: Misuse
 
 def _first_hour_over(rows: pd.DataFrame, limit: float) -> datetime | None:
     """The first hour whose client-error rate reached the limit (with 10+ requests): the start."""
-    hourly = rows.groupby(rows["timestamp"].dt.floor("h"))[["requests", "client_errors"]].sum()
+    hourly = rows.groupby(rows["timestamp"].dt.floor("h"), observed=True)[["requests", "client_errors"]].sum()
     hourly = hourly[hourly["requests"] >= 10]
     over = hourly.index[(hourly["client_errors"] / hourly["requests"]) >= limit]
     return over.min().to_pydatetime() if len(over) else None
@@ -179,10 +179,10 @@ def retry_storm_findings(recent: pd.DataFrame, service: Service, params: MisuseP
     """After each burst of server errors, compare every consumer's rate in the next minutes with its
     own rate in the 30 minutes before: a consumer that multiplies its traffic while peers don't
     retries without backoff. Local baselines keep polling or daily cycles from looking like storms."""
-    per_minute = recent.pivot_table(index="timestamp", columns="consumer", values="requests", aggfunc="sum").fillna(0)
+    per_minute = recent.pivot_table(index="timestamp", columns="consumer", values="requests", aggfunc="sum", observed=True).fillna(0)
     if per_minute.empty or len(per_minute) < 30:
         return []
-    errors = recent.groupby("timestamp")[["errors", "requests"]].sum().reindex(per_minute.index, fill_value=0)
+    errors = recent.groupby("timestamp", observed=True)[["errors", "requests"]].sum().reindex(per_minute.index, fill_value=0)
     burst = ((errors["errors"] >= 5) & (errors["errors"] >= 0.02 * errors["requests"].clip(lower=1))).to_numpy()
     starts = np.flatnonzero(burst & ~np.r_[False, burst[:-1]])
     window = params.retry_window_minutes
@@ -236,7 +236,7 @@ def _retry_finding(consumer: str, amp: float, peer_amp: float, extra: float, min
 def polling_findings(rows: pd.DataFrame, service: Service, period_start: datetime, now: datetime,
                      params: MisuseParams) -> list[Finding]:
     hourly = rows.assign(hour=rows["timestamp"].dt.floor("h")).pivot_table(
-        index="hour", columns="consumer", values="requests", aggfunc="sum").fillna(0)
+        index="hour", columns="consumer", values="requests", aggfunc="sum", observed=True).fillna(0)
     before = hourly[hourly.index < period_start]
     recent = hourly[(hourly.index >= period_start) & (hourly.index < now)]
     if len(before) < 24 or recent.empty:
@@ -263,7 +263,7 @@ def polling_findings(rows: pd.DataFrame, service: Service, period_start: datetim
 def _hour_of_day_norm(before: pd.DataFrame, hours: pd.DatetimeIndex) -> pd.DataFrame:
     """Each consumer's median requests for that hour of day (all hours when history < 3 days)."""
     if len(before) >= 72:
-        by_hour = before.groupby(before.index.hour).median()
+        by_hour = before.groupby(before.index.hour, observed=True).median()
         norm = by_hour.reindex(hours.hour).set_axis(hours)
     else:
         norm = pd.DataFrame([before.median()] * len(hours), index=hours)
@@ -300,9 +300,9 @@ def deprecated_findings(data: pd.DataFrame, service: Service, period_start: date
     rows = data[(data["service"] == service.name) & data["endpoint"].isin(service.deprecated_endpoints)
                 & (data["timestamp"] >= period_start) & (data["timestamp"] < now)]
     out = []
-    for endpoint, part in rows.groupby("endpoint"):
+    for endpoint, part in rows.groupby("endpoint", observed=True):
         callers = part[(part["consumer"] != "") & ~part["consumer"].map(is_bucket)]
-        totals = callers.groupby("consumer")["requests"].sum()
+        totals = callers.groupby("consumer", observed=True)["requests"].sum()
         totals = totals[totals > 0]
         if totals.empty:
             whole = float(part[part["consumer"] == ""]["requests"].sum())

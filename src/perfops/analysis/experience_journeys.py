@@ -47,10 +47,10 @@ def hourly(series: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=["requests", "errors", "p95"])
     hour = series.index.floor("h")
     weight = series["requests"].where(series["latency_p95_ms"].notna(), 0)
-    num = (series["latency_p95_ms"].fillna(0) * weight).groupby(hour).sum()
-    den = weight.groupby(hour).sum()
-    out = pd.DataFrame({"requests": series["requests"].groupby(hour).sum(),
-                        "errors": series["errors"].groupby(hour).sum()})
+    num = (series["latency_p95_ms"].fillna(0) * weight).groupby(hour, observed=True).sum()
+    den = weight.groupby(hour, observed=True).sum()
+    out = pd.DataFrame({"requests": series["requests"].groupby(hour, observed=True).sum(),
+                        "errors": series["errors"].groupby(hour, observed=True).sum()})
     out["p95"] = num / den.replace(0, np.nan)
     return out
 
@@ -122,7 +122,7 @@ def _latency_limit(base: pd.Series, hours: pd.DatetimeIndex, target: float | Non
     when there is no baseline yet: a journey always over its target has not *degraded* (its SLO
     says so)."""
     if len(base) >= 72:
-        grouped = base.groupby(base.index.hour)
+        grouped = base.groupby(base.index.hour, observed=True)
         median = grouped.median()
         mad = grouped.apply(lambda v: (v - v.median()).abs().median()) * 1.4826
         limit = np.maximum(1.25 * median, median + 4 * mad)

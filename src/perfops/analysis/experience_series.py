@@ -122,13 +122,13 @@ def compose(rows: pd.DataFrame) -> pd.DataFrame:
     if rows.empty:
         return pd.DataFrame(columns=list(EXPERIENCE_METRICS), index=pd.DatetimeIndex([], name="timestamp"))
     weight = rows["requests"].clip(lower=0)
-    parts = {m: rows.groupby("timestamp")[m].sum() for m in COUNTS}
+    parts = {m: rows.groupby("timestamp", observed=True)[m].sum() for m in COUNTS}
     for metric in ("latency_p50_ms", "latency_p95_ms", "latency_p99_ms"):
         has = rows[metric].notna()
-        num = (rows[metric].where(has, 0) * weight.where(has, 0)).groupby(rows["timestamp"]).sum()
-        den = weight.where(has, 0).groupby(rows["timestamp"]).sum()
+        num = (rows[metric].where(has, 0) * weight.where(has, 0)).groupby(rows["timestamp"], observed=True).sum()
+        den = weight.where(has, 0).groupby(rows["timestamp"], observed=True).sum()
         parts[metric] = (num / den.replace(0, np.nan))
-    parts["latency_max_ms"] = rows.groupby("timestamp")["latency_max_ms"].max()
+    parts["latency_max_ms"] = rows.groupby("timestamp", observed=True)["latency_max_ms"].max()
     return pd.DataFrame(parts).sort_index()
 
 
@@ -140,7 +140,7 @@ def consumer_rows(data: pd.DataFrame, service: str) -> pd.DataFrame:
         return whole
     if rows.empty:
         return rows
-    parts = [compose(g).assign(consumer=c) for c, g in rows.groupby("consumer")]
+    parts = [compose(g).assign(consumer=c) for c, g in rows.groupby("consumer", observed=True)]
     return pd.concat(parts).reset_index().assign(service=service, endpoint="")
 
 
@@ -159,7 +159,7 @@ def step_of(index: pd.DatetimeIndex) -> timedelta:
 def regular(series: pd.DataFrame, start: datetime, end: datetime, step: timedelta) -> pd.DataFrame:
     """Counts on a regular grid over [start, end); intervals without data have zero requests."""
     grid = pd.date_range(pd.Timestamp(start).floor(step), pd.Timestamp(end), freq=step, inclusive="left")
-    counts = series[list(COUNTS)].groupby(series.index.floor(step)).sum()
+    counts = series[list(COUNTS)].groupby(series.index.floor(step), observed=True).sum()
     return counts.reindex(grid, fill_value=0.0)
 
 

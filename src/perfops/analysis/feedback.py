@@ -148,7 +148,7 @@ def test_findings(ctx: AnalysisContext, thresholds: Thresholds) -> list[Finding]
     runs["start"] = pd.to_datetime(runs["start"])
     recent = runs[(runs["start"] >= pd.Timestamp(ctx.period_start)) & (runs["start"] < pd.Timestamp(ctx.now))]
     out: list[Finding] = []
-    for _, group in recent.groupby(["service", "environment"], dropna=False):
+    for _, group in recent.groupby(["service", "environment"], dropna=False, observed=True):
         latest = group.sort_values("start").iloc[-1].to_dict()
         service = ctx.catalog.service_by_name.get(latest["service"])
         if service is None:

@@ -60,13 +60,13 @@ def _wide(rows: pd.DataFrame) -> pd.DataFrame:
     (from '' rows when telemetry has them, else the sum of the endpoints)."""
     metrics = ["requests", "errors", "latency_p95_ms"]
     rows = rows[rows["metric"].isin(metrics)]
-    wide = rows.pivot_table(index=["timestamp", "endpoint"], columns="metric", values="value", aggfunc="sum")
+    wide = rows.pivot_table(index=["timestamp", "endpoint"], columns="metric", values="value", aggfunc="sum", observed=True)
     wide = wide.reindex(columns=metrics).reset_index()
     wide["endpoint"] = wide["endpoint"].fillna("").astype(str)
     per_ep = wide[wide["endpoint"] != ""]
     if not (wide["endpoint"] == "").any() and not per_ep.empty:
         per_ep_lat = per_ep.assign(_w=per_ep["latency_p95_ms"] * per_ep["requests"])
-        total = per_ep_lat.groupby("timestamp", as_index=False).agg(
+        total = per_ep_lat.groupby("timestamp", as_index=False, observed=True).agg(
             requests=("requests", "sum"), errors=("errors", "sum"), _w=("_w", "sum"))
         total["latency_p95_ms"] = total["_w"] / total["requests"].where(total["requests"] > 0)
         total["endpoint"] = ""
@@ -86,7 +86,7 @@ def hourly_table(frame: pd.DataFrame, service: str, bucket: str = "h") -> pd.Dat
     wide["_w"] = wide["latency_p95_ms"] * wide["requests"]
     wide["_wn"] = wide["requests"].where(wide["latency_p95_ms"].notna(), 0.0)
     wide["_rps"] = wide["requests"] / step
-    out = wide.groupby(["bucket", "endpoint"], as_index=False).agg(
+    out = wide.groupby(["bucket", "endpoint"], as_index=False, observed=True).agg(
         requests=("requests", "sum"), errors=("errors", "sum"), _w=("_w", "sum"), _wn=("_wn", "sum"),
         max_step_rps=("_rps", "max"))
     out["latency_p95_ms"] = out["_w"] / out["_wn"].where(out["_wn"] > 0)
@@ -144,7 +144,7 @@ def comparable_hours(profile: ProductionProfile, rps: float, tolerance: float = 
         return pd.DataFrame(columns=["endpoint", "hours", "latency_p95_ms", "error_rate"])
     rows["_w"] = rows["latency_p95_ms"] * rows["requests"]
     rows["_wn"] = rows["requests"].where(rows["latency_p95_ms"].notna(), 0.0)
-    out = rows.groupby("endpoint", as_index=False).agg(
+    out = rows.groupby("endpoint", as_index=False, observed=True).agg(
         hours=("bucket", "nunique"), requests=("requests", "sum"), errors=("errors", "sum"),
         _w=("_w", "sum"), _wn=("_wn", "sum"))
     out["latency_p95_ms"] = out["_w"] / out["_wn"].where(out["_wn"] > 0)
