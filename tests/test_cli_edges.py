@@ -38,3 +38,15 @@ def test_a_bad_store_memory_setting_is_named(tmp_path, monkeypatch):
     monkeypatch.setattr(database, "STORE_MEMORY", "lots")
     with pytest.raises(PerfopsError, match="PERFOPS_STORE_MEMORY: 'lots' is not a memory size"):
         database.open_store(tmp_path / "store.duckdb")
+
+
+def test_report_before_any_analysis_warns_that_it_holds_no_findings(workspace, cli):
+    result = cli("report", "--audience", "executive", "--format", "md", "--output", "-", workspace=workspace)
+    assert result.code == 0 and "no analysis has run in this workspace" in result.err
+    assert "perfops analyze" in result.err
+
+
+def test_report_after_an_analysis_does_not_warn(demo_run, cli):
+    _, workspace, _ = demo_run
+    result = cli("report", "--audience", "executive", "--format", "md", "--output", "-", workspace=workspace.root)
+    assert result.code == 0 and "no analysis has run" not in result.err

@@ -86,6 +86,15 @@ def test_acknowledging_a_regression_makes_its_level_the_norm(workspace, cli):
         "checkout-api", "POST /checkout", "latency", datetime(2026, 1, 5, 10))
 
 
+def test_reopening_an_acknowledged_regression_takes_back_its_level_mark(workspace, cli):
+    ws = Workspace(workspace)
+    (f,) = save(ws, regression(datetime(2026, 1, 5, 10)))
+    cli("findings", "ack", f.id, "--by", "priya", workspace=workspace)
+    cli("findings", "reopen", f.id, "--by", "sam", "--note", "not the new normal", workspace=workspace)
+    with open_store(ws.store_path) as store:
+        assert store.findings.level_marks() == []
+
+
 def test_an_assignment_survives_the_next_analysis(workspace, cli):
     ws = Workspace(workspace)
     (f,) = save(ws, regression(datetime(2026, 1, 5, 10)))

@@ -91,7 +91,7 @@ def _status_command(action: str, help_text: str):  # noqa: ANN202 (typer command
         if action == "acknowledge" and updated.kind in LEVEL_SHIFT_KINDS and updated.start:
             what = f"{updated.service} {updated.metric or ''}".strip()
             console.print(f"  and {what} since {updated.start:%Y-%m-%d %H:%M} UTC is now its normal level: later "
-                          "analyses measure against it instead of raising this change again (see 'perfops levels list')",
+                          "analyses measure against it instead of raising this change again (see 'perfops levels list'; 'reopen' takes it back)",
                           markup=False)
 
     command.__doc__ = help_text

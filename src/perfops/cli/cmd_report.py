@@ -40,9 +40,12 @@ def report(
     verbose: VerboseOpt = False,
 ) -> None:
     """Write reports tailored to each audience (default: all of them into reports/)."""
-    from perfops.usecases.reports import render_reports
+    from perfops.usecases.reports import analysed, render_reports
 
     ws = workspace_of(workspace)
+    if not quiet and not analysed(ws):
+        console_err.print("warning: no analysis has run in this workspace, so the reports hold no findings; "
+                          "run 'perfops ingest FILE...' and 'perfops analyze' first", highlight=False, markup=False)
     if output is not None and str(output) == "-":
         _report_to_stdout(ws, audience, squad, service, period, format_name, at)
         return

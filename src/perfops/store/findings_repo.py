@@ -150,6 +150,11 @@ class FindingsRepo:
         self.con.execute("INSERT INTO level_marks VALUES (?, ?, ?, ?, ?, ?, ?)",
                          [service, endpoint, metric, _naive(at), note, by, finding_id])
 
+    def remove_level_marks(self, finding_id: str) -> int:
+        """Drop the marks an acknowledgement of this finding recorded; how many there were."""
+        rows = self.con.execute("DELETE FROM level_marks WHERE finding_id = ? RETURNING 1", [finding_id]).fetchall()
+        return len(rows)
+
     def level_marks(self) -> list[dict[str, Any]]:
         return self._fetch("SELECT * FROM level_marks ORDER BY \"at\"", [])
 

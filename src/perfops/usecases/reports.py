@@ -85,6 +85,14 @@ def load_domain(store: Store, catalog: Catalog, *, period: timedelta, now: datet
                       rollup=rollup, cache={}, aggregates=ReportQueries(store), rollups=cache)
 
 
+def analysed(workspace: Workspace) -> bool:
+    """Whether `perfops analyze` has run on this workspace (reports without it have no findings)."""
+    if not workspace.store_path.exists():
+        return False
+    with open_store(workspace.store_path, read_only=True) as store:
+        return newest_analysis_end(store) is not None
+
+
 def newest_analysis_end(store: Store) -> datetime | None:
     """The end of the newest analysis period, so reports describe what was analysed."""
     return store.analysis_runs.latest_end()

@@ -74,6 +74,8 @@ def change_status(workspace: Workspace, finding_id: str, action: str, by: str | 
             raise PerfopsError(f"finding {finding.id} is {finding.status}; '{action}' applies to {' or '.join(allowed_from)}")
         with store.transaction():
             store.findings.set_status(finding.id, target, _past(action), by or "unknown", note)
+            if action == "reopen":  # not the new normal after all: judge it against the old level again
+                store.findings.remove_level_marks(finding.id)
             if action == "acknowledge" and finding.kind in LEVEL_SHIFT_KINDS and finding.start:
                 store.findings.add_level_mark(
                     finding.service, finding.endpoint or "", finding.metric or "", finding.start,
