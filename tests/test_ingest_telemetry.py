@@ -217,3 +217,15 @@ def test_a_misspelt_service_gets_the_nearest_name(workspace, cli):
     (workspace / "t.csv").write_text("timestamp,service,metric,value\n2026-01-05T10:00:00Z,paymnts,requests,1\n")
     result = cli("ingest", str(workspace / "t.csv"), workspace=workspace)
     assert result.code == 1 and ":2:" in result.err and "did you mean 'payments'?" in result.err
+
+
+@pytest.mark.parametrize("header", ["Time,service,metric,value", '"Time","service","requests"'])
+def test_a_grafana_style_time_column_is_the_timestamp(workspace, cli, header):
+    row = "2026-01-05 10:00:00,payments,requests,12" if "metric" in header else "2026-01-05 10:00:00,payments,12"
+    (workspace / "export.csv").write_text(f"{header}\n{row}\n")
+    result = cli("ingest", str(workspace / "export.csv"), workspace=workspace)
+    assert result.code == 0, result
+    with open_store(Workspace(workspace).store_path) as store:
+        frame = store.telemetry.load()
+    assert frame[["service", "metric", "value"]].values.tolist() == [["payments", "requests", 12.0]]
+    assert str(frame["timestamp"].iloc[0]) == "2026-01-05 10:00:00"

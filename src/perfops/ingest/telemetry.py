@@ -36,10 +36,19 @@ BLOCK_BYTES = 64 << 20
 IN_MEMORY_BYTES = 1 << 30
 
 
+def canonical_names(names: list[str]) -> list[str]:
+    """Header names as perfops reads them: trimmed, lower case, and Grafana's and Datadog's `time`
+    column taken as `timestamp` when the file has no `timestamp` of its own."""
+    names = [n.strip().lower() for n in names]
+    if "timestamp" not in names and names.count("time") == 1:
+        names = ["timestamp" if n == "time" else n for n in names]
+    return names
+
+
 def sniff(path: Path, head: bytes) -> bool:
     if head[:4] == b"PAR1":
         return True
-    fields = header_fields(head)
+    fields = canonical_names(header_fields(head))
     if "timestamp" not in fields or "service" not in fields:
         return False
     return {"metric", "value"} <= set(fields) or any(f in METRICS for f in fields)
@@ -152,7 +161,7 @@ def _arrow_message(exc: Exception) -> str:
 def _validated(
     block: pa.Table, first_line: int, path: Path, options: IngestOptions, batch: IngestBatch
 ) -> pa.Table:
-    names = [n.strip().lower() for n in block.column_names]
+    names = canonical_names(block.column_names)
     block = block.rename_columns(names)
     require_columns(names, ("timestamp", "service"), path)
     long = block if {"metric", "value"} <= set(names) else _wide_to_long(block, names, path)
