@@ -247,3 +247,10 @@ def test_an_availability_written_as_a_fraction_is_refused_with_the_fix(tmp_path,
     result = cli("check", workspace=tmp_path)
     assert result.code == 1
     assert ":7:" in result.err and "looks like a fraction" in result.err and "99.9" in result.err
+
+
+@pytest.mark.parametrize(("name", "words"), [("Null", "reads as null"), ("~", "reads as null"), ("true", "got true")])
+def test_a_name_yaml_reads_as_null_or_a_boolean_says_to_quote_it(tmp_path, cli, name, words):
+    (tmp_path / "perfops.yaml").write_text(f"domain: {name}\nsquads:\n  - name: pay\nservices:\n  - name: api\n    squad: pay\n")
+    result = cli("check", workspace=tmp_path)
+    assert result.code == 1 and ":1:" in result.err and words in result.err and "in quotes" in result.err

@@ -145,6 +145,12 @@ def _message(error: Any) -> str:
     if kind == "string_pattern_mismatch":
         pattern = (error.get("ctx") or {}).get("pattern", "")
         return f"got {_shown(value)}; expected {_PATTERNS.get(pattern, f'text matching {pattern}')}"
+    if kind == "string_type" and value is None:
+        return ("expected text, got nothing: the value is empty or a word YAML reads as null (null, Null, ~); "
+                "write the text in quotes, e.g. \"Null\"")
+    if kind == "string_type" and isinstance(value, bool):
+        return (f"expected text, got {str(value).lower()}: YAML reads true and false unquoted as booleans; "
+                "write the text in quotes, e.g. \"True\"")
     if kind == "list_type" and isinstance(value, str):
         return f"got '{value}'; expected a list: write [{value}]"
     if kind == "list_type" and isinstance(value, dict):
