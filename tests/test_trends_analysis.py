@@ -131,3 +131,14 @@ def test_young_history_caps_severity(world, catalog):
     seasonal = [f for f in found if f.metric != "errors" and f.kind != "resource_growth"]
     assert seasonal and all(f.severity in ("medium", "low", "info") for f in seasonal)
     assert all(f.evidence["norm_history_days"] <= 3 for f in seasonal)
+
+
+def test_cpu_titles_speak_in_points_not_in_relative_change(catalog):
+    # a CPU near zero that jumps to 40 %: "up 40,000%" says nothing; "at 40% (norm 0.1%)" does
+    t = W.times()
+    cpu = np.full(t.size, 0.1)
+    cpu[t >= W.NOW - timedelta(days=2)] = 40.0
+    frame = W.long_form("search", "", t, {"requests": np.full(t.size, 500.0), "cpu_pct": cpu})
+    world = W.World(frame, pd.DataFrame(columns=["timestamp", "service", "type", "version", "description"]))
+    titles = [f.title for f in trends.run(W.context(world, catalog)) if f.metric == "cpu"]
+    assert titles and all("%" in t and "norm 0.1%" in t and "up " not in t for t in titles), titles

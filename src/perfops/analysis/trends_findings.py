@@ -150,6 +150,8 @@ class Reporter:
         what = LABEL[role]
         if role == "errors":
             size = f"at {_pct(stats['observed'])} (norm {_pct(stats['norm'])})"
+        elif role in ("cpu", "memory"):  # already a percentage: points, never "up 90,000%" of a near-zero norm
+            size = f"at {_points(stats['observed'])} (norm {_points(stats['norm'])})"
         else:
             ch = 0.0 if math.isnan(stats["change"]) else stats["change"]
             size = f"{'up' if ch >= 0 else 'down'} {abs(ch) * 100:.0f}% vs its norm"
@@ -158,6 +160,8 @@ class Reporter:
             return f"{who}: {what} {size} {lasting}"
         when = f"after {event}" if event else f"since {start:%a %d %b %H:%M} UTC"
         verb = "regressed" if ep.kind == "regression" else "improved"
+        if size.startswith("at "):  # a level with its norm: "regressed to 0.26% (norm 0.10%)"
+            return f"{who}: {what} {verb} to {size.removeprefix('at ')} {when}"
         return f"{who}: {what} {verb} ({size}) {when}"
 
     def _detail(self, role, ep: Episode, stats, start, end) -> str:
@@ -284,6 +288,11 @@ def _round(v: float) -> float | None:
 
 def _pct(rate: float) -> str:
     return f"{rate * 100:.2f}%"
+
+
+def _points(value: float) -> str:
+    """A utilisation percentage: '54%', '0.3%'."""
+    return f"{value:.1f}%" if abs(value) < 10 else f"{value:.0f}%"
 
 
 def _duration(d: timedelta) -> str:
