@@ -116,6 +116,17 @@ def test_headerless_17_columns_and_formatted_timestamps(tmp_path, small_catalog)
     assert _by_endpoint(other).loc["GET /cart", "samples"] == 3
 
 
+@pytest.mark.parametrize(("written", "ms"), [("10:00:01.123", 123), ("10:00:01.5", 500), ("10:00:01.123456", 123)])
+def test_formatted_timestamps_with_milliseconds(tmp_path, small_catalog, written, ms):
+    # JMeter's common timestamp_format yyyy/MM/dd HH:mm:ss.SSS (Arrow's strptime has no %f)
+    rows = [[f"2026/11/20 {written}", 7, "GET /cart", 200, "OK", "t", "text", "true"],
+            [f"2026/11/20 10:00:02.{'9' * (len(written) - 9)}", 9, "GET /cart", 200, "OK", "t", "text", "true"]]
+    batch = jmeter.read(_write(tmp_path / "ms.jtl", rows, jmeter._BASE),
+                        IngestOptions(catalog=small_catalog, service="checkout-api"))
+    assert batch.test_runs.loc[0, "start"] == datetime(2026, 11, 20, 10, 0, 1, ms * 1000)
+    assert _by_endpoint(batch).loc["GET /cart", "samples"] == 2
+
+
 def test_run_id_is_stable_and_given_one_wins(tmp_path, small_catalog):
     path = _write(tmp_path / "results.jtl", [_row(1_763_632_800_000, 5, "GET /cart")], HEADER)
     first = jmeter.read(path, IngestOptions(catalog=small_catalog)).test_runs.loc[0, "run_id"]

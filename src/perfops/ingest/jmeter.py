@@ -262,7 +262,7 @@ def _epoch_ms(column: pa.ChunkedArray | pa.Array, fmt: str | None, state: _JtlSt
     else:
         if pa.types.is_dictionary(column.type):
             column = column.cast(pa.string())
-        stamps = pc.strptime(column, format=fmt, unit="ms", error_is_null=True)
+        stamps = _strptime_ms(column, fmt)
         missing = stamps.null_count
     if missing and not state.requests.skip_bad:
         row = int(np.flatnonzero(np.asarray(pc.is_null(stamps).to_numpy(zero_copy_only=False), dtype=bool))[0])
@@ -278,6 +278,17 @@ def _epoch_ms(column: pa.ChunkedArray | pa.Array, fmt: str | None, state: _JtlSt
     if missing:  # --skip-bad-rows: -1 is out of range, so the accumulator drops (and counts) the row
         values = pc.fill_null(values, -1)
     return np.asarray(values.to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def _strptime_ms(column: pa.ChunkedArray | pa.Array, fmt: str) -> pa.ChunkedArray | pa.Array:
+    """Formatted timestamps to epoch ms (null where one does not match). Arrow's strptime has no
+    %f, so JMeter's common `yyyy/MM/dd HH:mm:ss.SSS` is read as the seconds plus the fraction."""
+    if not fmt.endswith(".%f"):
+        return pc.strptime(column, format=fmt, unit="ms", error_is_null=True).cast(pa.int64())
+    parts = pc.extract_regex(column, pattern=r"^(?P<base>.*)\.(?P<frac>[0-9]{1,9})$")
+    seconds = pc.strptime(pc.struct_field(parts, "base"), format=fmt[:-3], unit="ms", error_is_null=True)
+    millis = pc.utf8_rpad(pc.utf8_slice_codeunits(pc.struct_field(parts, "frac"), 0, 3), width=3, padding="0")
+    return pc.add(seconds.cast(pa.int64()), millis.cast(pa.int64()))
 
 
 def _failures(batch: pa.RecordBatch) -> np.ndarray:
