@@ -57,7 +57,6 @@ class CapacityParams:
     min_instances: int = 2  # never recommend fewer (redundancy)
     peak_quantile: float = 0.99
     min_history_days: float = 3.0  # less history than this: no forecast
-    hours_per_month: float = 730.0
 
     @classmethod
     def from_ctx(cls, ctx: AnalysisContext) -> CapacityParams:

@@ -41,28 +41,6 @@ class ChangePoint:
         return self.t / np.sqrt(n) if n > 0 else 0.0
 
 
-def split_statistics(x: np.ndarray, min_size: int) -> tuple[np.ndarray, np.ndarray, float]:
-    """Student t (pooled variance) for every split k in [min_size, n - min_size], and its
-    degrees of freedom. Its maximum is the least-squares split (the l2 cost of PELT and
-    binary segmentation), so the location is the maximum-likelihood one for a mean shift.
-
-    Returns (ks, t, df); t > 0 means the right side is higher."""
-    n = x.size
-    ks = np.arange(min_size, n - min_size + 1)
-    if ks.size == 0:
-        return ks, np.zeros(0), 1.0
-    d = x - x.mean()
-    s1 = np.cumsum(d)[ks - 1]
-    total_ss = float(d @ d)
-    n1 = ks.astype(float)
-    n2 = n - n1
-    # between-segment sum of squares of each split; within = total - between
-    between = s1 * s1 * n / (n1 * n2)
-    within = np.maximum(total_ss - between, 1e-18 * (total_ss + 1e-300))
-    t = np.sign(-s1) * np.sqrt(between / (within / max(n - 2, 1)))
-    return ks, t, float(max(n - 2, 1))
-
-
 def t_pvalue(t: float, df: float) -> float:
     """Two-sided p-value of Student's t."""
     from scipy.special import stdtr
@@ -73,8 +51,10 @@ def t_pvalue(t: float, df: float) -> float:
 def best_split(x: np.ndarray, min_size: int = 5) -> ChangePoint | None:
     """The single most significant change in mean of x, or None if x is too short.
 
-    The same statistic as `split_statistics`, computed for the best split only: the between-
-    segment sum of squares is maximised first (it orders splits as |t| does)."""
+    Student t with pooled variance over the splits k in [min_size, n - min_size]; its maximum is
+    the least-squares split (the l2 cost of PELT and binary segmentation), the maximum-likelihood
+    location of a mean shift. The between-segment sum of squares is maximised first (it orders
+    splits as |t| does), then t is computed for that split only."""
     x = np.asarray(x, dtype=float)
     n = x.size
     if n - 2 * min_size + 1 <= 0:

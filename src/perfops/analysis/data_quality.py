@@ -2,8 +2,9 @@
 
 A scrape outage or a dead exporter leaves *no rows*; without this analysis a missing hour looks
 like nothing at all, and the hour after it like a jump. So the gaps are named as gaps, one
-finding per service (not per series), and `missing_mask` lets other analyses mask them instead
-of scoring them as anomalies.
+finding per service (not per series). Trends lays series on a time grid whose missing intervals
+stay empty (NaN), so a gap is never scored as an anomaly; `missing_mask` answers "was this
+interval reported at all?" for any analysis that works on raw rows.
 
 Method (docs/methods/data_quality.md):
 
@@ -150,13 +151,6 @@ def run(ctx: AnalysisContext) -> list[Finding]:
             findings.append(_finding(ctx, found, data_end, params))
     findings.extend(_silent_services(ctx, set(summaries), data_end, params))
     return findings
-
-
-def service_gaps(
-    service: str, rows: pd.DataFrame, period_start: datetime, data_end: datetime, params: dict[str, Any]
-) -> ServiceGaps | None:
-    """Gaps, staleness and stale series of one service's rows (long form)."""
-    return _judged(_summary(service, rows, period_start, params), data_end, params)
 
 
 def _summary(service: str, rows: pd.DataFrame, period_start: datetime, params: dict[str, Any]) -> ServiceGaps | None:

@@ -76,27 +76,25 @@ def _wide_by_codes(data: pd.DataFrame) -> pd.DataFrame | None:
         mine = codes[4] == k
         filled[at[mine]] = values[mine]
         out[str(metric)] = filled
-    result = pd.DataFrame(out)
-    for metric in EXPERIENCE_METRICS:
-        if metric not in result:
-            result[metric] = np.nan
-    for metric in COUNTS:
-        result[metric] = result[metric].fillna(0.0)
-    result["timestamp"] = pd.to_datetime(result["timestamp"])
-    return result
+    return _completed(pd.DataFrame(out))
 
 
 def _wide_by_pivot(data: pd.DataFrame) -> pd.DataFrame:
     out = data.pivot_table(index=["service", "endpoint", "consumer", "timestamp"], columns="metric",
                            values="value", aggfunc="last", observed=True).reset_index()
     out.columns.name = None
+    return _completed(out).sort_values(["service", "endpoint", "consumer", "timestamp"], ignore_index=True)
+
+
+def _completed(wide: pd.DataFrame) -> pd.DataFrame:
+    """Every experience metric as a column (NaN = not measured), counts 0 where absent."""
     for metric in EXPERIENCE_METRICS:
-        if metric not in out:
-            out[metric] = np.nan
+        if metric not in wide:
+            wide[metric] = np.nan
     for metric in COUNTS:
-        out[metric] = out[metric].fillna(0.0)
-    out["timestamp"] = pd.to_datetime(out["timestamp"])
-    return out.sort_values(["service", "endpoint", "consumer", "timestamp"], ignore_index=True)
+        wide[metric] = wide[metric].fillna(0.0)
+    wide["timestamp"] = pd.to_datetime(wide["timestamp"])
+    return wide
 
 
 def service_level(data: pd.DataFrame, service: str) -> pd.DataFrame:

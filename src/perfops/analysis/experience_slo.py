@@ -70,14 +70,8 @@ def _round(value: float, digits: int) -> float | None:
     return None if value is None or not np.isfinite(value) else round(float(value), digits)
 
 
-def latency_bad(series: pd.DataFrame, target_ms: float) -> pd.Series:
-    """Requests of each interval whose p95 exceeded the target (all of them: the interval failed)."""
-    p95 = series["latency_p95_ms"] if "latency_p95_ms" in series else pd.Series(np.nan, index=series.index)
-    return series["requests"].where(p95 > target_ms, 0.0).fillna(0.0)
-
-
 def _bad_of(requests: np.ndarray, p95: np.ndarray | None, target_ms: float) -> np.ndarray:
-    """latency_bad on arrays: the requests of the intervals whose p95 exceeded the target."""
+    """Requests of each interval whose p95 exceeded the target (all of them: the interval failed)."""
     if p95 is None:
         return np.zeros_like(requests)
     return np.nan_to_num(np.where(p95 > target_ms, requests, 0.0), nan=0.0)

@@ -245,12 +245,6 @@ def is_metric(name: str) -> bool:
     return name in METRICS
 
 
-def names_in(text: str, names: Iterable[str]) -> list[str]:
-    """Which of `names` appear in `text` as whole tokens (split on anything but [A-Za-z0-9_-])."""
-    tokens = set(re.split(r"[^A-Za-z0-9_.-]+", text))
-    return [n for n in names if n in tokens]
-
-
 def hint_from_filename(path_name: str, catalog: Catalog) -> tuple[str | None, str | None]:
     """A perfops metric and a catalog service named in a file name, e.g.
     `checkout-api.latency_p95_ms.json` -> ('latency_p95_ms', 'checkout-api')."""

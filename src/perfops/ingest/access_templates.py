@@ -135,9 +135,6 @@ class CodeTable:
         self.names.append(name)
         return self.index[name]
 
-    def codes_for(self, names: list[str]) -> np.ndarray:
-        return np.fromiter((self.code(n) for n in names), dtype=np.int32, count=len(names))
-
 
 @dataclass
 class EndpointNamer:

@@ -193,13 +193,7 @@ def weekly_bars_matplotlib(labels: Sequence[str], values: Sequence[float], *, ti
     if highlight_last and len(bars):
         bars[-1].set_hatch("////")
         bars[-1].set_facecolor("#8fa6cf")
-    ax.set_xticks(range(len(labels)), list(labels), fontsize=6.5)
-    ax.tick_params(axis="y", labelsize=6.5, length=2)
-    ax.tick_params(axis="x", length=0)
-    ax.spines[["top", "right"]].set_visible(False)
-    ax.set_title(title + (f" ({unit})" if unit else ""), fontsize=7.5, loc="left")
-    _compact_y(ax)
-    return _svg_of(fig, title)
+    return _weekly_svg(fig, ax, labels, title, unit)
 
 
 def weekly_line_matplotlib(labels: Sequence[str], values: Sequence[float], *, title: str, unit: str = "",
@@ -214,6 +208,11 @@ def weekly_line_matplotlib(labels: Sequence[str], values: Sequence[float], *, ti
     if target is not None:
         ax.axhline(target, linestyle="--", color=MUTED, linewidth=0.8)
         ax.text(0, target, f" {target_label}", fontsize=6, va="bottom", color="#555555")
+    return _weekly_svg(fig, ax, labels, title, unit)
+
+
+def _weekly_svg(fig: Any, ax: Any, labels: Sequence[str], title: str, unit: str) -> Markup:
+    """The week labels, light axes and titled SVG both weekly matplotlib charts share."""
     ax.set_xticks(range(len(labels)), list(labels), fontsize=6.5)
     ax.tick_params(axis="y", labelsize=6.5, length=2)
     ax.tick_params(axis="x", length=0)

@@ -16,8 +16,8 @@ from perfops.store.snapshot import wait_cap
 
 BUSY_WAIT_SECONDS = float(os.environ.get("PERFOPS_LOCK_TIMEOUT", "30"))
 # DuckDB's default memory limit is 80 % of RAM, and it keeps written blocks cached up to it, so a
-# process's memory grew with the store (1,000-service ingest 2.2 GB peak, 1.2 GB with 1 GB here;
-# reports 5.9 GB over 3 processes, 4.1 GB with 1 GB here).
+# process's memory grew with the store (1,000-service ingest: 2.2 GB peak without a limit, 1.2 GB
+# with 1 GB; reports: 5.9 GB over 3 processes with 2 GB, 4.0 GB with 1 GB; bench/scale.py).
 STORE_MEMORY = os.environ.get("PERFOPS_STORE_MEMORY", "1GB")
 
 
