@@ -20,7 +20,8 @@ import typer
 from perfops.cli.output import console_err
 from perfops.errors import CatalogError, PerfopsError
 
-COMMAND_MODULES = ("cmd_core", "cmd_findings", "cmd_detect", "cmd_feedback", "cmd_report", "cmd_collect", "cmd_demo", "cmd_levels")
+COMMAND_MODULES = ("cmd_core", "cmd_findings", "cmd_detect", "cmd_feedback", "cmd_report", "cmd_collect", "cmd_demo", "cmd_levels",
+                   "cmd_cycle")
 
 app = typer.Typer(
     name="perfops",

@@ -101,22 +101,46 @@ class _progress:  # noqa: N801 (callable used as a progress callback)
 def serve(
     host: Annotated[str, typer.Option(help="Address to bind; 127.0.0.1 keeps it on this machine.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on (1-65535).")] = 8080,
+    with_schedule: Annotated[bool, typer.Option(
+        "--schedule", help="Also run perfops.yaml's schedule (collect, analyze, cycle) in this process.")] = False,
+    log_format: Annotated[str, typer.Option("--log-format", help="text or json (JSON lines on stderr).")] = "text",
     workspace: WorkspaceOpt = None,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
-    """The web dashboard and JSON API (writes need the workspace token; see docs/dashboard.md)."""
+    """The web dashboard and JSON API (writes need the workspace token; see docs/dashboard.md); /metrics for Prometheus."""
     import uvicorn
 
+    from perfops.cli import logs
     from perfops.web.app import create_app
 
+    logs.check_format(log_format)
     ws = workspace_of(workspace)
-    app = create_app(ws.root)
+    scheduler = _scheduler(ws, log_format) if with_schedule else None
+    app = create_app(ws.root, scheduler=scheduler)
     _check_port_free(host, port)
     if not quiet:
         console_err.print(f"perfops dashboard on http://{host}:{port}/ (API docs at /docs); Ctrl+C stops it",
                           highlight=False, markup=False)
-    uvicorn.run(app, host=host, port=port, log_level="warning" if quiet else "info", access_log=verbose)
+    if scheduler is not None:
+        scheduler.start()
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="warning" if quiet else "info", access_log=verbose,
+                    log_config=logs.uvicorn_config(log_format) or uvicorn.config.LOGGING_CONFIG)
+    finally:
+        if scheduler is not None:
+            scheduler.stop()
+
+
+def _scheduler(ws, log_format: str):  # noqa: ANN001, ANN202 - Workspace -> Scheduler (lazy imports)
+    from perfops.cli import logs
+    from perfops.usecases.cycle import schedule_of
+    from perfops.usecases.scheduler import Scheduler
+
+    catalog = ws.load_catalog()
+    logger = logs.configure(log_format)
+    return Scheduler(ws.root, schedule_of(catalog), catalog.timezone,
+                     log=lambda message, fields: logs.log(logger, message, fields))
 
 
 def _check_port_free(host: str, port: int) -> None:

@@ -152,6 +152,53 @@ class Sources(_Strict):
     prometheus: PrometheusSource | None = None
 
 
+class Schedule(_Strict):
+    """When `perfops serve --schedule` (or the printed crontab / systemd timers) runs each step.
+
+    Cron expressions (five fields) in the domain's timezone; a step set to null is not scheduled.
+    `cycle` is the whole loop for the period that closed: collect, analyze, reports, digests.
+    """
+
+    collect: str | None = "*/15 * * * *"
+    analyze: str | None = "0 * * * *"
+    cycle: str | None = "0 7 * * 1"
+    period: str = "7d"
+
+    @field_validator("collect", "analyze", "cycle")
+    @classmethod
+    def _cron(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from croniter import croniter
+
+        if len(value.split()) != 5 or not croniter.is_valid(value):
+            raise ValueError(f"'{value}' is not a cron expression; expected five fields like '0 7 * * 1'")
+        return value
+
+    @field_validator("period")
+    @classmethod
+    def _period(cls, value: str) -> str:
+        if parse_duration(value) < timedelta(hours=1):
+            raise ValueError(f"'{value}' is shorter than an hour; expected a period like 7d or 1d")
+        return value
+
+
+class Retention(_Strict):
+    """How long `perfops cycle` keeps telemetry: raw rows `raw_days`, hourly rollups `hourly_days`.
+
+    Findings, their history and analysis runs are kept for ever.
+    """
+
+    raw_days: Annotated[int, Field(gt=0)] = 35
+    hourly_days: Annotated[int, Field(gt=0)] = 400
+
+    @model_validator(mode="after")
+    def _rollups_outlive_raw(self) -> Retention:
+        if self.hourly_days < self.raw_days:
+            raise ValueError(f"hourly_days ({self.hourly_days}) must be at least raw_days ({self.raw_days})")
+        return self
+
+
 class Catalog(_Strict):
     domain: str
     timezone: str = "UTC"
@@ -162,6 +209,8 @@ class Catalog(_Strict):
     consumers: list[Consumer] = Field(default_factory=list)
     sources: Sources | None = None
     cluster: str | None = None
+    schedule: Schedule | None = None
+    retention: Retention | None = None
 
     @field_validator("timezone")
     @classmethod

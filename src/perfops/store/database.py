@@ -32,6 +32,7 @@ class Store:
         from perfops.store.collect_repo import CollectStateRepo
         from perfops.store.findings_repo import FindingsRepo
         from perfops.store.ledger import Ledger
+        from perfops.store.retention_repo import RetentionRepo
         from perfops.store.runs_repo import AnalysisRunsRepo
         from perfops.store.telemetry_repo import TelemetryRepo
         from perfops.store.tests_repo import TestsRepo
@@ -46,6 +47,7 @@ class Store:
         self.tests = TestsRepo(con)
         self.analysis_runs = AnalysisRunsRepo(con)
         self.collect_state = CollectStateRepo(con)
+        self.retention = RetentionRepo(con)
 
     @contextmanager
     def transaction(self) -> Iterator[None]:

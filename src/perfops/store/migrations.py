@@ -52,4 +52,11 @@ MIGRATIONS: list[str] = [
         "at" TIMESTAMP, period_start TIMESTAMP, period_end TIMESTAMP, findings BIGINT
     );
     """,
+    # cycle: hourly rollups of telemetry older than retention.raw_days (perfops cycle)
+    """
+    CREATE TABLE telemetry_hourly (
+        hour TIMESTAMP NOT NULL, service VARCHAR NOT NULL, endpoint VARCHAR NOT NULL,
+        consumer VARCHAR NOT NULL, metric VARCHAR NOT NULL, value DOUBLE NOT NULL, samples BIGINT NOT NULL
+    );
+    """,
 ]

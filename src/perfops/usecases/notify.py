@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -43,7 +44,11 @@ class NotifyResult:
 
 def send_digests(workspace: Workspace, *, dry_run: bool = False, period: str = "7d",
                  now: datetime | None = None, transport: httpx.BaseTransport | None = None,
-                 sleep=None) -> NotifyResult:  # noqa: ANN001
+                 sleep=None, already_sent: Callable[[str], bool] | None = None,  # noqa: ANN001
+                 on_sent: Callable[[str], None] | None = None) -> NotifyResult:
+    """Build every digest and send those with a webhook. `already_sent(target)` skips a target
+    (perfops cycle: once per period); `on_sent(target)` is told right after each delivery, and the
+    notify state is written then too, so a process killed half-way never sends a digest twice."""
     catalog = workspace.load_catalog()
     state_path = workspace.store_path.parent / STATE_FILE
     state = _read_state(state_path)
@@ -59,10 +64,16 @@ def send_digests(workspace: Workspace, *, dry_run: bool = False, period: str = "
         return result
     domain_hook = os.environ.get(DOMAIN_WEBHOOK_ENV)
     digests = [_with_hook(d, domain_hook) if d.target == "domain" else d for d in digests]
-    _deliver(digests, result, transport, sleep)
-    for t, _ in result.sent:
-        state[t] = moment.isoformat()
-    _write_state(state_path, state)
+    if already_sent is not None:
+        digests = [d for d in digests if not already_sent(d.target)]
+
+    def delivered(target: str) -> None:
+        state[target] = moment.isoformat()
+        _write_state(state_path, state)
+        if on_sent is not None:
+            on_sent(target)
+
+    _deliver(digests, result, transport, sleep, delivered)
     if result.failed:
         raise PerfopsError(f"{len(result.failed)} digest(s) could not be sent: " +
                            "; ".join(f"{t}: {e}" for t, e in result.failed))
@@ -73,7 +84,8 @@ def _with_hook(d: Digest, hook: str | None) -> Digest:
     return Digest(**{**d.__dict__, "webhook": hook})
 
 
-def _deliver(digests: list[Digest], result: NotifyResult, transport: httpx.BaseTransport | None, sleep) -> None:  # noqa: ANN001
+def _deliver(digests: list[Digest], result: NotifyResult, transport: httpx.BaseTransport | None, sleep,  # noqa: ANN001
+             delivered: Callable[[str], None]) -> None:
     from perfops.notify.payloads import payload_for
     from perfops.notify.sender import post_json
 
@@ -88,6 +100,7 @@ def _deliver(digests: list[Digest], result: NotifyResult, transport: httpx.BaseT
             result.failed.append((d.target, str(exc)))
             continue
         result.sent.append((d.target, delivery.attempts))
+        delivered(d.target)
 
 
 def _parse(text: str | None) -> datetime | None:

@@ -67,7 +67,8 @@ def error_body(status: int, message: str, hint: str | None = None) -> dict[str, 
 from perfops.web.limits import BodySizeLimit, WriteRateLimit  # noqa: E402
 
 
-def create_app(workspace: Path | str, *, token: str | None = None, period: str = "7d") -> FastAPI:
+def create_app(workspace: Path | str, *, token: str | None = None, period: str = "7d",
+               scheduler: Any = None) -> FastAPI:
     ws = workspace_of(Path(workspace))
     data = DashboardData(ws, period=period)
     app = FastAPI(title="perfops dashboard", version="1", description="Findings, statuses and trends of a service domain.")
@@ -80,6 +81,9 @@ def create_app(workspace: Path | str, *, token: str | None = None, period: str =
     _errors(app)
     _api_routes(app, data)
     _page_routes(app, data)
+    from perfops.web.metrics import metrics_routes
+
+    metrics_routes(app, data, scheduler)
     return app
 
 
