@@ -28,6 +28,7 @@ class Squad(_Strict):
     name: Annotated[str, Field(pattern=SQUAD_NAME)]
     lead: str | None = None
     webhook: str | None = None
+    webhook_env: str | None = None  # the environment variable holding the webhook URL (a secret)
 
 
 class Slo(_Strict):
@@ -189,7 +190,7 @@ class Retention(_Strict):
     Findings, their history and analysis runs are kept for ever.
     """
 
-    raw_days: Annotated[int, Field(gt=0)] = 35
+    raw_days: Annotated[int, Field(gt=0)] = 60
     hourly_days: Annotated[int, Field(gt=0)] = 400
 
     @model_validator(mode="after")

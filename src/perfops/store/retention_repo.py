@@ -41,7 +41,7 @@ class RetentionRepo:
                             ELSE avg(value) END AS value,
                        count(*) AS samples
                 FROM telemetry WHERE timestamp < ?
-                GROUP BY ALL""",
+                GROUP BY 1, 2, 3, 4, 5""",
             [raw_before],
         )
         deleted_raw = self._count("DELETE FROM telemetry WHERE timestamp < ?", [raw_before])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from perfops.analysis.context import AnalysisContext
 from perfops.analysis.registry import analyses
@@ -30,7 +31,10 @@ def analyze(
     at: str | None = None,
     cluster: str | None = None,
     progress: Callable[[str, int, int], None] | None = None,
+    recorded_at: datetime | None = None,
 ) -> AnalysisResult:
+    """`recorded_at` (naive UTC, default the wall clock) is when the findings count as found:
+    perfops cycle passes its own clock so a simulated or catch-up cycle keeps history in order."""
     catalog = workspace.load_catalog()
     with open_store(workspace.store_path) as store:
         if store.telemetry.count() == 0 and len(store.tests.runs()) == 0:
@@ -38,7 +42,7 @@ def analyze(
         ctx = build_context(store, catalog, now=parse_moment(at), period=parse_period(period), categorical=True)
         findings, by_area = run_all(ctx, cluster=cluster or catalog.cluster, progress=progress)
         with store.transaction():
-            saved = store.findings.save_analysis(findings)
+            saved = store.findings.save_analysis(findings, at=recorded_at)
             store.analysis_runs.record(ctx.period_start, ctx.now, len(saved))
     saved.sort(key=lambda f: (severity_rank(f.severity), f.service))
     return AnalysisResult(saved, ctx.period_start, ctx.now, by_area)

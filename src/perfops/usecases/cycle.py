@@ -207,6 +207,12 @@ class _Runner:
     period: str
     now: datetime
     deps: CycleDeps
+    started: float = field(default_factory=time.monotonic)
+
+    def moment(self) -> datetime:
+        """The cycle's clock: `now` plus the time spent since it started, so the findings of this
+        cycle are found before its digests are sent, on a real or a simulated clock alike."""
+        return self.now + timedelta(seconds=time.monotonic() - self.started)
 
     @property
     def key(self) -> str:
@@ -241,7 +247,8 @@ class _Runner:
             return StepOutcome("analyze", "done", "already analysed this period")
         from perfops.usecases.analyze import analyze
 
-        result = analyze(self.workspace, period=self.period, at=self.result.period_end.isoformat())
+        result = analyze(self.workspace, period=self.period, at=self.result.period_end.isoformat(),
+                         recorded_at=self.moment())
         self.state.mark_done("analyze", self.key)
         return StepOutcome("analyze", "ok", f"{len(result.findings)} findings")
 
@@ -261,7 +268,7 @@ class _Runner:
 
         key = self.key
         sent = send_digests(
-            self.workspace, period=self.period, now=self.result.period_end, transport=self.deps.transport,
+            self.workspace, period=self.period, now=self.moment(), transport=self.deps.transport,
             sleep=self.deps.sleep, already_sent=lambda target: self.state.digest_sent(target, key),
             on_sent=lambda target: self.state.mark_digest(target, key),
         )
@@ -277,9 +284,16 @@ class _Runner:
             return StepOutcome("retention", "skipped", "no retention configured")
         from perfops.store import open_store
 
+        from perfops.usecases.context import DEFAULT_HISTORY
+
         hour = self.now.replace(minute=0, second=0, microsecond=0)
+        wanted = hour - timedelta(days=policy.raw_days)
+        # never delete raw rows the next analysis reads (its period and the norm's history)
+        needed = (self.result.period_start - DEFAULT_HISTORY).replace(minute=0, second=0, microsecond=0)
         with open_store(self.workspace.store_path) as store, store.transaction():
-            done = store.retention.apply(hour - timedelta(days=policy.raw_days),
-                                         hour - timedelta(days=policy.hourly_days))
-        return StepOutcome("retention", "ok", f"{done.deleted_raw:,} raw rows rolled up into "
-                                              f"{done.rolled_up:,} hourly, {done.deleted_hourly:,} hourly deleted")
+            done = store.retention.apply(min(wanted, needed), hour - timedelta(days=policy.hourly_days))
+        detail = (f"{done.deleted_raw:,} raw rows rolled up into {done.rolled_up:,} hourly, "
+                  f"{done.deleted_hourly:,} hourly deleted")
+        if needed < wanted:
+            detail += f"; kept raw rows from {needed:%Y-%m-%d} on, which the analysis reads (raw_days is shorter)"
+        return StepOutcome("retention", "ok", detail)

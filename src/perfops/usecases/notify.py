@@ -63,7 +63,9 @@ def send_digests(workspace: Workspace, *, dry_run: bool = False, period: str = "
     if dry_run:
         return result
     domain_hook = os.environ.get(DOMAIN_WEBHOOK_ENV)
-    digests = [_with_hook(d, domain_hook) if d.target == "domain" else d for d in digests]
+    from_env = {s.name: os.environ.get(s.webhook_env) for s in catalog.squads if s.webhook_env and not s.webhook}
+    digests = [_with_hook(d, domain_hook) if d.target == "domain" else
+               _with_hook(d, from_env[d.target]) if d.target in from_env else d for d in digests]
     if already_sent is not None:
         digests = [d for d in digests if not already_sent(d.target)]
 
