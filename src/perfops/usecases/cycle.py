@@ -283,7 +283,6 @@ class _Runner:
         if policy is None:
             return StepOutcome("retention", "skipped", "no retention configured")
         from perfops.store import open_store
-
         from perfops.usecases.context import DEFAULT_HISTORY
 
         hour = self.now.replace(minute=0, second=0, microsecond=0)
