@@ -9,6 +9,7 @@ vectorised checks; row-by-row work happens only to describe the rows that failed
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +26,9 @@ from perfops.ingest.common import (
     header_fields,
     parse_numbers,
     parse_timestamps,
+    range_text,
     require_columns,
+    times_in_range,
     trimmed,
     unknown_service,
 )
@@ -197,9 +200,13 @@ def _checked(table: pa.Table, first_line: int, path: Path, options: IngestOption
     n = table.num_rows
     row = table.column("_row").to_numpy() if "_row" in table.column_names else np.arange(n)
     problems = RowProblems.none(n)
-    timestamps, bad_ts = parse_timestamps(table.column("timestamp"))
+    units: list[str] = []
+    timestamps, bad_ts = parse_timestamps(table.column("timestamp"), units)
+    batch.notes.extend(note for note in units if note not in batch.notes)
     ts_text = table.column("timestamp")
     problems.add(bad_ts, lambda i: f"timestamp: '{_short(ts_text[i])}' is not a time; expected ISO 8601 or epoch s/ms")
+    problems.add(~times_in_range(timestamps, options.latest), lambda i: f"timestamp: '{_short(ts_text[i])}' "
+                 f"is outside {range_text(options.latest)}; expected the time of a measurement")
     services = trimmed(table.column("service"))
     known = as_bool(pc.is_in(services, value_set=pa.array(list(options.catalog.service_by_name))))
     names = list(options.catalog.service_by_name)
@@ -280,7 +287,7 @@ def bulk_plan(path: Path, options: IngestOptions) -> list[BulkPlan] | None:
         head = probe.read(4096)
     services = list(options.catalog.service_by_name)
     if head[:4] == b"PAR1":
-        return _parquet_plan(path, services)
+        return _parquet_plan(path, services, options.latest)
     if head[:3] == b"\xef\xbb\xbf":
         return None
     raw_names = _header_names(path)
@@ -289,18 +296,19 @@ def bulk_plan(path: Path, options: IngestOptions) -> list[BulkPlan] | None:
         return None
     if len(set(names)) != len(names) or set(names) - set(_LONG_COLUMNS):
         return None
-    params: dict[str, object] = {"path": str(path), "delim": _delimiter(path)}
+    params: dict[str, object] = {"path": str(path), "delim": _delimiter(path), "latest": options.latest}
+    text = {n: "VARCHAR" for n in names}
     typed = {n: ("TIMESTAMPTZ" if n == "timestamp" else "DOUBLE" if n == "value" else "VARCHAR") for n in names}
     return [
         BulkPlan(_checked_select("CAST(timestamp AS TIMESTAMP)", "service", "metric", "value", names, services,
-                                 f"read_csv($path, header = true, delim = $delim, columns = {typed!r})"), params),
+                                 f"read_csv($path, columns = {typed!r}, {_CSV_DIALECT})"), params),
         BulkPlan(_checked_select(_TEXT_TIME, "trim(service)", "lower(trim(metric))", "TRY_CAST(trim(value) AS DOUBLE)",
-                                 names, services, "read_csv($path, all_varchar = true, header = true, delim = $delim)"),
+                                 names, services, f"read_csv($path, columns = {text!r}, {_CSV_DIALECT})"),
                  params),
     ]
 
 
-def _parquet_plan(path: Path, services: list[str]) -> list[BulkPlan] | None:
+def _parquet_plan(path: Path, services: list[str], latest: datetime) -> list[BulkPlan] | None:
     """Parquet, long or wide: the engine reads the columns it needs straight from the file."""
     import pyarrow.parquet as pq
 
@@ -311,7 +319,7 @@ def _parquet_plan(path: Path, services: list[str]) -> list[BulkPlan] | None:
     names = schema.names
     if len(set(names)) != len(names) or "timestamp" not in names or "service" not in names:
         return None
-    params: dict[str, object] = {"path": str(path)}
+    params: dict[str, object] = {"path": str(path), "latest": latest}
     time = _parquet_time(schema.field("timestamp").type)
     if {"metric", "value"} <= set(names) and not set(names) - set(_LONG_COLUMNS):
         value = "CAST(value AS DOUBLE)" if _is_number(schema.field("value").type) else "TRY_CAST(trim(value) AS DOUBLE)"
@@ -350,7 +358,7 @@ def _wide_select(time: str, names: list[str], metric_columns: list[str], service
     order, the order analyses read them in. Metric names were checked against the canonical
     list, so they are safe to name in SQL."""
     optional = {c: f"coalesce(trim(CAST({c} AS VARCHAR)), '')" if c in names else "''" for c in ("endpoint", "consumer")}
-    keys = ("CASE WHEN t IS NULL THEN error('timestamp') ELSE t END, "
+    keys = (f"CASE WHEN {_BAD_TIME} THEN error('timestamp') ELSE t END, "
             f"CASE WHEN TRY_CAST(s AS {_one_of(services)}) IS NULL THEN error('service') ELSE s END, e, c")
     columns = f"{time} AS t, trim(service) AS s, {optional['endpoint']} AS e, {optional['consumer']} AS c"
     parts = []
@@ -364,7 +372,16 @@ def _wide_select(time: str, names: list[str], metric_columns: list[str], service
 
 
 _LONG_COLUMNS = ("timestamp", "service", "endpoint", "consumer", "metric", "value")
-_EPOCH = "make_timestamp(CAST(CASE WHEN abs({n}) >= 1e11 THEN {n} * 1e3 ELSE {n} * 1e6 END AS BIGINT))"
+# Epoch seconds or milliseconds by magnitude; larger numbers (micro- or nanoseconds) are left to
+# `read`, which converts them and says so in the notes (common.epoch_to_micros).
+_EPOCH = ("make_timestamp(CAST(CASE WHEN abs({n}) >= 1e14 THEN NULL WHEN abs({n}) >= 1e11 THEN {n} * 1e3 "
+          "ELSE {n} * 1e6 END AS BIGINT))")
+# The accepted time range (perfops.model.limits), `$latest` being the ingest's now + margin.
+_BAD_TIME = "t IS NULL OR t < TIMESTAMP '1970-01-01' OR t >= $latest"
+# Every dialect setting given, none sniffed: DuckDB's sniffer looks at the first 20,480 rows only,
+# and a file whose first quoted field comes later kept its quotes (`"GET /say ""hi"""` stored as a
+# new endpoint). RFC 4180 quoting, the delimiter of the header line, one header row.
+_CSV_DIALECT = "header = true, delim = $delim, quote = '\"', escape = '\"', auto_detect = false"
 _NUMBER = "TRY_CAST(trim(timestamp) AS DOUBLE)"
 _TEXT_TIME = f"coalesce(TRY_CAST(TRY_CAST(trim(timestamp) AS TIMESTAMPTZ) AS TIMESTAMP), {_EPOCH.format(n=_NUMBER)})"
 
@@ -373,7 +390,7 @@ def _checked_select(time: str, service: str, metric: str, value: str, names: lis
                     source: str) -> str:
     optional = {c: f"coalesce(trim(CAST({c} AS VARCHAR)), '')" if c in names else "''" for c in ("endpoint", "consumer")}
     return f"""
-        SELECT CASE WHEN t IS NULL THEN error('timestamp') ELSE t END,
+        SELECT CASE WHEN {_BAD_TIME} THEN error('timestamp') ELSE t END,
                CASE WHEN TRY_CAST(s AS {_one_of(services)}) IS NULL THEN error('service') ELSE s END,
                e, c,
                CASE WHEN TRY_CAST(m AS {_one_of(list(METRICS))}) IS NULL THEN error('metric') ELSE m END,
