@@ -65,7 +65,8 @@ def parse_timestamps(strings: pa.Array | pa.ChunkedArray, notes: list[str] | Non
         strings = pc.cast(strings, pa.timestamp("us"))
         return parse_timestamps(strings, notes)
     if pa.types.is_integer(strings.type) or pa.types.is_floating(strings.type):
-        values = np.asarray(pc.cast(strings, pa.float64()).to_numpy(zero_copy_only=False), dtype=float)
+        # unsafe: epoch nanoseconds (19 digits) lose sub-microsecond digits only, which are dropped anyway
+        values = np.asarray(pc.cast(strings, pa.float64(), safe=False).to_numpy(zero_copy_only=False), dtype=float)
         out = epoch_to_micros(values, notes)
         return pa.array(out, type=pa.timestamp("us")), np.isnat(out)
     strings = trimmed(strings)
@@ -93,7 +94,7 @@ def epoch_to_micros(values: np.ndarray, notes: list[str] | None = None) -> np.nd
                       [1e6, 1e3, 1.0], 1e-3)
     micros = values * scale
     finite = np.isfinite(micros) & (np.abs(micros) < 9.2e18)
-    out = np.where(finite, micros, 0).astype("int64").astype("datetime64[us]")
+    out = np.rint(np.where(finite, micros, 0)).astype("int64").astype("datetime64[us]")
     out[~finite] = np.datetime64("NaT")
     if notes is not None:
         for low, high, unit in ((EPOCH_US_THRESHOLD, EPOCH_NS_THRESHOLD, "microseconds"),
