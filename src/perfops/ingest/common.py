@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from perfops.errors import InputError
-from perfops.model.limits import EARLIEST, LATEST, TIME_RANGE, limit
+from perfops.model.limits import EARLIEST, LATEST, TIME_RANGE, described, limit
 
 NUMERIC_RE = r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"
 _OFFSET_RE = r"(Z|z|[+-]\d{2}:?\d{2})$"
@@ -204,17 +204,69 @@ def require_columns(present: list[str], required: tuple[str, ...], path: Path) -
 
 
 def read_bytes_maybe_gzip(path: Path) -> bytes:
-    """The file's bytes, decompressed when it is gzip; a broken or truncated gzip is an InputError."""
-    import gzip
-    import zlib
+    """The file's bytes, decompressed when it is gzip; a broken or truncated gzip is an InputError.
 
-    raw = path.read_bytes()
-    if raw[:2] != b"\x1f\x8b":
-        return raw
-    try:
-        return gzip.decompress(raw)
-    except (OSError, EOFError, zlib.error) as exc:
-        raise InputError(f"not a readable gzip file ({exc})", path=str(path)) from exc
+    For readers that hold a whole document (JSON): the bytes are bounded by the document limit,
+    decompressed or not, and reading stops there (a 2 MB gzip bomb took 4.3 GB before)."""
+    most = limit("document_bytes")
+    if not is_gzip_file(path):
+        if path.stat().st_size > most:
+            raise InputError(f"the file is {path.stat().st_size:,} bytes, over {described('document_bytes')}; "
+                             "split it, or raise the limit", path=str(path))
+        return path.read_bytes()
+    with open_maybe_gzip(path, most, "document_bytes") as stream:
+        return stream.read()
+
+
+def is_gzip_file(path: Path) -> bool:
+    with open(path, "rb") as f:
+        return f.read(2) == b"\x1f\x8b"
+
+
+def open_maybe_gzip(path: Path, most: int | None = None, limit_name: str = "decompressed_bytes") -> io.BufferedReader:
+    """The file as a binary stream, gunzipped when it is gzip, bounded: decompressing more than
+    `most` bytes (default: the decompressed-size limit) raises an InputError naming the limit;
+    a broken or truncated gzip is an InputError too."""
+    import gzip
+
+    raw = open(path, "rb")  # noqa: SIM115 (closed with the stream)
+    if raw.read(2) != b"\x1f\x8b":
+        raw.seek(0)
+        return io.BufferedReader(_Bounded(raw, None, path, limit_name))
+    raw.seek(0)
+    bound = limit(limit_name) if most is None else most
+    return io.BufferedReader(_Bounded(gzip.GzipFile(fileobj=raw), bound, path, limit_name, raw))
+
+
+class _Bounded(io.RawIOBase):
+    """A binary stream that refuses to give more than `most` bytes (None: no bound), and turns a
+    broken gzip into an InputError naming the file."""
+
+    def __init__(self, inner, most: int | None, path: Path, limit_name: str, also_close=None) -> None:  # type: ignore[no-untyped-def]
+        self._inner, self._most, self._path, self._name, self._also = inner, most, path, limit_name, also_close
+        self._done = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
+        import zlib
+
+        try:
+            count = self._inner.readinto(buffer) or 0
+        except (OSError, EOFError, zlib.error) as exc:
+            raise InputError(f"not a readable gzip file ({exc})", path=str(self._path)) from exc
+        self._done += count
+        if self._most is not None and self._done > self._most:
+            raise InputError(f"decompresses to more than {described(self._name)}; refused as a likely "
+                             "decompression bomb (raise the limit if the file is genuine)", path=str(self._path))
+        return count
+
+    def close(self) -> None:
+        self._inner.close()
+        if self._also is not None:
+            self._also.close()
+        super().close()
 
 
 def decode_utf8(raw: bytes, path: Path) -> str:

@@ -24,6 +24,8 @@ from perfops.ingest.common import (
     RowProblems,
     as_bool,
     header_fields,
+    is_gzip_file,
+    open_maybe_gzip,
     parse_numbers,
     parse_timestamps,
     range_text,
@@ -32,20 +34,18 @@ from perfops.ingest.common import (
     trimmed,
     unknown_service,
 )
+from perfops.ingest.telemetry_columns import (
+    KEY_COLUMNS,
+    alias_notes,
+    canonical_names,
+    check_column_count,
+    check_names,
+)
+from perfops.model.limits import described, limit
 from perfops.model.tables import METRICS, PERCENT_METRICS
 
-KEY_COLUMNS = ("timestamp", "service", "endpoint", "consumer")
 BLOCK_BYTES = 64 << 20
 IN_MEMORY_BYTES = 1 << 30
-
-
-def canonical_names(names: list[str]) -> list[str]:
-    """Header names as perfops reads them: trimmed, lower case, and Grafana's and Datadog's `time`
-    column taken as `timestamp` when the file has no `timestamp` of its own."""
-    names = [n.strip().lower() for n in names]
-    if "timestamp" not in names and names.count("time") == 1:
-        names = ["timestamp" if n == "time" else n for n in names]
-    return names
 
 
 def sniff(path: Path, head: bytes) -> bool:
@@ -85,6 +85,9 @@ def _blocks(path: Path, options: IngestOptions) -> Iterator[tuple[pa.Table, int]
     names = _header_names(path)
     text_columns = {n: pa.string() for n in names if n.strip().lower() in KEY_COLUMNS[1:] + ("metric",)}
     parse = pacsv.ParseOptions(delimiter=_delimiter(path), newlines_in_values=False)
+    if is_gzip_file(path):  # streamed as text through a bounded gunzip (PERFOPS_MAX_DECOMPRESSED_BYTES)
+        yield from _text_blocks(path, names, parse, options)
+        return
     if path.stat().st_size <= IN_MEMORY_BYTES:
         try:
             table = pacsv.read_csv(path, parse_options=parse, convert_options=_convert(text_columns))
@@ -99,7 +102,7 @@ def _blocks(path: Path, options: IngestOptions) -> Iterator[tuple[pa.Table, int]
 
 def _text_blocks(path: Path, names: list[str], parse: pacsv.ParseOptions,
                  options: IngestOptions) -> Iterator[tuple[pa.Table, int]]:
-    source = CountingReader(path, options.progress)
+    source = open_maybe_gzip(path) if is_gzip_file(path) else CountingReader(path, options.progress)
     try:
         reader = pacsv.open_csv(
             source, read_options=pacsv.ReadOptions(block_size=BLOCK_BYTES, encoding="utf8"),
@@ -145,15 +148,27 @@ def _parquet_field(field: pa.Field) -> pa.Field:
 
 
 def _delimiter(path: Path) -> str:
-    with open(path, "rb") as f:
-        first = f.readline().decode("utf-8-sig", errors="replace")
+    first = _first_line(path)
     return max((",", "\t", ";"), key=first.count)
 
 
 def _header_names(path: Path) -> list[str]:
-    with open(path, "rb") as f:
-        first = f.readline().decode("utf-8-sig", errors="replace").strip()
-    return [name.strip('"') for name in first.split(_delimiter(path))]
+    """The header's names, refused when the header is over the column or size limits (a header of
+    a million commas took 8 GB in pyarrow before its refusal)."""
+    first = _first_line(path).strip()
+    names = [name.strip('"') for name in first.split(_delimiter(path))]
+    check_column_count(len(names), path)
+    return names
+
+
+def _first_line(path: Path) -> str:
+    most = limit("header_bytes")
+    with open_maybe_gzip(path) as f:
+        first = f.readline(most + 1)
+    if len(first) > most and not first.endswith(b"\n"):
+        raise InputError(f"the header line is longer than {described('header_bytes')}; expected a telemetry "
+                         "CSV of a few columns", path=str(path), line=1, field="header")
+    return first.decode("utf-8-sig", errors="replace")
 
 
 def _arrow_message(exc: Exception) -> str:
@@ -165,20 +180,21 @@ def _validated(
     block: pa.Table, first_line: int, path: Path, options: IngestOptions, batch: IngestBatch
 ) -> pa.Table:
     names = canonical_names(block.column_names)
+    if first_line <= 2:  # the header: checked once, with the first block
+        require_columns(names, ("timestamp", "service"), path)
+        check_names(names, path)
+        batch.notes.extend(alias_notes(block.column_names, names))
     block = block.rename_columns(names)
-    require_columns(names, ("timestamp", "service"), path)
     long = block if {"metric", "value"} <= set(names) else _wide_to_long(block, names, path)
     return _checked(long, first_line, path, options, batch)
 
 
 def _wide_to_long(block: pa.Table, names: list[str], path: Path) -> pa.Table:
-    metric_columns = [n for n in names if n not in KEY_COLUMNS]
-    unknown = [n for n in metric_columns if n not in METRICS]
-    if unknown or not metric_columns:
+    metric_columns = [n for n in names if n not in KEY_COLUMNS]  # known metrics: see check_names
+    if not metric_columns:
         raise InputError(
-            f"unknown metric column(s) {', '.join(unknown) or '(none given)'}; expected long form "
-            f"(metric, value) or wide columns named after metrics: {', '.join(METRICS)}",
-            path=str(path), line=1, field="header",
+            f"no metric column; expected long form (metric, value) or wide columns named after metrics: "
+            f"{', '.join(METRICS)}", path=str(path), line=1, field="header",
         )
     parts = []
     n = block.num_rows
@@ -288,8 +304,8 @@ def bulk_plan(path: Path, options: IngestOptions) -> list[BulkPlan] | None:
     services = list(options.catalog.service_by_name)
     if head[:4] == b"PAR1":
         return _parquet_plan(path, services, options.latest)
-    if head[:3] == b"\xef\xbb\xbf":
-        return None
+    if head[:3] == b"\xef\xbb\xbf" or head[:2] == b"\x1f\x8b":
+        return None  # a BOM; gzip: `read` streams it through a bounded gunzip
     raw_names = _header_names(path)
     names = [n.strip().lower() for n in raw_names]
     if names != raw_names or not {"timestamp", "service", "metric", "value"} <= set(names):
