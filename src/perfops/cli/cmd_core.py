@@ -119,5 +119,7 @@ def analyze(
 
     with step_progress(show_progress(quiet), "analyzing") as progress:
         result = run(workspace_of(workspace), period=period, at=at, cluster=cluster, progress=progress)
+    for note in result.notes:
+        console_err.print(f"warning: {note}", markup=False)
     if not quiet:
         print_summary(result.findings, result.period_start, result.period_end)

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
 
 from perfops.model.catalog import Catalog
+from perfops.model.limits import LATEST
 from perfops.model.plans import BulkPlan
 
 __all__ = ["BulkPlan", "IngestBatch", "IngestOptions", "Reader"]
@@ -30,6 +32,7 @@ class IngestOptions:
     log_format: str | None = None  # access logs: an nginx log_format string
     consumer_field: str | None = None  # access logs: where the consumer comes from
     progress: Callable[[int, int], None] | None = None  # (bytes done, bytes total)
+    latest: datetime = LATEST  # naive UTC, exclusive: the use case passes now + the future margin
 
 
 @dataclass

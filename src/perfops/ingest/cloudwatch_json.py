@@ -34,12 +34,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
+import pyarrow as pa
 
 from perfops.errors import InputError
 from perfops.ingest import _series as S
 from perfops.ingest.base import IngestBatch, IngestOptions, Reader
-from perfops.ingest.common import out_of_range, times_in_range
+from perfops.ingest.common import out_of_range, parse_timestamps, times_in_range
 from perfops.ingest.prometheus_json import load_json
 
 # CloudWatch metric name -> (perfops family, milliseconds per unit when the answer has no Unit)
@@ -93,16 +93,16 @@ def parse_document(document: Any, path: str = "") -> tuple[list[CwSeries], list[
 def _times(values: list[Any], path: str, where: tuple[str, str]) -> np.ndarray:
     """ISO 8601 times as naive UTC; a missing one, or one outside the accepted range, is
     refused naming its place: `where` = (before, after) the index, e.g. 'Datapoints[3].Timestamp'."""
-    try:
-        stamps = pd.to_datetime(pd.Series(values, dtype=object), utc=True, format="mixed")
-    except (ValueError, TypeError, OverflowError) as exc:
-        raise InputError(f"a timestamp is not ISO 8601 ({exc})", path=path, field=f"{where[0]}{where[1]}") from exc
-    times = stamps.dt.tz_localize(None).to_numpy().astype("datetime64[us]")
-    good = times_in_range(times)
+    parsed, unparsed = parse_timestamps(pa.array(["" if v is None else str(v) for v in values], pa.string()))
+    times = parsed.to_numpy(zero_copy_only=False).astype("datetime64[us]")
+    good = times_in_range(times) & ~unparsed
     if not good.all():
         i = int(np.flatnonzero(~good)[0])
-        if values[i] is None or np.isnat(times[i]):
+        if values[i] is None:
             raise InputError("missing; expected the ISO 8601 time of the datapoint", path=path,
+                             field=f"{where[0]}[{i}]{where[1]}")
+        if unparsed[i]:
+            raise InputError(f"'{str(values[i])[:60]}' is not an ISO 8601 time", path=path,
                              field=f"{where[0]}[{i}]{where[1]}")
         raise out_of_range(f"'{values[i]}'", path=path, field=f"{where[0]}[{i}]{where[1]}")
     return times

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -12,11 +13,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from perfops.errors import InputError
+from perfops.model.limits import EARLIEST, LATEST, TIME_RANGE, described, limit
 
 NUMERIC_RE = r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"
 _OFFSET_RE = r"(Z|z|[+-]\d{2}:?\d{2})$"
 _ISO_RE = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?)?\s*(Z|z|[+-]\d{2}:?\d{2})?$"
 EPOCH_MS_THRESHOLD = 1e11  # epoch seconds reach 1e11 only in the year 5138
+EPOCH_US_THRESHOLD = 1e14  # epoch milliseconds reach 1e14 only in the year 5138
+EPOCH_NS_THRESHOLD = 1e17  # epoch microseconds reach 1e17 only in the year 5138
 MAX_REPORTED_SKIPS = 1000
 
 
@@ -45,10 +49,13 @@ def as_bool(mask: pa.Array | pa.ChunkedArray) -> np.ndarray:
     return np.asarray(pc.fill_null(mask, False).to_numpy(zero_copy_only=False), dtype=bool)
 
 
-def parse_timestamps(strings: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, np.ndarray]:
-    """ISO 8601 (Z or offset; none = UTC) or epoch seconds / milliseconds, mixed freely.
+def parse_timestamps(strings: pa.Array | pa.ChunkedArray, notes: list[str] | None = None) -> tuple[pa.Array, np.ndarray]:
+    """ISO 8601 (Z or offset; none = UTC) or epoch seconds / milliseconds / microseconds /
+    nanoseconds, told apart by magnitude (`epoch_to_micros`), mixed freely; `notes` is told when
+    a number was read as micro- or nanoseconds.
 
-    Returns (naive-UTC timestamp[us] array with nulls where unparseable, bad-row mask)."""
+    Returns (naive-UTC timestamp[us] array with nulls where unparseable, bad-row mask).
+    The range is not checked here: see `times_in_range`."""
     if pa.types.is_timestamp(strings.type):  # typed columns (Parquet) need no parsing
         typed = pc.cast(strings, pa.timestamp("us", tz="UTC")) if strings.type.tz else pc.cast(strings, pa.timestamp("us"))
         micros = np.asarray(pc.cast(typed, pa.int64()).to_numpy(zero_copy_only=False))
@@ -56,12 +63,11 @@ def parse_timestamps(strings: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, np.
         return pa.array(out, type=pa.timestamp("us")), np.isnat(out)
     if pa.types.is_date(strings.type):
         strings = pc.cast(strings, pa.timestamp("us"))
-        return parse_timestamps(strings)
+        return parse_timestamps(strings, notes)
     if pa.types.is_integer(strings.type) or pa.types.is_floating(strings.type):
-        values = np.asarray(pc.cast(strings, pa.float64()).to_numpy(zero_copy_only=False), dtype=float)
-        micros = np.where(np.abs(values) >= EPOCH_MS_THRESHOLD, values * 1e3, values * 1e6)
-        out = np.where(np.isfinite(micros), micros, 0).astype("int64").astype("datetime64[us]")
-        out[~np.isfinite(micros)] = np.datetime64("NaT")
+        # unsafe: epoch nanoseconds (19 digits) lose sub-microsecond digits only, which are dropped anyway
+        values = np.asarray(pc.cast(strings, pa.float64(), safe=False).to_numpy(zero_copy_only=False), dtype=float)
+        out = epoch_to_micros(values, notes)
         return pa.array(out, type=pa.timestamp("us")), np.isnat(out)
     strings = trimmed(strings)
     n = len(strings)
@@ -71,13 +77,33 @@ def parse_timestamps(strings: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, np.
     with_offset = iso & as_bool(pc.match_substring_regex(strings, _OFFSET_RE))
     if numeric.any():
         values = pc.cast(pc.filter(strings, numeric), pa.float64()).to_numpy(zero_copy_only=False)
-        micros = np.where(np.abs(values) >= EPOCH_MS_THRESHOLD, values * 1e3, values * 1e6)
-        out[numeric] = micros.astype("int64").astype("datetime64[us]")
+        out[numeric] = epoch_to_micros(np.asarray(values, dtype=float), notes)
     for mask, kind in ((with_offset, pa.timestamp("us", tz="UTC")), (iso & ~with_offset, pa.timestamp("us"))):
         if mask.any():
             out[mask] = _cast_or_scan(pc.filter(strings, mask), kind)
     bad = ~(numeric | iso) | np.isnat(out)
     return pa.array(out, type=pa.timestamp("us")), bad
+
+
+def epoch_to_micros(values: np.ndarray, notes: list[str] | None = None) -> np.ndarray:
+    """Epoch numbers to datetime64[us], the unit told by magnitude: below 1e11 seconds, then
+    milliseconds, microseconds (from 1e14) and nanoseconds (from 1e17) — each unit's 1970–5138.
+    Without this, microseconds read as milliseconds land in the year 57,000. NaN/inf are NaT."""
+    size = np.abs(values)
+    scale = np.select([size < EPOCH_MS_THRESHOLD, size < EPOCH_US_THRESHOLD, size < EPOCH_NS_THRESHOLD],
+                      [1e6, 1e3, 1.0], 1e-3)
+    micros = values * scale
+    finite = np.isfinite(micros) & (np.abs(micros) < 9.2e18)
+    out = np.rint(np.where(finite, micros, 0)).astype("int64").astype("datetime64[us]")
+    out[~finite] = np.datetime64("NaT")
+    if notes is not None:
+        for low, high, unit in ((EPOCH_US_THRESHOLD, EPOCH_NS_THRESHOLD, "microseconds"),
+                                (EPOCH_NS_THRESHOLD, np.inf, "nanoseconds")):
+            count = int(((size >= low) & (size < high)).sum())
+            if count:
+                notes.append(f"{count} epoch time(s) of {len(str(int(low)))}+ digits read as epoch {unit} "
+                             f"(by their size; milliseconds that large would be after the year 5138)")
+    return out
 
 
 def _cast_or_scan(strings: pa.Array, kind: pa.DataType) -> np.ndarray:
@@ -178,17 +204,69 @@ def require_columns(present: list[str], required: tuple[str, ...], path: Path) -
 
 
 def read_bytes_maybe_gzip(path: Path) -> bytes:
-    """The file's bytes, decompressed when it is gzip; a broken or truncated gzip is an InputError."""
-    import gzip
-    import zlib
+    """The file's bytes, decompressed when it is gzip; a broken or truncated gzip is an InputError.
 
-    raw = path.read_bytes()
-    if raw[:2] != b"\x1f\x8b":
-        return raw
-    try:
-        return gzip.decompress(raw)
-    except (OSError, EOFError, zlib.error) as exc:
-        raise InputError(f"not a readable gzip file ({exc})", path=str(path)) from exc
+    For readers that hold a whole document (JSON): the bytes are bounded by the document limit,
+    decompressed or not, and reading stops there (a 2 MB gzip bomb took 4.3 GB before)."""
+    most = limit("document_bytes")
+    if not is_gzip_file(path):
+        if path.stat().st_size > most:
+            raise InputError(f"the file is {path.stat().st_size:,} bytes, over {described('document_bytes')}; "
+                             "split it, or raise the limit", path=str(path))
+        return path.read_bytes()
+    with open_maybe_gzip(path, most, "document_bytes") as stream:
+        return stream.read()
+
+
+def is_gzip_file(path: Path) -> bool:
+    with open(path, "rb") as f:
+        return f.read(2) == b"\x1f\x8b"
+
+
+def open_maybe_gzip(path: Path, most: int | None = None, limit_name: str = "decompressed_bytes") -> io.BufferedReader:
+    """The file as a binary stream, gunzipped when it is gzip, bounded: decompressing more than
+    `most` bytes (default: the decompressed-size limit) raises an InputError naming the limit;
+    a broken or truncated gzip is an InputError too."""
+    import gzip
+
+    raw = open(path, "rb")  # noqa: SIM115 (closed with the stream)
+    if raw.read(2) != b"\x1f\x8b":
+        raw.seek(0)
+        return io.BufferedReader(_Bounded(raw, None, path, limit_name))
+    raw.seek(0)
+    bound = limit(limit_name) if most is None else most
+    return io.BufferedReader(_Bounded(gzip.GzipFile(fileobj=raw), bound, path, limit_name, raw))
+
+
+class _Bounded(io.RawIOBase):
+    """A binary stream that refuses to give more than `most` bytes (None: no bound), and turns a
+    broken gzip into an InputError naming the file."""
+
+    def __init__(self, inner, most: int | None, path: Path, limit_name: str, also_close=None) -> None:  # type: ignore[no-untyped-def]
+        self._inner, self._most, self._path, self._name, self._also = inner, most, path, limit_name, also_close
+        self._done = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
+        import zlib
+
+        try:
+            count = self._inner.readinto(buffer) or 0
+        except (OSError, EOFError, zlib.error) as exc:
+            raise InputError(f"not a readable gzip file ({exc})", path=str(self._path)) from exc
+        self._done += count
+        if self._most is not None and self._done > self._most:
+            raise InputError(f"decompresses to more than {described(self._name)}; refused as a likely "
+                             "decompression bomb (raise the limit if the file is genuine)", path=str(self._path))
+        return count
+
+    def close(self) -> None:
+        self._inner.close()
+        if self._also is not None:
+            self._also.close()
+        super().close()
 
 
 def decode_utf8(raw: bytes, path: Path) -> str:
@@ -205,34 +283,49 @@ def too_big_number(exc: ValueError, path: Path) -> InputError:
 
 
 # ---- the accepted time range -----------------------------------------------------------------
-# Every reader refuses a time outside [EARLIEST, LATEST) naming its line: the store keeps naive-UTC
-# microseconds (pandas nanoseconds end in 2262, Python's datetime in 9999), and a time before 1970
-# or after 2200 in a performance file is a corrupt value, not a measurement.
-EARLIEST_YEAR, LATEST_YEAR = 1970, 2200
-LATEST_MS = 7_258_118_400_000  # 2200-01-01T00:00:00Z in epoch milliseconds
+# One rule for every reader (perfops.model.limits): a time outside [EARLIEST, LATEST) is refused
+# naming its file, line and field; `IngestOptions.latest` narrows LATEST to the moment of ingest plus
+# the future margin, so that a typo year (2062 for 2026) is refused too.
+EARLIEST_YEAR, LATEST_YEAR = EARLIEST.year, LATEST.year
+LATEST_MS = int((LATEST - EARLIEST).total_seconds()) * 1000  # 2200-01-01T00:00:00Z in epoch milliseconds
 LATEST_S = LATEST_MS // 1000
-TIME_RANGE = f"{EARLIEST_YEAR}-01-01 to {LATEST_YEAR}-01-01 UTC"
 
 
-def ms_in_range(ms: np.ndarray) -> np.ndarray:
+def epoch_ms(moment: datetime) -> int:
+    """A naive-UTC datetime in epoch milliseconds."""
+    return int((moment - EARLIEST).total_seconds() * 1000)
+
+
+def ms_in_range(ms: np.ndarray, latest: datetime = LATEST) -> np.ndarray:
     """Mask of epoch milliseconds (int or float; NaN is out) within the accepted range."""
     values = np.asarray(ms)
-    return (values >= 0) & (values < LATEST_MS)
+    return (values >= 0) & (values < epoch_ms(latest))
 
 
-def seconds_in_range(seconds: float) -> bool:
+def seconds_in_range(seconds: float, latest: datetime = LATEST) -> bool:
     """One epoch-seconds value (NaN and inf are out) within the accepted range."""
-    return 0 <= seconds < LATEST_S
+    return 0 <= seconds < epoch_ms(latest) / 1000
 
 
-def times_in_range(times: np.ndarray) -> np.ndarray:
+def times_in_range(times: np.ndarray | pa.Array | pa.ChunkedArray, latest: datetime = LATEST) -> np.ndarray:
     """Mask of datetime64 values (NaT is out) within the accepted range."""
+    if isinstance(times, (pa.Array, pa.ChunkedArray)):
+        times = times.to_numpy(zero_copy_only=False)
     values = np.asarray(times).astype("datetime64[us]")
-    return (values >= np.datetime64(f"{EARLIEST_YEAR}-01-01", "us")) & (
-        values < np.datetime64(f"{LATEST_YEAR}-01-01", "us"))
+    return (values >= np.datetime64(EARLIEST, "us")) & (values < np.datetime64(latest, "us"))
 
 
-def out_of_range(what: str, *, path: Path | str, line: int | None = None, field: str | None = None) -> InputError:
+def range_text(latest: datetime = LATEST) -> str:
+    """The accepted range in words, with the future margin when `latest` is before LATEST."""
+    if latest >= LATEST:
+        return TIME_RANGE
+    return (f"1970-01-01 UTC to {latest:%Y-%m-%d %H:%M} UTC ({limit('future_hours')} hours after now, "
+            f"PERFOPS_MAX_FUTURE_HOURS)")
+
+
+def out_of_range(what: str, *, path: Path | str, line: int | None = None, field: str | None = None,
+                 latest: datetime = LATEST) -> InputError:
     """The error for a time outside the accepted range, naming the file, line and field."""
-    return InputError(f"{what} is outside {TIME_RANGE}; expected the time of a measurement",
-                      path=str(path), line=line, field=field)
+    return InputError(f"{what} is outside {range_text(latest)}; expected the time of a measurement",
+                      path=str(path), line=line, field=field,
+                      hint="a typo in the year, or epoch units the reader could not tell?" if latest < LATEST else None)

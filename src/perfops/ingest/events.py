@@ -10,7 +10,14 @@ import pyarrow as pa
 
 from perfops.errors import InputError
 from perfops.ingest.base import IngestBatch, IngestOptions, Reader
-from perfops.ingest.common import header_fields, parse_timestamps, require_columns, unknown_service
+from perfops.ingest.common import (
+    header_fields,
+    parse_timestamps,
+    range_text,
+    require_columns,
+    times_in_range,
+    unknown_service,
+)
 from perfops.model.tables import EVENT_COLUMNS, EVENT_TYPES
 
 
@@ -23,11 +30,15 @@ def read(path: Path, options: IngestOptions) -> IngestBatch:
     rows = _rows(path)
     if not rows:
         raise InputError("no events; expected a header and at least one row", path=str(path))
-    stamps, bad_ts = parse_timestamps(pa.array([r.get("timestamp", "") for _, r in rows]))
     batch = IngestBatch()
+    stamps, bad_ts = parse_timestamps(pa.array([r.get("timestamp", "") for _, r in rows]), batch.notes)
     kept, timestamps = [], stamps.to_numpy(zero_copy_only=False)
+    outside = ~times_in_range(timestamps, options.latest) & ~bad_ts
     for index, (line, row) in enumerate(rows):
         problem = _problem(row, bool(bad_ts[index]), options)
+        if problem is None and outside[index]:
+            problem = (f"timestamp: '{row.get('timestamp')}' is outside {range_text(options.latest)}; "
+                       "expected the time of the event")
         if problem is None:
             kept.append({**{c: (row.get(c) or "").strip() for c in EVENT_COLUMNS}, "timestamp": timestamps[index]})
             kept[-1]["type"] = kept[-1]["type"].lower()

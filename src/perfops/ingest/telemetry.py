@@ -9,6 +9,7 @@ vectorised checks; row-by-row work happens only to describe the rows that failed
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -23,26 +24,28 @@ from perfops.ingest.common import (
     RowProblems,
     as_bool,
     header_fields,
+    is_gzip_file,
+    open_maybe_gzip,
     parse_numbers,
     parse_timestamps,
+    range_text,
     require_columns,
+    times_in_range,
     trimmed,
     unknown_service,
 )
+from perfops.ingest.telemetry_columns import (
+    KEY_COLUMNS,
+    alias_notes,
+    canonical_names,
+    check_column_count,
+    check_names,
+)
+from perfops.model.limits import described, limit
 from perfops.model.tables import METRICS, PERCENT_METRICS
 
-KEY_COLUMNS = ("timestamp", "service", "endpoint", "consumer")
 BLOCK_BYTES = 64 << 20
 IN_MEMORY_BYTES = 1 << 30
-
-
-def canonical_names(names: list[str]) -> list[str]:
-    """Header names as perfops reads them: trimmed, lower case, and Grafana's and Datadog's `time`
-    column taken as `timestamp` when the file has no `timestamp` of its own."""
-    names = [n.strip().lower() for n in names]
-    if "timestamp" not in names and names.count("time") == 1:
-        names = ["timestamp" if n == "time" else n for n in names]
-    return names
 
 
 def sniff(path: Path, head: bytes) -> bool:
@@ -82,6 +85,9 @@ def _blocks(path: Path, options: IngestOptions) -> Iterator[tuple[pa.Table, int]
     names = _header_names(path)
     text_columns = {n: pa.string() for n in names if n.strip().lower() in KEY_COLUMNS[1:] + ("metric",)}
     parse = pacsv.ParseOptions(delimiter=_delimiter(path), newlines_in_values=False)
+    if is_gzip_file(path):  # streamed as text through a bounded gunzip (PERFOPS_MAX_DECOMPRESSED_BYTES)
+        yield from _text_blocks(path, names, parse, options)
+        return
     if path.stat().st_size <= IN_MEMORY_BYTES:
         try:
             table = pacsv.read_csv(path, parse_options=parse, convert_options=_convert(text_columns))
@@ -96,7 +102,7 @@ def _blocks(path: Path, options: IngestOptions) -> Iterator[tuple[pa.Table, int]
 
 def _text_blocks(path: Path, names: list[str], parse: pacsv.ParseOptions,
                  options: IngestOptions) -> Iterator[tuple[pa.Table, int]]:
-    source = CountingReader(path, options.progress)
+    source = open_maybe_gzip(path) if is_gzip_file(path) else CountingReader(path, options.progress)
     try:
         reader = pacsv.open_csv(
             source, read_options=pacsv.ReadOptions(block_size=BLOCK_BYTES, encoding="utf8"),
@@ -142,15 +148,27 @@ def _parquet_field(field: pa.Field) -> pa.Field:
 
 
 def _delimiter(path: Path) -> str:
-    with open(path, "rb") as f:
-        first = f.readline().decode("utf-8-sig", errors="replace")
+    first = _first_line(path)
     return max((",", "\t", ";"), key=first.count)
 
 
 def _header_names(path: Path) -> list[str]:
-    with open(path, "rb") as f:
-        first = f.readline().decode("utf-8-sig", errors="replace").strip()
-    return [name.strip('"') for name in first.split(_delimiter(path))]
+    """The header's names, refused when the header is over the column or size limits (a header of
+    a million commas took 8 GB in pyarrow before its refusal)."""
+    first = _first_line(path).strip()
+    names = [name.strip('"') for name in first.split(_delimiter(path))]
+    check_column_count(len(names), path)
+    return names
+
+
+def _first_line(path: Path) -> str:
+    most = limit("header_bytes")
+    with open_maybe_gzip(path) as f:
+        first = f.readline(most + 1)
+    if len(first) > most and not first.endswith(b"\n"):
+        raise InputError(f"the header line is longer than {described('header_bytes')}; expected a telemetry "
+                         "CSV of a few columns", path=str(path), line=1, field="header")
+    return first.decode("utf-8-sig", errors="replace")
 
 
 def _arrow_message(exc: Exception) -> str:
@@ -162,20 +180,21 @@ def _validated(
     block: pa.Table, first_line: int, path: Path, options: IngestOptions, batch: IngestBatch
 ) -> pa.Table:
     names = canonical_names(block.column_names)
+    if first_line <= 2:  # the header: checked once, with the first block
+        require_columns(names, ("timestamp", "service"), path)
+        check_names(names, path)
+        batch.notes.extend(alias_notes(block.column_names, names))
     block = block.rename_columns(names)
-    require_columns(names, ("timestamp", "service"), path)
     long = block if {"metric", "value"} <= set(names) else _wide_to_long(block, names, path)
     return _checked(long, first_line, path, options, batch)
 
 
 def _wide_to_long(block: pa.Table, names: list[str], path: Path) -> pa.Table:
-    metric_columns = [n for n in names if n not in KEY_COLUMNS]
-    unknown = [n for n in metric_columns if n not in METRICS]
-    if unknown or not metric_columns:
+    metric_columns = [n for n in names if n not in KEY_COLUMNS]  # known metrics: see check_names
+    if not metric_columns:
         raise InputError(
-            f"unknown metric column(s) {', '.join(unknown) or '(none given)'}; expected long form "
-            f"(metric, value) or wide columns named after metrics: {', '.join(METRICS)}",
-            path=str(path), line=1, field="header",
+            f"no metric column; expected long form (metric, value) or wide columns named after metrics: "
+            f"{', '.join(METRICS)}", path=str(path), line=1, field="header",
         )
     parts = []
     n = block.num_rows
@@ -197,9 +216,13 @@ def _checked(table: pa.Table, first_line: int, path: Path, options: IngestOption
     n = table.num_rows
     row = table.column("_row").to_numpy() if "_row" in table.column_names else np.arange(n)
     problems = RowProblems.none(n)
-    timestamps, bad_ts = parse_timestamps(table.column("timestamp"))
+    units: list[str] = []
+    timestamps, bad_ts = parse_timestamps(table.column("timestamp"), units)
+    batch.notes.extend(note for note in units if note not in batch.notes)
     ts_text = table.column("timestamp")
     problems.add(bad_ts, lambda i: f"timestamp: '{_short(ts_text[i])}' is not a time; expected ISO 8601 or epoch s/ms")
+    problems.add(~times_in_range(timestamps, options.latest), lambda i: f"timestamp: '{_short(ts_text[i])}' "
+                 f"is outside {range_text(options.latest)}; expected the time of a measurement")
     services = trimmed(table.column("service"))
     known = as_bool(pc.is_in(services, value_set=pa.array(list(options.catalog.service_by_name))))
     names = list(options.catalog.service_by_name)
@@ -280,27 +303,28 @@ def bulk_plan(path: Path, options: IngestOptions) -> list[BulkPlan] | None:
         head = probe.read(4096)
     services = list(options.catalog.service_by_name)
     if head[:4] == b"PAR1":
-        return _parquet_plan(path, services)
-    if head[:3] == b"\xef\xbb\xbf":
-        return None
+        return _parquet_plan(path, services, options.latest)
+    if head[:3] == b"\xef\xbb\xbf" or head[:2] == b"\x1f\x8b":
+        return None  # a BOM; gzip: `read` streams it through a bounded gunzip
     raw_names = _header_names(path)
     names = [n.strip().lower() for n in raw_names]
     if names != raw_names or not {"timestamp", "service", "metric", "value"} <= set(names):
         return None
     if len(set(names)) != len(names) or set(names) - set(_LONG_COLUMNS):
         return None
-    params: dict[str, object] = {"path": str(path), "delim": _delimiter(path)}
+    params: dict[str, object] = {"path": str(path), "delim": _delimiter(path), "latest": options.latest}
+    text = {n: "VARCHAR" for n in names}
     typed = {n: ("TIMESTAMPTZ" if n == "timestamp" else "DOUBLE" if n == "value" else "VARCHAR") for n in names}
     return [
         BulkPlan(_checked_select("CAST(timestamp AS TIMESTAMP)", "service", "metric", "value", names, services,
-                                 f"read_csv($path, header = true, delim = $delim, columns = {typed!r})"), params),
+                                 f"read_csv($path, columns = {typed!r}, {_CSV_DIALECT})"), params),
         BulkPlan(_checked_select(_TEXT_TIME, "trim(service)", "lower(trim(metric))", "TRY_CAST(trim(value) AS DOUBLE)",
-                                 names, services, "read_csv($path, all_varchar = true, header = true, delim = $delim)"),
+                                 names, services, f"read_csv($path, columns = {text!r}, {_CSV_DIALECT})"),
                  params),
     ]
 
 
-def _parquet_plan(path: Path, services: list[str]) -> list[BulkPlan] | None:
+def _parquet_plan(path: Path, services: list[str], latest: datetime) -> list[BulkPlan] | None:
     """Parquet, long or wide: the engine reads the columns it needs straight from the file."""
     import pyarrow.parquet as pq
 
@@ -311,7 +335,7 @@ def _parquet_plan(path: Path, services: list[str]) -> list[BulkPlan] | None:
     names = schema.names
     if len(set(names)) != len(names) or "timestamp" not in names or "service" not in names:
         return None
-    params: dict[str, object] = {"path": str(path)}
+    params: dict[str, object] = {"path": str(path), "latest": latest}
     time = _parquet_time(schema.field("timestamp").type)
     if {"metric", "value"} <= set(names) and not set(names) - set(_LONG_COLUMNS):
         value = "CAST(value AS DOUBLE)" if _is_number(schema.field("value").type) else "TRY_CAST(trim(value) AS DOUBLE)"
@@ -350,7 +374,7 @@ def _wide_select(time: str, names: list[str], metric_columns: list[str], service
     order, the order analyses read them in. Metric names were checked against the canonical
     list, so they are safe to name in SQL."""
     optional = {c: f"coalesce(trim(CAST({c} AS VARCHAR)), '')" if c in names else "''" for c in ("endpoint", "consumer")}
-    keys = ("CASE WHEN t IS NULL THEN error('timestamp') ELSE t END, "
+    keys = (f"CASE WHEN {_BAD_TIME} THEN error('timestamp') ELSE t END, "
             f"CASE WHEN TRY_CAST(s AS {_one_of(services)}) IS NULL THEN error('service') ELSE s END, e, c")
     columns = f"{time} AS t, trim(service) AS s, {optional['endpoint']} AS e, {optional['consumer']} AS c"
     parts = []
@@ -364,7 +388,16 @@ def _wide_select(time: str, names: list[str], metric_columns: list[str], service
 
 
 _LONG_COLUMNS = ("timestamp", "service", "endpoint", "consumer", "metric", "value")
-_EPOCH = "make_timestamp(CAST(CASE WHEN abs({n}) >= 1e11 THEN {n} * 1e3 ELSE {n} * 1e6 END AS BIGINT))"
+# Epoch seconds or milliseconds by magnitude; larger numbers (micro- or nanoseconds) are left to
+# `read`, which converts them and says so in the notes (common.epoch_to_micros).
+_EPOCH = ("make_timestamp(CAST(CASE WHEN abs({n}) >= 1e14 THEN NULL WHEN abs({n}) >= 1e11 THEN {n} * 1e3 "
+          "ELSE {n} * 1e6 END AS BIGINT))")
+# The accepted time range (perfops.model.limits), `$latest` being the ingest's now + margin.
+_BAD_TIME = "t IS NULL OR t < TIMESTAMP '1970-01-01' OR t >= $latest"
+# Every dialect setting given, none sniffed: DuckDB's sniffer looks at the first 20,480 rows only,
+# and a file whose first quoted field comes later kept its quotes (`"GET /say ""hi"""` stored as a
+# new endpoint). RFC 4180 quoting, the delimiter of the header line, one header row.
+_CSV_DIALECT = "header = true, delim = $delim, quote = '\"', escape = '\"', auto_detect = false"
 _NUMBER = "TRY_CAST(trim(timestamp) AS DOUBLE)"
 _TEXT_TIME = f"coalesce(TRY_CAST(TRY_CAST(trim(timestamp) AS TIMESTAMPTZ) AS TIMESTAMP), {_EPOCH.format(n=_NUMBER)})"
 
@@ -373,7 +406,7 @@ def _checked_select(time: str, service: str, metric: str, value: str, names: lis
                     source: str) -> str:
     optional = {c: f"coalesce(trim(CAST({c} AS VARCHAR)), '')" if c in names else "''" for c in ("endpoint", "consumer")}
     return f"""
-        SELECT CASE WHEN t IS NULL THEN error('timestamp') ELSE t END,
+        SELECT CASE WHEN {_BAD_TIME} THEN error('timestamp') ELSE t END,
                CASE WHEN TRY_CAST(s AS {_one_of(services)}) IS NULL THEN error('service') ELSE s END,
                e, c,
                CASE WHEN TRY_CAST(m AS {_one_of(list(METRICS))}) IS NULL THEN error('metric') ELSE m END,

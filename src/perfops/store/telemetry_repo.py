@@ -161,9 +161,16 @@ class TelemetryRepo:
         return len(frame)
 
     # ---- reads -------------------------------------------------------------------
-    def time_range(self) -> tuple[datetime | None, datetime | None]:
-        row = self.con.execute("SELECT min(timestamp), max(timestamp) FROM telemetry").fetchone()
+    def time_range(self, before: datetime | None = None) -> tuple[datetime | None, datetime | None]:
+        """First and last telemetry time; `before` leaves out rows from that moment on."""
+        where, params = ("WHERE timestamp < ?", [before]) if before is not None else ("", [])
+        row = self.con.execute(f"SELECT min(timestamp), max(timestamp) FROM telemetry {where}", params).fetchone()
         return (row[0], row[1]) if row else (None, None)
+
+    def count_from(self, moment: datetime) -> int:
+        """Telemetry rows at or after `moment`."""
+        row = self.con.execute("SELECT count(*) FROM telemetry WHERE timestamp >= ?", [moment]).fetchone()
+        return int(row[0]) if row else 0
 
     def count(self) -> int:
         row = self.con.execute("SELECT count(*) FROM telemetry").fetchone()

@@ -12,7 +12,7 @@ from perfops.analysis.registry import analyses
 from perfops.errors import PerfopsError
 from perfops.model.findings import Finding, severity_rank
 from perfops.store import open_store
-from perfops.usecases.context import build_context, parse_moment, parse_period
+from perfops.usecases.context import build_context, implausible_rows, parse_moment, parse_period
 from perfops.workspace import Workspace
 
 
@@ -22,6 +22,7 @@ class AnalysisResult:
     period_start: object
     period_end: object
     by_area: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # what the user should know about the data read
 
 
 def analyze(
@@ -40,12 +41,13 @@ def analyze(
         if store.telemetry.count() == 0 and len(store.tests.runs()) == 0:
             raise PerfopsError("the store holds no telemetry yet", hint="run 'perfops ingest FILE...' first")
         ctx = build_context(store, catalog, now=parse_moment(at), period=parse_period(period), categorical=True)
+        notes = [note] if (note := implausible_rows(store)) else []
         findings, by_area = run_all(ctx, cluster=cluster or catalog.cluster, progress=progress)
         with store.transaction():
             saved = store.findings.save_analysis(findings, at=recorded_at)
             store.analysis_runs.record(ctx.period_start, ctx.now, len(saved))
     saved.sort(key=lambda f: (severity_rank(f.severity), f.service))
-    return AnalysisResult(saved, ctx.period_start, ctx.now, by_area)
+    return AnalysisResult(saved, ctx.period_start, ctx.now, by_area, notes)
 
 
 def run_all(

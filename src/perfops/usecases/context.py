@@ -11,6 +11,7 @@ import pandas as pd
 from perfops.analysis.context import AnalysisContext
 from perfops.errors import PerfopsError
 from perfops.model.catalog import Catalog
+from perfops.model.limits import latest_accepted, limit
 from perfops.model.units import parse_duration
 from perfops.store import Store
 
@@ -39,9 +40,27 @@ def parse_period(text: str, field: str = "--period") -> timedelta:
 
 
 def newest_data(store: Store) -> datetime | None:
-    """End of the newest telemetry interval (the last timestamp plus one step's worth)."""
-    _, last = store.telemetry.time_range()
+    """End of the newest telemetry interval (the last timestamp plus one step's worth). Rows
+    after the accepted range (`implausible_rows`) are left out: a far-future row stored by an
+    older perfops must not move every default period to its year."""
+    _, last = store.telemetry.time_range(before=_latest_plausible())
     return None if last is None else last + timedelta(minutes=5)
+
+
+def implausible_rows(store: Store) -> str | None:
+    """A note when the store holds telemetry after the accepted range (loaded before perfops
+    refused such times at ingest): those rows are ignored by default periods."""
+    latest = _latest_plausible()
+    count = store.telemetry.count_from(latest)
+    if not count:
+        return None
+    return (f"{count} telemetry row(s) dated after {latest:%Y-%m-%d %H:%M} UTC (now + "
+            f"{limit('future_hours')} hours) are ignored: a typo year or wrong epoch units, stored before "
+            "perfops refused such times at ingest")
+
+
+def _latest_plausible() -> datetime:
+    return latest_accepted(datetime.now(UTC).replace(tzinfo=None))
 
 
 @dataclass(frozen=True)

@@ -5,12 +5,15 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from perfops.errors import InputError, PerfopsError
 from perfops.ingest.base import IngestBatch, IngestOptions
 from perfops.ingest.registry import reader_for
+from perfops.model.limits import latest_accepted
 from perfops.store import Store, StoreRejected, open_store
+from perfops.usecases.input_times import check_batch_times
 from perfops.workspace import Workspace
 
 Progress = Callable[[str, int, int], None]  # (file name, bytes done, bytes total)
@@ -39,8 +42,11 @@ def ingest_paths(
     log_format: str | None = None,
     consumer_field: str | None = None,
     progress: Progress | None = None,
+    now: datetime | None = None,
 ) -> list[FileResult]:
+    """`now` (naive UTC; default the clock) bounds the accepted times: see perfops.model.limits."""
     catalog = workspace.load_catalog()
+    latest = latest_accepted(now or datetime.now(UTC).replace(tzinfo=None))
     if service and service not in catalog.service_by_name:
         raise InputError(f"'{service}' is not a service in perfops.yaml", field="--service")
     files = _expand(paths)
@@ -51,6 +57,7 @@ def ingest_paths(
                 catalog=catalog, service=service, run_id=run_id, environment=environment,
                 skip_bad_rows=skip_bad_rows, log_format=log_format, consumer_field=consumer_field,
                 progress=(lambda done, total, p=path: progress(p.name, done, total)) if progress else None,
+                latest=latest,
             )
             results.append(ingest_file(store, path, format_name, opts))
     return results
@@ -77,6 +84,7 @@ def ingest_file(store: Store, path: Path, format_name: str, options: IngestOptio
             options.progress(size, size)
         return FileResult(path, reader.name, "loaded", rows)
     batch = _read(reader.read, path, options)
+    check_batch_times(batch, path, options.latest)
     try:
         with store.transaction():
             rows = store_batch(store, batch)
