@@ -37,6 +37,7 @@ from perfops.ingest.testrun_common import (
     derive_run_id,
     endpoint_name,
     endpoints_frame,
+    fold_endpoints,
     resolve_service,
     run_frame,
     text_lines,
@@ -294,9 +295,10 @@ def open_binary_file(path: Path) -> BinaryIO:
 
 def _assemble(path: Path, options: IngestOptions, records: _Records, notes: list[str]) -> IngestBatch:
     acc = SampleAccumulator(source=str(path), skip_bad=options.skip_bad_rows, fields=("timestamp", "response time"))
-    labels, inverse = np.unique(np.asarray([endpoint_name(n) for n in records.names], dtype=object),
-                                return_inverse=True)
-    codes = acc.codes([str(x) for x in labels])[inverse]
+    labels, inverse = np.unique(np.asarray(records.names, dtype=object), return_inverse=True)
+    endpoints, merged = np.unique(np.asarray(fold_endpoints([endpoint_name(str(n)) for n in labels]), dtype=object),
+                                  return_inverse=True)
+    codes = acc.codes([str(x) for x in endpoints])[merged[inverse]]
     lines = records.lines
     acc.add(np.asarray(records.ts, dtype=np.int64), codes, np.asarray(records.elapsed, dtype=np.int64),
             np.asarray(records.failed, dtype=bool), np.asarray(records.users, dtype=float),
