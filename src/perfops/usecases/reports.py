@@ -269,13 +269,13 @@ def _render_parallel(workspace: Workspace, catalog: Catalog, jobs: list[tuple[tu
 
 def _collect(parts: list[Any]) -> dict[tuple[Any, ...], Any]:
     """The workers' capacity figures; a chunk that failed is left to the executive report, which
-    computes it again (and boxes the section if it fails there too)."""
+    computes it again (and stops with exit 70 if it fails there too: no traceback printed here)."""
     derived: dict[tuple[Any, ...], Any] = {}
     for part in parts:
         try:
             derived.update(part.result())
         except Exception:
-            log.exception("capacity figures of a chunk of services failed in a worker")
+            log.debug("capacity figures of a chunk of services failed in a worker", exc_info=True)
     return derived
 
 
