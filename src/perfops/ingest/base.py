@@ -15,7 +15,7 @@ import pandas as pd
 from perfops.model.catalog import Catalog
 from perfops.model.plans import BulkPlan
 
-__all__ = ["BulkPlan", "IngestBatch", "IngestOptions", "Reader"]
+__all__ = ["BulkPlan", "DataWarning", "IngestBatch", "IngestOptions", "Reader"]
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,13 @@ class IngestOptions:
     progress: Callable[[int, int], None] | None = None  # (bytes done, bytes total)
 
 
+class DataWarning(str):
+    """A note the user sees without -v: the file seemed to hold data that was not loaded (it ends
+    early, N lines could not be read), so a number may be lower than the file's. Says how many."""
+
+    __slots__ = ()
+
+
 @dataclass
 class IngestBatch:
     """Canonical tables a reader produced (see perfops.model.tables), and what it skipped."""
@@ -43,6 +50,11 @@ class IngestBatch:
     test_series: pd.DataFrame | None = None
     skipped: list[str] = field(default_factory=list)  # 'file:line: reason', one per skipped row
     notes: list[str] = field(default_factory=list)  # what a summary-level file lacks, etc.
+
+    @property
+    def warnings(self) -> list[str]:
+        """The notes that are DataWarnings."""
+        return [note for note in self.notes if isinstance(note, DataWarning)]
 
     def rows(self) -> int:
         tables = (self.telemetry, self.events, self.test_runs, self.test_endpoints, self.test_series)

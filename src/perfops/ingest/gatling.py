@@ -29,7 +29,7 @@ from typing import BinaryIO
 import numpy as np
 
 from perfops.errors import InputError
-from perfops.ingest.base import IngestBatch, IngestOptions, Reader
+from perfops.ingest.base import DataWarning, IngestBatch, IngestOptions, Reader
 from perfops.ingest.common import LATEST_MS, TIME_RANGE
 from perfops.ingest.common import out_of_range as out_of_range_error
 from perfops.ingest.testrun_common import (
@@ -137,7 +137,7 @@ def read(path: Path, options: IngestOptions) -> IngestBatch:
         raise InputError("no REQUEST records: expected a Gatling simulation.log", path=str(path))
     notes = [f"Gatling simulation.log (log version {run_version or '?'}, {simulation})"]
     if bad:
-        notes.append(f"{bad} REQUEST records unreadable (a file cut mid-line?) and skipped")
+        notes.append(DataWarning(f"{bad} REQUEST records unreadable (a file cut mid-line?) and skipped"))
     if out_of_range:
         notes.append(f"{out_of_range} REQUEST records with a time outside {TIME_RANGE} skipped")
     return _assemble(path, options, records, notes)
@@ -246,7 +246,7 @@ def read_binary(path: Path, options: IngestOptions, version: str) -> IngestBatch
         raise InputError("no REQUEST records in this binary Gatling simulation.log", path=str(path))
     notes = [f"Gatling binary simulation.log (Gatling {version}, {simulation})"]
     if truncated:
-        notes.append("the log ends inside a record (a killed run?): every complete record was read")
+        notes.append(DataWarning("the file ends early: the log ends inside a record (a killed run?); every complete record was read"))
     return _assemble(path, options, records, notes)
 
 

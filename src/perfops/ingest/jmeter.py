@@ -30,7 +30,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from perfops.errors import InputError
-from perfops.ingest.base import IngestBatch, IngestOptions, Reader
+from perfops.ingest.base import DataWarning, IngestBatch, IngestOptions, Reader
 from perfops.ingest.common import LATEST_MS, TIME_RANGE
 from perfops.ingest.testrun_common import (
     SampleAccumulator,
@@ -417,7 +417,7 @@ def _stream_csv(path: Path, layout: CsvLayout, options: IngestOptions, *, newlin
             options.progress(min(done, total), total)
     notes = [f"{len(skipped)} malformed rows skipped"] if skipped else []
     if cut:
-        notes.append("the last row is incomplete (the file was cut short) and was not read")
+        notes.append(DataWarning("the file ends early: the last row is incomplete (1 row, cut short) and was not read"))
     if "success" not in layout.names:
         notes.append("no success column: a sample failed when its responseCode is not 2xx or 3xx")
     return state, notes
@@ -521,7 +521,7 @@ def read_xml_jtl(path: Path, options: IngestOptions) -> tuple[_JtlState, list[st
     except ET.ParseError as exc:
         if not rows["ts"] and not state.requests.names:
             raise InputError(f"not a readable JMeter XML result ({exc})", path=str(path)) from exc
-        notes.append(f"the file ends early ({exc}; a killed run?): every complete sample was read")
+        notes.append(DataWarning(f"the file ends early ({exc}; a killed run?): every complete sample was read"))
     except LookupError as exc:  # <?xml encoding="..."?> names an encoding Python does not know
         raise InputError(f"not a readable JMeter XML result ({exc})", path=str(path), line=1,
                          field="encoding", hint="save the results as UTF-8") from exc

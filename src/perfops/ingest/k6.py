@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from perfops.errors import InputError
-from perfops.ingest.base import IngestBatch, IngestOptions, Reader
+from perfops.ingest.base import DataWarning, IngestBatch, IngestOptions, Reader
 from perfops.ingest.testrun_common import (
     SampleAccumulator,
     derive_run_id,
@@ -169,7 +169,7 @@ def read_ndjson(path: Path, options: IngestOptions) -> IngestBatch:
             samples.refused += 1
     notes = []
     if samples.unreadable:
-        notes.append(f"{samples.unreadable} unreadable lines skipped (a file cut mid-line?)")
+        notes.append(DataWarning(f"{samples.unreadable} unreadable lines skipped (a file cut mid-line?)"))
     if samples.refused:
         notes.append(f"{samples.refused} malformed points skipped")
     if samples.skipped_setup:
