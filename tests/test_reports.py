@@ -114,25 +114,23 @@ def test_maturity_shows_numbers_and_next_step(hostile_ws: Workspace) -> None:
     assert card["level"] == 0 and "reporting" in card["raise_by"][0]
 
 
-def test_failing_section_is_boxed_not_fatal(hostile_ws: Workspace) -> None:
-    from perfops.reports.compose import compose
-    from perfops.reports.render_html import render_html
+def test_failing_section_stops_the_report(hostile_ws: Workspace) -> None:
+    """A report silently lacking a section is worse than none: compose raises, naming it."""
+    from perfops.reports.compose import SectionFailed, compose, section_builders
     from perfops.store import open_store
     from perfops.usecases.context import parse_period
     from perfops.usecases.reports import load_domain, make_view
 
     def broken(view):  # noqa: ANN001, ANN202
-        raise RuntimeError("boom <b>")
-
-    from perfops.reports.compose import section_builders
+        raise RuntimeError("boom <b>\nsecond line")
 
     builders = {**section_builders(), "zz_broken": broken}
     with open_store(hostile_ws.store_path, read_only=True) as store:
         view = make_view(load_domain(store, hostile_ws.load_catalog(), period=parse_period("7d")), "executive")
-        report = compose(view, builders)
-        html = render_html(report)
-    assert report.errors and "zz_broken" in report.errors[0]
-    assert "could not be built" in html and "boom &lt;b&gt;" in html and 'id="domain-status"' in html
+        with pytest.raises(SectionFailed) as failed:
+            compose(view, builders)
+    assert str(failed.value) == "the 'zz_broken' section of the executive report of domain failed: RuntimeError: boom <b>"
+    assert isinstance(failed.value.__cause__, RuntimeError)
 
 
 def test_bad_arguments_are_user_errors(hostile_ws: Workspace) -> None:

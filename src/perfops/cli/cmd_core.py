@@ -83,6 +83,8 @@ def ingest(
         if result.skipped:
             for line in result.skipped[: (len(result.skipped) if verbose else 10)]:
                 console_err.print(f"skipped {line}", markup=False)
+        for warning in result.warnings:  # data left out: shown even with -q, like skipped rows
+            console_err.print(f"warning: {result.path}: {warning}", markup=False)
         if quiet:
             continue
         if result.status == "unchanged":
@@ -91,8 +93,13 @@ def ingest(
             skipped = f", {len(result.skipped)} bad rows skipped" if result.skipped else ""
             what = (f"test run {', '.join(result.run_ids)}" if result.run_ids else _rows(result.rows))
             console.print(f"{result.path}: {what} loaded as {result.format}{skipped}", markup=False)
+            for run, samples, endpoints in result.run_sizes:
+                spread = f"over {_count(endpoints, 'endpoint')}" if endpoints else "(no per-endpoint results)"
+                console.print(f"  run {run}: {_count(samples, 'sample')} {spread}", markup=False)
         nothing = result.status != "unchanged" and not result.run_ids and result.rows == 0
         for note in result.notes if verbose or nothing else []:
+            if note in result.warnings:
+                continue
             console.print(f"  note: {note}", markup=False)
         if nothing:
             console_err.print(
@@ -101,7 +108,11 @@ def ingest(
 
 
 def _rows(count: int) -> str:
-    return "1 row" if count == 1 else f"{count:,} rows"
+    return _count(count, "row")
+
+
+def _count(count: int, noun: str) -> str:
+    return f"1 {noun}" if count == 1 else f"{count:,} {noun}s"
 
 
 def analyze(

@@ -150,6 +150,9 @@ def bucket_quantile(upper: np.ndarray, counts: np.ndarray, q: float,
     (k,), the last may be +Inf. Interpolates linearly inside the bucket (Prometheus
     `histogram_quantile`); the first bucket starts at `lowest` (else 0, or its bound when <= 0);
     the +Inf bucket ends at `highest` (else the estimate is the highest finite bound).
+    `lowest` and `highest` are the observed min and max when known (OTLP points carry them):
+    every bucket is cut to [lowest, highest] before interpolating, so an estimate never leaves
+    the observed range (a (4, 8] bucket with max 5 interpolates over (4, 5]).
     NaN where a row has no observations."""
     counts = np.atleast_2d(np.asarray(counts, dtype=float))
     upper = np.asarray(upper, dtype=float)
@@ -161,6 +164,12 @@ def bucket_quantile(upper: np.ndarray, counts: np.ndarray, q: float,
         lower[:, 0] = np.minimum(np.broadcast_to(lowest, n), top[:, 0])
     finite_top = np.where(np.isinf(top[:, -1]), lower[:, -1], top[:, -1])
     top[:, -1] = finite_top if highest is None else np.maximum(np.broadcast_to(highest, n), lower[:, -1])
+    if lowest is not None:
+        floor = np.broadcast_to(np.asarray(lowest, dtype=float), n)[:, None]
+        lower, top = np.maximum(lower, floor), np.maximum(top, floor)
+    if highest is not None:
+        ceiling = np.broadcast_to(np.asarray(highest, dtype=float), n)[:, None]
+        lower, top = np.minimum(lower, ceiling), np.minimum(top, ceiling)
     cum = counts.cumsum(axis=1)
     total = cum[:, -1] if k else np.zeros(n)
     rank = q * total

@@ -59,7 +59,9 @@ def fold_ids(paths: pa.Array) -> pa.Array:
 
     One RE2 global replace: the boundary is not consumed, so `/1/2` folds in the same pass.
     Mixed tokens are left to `template_of`, which runs once per distinct path."""
-    pattern = r"/(?:\d+|" + _UUID + r"|[0-9A-Fa-f]{" + str(_HEX_MIN) + r",})\b"
+    # the UUID first: RE2 takes the first alternative that matches, and `\d+` would stop at the
+    # dash of a UUID whose first group is all digits (`/{id}-0000-…`)
+    pattern = r"/(?:" + _UUID + r"|[0-9A-Fa-f]{" + str(_HEX_MIN) + r",}|\d+)\b"
     return pc.replace_substring_regex(paths, pattern, "/{id}")
 
 

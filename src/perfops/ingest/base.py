@@ -17,7 +17,7 @@ from perfops.model.catalog import Catalog
 from perfops.model.limits import LATEST
 from perfops.model.plans import BulkPlan
 
-__all__ = ["BulkPlan", "IngestBatch", "IngestOptions", "Reader"]
+__all__ = ["BulkPlan", "DataWarning", "IngestBatch", "IngestOptions", "Reader"]
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,13 @@ class IngestOptions:
     latest: datetime = LATEST  # naive UTC, exclusive: the use case passes now + the future margin
 
 
+class DataWarning(str):
+    """A note the user sees without -v: the file seemed to hold data that was not loaded (it ends
+    early, N lines could not be read), so a number may be lower than the file's. Says how many."""
+
+    __slots__ = ()
+
+
 @dataclass
 class IngestBatch:
     """Canonical tables a reader produced (see perfops.model.tables), and what it skipped."""
@@ -46,6 +53,11 @@ class IngestBatch:
     test_series: pd.DataFrame | None = None
     skipped: list[str] = field(default_factory=list)  # 'file:line: reason', one per skipped row
     notes: list[str] = field(default_factory=list)  # what a summary-level file lacks, etc.
+
+    @property
+    def warnings(self) -> list[str]:
+        """The notes that are DataWarnings."""
+        return [note for note in self.notes if isinstance(note, DataWarning)]
 
     def rows(self) -> int:
         tables = (self.telemetry, self.events, self.test_runs, self.test_endpoints, self.test_series)

@@ -29,7 +29,7 @@ from typing import BinaryIO
 import numpy as np
 
 from perfops.errors import InputError
-from perfops.ingest.base import IngestBatch, IngestOptions, Reader
+from perfops.ingest.base import DataWarning, IngestBatch, IngestOptions, Reader
 from perfops.ingest.common import LATEST_MS, TIME_RANGE
 from perfops.ingest.common import out_of_range as out_of_range_error
 from perfops.ingest.testrun_common import (
@@ -37,6 +37,7 @@ from perfops.ingest.testrun_common import (
     derive_run_id,
     endpoint_name,
     endpoints_frame,
+    fold_endpoints,
     resolve_service,
     run_frame,
     text_lines,
@@ -136,7 +137,7 @@ def read(path: Path, options: IngestOptions) -> IngestBatch:
         raise InputError("no REQUEST records: expected a Gatling simulation.log", path=str(path))
     notes = [f"Gatling simulation.log (log version {run_version or '?'}, {simulation})"]
     if bad:
-        notes.append(f"{bad} REQUEST records unreadable (a file cut mid-line?) and skipped")
+        notes.append(DataWarning(f"{bad} REQUEST records unreadable (a file cut mid-line?) and skipped"))
     if out_of_range:
         notes.append(f"{out_of_range} REQUEST records with a time outside {TIME_RANGE} skipped")
     return _assemble(path, options, records, notes)
@@ -245,7 +246,7 @@ def read_binary(path: Path, options: IngestOptions, version: str) -> IngestBatch
         raise InputError("no REQUEST records in this binary Gatling simulation.log", path=str(path))
     notes = [f"Gatling binary simulation.log (Gatling {version}, {simulation})"]
     if truncated:
-        notes.append("the log ends inside a record (a killed run?): every complete record was read")
+        notes.append(DataWarning("the file ends early: the log ends inside a record (a killed run?); every complete record was read"))
     return _assemble(path, options, records, notes)
 
 
@@ -294,9 +295,10 @@ def open_binary_file(path: Path) -> BinaryIO:
 
 def _assemble(path: Path, options: IngestOptions, records: _Records, notes: list[str]) -> IngestBatch:
     acc = SampleAccumulator(source=str(path), skip_bad=options.skip_bad_rows, fields=("timestamp", "response time"))
-    labels, inverse = np.unique(np.asarray([endpoint_name(n) for n in records.names], dtype=object),
-                                return_inverse=True)
-    codes = acc.codes([str(x) for x in labels])[inverse]
+    labels, inverse = np.unique(np.asarray(records.names, dtype=object), return_inverse=True)
+    endpoints, merged = np.unique(np.asarray(fold_endpoints([endpoint_name(str(n)) for n in labels]), dtype=object),
+                                  return_inverse=True)
+    codes = acc.codes([str(x) for x in endpoints])[merged[inverse]]
     lines = records.lines
     acc.add(np.asarray(records.ts, dtype=np.int64), codes, np.asarray(records.elapsed, dtype=np.int64),
             np.asarray(records.failed, dtype=bool), np.asarray(records.users, dtype=float),

@@ -30,13 +30,14 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from perfops.errors import InputError
-from perfops.ingest.base import IngestBatch, IngestOptions, Reader
+from perfops.ingest.base import DataWarning, IngestBatch, IngestOptions, Reader
 from perfops.ingest.common import LATEST_MS, TIME_RANGE
 from perfops.ingest.testrun_common import (
     SampleAccumulator,
     derive_run_id,
     endpoint_name,
     endpoints_frame,
+    fold_endpoints,
     is_gzip,
     resolve_service,
     run_frame,
@@ -416,7 +417,7 @@ def _stream_csv(path: Path, layout: CsvLayout, options: IngestOptions, *, newlin
             options.progress(min(done, total), total)
     notes = [f"{len(skipped)} malformed rows skipped"] if skipped else []
     if cut:
-        notes.append("the last row is incomplete (the file was cut short) and was not read")
+        notes.append(DataWarning("the file ends early: the last row is incomplete (1 row, cut short) and was not read"))
     if "success" not in layout.names:
         notes.append("no success column: a sample failed when its responseCode is not 2xx or 3xx")
     return state, notes
@@ -520,7 +521,7 @@ def read_xml_jtl(path: Path, options: IngestOptions) -> tuple[_JtlState, list[st
     except ET.ParseError as exc:
         if not rows["ts"] and not state.requests.names:
             raise InputError(f"not a readable JMeter XML result ({exc})", path=str(path)) from exc
-        notes.append(f"the file ends early ({exc}; a killed run?): every complete sample was read")
+        notes.append(DataWarning(f"the file ends early ({exc}; a killed run?): every complete sample was read"))
     except LookupError as exc:  # <?xml encoding="..."?> names an encoding Python does not know
         raise InputError(f"not a readable JMeter XML result ({exc})", path=str(path), line=1,
                          field="encoding", hint="save the results as UTF-8") from exc
@@ -614,29 +615,13 @@ def assemble(path: Path, options: IngestOptions, state: _JtlState, notes: list[s
         notes.append(f"{acc.skipped} samples with an empty or impossible time or elapsed skipped")
     if not acc.names or acc.first_ms is None:  # none, or every one skipped (--skip-bad-rows)
         raise InputError("no samples in this JMeter result", path=str(path))
-    names = [endpoint_name(n) for n in acc.names]
-    service = resolve_service(options, names, sorted(state.hints), path)
+    acc = acc.regrouped(fold_endpoints([endpoint_name(n) for n in acc.names]))
+    service = resolve_service(options, acc.names, sorted(state.hints), path)
     run_id = derive_run_id(path, acc.start, options.run_id)
-    endpoints = endpoints_frame(acc.endpoint_rows(run_id, names))
-    if endpoints["endpoint"].duplicated().any():  # two labels that name the same endpoint
-        endpoints = _merge_duplicate_endpoints(acc, run_id, names)
     runs = run_frame(run_id, "jmeter", service, options.environment, acc.start, acc.end, path,
                      [f"JMeter {kind.upper()} JTL", *notes])
-    return IngestBatch(test_runs=runs, test_endpoints=endpoints, test_series=acc.series(run_id, names),
-                       notes=notes)
-
-
-def _merge_duplicate_endpoints(acc: SampleAccumulator, run_id: str, names: list[str]):
-    """Labels that map to the same endpoint (e.g. 'GET /a' twice after trimming): keep the
-    busiest label's percentiles and sum the counts (percentiles of a merged histogram would need
-    the raw values of both; counts stay exact)."""
-    frame = endpoints_frame(acc.endpoint_rows(run_id, names))
-    frame = frame.sort_values("samples", ascending=False)
-    summed = frame.groupby("endpoint")[["samples", "errors", "throughput_rps"]].sum()
-    first = frame.drop_duplicates("endpoint").set_index("endpoint")
-    first[["samples", "errors", "throughput_rps"]] = summed
-    first["exact_percentiles"] = False
-    return endpoints_frame(first.reset_index().to_dict("records"))
+    return IngestBatch(test_runs=runs, test_endpoints=endpoints_frame(acc.endpoint_rows(run_id)),
+                       test_series=acc.series(run_id), notes=notes)
 
 
 READER = Reader(

@@ -22,15 +22,18 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from perfops.errors import InputError
-from perfops.ingest.base import IngestBatch, IngestOptions, Reader
+from perfops.ingest.base import DataWarning, IngestBatch, IngestOptions, Reader
 from perfops.ingest.testrun_common import (
     SampleAccumulator,
     derive_run_id,
     empty_series,
     endpoint_name,
     endpoints_frame,
+    fold_endpoints,
+    merge_summary_rows,
     read_bytes,
     resolve_service,
     run_frame,
@@ -166,7 +169,7 @@ def read_ndjson(path: Path, options: IngestOptions) -> IngestBatch:
             samples.refused += 1
     notes = []
     if samples.unreadable:
-        notes.append(f"{samples.unreadable} unreadable lines skipped (a file cut mid-line?)")
+        notes.append(DataWarning(f"{samples.unreadable} unreadable lines skipped (a file cut mid-line?)"))
     if samples.refused:
         notes.append(f"{samples.refused} malformed points skipped")
     if samples.skipped_setup:
@@ -190,7 +193,9 @@ def _assemble_ndjson(path: Path, options: IngestOptions, samples: _Samples, note
     ts = np.asarray(samples.ts, dtype=np.int64)
     ms = np.asarray(samples.ms, dtype=float)
     labels, inverse = np.unique(np.asarray(samples.ep, dtype=object), return_inverse=True)
-    codes = acc.codes([str(x) for x in labels])[inverse]
+    endpoints, merged = np.unique(np.asarray(fold_endpoints([str(x) for x in labels]), dtype=object),
+                                  return_inverse=True)
+    codes = acc.codes([str(x) for x in endpoints])[merged[inverse]]
     users = _users_at(ts, samples.vus)
     lines = samples.lines
     acc.add(ts, codes, ms, np.asarray(samples.failed, dtype=bool), users, line_of=lambda i: lines[i])
@@ -235,7 +240,7 @@ def read_summary(path: Path, options: IngestOptions) -> IngestBatch:
                          path=str(path), field="metrics")
     try:
         rows, notes, status = _summary_content(doc, metrics)
-        frame = endpoints_frame(rows)
+        frame = _merged_by_endpoint(endpoints_frame(rows))
     except (AttributeError, TypeError, ValueError, OverflowError) as exc:
         raise InputError(f"not a k6 summary of the expected shape ({exc})", path=str(path), field="metrics") from exc
     service = resolve_service(options, [e for e in frame["endpoint"] if e], [path.name], path)
@@ -243,6 +248,14 @@ def read_summary(path: Path, options: IngestOptions) -> IngestBatch:
     frame["run_id"] = run_id
     runs = run_frame(run_id, "k6", service, options.environment, None, None, path, notes, status=status)
     return IngestBatch(test_runs=runs, test_endpoints=frame, test_series=empty_series(), notes=notes)
+
+
+def _merged_by_endpoint(frame: pd.DataFrame) -> pd.DataFrame:
+    """Sub-metrics whose names fold to one endpoint (`/jobs/1`, `/jobs/2`) as one row (see
+    testrun_common.merge_summary_rows: med, p(90), p(95), p(99) and max are its knots)."""
+    frame["endpoint"] = fold_endpoints(list(frame["endpoint"]))
+    knots = pd.DataFrame({float(q): frame[f"latency_p{q}_ms"] for q in (50, 90, 95, 99)} | {100.0: frame["latency_max_ms"]})
+    return endpoints_frame(merge_summary_rows(frame, knots).to_dict("records"))
 
 
 def _summary_content(doc: dict, metrics: dict) -> tuple[list[dict], list[str], str]:

@@ -32,6 +32,8 @@ from perfops.ingest.testrun_common import (
     empty_series,
     endpoint_name,
     endpoints_frame,
+    fold_endpoints,
+    merge_summary_rows,
     read_bytes,
     resolve_service,
     run_frame,
@@ -260,7 +262,25 @@ def _stats_endpoints(stats: pd.DataFrame, path: Path, distribution: Path | None 
     out["latency_avg_ms"] = _first_of(stats, ["avg"])
     out["latency_max_ms"] = _first_of(stats, ["max", "100%"])
     out["exact_percentiles"] = False
-    return out
+    out["endpoint"] = fold_endpoints(list(out["endpoint"]))
+    return merge_summary_rows(out, _percentile_knots(stats, out))
+
+
+_PERCENT_COLUMN = re.compile(r"^(\d+(?:\.\d+)?)%$")
+
+
+def _percentile_knots(stats: pd.DataFrame, out: pd.DataFrame) -> pd.DataFrame:
+    """Each row's percentile columns by rank (`95%` -> 95.0), the median as rank 50 and the
+    max as rank 100 where those columns are missing or empty: what merging rows may rely on."""
+    knots = pd.DataFrame(index=out.index)
+    for col in stats.columns:
+        found = _PERCENT_COLUMN.match(str(col))
+        if found:
+            knots[float(found.group(1))] = _number(stats[col])
+    for rank, column in ((50.0, "latency_p50_ms"), (100.0, "latency_max_ms")):
+        given = knots[rank].to_numpy(dtype=float) if rank in knots else np.full(len(out), np.nan)
+        knots[rank] = np.where(np.isnan(given), out[column].to_numpy(dtype=float), given)
+    return knots
 
 
 def _first_of(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
@@ -314,10 +334,11 @@ def _history_series(history: pd.DataFrame, run_id: str) -> pd.DataFrame:
         "users": _number(history["users"]) if "users" in history else np.nan,
     }).dropna(subset=["timestamp"])
     is_all = frame["name"].str.strip().str.lower().isin(_AGGREGATE_NAMES)
-    frame["endpoint"] = [("" if a else endpoint_name(n, m)) for a, n, m in
-                         zip(is_all, frame["name"], frame["method"], strict=True)]
-    frame = frame.sort_values(["endpoint", "timestamp"], kind="stable")
-    grouped = frame.groupby("endpoint")
+    frame["label"] = [("" if a else endpoint_name(n, m)) for a, n, m in
+                      zip(is_all, frame["name"], frame["method"], strict=True)]
+    frame["endpoint"] = fold_endpoints(list(frame["label"]))
+    frame = frame.sort_values(["label", "timestamp"], kind="stable")
+    grouped = frame.groupby("label")  # totals are cumulative per Locust name, before merging
     frame["requests"] = grouped["total"].diff().fillna(frame["total"]).clip(lower=0)
     frame["errors"] = grouped["failed"].diff().fillna(frame["failed"]).clip(lower=0)
     frame["timestamp"] = frame["timestamp"].dt.floor(f"{SERIES_STEP_S}s")

@@ -16,7 +16,8 @@ conventions:
   `rpc.server.duration`, any name with `duration` or `latency`) give requests (the count), errors
   and client_errors (the count of points whose `http.response.status_code` is 5xx / 4xx, or with
   `error.type`), latency p50/p95/p99 from the buckets (Prometheus' interpolation; exponential
-  buckets are converted to bounds first), latency_avg_ms (sum / count) and latency_max_ms;
+  buckets are converted to bounds first, and every estimate stays within the points' min and
+  max), latency_avg_ms (sum / count) and latency_max_ms;
   the unit (`s`, `ms`) sets the scale;
 - request counters (`http.server.requests`, `http.server.request.count`) give requests/errors;
 - `*.cpu.utilization` and `*.memory.utilization` gauges (ratio 0-1) give cpu_pct / memory_pct;
@@ -194,18 +195,22 @@ def _point(base: OtlpPoint, raw: Mapping[str, Any]) -> OtlpPoint:
 
 
 def _exponential_buckets(raw: Mapping[str, Any]) -> dict[str, Any]:
-    """Exponential buckets as explicit ones: index i covers (base^i, base^(i+1)], base =
-    2^(2^-scale); the zero bucket covers [0, zeroThreshold]. Negative buckets are not latencies
-    and are folded into the zero bucket."""
+    """Exponential buckets as explicit ones, by the OpenTelemetry data model
+    (metrics/data-model.md, "ExponentialHistogram"): base = 2^(2^-scale); the positive bucket of
+    index i covers (base^i, base^(i+1)], the first one's index being `offset`; `zeroCount`
+    observations lie in [-zeroThreshold, zeroThreshold]; negative bucket i covers
+    (-base^(i+1), -base^i]. A duration cannot be negative: negative observations rank below
+    every positive one, so they join the zero bucket (an estimate there is clamped at 0 and at
+    the point's min). Bounds come from exp2 (no overflow error at extreme scales or offsets)."""
     scale = _int(raw.get("scale")) or 0
-    base = 2.0 ** (2.0 ** -scale)
     positive = raw.get("positive") or {}
     offset = _int(positive.get("offset")) or 0
     counts = [_num(c, 0.0) or 0.0 for c in _get(positive, "bucketCounts") or []]
     negative = sum(_num(c, 0.0) or 0.0 for c in _get(raw.get("negative") or {}, "bucketCounts") or [])
     zero = (_num(_get(raw, "zeroCount"), 0.0) or 0.0) + negative
     threshold = _num(_get(raw, "zeroThreshold"), 0.0) or 0.0
-    bounds = [threshold, max(base ** offset, threshold)] + [base ** (offset + j + 1) for j in range(len(counts))]
+    edges = np.exp2(np.arange(offset, offset + len(counts) + 1, dtype=float) * 2.0 ** -scale)
+    bounds = [threshold, max(float(edges[0]), threshold), *(float(e) for e in edges[1:])]
     return {"bounds": tuple(bounds), "bucket_counts": (zero, 0.0, *counts, 0.0)}
 
 
@@ -384,13 +389,24 @@ def percentile_rows(items: list[tuple[Interval, Where]]) -> Iterator[tuple[Where
     for (where, start, bounds, factor), group in merged.items():
         counts = np.sum([np.asarray(i.bucket_counts, dtype=float) for i in group], axis=0)
         upper = np.asarray((*bounds, math.inf))[: len(counts)]
-        lows = [i.point.min for i in group if i.extremes and i.point.min is not None]
-        highs = [i.point.max for i in group if i.extremes and i.point.max is not None]
+        lowest, highest = _observed_range(group)
         for metric, q in S.PERCENTILES.items():
-            value = S.bucket_quantile(upper, counts[None, :], q, lowest=min(lows) if lows else None,
-                                      highest=max(highs) if highs else None)[0]
+            value = S.bucket_quantile(upper, counts[None, :], q, lowest=lowest, highest=highest)[0]
             if np.isfinite(value):
                 yield where, start, metric, factor * float(value)
+
+
+def _observed_range(group: list[Interval]) -> tuple[float, float | None]:
+    """[min, max] of the merged intervals' observations: known only when every interval gives
+    them for itself (a cumulative point's min/max cover its lifetime, not the interval); a
+    duration is never below 0."""
+    own = [i for i in group if i.extremes and i.count]
+    complete = len(own) == len([i for i in group if i.count])
+    lows = [i.point.min for i in own if i.point.min is not None]
+    highs = [i.point.max for i in own if i.point.max is not None]
+    lowest = max(min(lows), 0.0) if complete and lows and len(lows) == len(own) else 0.0
+    highest = max(highs) if complete and highs and len(highs) == len(own) else None
+    return lowest, highest
 
 
 # ---- the reader -----------------------------------------------------------------------------

@@ -10,7 +10,9 @@ Which perfops metric a series is (see docs/sources.md, "Prometheus JSON files"):
 1. its `__name__` through NAME_RULES below: perfops' own names (also as the last part of a
    recording-rule name like `service:latency_p95_ms:5m`), HTTP request counters (split by the
    status label into requests, errors, client_errors), `*_bucket` latency histograms (p50, p95,
-   p99), `process_cpu_seconds_total` (cpu_pct) and `up` (instances);
+   p99), request-duration summaries (`{quantile="0.5|0.95|0.99|1"}` -> p50, p95, p99, max;
+   SUMMARY_NAME), `process_cpu_seconds_total` (cpu_pct) and `up` (instances); latencies are
+   turned into ms by the name's unit suffix (`_seconds`);
 2. else a perfops metric named in the file name (`checkout-api.latency_p95_ms.json`): the values
    are taken as they are (the query already computed them);
 3. else the series cannot be placed: an error saying how to name it (or skipped with
@@ -26,6 +28,7 @@ per-interval increases (reset-aware, like PromQL `increase`) at the start of eac
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -61,10 +64,17 @@ NAME_RULES = (
     NameRule(re.compile(r"^(.*_)?(http_server_request_duration|http_server_requests|request_duration|"
                         r"http_request_duration|response_time|latency)(_seconds|_milliseconds|_ms)?_count$"),
              "requests"),
-    NameRule(re.compile(r"^.*(duration|latency|response_time).*_bucket$"), "histogram"),
+    NameRule(re.compile(r"^.*(duration|latency|response_time|http_server_requests).*_bucket$"), "histogram"),
     NameRule(re.compile(r"^process_cpu_seconds_total$"), "cpu_seconds"),
     NameRule(re.compile(r"^up$"), "instances"),
 )
+
+
+# a summary (`…{quantile="0.99"}` beside `_sum` and `_count`) is read when its `_count` is read
+# as HTTP requests (NAME_RULES): the same request-duration families, never runtime summaries
+# such as go_gc_duration_seconds
+SUMMARY_NAME = re.compile(r"^(.*_)?(http_server_request_duration|http_server_requests|request_duration|"
+                          r"http_request_duration|response_time|latency)(_seconds|_milliseconds|_ms|_microseconds)?$")
 
 
 @dataclass(frozen=True)
@@ -191,14 +201,22 @@ def to_datetime(seconds: np.ndarray) -> np.ndarray:
 
 
 # ---- naming ----------------------------------------------------------------------------
-def pieces_of(series: list[RawSeries], naming: Naming, problems: S.Problems) -> list[S.Piece]:
-    """Name every series in perfops' terms (see the module docstring for the rules)."""
+def pieces_of(series: list[RawSeries], naming: Naming, problems: S.Problems,
+              context: list[RawSeries] | None = None) -> list[S.Piece]:
+    """Name every series in perfops' terms (see the module docstring for the rules); `context`:
+    every series of the file, when `series` is a selection (summaries look up their `_count`)."""
     resolver = S.ServiceResolver(naming.catalog, naming.service_override)
     pieces: list[S.Piece] = []
     histograms: dict[tuple[tuple[str, str], ...], list[RawSeries]] = {}
+    everything = series if context is None else context
+    empty = _empty_summary_times(everything)
+    bucketed = {i.labels.get("__name__", "").removesuffix("_bucket") for i in everything
+                if "le" in i.labels and series_kind(i, naming) == "histogram"}
     for item in series:
         name = item.labels.get("__name__", "")
-        kind = kind_of(name, naming)
+        kind = series_kind(item, naming)
+        if kind == "summary" and name in bucketed:
+            continue  # Micrometer writes both for one timer: the histogram's buckets are read instead
         if kind is None:
             problems.report(_unnamed_message(item.labels), field="__name__", hint=_UNNAMED_HINT)
             continue
@@ -209,6 +227,8 @@ def pieces_of(series: list[RawSeries], naming: Naming, problems: S.Problems) -> 
             key = tuple(sorted((k, v) for k, v in item.labels.items() if k not in ("le", "__name__")))
             histograms.setdefault((("__service__", service), ("__name__", name), *key), []).append(item)
             continue
+        if kind == "summary":
+            item = _observed(item, empty.get(_summary_key(item.labels), set()))
         pieces.extend(_convert(kind, item, service, naming))
     for key, group in histograms.items():
         pieces.extend(_histogram_pieces(dict(key)["__service__"], dict(key)["__name__"], group, naming))
@@ -227,6 +247,15 @@ def _unnamed_message(labels: Mapping[str, str]) -> str:
     if name:
         return f"series '{name}' is not a metric perfops knows"
     return "a series without __name__ (an aggregated query) does not say which perfops metric it is"
+
+
+def series_kind(item: RawSeries, naming: Naming) -> str | None:
+    """kind_of, and 'summary' for the quantile series of a request-duration summary (a file's
+    series, not a collect query's: a query names its metric outright)."""
+    name = item.labels.get("__name__", "")
+    if "quantile" in item.labels and naming.raw_counters and is_request_summary(name):
+        return "summary"
+    return kind_of(name, naming)
 
 
 def kind_of(name: str, naming: Naming) -> str | None:
@@ -276,6 +305,10 @@ def _convert(kind: str, item: RawSeries, service: str, naming: Naming) -> list[S
         return [piece(kind.split(":", 1)[1], item.times, item.values)]
     if kind == "instances":
         return [piece("instances", item.times, item.values)]
+    if kind == "summary":
+        metric = _summary_metric(item.labels["quantile"])
+        factor = S.seconds_factor(item.labels.get("__name__", "")) or 1.0
+        return [piece(metric, item.times, factor * item.values)] if metric else []
     order = np.argsort(item.times, kind="stable")
     times, values = item.times[order], item.values[order]
     grown = S.increases(values)
@@ -289,6 +322,51 @@ def _convert(kind: str, item: RawSeries, service: str, naming: Naming) -> list[S
     elif status == "4xx":
         out.append(piece("client_errors", times[:-1], grown))
     return out
+
+
+def is_request_summary(name: str) -> bool:
+    """A request-duration summary family: SUMMARY_NAME, and a name that says it times requests
+    (not `prometheus_local_storage_persist_latency_microseconds`)."""
+    return bool(SUMMARY_NAME.match(name) and _REQUEST_WORD.search(name))
+
+
+_REQUEST_WORD = re.compile(r"(http|request|response|rpc|grpc|server)")
+
+
+def _summary_key(labels: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    """A summary's family and labels, without `quantile` (its `_count` series has the same)."""
+    name = labels.get("__name__", "").removesuffix("_count")
+    return (("__name__", name), *sorted((k, v) for k, v in labels.items() if k not in ("quantile", "__name__")))
+
+
+def _empty_summary_times(series: list[RawSeries]) -> dict[tuple[tuple[str, str], ...], set[float]]:
+    """When each summary had observed nothing (its `_count` is 0): a summary then reports its
+    quantiles as 0 or NaN, which are no latencies."""
+    out: dict[tuple[tuple[str, str], ...], set[float]] = {}
+    for item in series:
+        if item.labels.get("__name__", "").endswith("_count") and is_request_summary(
+                item.labels["__name__"].removesuffix("_count")):
+            out[_summary_key(item.labels)] = {float(t) for t, v in zip(item.times, item.values, strict=True) if v == 0}
+    return out
+
+
+def _observed(item: RawSeries, empty: set[float]) -> RawSeries:
+    if not empty:
+        return item
+    keep = np.array([float(t) not in empty for t in item.times], dtype=bool)
+    return RawSeries(item.labels, item.times[keep], item.values[keep])
+
+
+def _summary_metric(quantile: str) -> str | None:
+    """latency_p50/p95/p99_ms for quantiles 0.5/0.95/0.99, latency_max_ms for 1 (the window's
+    largest observation); None for the others (perfops stores no p90 or p25)."""
+    try:
+        q = float(quantile)
+    except ValueError:
+        return None
+    if math.isclose(q, 1.0):
+        return "latency_max_ms"
+    return next((metric for metric, wanted in S.PERCENTILES.items() if math.isclose(q, wanted)), None)
 
 
 def _histogram_pieces(service: str, name: str, group: list[RawSeries], naming: Naming) -> list[S.Piece]:

@@ -9,7 +9,9 @@ seconds, is read as milliseconds, as everywhere in perfops), exemplars after ` #
 
 A sample without a timestamp was taken at the scrape time: the file's modification time. The
 series are then named exactly as a saved query_range answer is (perfops.ingest.prometheus_json,
-docs/sources.md): HTTP request counters, `*_bucket` latency histograms, `up`, perfops' own names.
+docs/sources.md): HTTP request counters, `*_bucket` latency histograms, request-duration
+summaries (`{quantile="0.99"}`: the latency percentiles as the client computed them over its
+window), `up`, perfops' own names.
 A single scrape is a snapshot: counters need two scrapes to give a per-interval count, so they
 give nothing; a histogram gives the latency percentiles of everything observed since the process
 started, at the scrape time. Families perfops does not read are listed in the notes (a scrape
@@ -128,10 +130,10 @@ def read(path: Path, options: IngestOptions) -> IngestBatch:
     series = to_series(iter_samples(iter(text.split("\n")), openmetrics, str(path)), path.stat().st_mtime)
     metric_hint, service_hint = S.hint_from_filename(path.name, options.catalog)
     naming = P.Naming(options.catalog, P.label_config(options.catalog), options.service, None, service_hint)
-    readable = [s for s in series if P.kind_of(s.labels["__name__"], naming) is not None]
+    readable = [s for s in series if P.series_kind(s, naming) is not None]
     unread = sorted({s.labels["__name__"] for s in series} - {s.labels["__name__"] for s in readable})
     problems = S.Problems(str(path), options.skip_bad_rows)
-    frame = S.frame_of(P.pieces_of(readable, naming, problems))
+    frame = S.frame_of(P.pieces_of(readable, naming, problems, context=series))
     notes = [f"{len(unread)} metric families are not ones perfops reads (e.g. {', '.join(unread[:5])})"] if unread else []
     if readable and not len(frame):
         notes.append("a single scrape gives no per-interval counts: counters need two scrapes or more")

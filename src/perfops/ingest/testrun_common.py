@@ -12,8 +12,8 @@ values rather than by the number of samples (see `ExactHistogram`).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -122,6 +122,59 @@ class ExactHistogram:
         out["latency_avg_ms"] = np.add.reduceat(values * self.counts, first) / total
         out["latency_max_ms"] = values[last]
         return pd.DataFrame(out, columns=columns)
+
+
+def merge_summary_rows(rows: pd.DataFrame, knots: pd.DataFrame) -> pd.DataFrame:
+    """Summary rows (canonical endpoint columns) of one endpoint merged into one row each:
+    samples, errors and throughput summed, the average weighted by samples, the max of the maxima.
+
+    Percentiles cannot be recomputed without the samples. They come from the mixture of the
+    rows' distributions as their percentile columns describe them: `knots` (aligned with `rows`;
+    columns = percent ranks such as 50.0, 95.0, 100.0; values in ms) says that at least q % of a
+    row's samples are at or below its q-th value. The merged p-th percentile is the smallest knot
+    value x at which these lower bounds, weighted by samples, reach p. That is an upper bound of
+    the true percentile (never optimistic) and never above the largest of the rows' own p-th
+    percentiles; a row of one sample (all its columns equal) is described exactly. Merged rows
+    carry `exact_percentiles = False`."""
+    if not rows["endpoint"].duplicated().any():
+        return rows
+    out = []
+    for _, part in rows.groupby("endpoint", sort=False):
+        out.append(part.iloc[0].to_dict() if len(part) == 1 else _merged_row(part, knots.loc[part.index]))
+    return pd.DataFrame(out, columns=rows.columns)
+
+
+def _merged_row(part: pd.DataFrame, knots: pd.DataFrame) -> dict[str, object]:
+    weights = part["samples"].to_numpy(dtype=float)
+    sampled = weights > 0
+    row = part.iloc[0].to_dict()
+    row["samples"] = int(weights.sum())
+    row["errors"] = int(part["errors"].sum())
+    rps = part["throughput_rps"].to_numpy(dtype=float)
+    row["throughput_rps"] = float(np.nansum(rps)) if not np.isnan(rps).all() else float("nan")
+    avg, top = (part[c].to_numpy(dtype=float)[sampled] for c in ("latency_avg_ms", "latency_max_ms"))
+    total = weights[sampled].sum()
+    row["latency_avg_ms"] = float((avg * weights[sampled]).sum() / total) if total else float("nan")
+    row["latency_max_ms"] = float(top.max()) if top.size else float("nan")  # NaN if any is unknown
+    ranks = knots.columns.to_numpy(dtype=float) / 100.0
+    values = knots.to_numpy(dtype=float)[sampled]
+    for q in PERCENTILES:
+        row[f"latency_p{q}_ms"] = _mixture_quantile(values, ranks, weights[sampled], q / 100.0)
+    row["exact_percentiles"] = False
+    return row
+
+
+def _mixture_quantile(values: np.ndarray, ranks: np.ndarray, weights: np.ndarray, p: float) -> float:
+    """The smallest knot value x with sum_i w_i F_i(x) >= p * sum_i w_i, where F_i(x) is the
+    largest rank of row i whose value is <= x (0 below its first knot); NaN if never reached."""
+    candidates = np.unique(values[~np.isnan(values)])
+    if candidates.size == 0 or weights.sum() == 0:
+        return float("nan")
+    at_or_below = np.where(np.isnan(values)[:, :, None], False, values[:, :, None] <= candidates[None, None, :])
+    lower = np.max(np.where(at_or_below, ranks[None, :, None], 0.0), axis=1)  # rows x candidates
+    share = (weights[:, None] * lower).sum(axis=0) / weights.sum()
+    reached = np.flatnonzero(share >= p - 1e-12)
+    return float(candidates[reached[0]]) if reached.size else float("nan")
 
 
 _DENSE_LIMIT = 1 << 23  # count with bincount when the block's key range is below this
@@ -284,6 +337,26 @@ class SampleAccumulator:
 
 
 
+    def regrouped(self, names: list[str]) -> SampleAccumulator:
+        """This accumulator with the labels merged by the endpoint each names (`names[code]`):
+        labels that fold to one endpoint (`/jobs/1`, `/jobs/2`) become one row whose counts add
+        and whose percentiles come from the merged histograms, so they stay exact."""
+        unique = list(dict.fromkeys(names))
+        if len(unique) == len(self.names):
+            return replace(self, names=list(names), index={n: i for i, n in enumerate(names)})
+        where = {name: i for i, name in enumerate(unique)}
+        remap = np.asarray([where[n] for n in names], dtype=np.int64)
+        by_endpoint, by_bucket = ExactHistogram(), ExactHistogram()
+        for source, target, code_bits in ((self.by_endpoint, by_endpoint, 0), (self.by_bucket, by_bucket, _LABEL_BITS)):
+            source._merge()
+            target.add_counted(_remap_codes(source.keys, remap, code_bits), source.counts)
+        eu = self._errors_users()
+        g = np.asarray(eu.index, dtype=np.int64)
+        eu.index = pd.Index((g & ~_ALL) | remap[g & _ALL], name="g")
+        merged = eu.groupby(level=0).agg(errors=("errors", "sum"), users=("users", "max"))
+        return replace(self, names=unique, index=where, by_endpoint=by_endpoint, by_bucket=by_bucket,
+                       partials=[merged])
+
     def _errors_users(self) -> pd.DataFrame:
         if not self.partials:
             return pd.DataFrame({"errors": [], "users": []}, index=pd.Index([], name="g"))
@@ -350,6 +423,15 @@ class SampleAccumulator:
         return series_frame(stats)
 
 
+def _remap_codes(keys: np.ndarray, remap: np.ndarray, code_shift: int) -> np.ndarray:
+    """Histogram keys (group << 32 | value) with the endpoint code in the group's low bits
+    (`code_shift` = 0: the group is the code; _LABEL_BITS: interval << bits | code) remapped."""
+    group, value = keys >> ExactHistogram.SHIFT, keys & ((1 << ExactHistogram.SHIFT) - 1)
+    code = group & _ALL if code_shift else group
+    group = (group & ~_ALL) | remap[code] if code_shift else remap[code]
+    return (group << ExactHistogram.SHIFT) | value
+
+
 def _all_possible(ts_ms: np.ndarray, elapsed: np.ndarray) -> bool:
     """The fast check of a whole block (min/max, no masks): every time in range, every
     duration a number from 0 up, every end in range. NaN fails every comparison."""
@@ -372,6 +454,42 @@ def endpoint_name(label: str, method: str | None = None, url: str | None = None)
     if method and label:
         return f"{method} {label}"
     return label
+
+
+def fold_endpoints(names: Sequence[str]) -> list[str]:
+    """Each name as access logs template it, so a test's endpoints line up with production's:
+    `GET /api/jobs/5f0c…/update?x=1` -> `GET /api/jobs/{id}/update` (query dropped, scheme and
+    host stripped, numbers, UUIDs, hex hashes and long tokens folded to `{id}`; the templating
+    of perfops.ingest.access_templates itself, not a copy). A bare path is folded the same way;
+    a name that is not a path (`Login page`) is kept."""
+    import pyarrow as pa
+
+    from perfops.ingest import access_templates as tpl
+
+    methods: list[str | None] = []
+    paths: list[str] = []
+    for name in names:
+        method, sep, rest = name.partition(" ")
+        if sep and ENDPOINT_RE.match(name):
+            methods.append(method)
+            paths.append(rest)
+        elif name.startswith("/"):
+            methods.append(None)
+            paths.append(name)
+        else:
+            methods.append(None)
+            paths.append("")
+    cut = [path.split("?", 1)[0] for path in paths]
+    folded = tpl.fold_ids(tpl.strip_scheme_host(pa.array(cut, type=pa.string()))).to_pylist() if cut else []
+    out = []
+    for name, method, path, templated in zip(names, methods, paths, folded, strict=True):
+        if method is not None:
+            out.append(tpl.endpoint_name(method, templated))
+        elif path:
+            out.append(tpl.template_of(templated))
+        else:
+            out.append(name)
+    return out
 
 
 def _url_path(url: str) -> str:

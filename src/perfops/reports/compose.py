@@ -2,8 +2,8 @@
 
 Each module `perfops.reports.sections.<name>` defines `build(view) -> list[Section]` (see
 `perfops.reports.section`). Modules are discovered with pkgutil, like the ingest registry, so a
-new area adds one module and nothing else. A module that raises does not kill the report: its
-place shows an error box naming the section, and the error is logged.
+new area adds one module and nothing else. A module that raises stops the report with
+SectionFailed naming the section: a report is whole or not written.
 
 Order convention (Section.order): 0-99 the at-a-glance page (overview, maturity), 100-499 the
 area sections, 500+ the appendix (printed from a new page). A section whose id repeats one
@@ -14,17 +14,14 @@ FALLBACKS), so an area can supply its own capacity outlook or savings summary.
 from __future__ import annotations
 
 import importlib
-import logging
 import pkgutil
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from markupsafe import Markup, escape
 
 from perfops.reports.section import ReportView, Section
-
-log = logging.getLogger("perfops.reports")
 
 APPENDIX_FROM = 500
 # the overview's fallback summaries, dropped when the area module gives its own sections
@@ -43,11 +40,16 @@ class Report:
     view: ReportView
     main: list[Section]
     appendix: list[Section]
-    errors: list[str] = field(default_factory=list)
 
     @property
     def sections(self) -> list[Section]:
         return [*self.main, *self.appendix]
+
+
+class SectionFailed(RuntimeError):
+    """A section raised while a report was built: a bug, never a user mistake. The report is
+    not written (a report silently lacking a section is worse than none); the CLI prints this
+    one line and exits 70 (PERFOPS_DEBUG=1 shows the traceback of the cause)."""
 
 
 def section_builders() -> dict[str, Builder]:
@@ -60,35 +62,26 @@ def section_builders() -> dict[str, Builder]:
             continue
         try:
             module = importlib.import_module(f"{package.__name__}.{info.name}")
-        except Exception as exc:  # a broken module must not kill every report
-            log.exception("report section module %s failed to import", info.name)
-            found[info.name] = _failing(exc)
-            continue
+        except Exception as exc:
+            raise SectionFailed(f"the report section module '{info.name}' failed to import: "
+                                f"{type(exc).__name__}: {_first_line(exc)}") from exc
         build = getattr(module, "build", None)
         if callable(build):
             found[info.name] = build
     return found
 
 
-def _failing(exc: Exception) -> Builder:
-    def build(_view: ReportView) -> list[Section]:
-        raise exc
-
-    return build
-
-
 def compose(view: ReportView, builders: dict[str, Builder] | None = None) -> Report:
-    """Run every section builder for the view and order the result."""
+    """Run every section builder for the view and order the result; a builder that raises
+    stops the report with SectionFailed naming the section and the report."""
     builders = section_builders() if builders is None else builders
     sections: list[tuple[int, str, Section]] = []
-    errors: list[str] = []
     for name, build in builders.items():
         try:
             built = list(build(view))
         except Exception as exc:
-            log.exception("report section %s failed for %s report", name, view.audience)
-            errors.append(f"{name}: {type(exc).__name__}: {exc}")
-            built = [error_section(name, exc)]
+            raise SectionFailed(f"the '{name}' section of the {view.audience} report of {_scope(view)} failed: "
+                                f"{type(exc).__name__}: {_first_line(exc)}") from exc
         sections.extend((s.order, name, s) for s in built)
     chosen = _drop_replaced_fallbacks(sections)
     chosen.sort(key=lambda item: (item[0], item[1]))
@@ -97,8 +90,13 @@ def compose(view: ReportView, builders: dict[str, Builder] | None = None) -> Rep
         title=report_title(view), audience=view.audience, scope=_scope(view),
         generated_at=view.generated_at or view.ctx.now, view=view,
         main=[s for s in ordered if s.order < APPENDIX_FROM],
-        appendix=[s for s in ordered if s.order >= APPENDIX_FROM], errors=errors,
+        appendix=[s for s in ordered if s.order >= APPENDIX_FROM],
     )
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc)
+    return text.splitlines()[0] if text else ""
 
 
 def _drop_replaced_fallbacks(sections: list[tuple[int, str, Section]]) -> list[tuple[int, str, Section]]:
@@ -114,18 +112,6 @@ def _drop_replaced_fallbacks(sections: list[tuple[int, str, Section]]) -> list[t
         if not (item[1] == "overview" and item[2].id in FALLBACKS
                 and (FALLBACKS[item[2].id] in modules or len(ids[item[2].id]) > 1))
     ]
-
-
-def error_section(name: str, exc: BaseException) -> Section:
-    """The box shown where a section failed: names it, says the rest of the report is sound."""
-    message = f"{type(exc).__name__}: {exc}"
-    html = Markup(
-        '<div class="error-box" role="alert"><strong>The “{}” section could not be built.</strong> '
-        "The rest of this report is complete. Error: <code>{}</code></div>"
-    ).format(name, message)
-    md = f"> **The “{name}” section could not be built.** The rest of this report is complete. Error: `{message.replace('`', '')}`"
-    return Section(id=f"error-{name}", title=f"{name} (error)", order=450, html=str(html), markdown=md,
-                   data={"error": message, "section": name})
 
 
 def report_title(view: ReportView) -> str:

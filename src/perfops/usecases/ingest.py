@@ -1,4 +1,5 @@
-"""`perfops ingest`: files in, store updated — idempotent by content hash, atomic per file."""
+"""`perfops ingest`: files in, store updated — idempotent by content and options (see ingest_key), atomic
+per file."""
 
 from __future__ import annotations
 
@@ -28,6 +29,8 @@ class FileResult:
     skipped: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     run_ids: list[str] = field(default_factory=list)  # performance-test runs the file held
+    warnings: list[str] = field(default_factory=list)  # data the file seemed to hold but did not load
+    run_sizes: list[tuple[str, int, int]] = field(default_factory=list)  # (run id, samples, endpoints)
 
 
 def ingest_paths(
@@ -65,8 +68,8 @@ def ingest_paths(
 
 def ingest_file(store: Store, path: Path, format_name: str, options: IngestOptions) -> FileResult:
     """Read one file and store it in one transaction: all of it, or (on any error) nothing."""
-    digest = file_sha256(path)
     reader = reader_for(path, format_name)
+    digest = ingest_key(file_sha256(path), reader.name if format_name != "auto" else None, options)
     if store.ledger.has(digest):
         return FileResult(path, reader.name, "unchanged")
     plans = reader.bulk(path, options) if reader.bulk and not options.skip_bad_rows else None
@@ -92,7 +95,19 @@ def ingest_file(store: Store, path: Path, format_name: str, options: IngestOptio
     except StoreRejected as exc:
         raise InputError(f"the store refused the rows read as {reader.name}: {exc}", path=str(path)) from exc
     runs = list(batch.test_runs["run_id"]) if batch.test_runs is not None and len(batch.test_runs) else []
-    return FileResult(path, reader.name, "loaded", rows, batch.skipped, batch.notes, runs)
+    return FileResult(path, reader.name, "loaded", rows, batch.skipped, batch.notes, runs, batch.warnings,
+                      [run_size(batch, run) for run in runs])
+
+
+def run_size(batch: IngestBatch, run_id: str) -> tuple[str, int, int]:
+    """(run id, samples, endpoints) of a run just read: the endpoints' samples, or the whole
+    run's row ('' endpoint, summary files) when it has no per-endpoint rows."""
+    eps = batch.test_endpoints
+    if eps is None or eps.empty:
+        return run_id, 0, 0
+    rows = eps[eps["run_id"] == run_id]
+    named = rows[rows["endpoint"] != ""]
+    return run_id, int((named if len(named) else rows)["samples"].sum()), len(named)
 
 
 def store_batch(store: Store, batch: IngestBatch) -> int:
@@ -138,6 +153,23 @@ def _expand(paths: Sequence[Path]) -> list[Path]:
         else:
             raise InputError("no such file or folder", path=str(path))
     return files
+
+
+def ingest_key(content_sha256: str, forced_format: str | None, options: IngestOptions) -> str:
+    """What the ledger remembers: the content's SHA-256, joined by the options that change the
+    rows written (service, run id, environment, a forced format, the access-log format and
+    consumer field), so the same file for two services loads twice while the same file with the
+    same options changes nothing. Without such options the key is the content's SHA-256 alone,
+    as stores written before this rule hold it. --skip-bad-rows is left out: it never changes a
+    row that loads."""
+    chosen = {"service": options.service, "run_id": options.run_id, "environment": options.environment,
+              "format": forced_format, "log_format": options.log_format, "consumer_field": options.consumer_field}
+    given = {name: value for name, value in chosen.items() if value is not None}
+    if not given:
+        return content_sha256
+    import json
+
+    return hashlib.sha256(json.dumps([content_sha256, given], sort_keys=True).encode()).hexdigest()
 
 
 def file_sha256(path: Path) -> str:

@@ -269,13 +269,13 @@ def _render_parallel(workspace: Workspace, catalog: Catalog, jobs: list[tuple[tu
 
 def _collect(parts: list[Any]) -> dict[tuple[Any, ...], Any]:
     """The workers' capacity figures; a chunk that failed is left to the executive report, which
-    computes it again (and boxes the section if it fails there too)."""
+    computes it again (and stops with exit 70 if it fails there too: no traceback printed here)."""
     derived: dict[tuple[Any, ...], Any] = {}
     for part in parts:
         try:
             derived.update(part.result())
         except Exception:
-            log.exception("capacity figures of a chunk of services failed in a worker")
+            log.debug("capacity figures of a chunk of services failed in a worker", exc_info=True)
     return derived
 
 
@@ -360,7 +360,24 @@ def plan_jobs(catalog: Catalog, audience: str | None, squad: str | None, service
         views += [(("developer", None, name), folder / "developer" / name) for name in names]
     if output is not None:
         return [(views[0][0], formats[0], output)]
-    return [(args, f, base.with_suffix(f".{f}")) for args, base in views for f in formats]
+    return [(args, f, report_file(base, f)) for args, base in views for f in formats]
+
+
+# names Windows reserves for devices, whatever the extension (`con.html` cannot be created there)
+_DEVICE_NAMES = frozenset({"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)),
+                           *(f"lpt{i}" for i in range(1, 10))})
+
+
+def report_file(base: Path, fmt: str) -> Path:
+    """`developer/orders.api` + html -> `developer/orders.api.html`: the format is appended, never
+    put in place of a dot in the name (`orders.api` and `orders.worker` once both wrote
+    `orders.html`). Names the catalog accepts ([a-z0-9][a-z0-9._-]*) are URL- and file-safe and
+    the format has no dot, so the mapping is one to one; a device name (`con`) gets a `_`, which
+    no catalog name starts with."""
+    name = base.name
+    if name.split(".", 1)[0].lower() in _DEVICE_NAMES:
+        name = "_" + name
+    return base.with_name(f"{name}.{fmt}")
 
 
 def write_index(folder: Path, written: list[Path], catalog: Catalog) -> Path:
