@@ -193,20 +193,18 @@ def data_gap(tier: int, stale: bool, missing: timedelta, budget: timedelta,
 
 # ---- capacity: time to impact -----------------------------------------------------------------
 def time_to_impact(tier: int, days: float | None = None, peak_util: float | None = None,
-                   target: float | None = None) -> Verdict:
-    """Capacity findings: how soon users feel it. Saturating within 14 days, or a peak at or
-    above 100 % (or CPU ≥ 90 %), is critical on tier 1 and high otherwise; within 30 days, or a
-    tier-1 peak ≥ 90 %, is high on tier 1-2; within 60 days, or a peak over target, is medium
-    (low on tier 3); later is low."""
+                   target: float | None = None, peak_cpu: float | None = None) -> Verdict:
+    """Capacity findings: how soon users feel it. Saturating within 14 days is critical on tier 1
+    and high otherwise; within 30 days high on tier 1-2 (medium on tier 3); within 60 days
+    medium; later low. A peak at or over capacity (utilisation >= 100 %, or CPU >= 90 %), or a
+    tier-1 peak >= 90 % of capacity, is high; a peak over its target medium (low on tier 3)."""
     level = "low"
     if days is not None:
         level = ("critical" if tier == 1 else "high") if days <= 14 else \
             ("high" if tier <= 2 else "medium") if days <= 30 else "medium" if days <= 60 else "low"
     if peak_util is not None:
-        if peak_util >= 100:
-            by_peak = "critical" if tier == 1 else "high"
-        elif peak_util >= 90:
-            by_peak = "high" if tier <= 2 else "medium"
+        if peak_util >= 100 or (peak_cpu or 0.0) >= 90 or (tier == 1 and peak_util >= 90):
+            by_peak = "high"
         elif target is not None and peak_util > target:
             by_peak = "medium" if tier <= 2 else "low"
         else:
@@ -217,32 +215,46 @@ def time_to_impact(tier: int, days: float | None = None, peak_util: float | None
         inputs["days_to_saturation"] = round(days, 1)
     if peak_util is not None:
         inputs["peak_utilisation_pct"] = round(peak_util, 1)
+    if peak_cpu is not None:
+        inputs["peak_cpu_pct"] = round(peak_cpu, 1)
     if target is not None:
         inputs["target_pct"] = target
     return Verdict(level, inputs)
 
 
 # ---- cost: money as a share -------------------------------------------------------------------
-def money(amount: float, service_monthly: float | None, domain_monthly: float | None = None,
+def money(amount: float, service_monthly: float | None = None, domain_monthly: float | None = None,
           tier: int = 2) -> Verdict:
-    """Cost findings (`amount` per month, extra spend or savings): high when it is at least a
-    quarter of the service's monthly spend or 5 % of the domain's, or ≥ 10,000 a month; medium
-    at ≥ 5 % of the service's spend (≥ 3.3 %: a day a month), ≥ 1 % of the domain's, or ≥ 1,000;
-    low otherwise. Money never makes a finding critical: no user is hurt yet."""
+    """Cost findings (`amount` per month, extra spend or savings), as a share of what is spent:
+    high at a quarter of the service's monthly spend or 5 % of the domain's, medium at a day's
+    spend of the service a month (1/30.44) or 1 % of the domain's, low otherwise. Only where
+    neither spend is known does the absolute amount decide (high >= 10,000, medium >= 1,000 a
+    month). Money never makes a finding critical: no user is hurt yet."""
     service_share = amount / service_monthly if service_monthly else None
     domain_share = amount / domain_monthly if domain_monthly else None
-    if amount >= 10_000 or (service_share or 0) >= 0.25 or (domain_share or 0) >= 0.05:
-        level = "high"
-    elif amount >= 1_000 or (service_share or 0) >= 1 / 30.44 or (domain_share or 0) >= 0.01:
-        level = "medium"
+    if service_share is None and domain_share is None:
+        level = "high" if amount >= 10_000 else "medium" if amount >= 1_000 else "low"
+        rule = "absolute amount (no spend to compare with)"
+    elif (service_share or 0) >= 0.25 or (domain_share or 0) >= 0.05:
+        level, rule = "high", "share of spend"
+    elif (service_share or 0) >= 1 / 30.44 or (domain_share or 0) >= 0.01:
+        level, rule = "medium", "share of spend"
     else:
-        level = "low"
-    inputs: dict[str, Any] = {"tier": tier, "amount_per_month": round(amount, 2), "rule": "money share"}
+        level, rule = "low", "share of spend"
+    inputs: dict[str, Any] = {"tier": tier, "amount_per_month": round(amount, 2), "rule": rule}
     if service_share is not None:
         inputs["share_of_service_spend"] = round(service_share, 4)
     if domain_share is not None:
         inputs["share_of_domain_spend"] = round(domain_share, 4)
     return Verdict(level, inputs)
+
+
+def unit_cost(rise: float, monthly: float, tier: int = 2) -> Verdict:
+    """Cost per 1,000 requests up by `rise` (0.3 = +30 %): high from doubling, medium from a
+    quarter, low below; `monthly` is what it costs at current volume."""
+    level = "high" if rise >= 1.0 else "medium" if rise >= 0.25 else "low"
+    return Verdict(level, {"tier": tier, "rise": round(rise, 4), "amount_per_month": round(monthly, 2),
+                           "rule": "rise of the unit cost"})
 
 
 def redundant_instances(tier: int) -> int:
@@ -274,12 +286,76 @@ def blast_radius(catalog: Any, service: str) -> tuple[int, int]:
             if caller not in callers and caller != service:
                 callers.add(caller)
                 frontier.append(caller)
-    journeys = [j for j in getattr(catalog, "journeys", []) if any(s == service for s, _ in j.parsed_steps)]
+    journeys = [j for j in getattr(catalog, "journeys", []) if any(s == service for s, _ in j.parsed_steps())]
     for name in callers:
         dep = catalog.service_by_name.get(name)
         if dep is not None:
             tier = min(tier, dep.tier + 1)
     return len(callers) + len(journeys), tier
+
+
+def fixed(level: str, rule: str, **facts: Any) -> Verdict:
+    """A kind whose severity is one level by policy (over-provisioning is always low: it costs
+    money, it hurts no user), with the facts it was judged on."""
+    return Verdict(level, {"rule": rule, **{k: _plain(v) for k, v in facts.items()}})
+
+
+def volume_change(tier: int, change: float) -> Verdict:
+    """A week-over-week volume change outside its usual band: medium from +-50 %, else low."""
+    return Verdict("medium" if abs(change) >= 0.5 else "low",
+                   {"tier": tier, "change": round(change, 4), "rule": "size of the weekly change"})
+
+
+def feedback_risk(base: str, tier: int) -> str:
+    """Feedback findings (NFRs, tests) are risks found before production feels them: their
+    check's base level, one step less on tier 3, never raised by a tier, never below low."""
+    index = min(SEVERITIES.index(base) + (1 if tier == 3 else 0), len(SEVERITIES) - 2)
+    return SEVERITIES[index]
+
+
+def journey(tier: int, ongoing: bool, hours: float) -> str:
+    """A journey over its target: high when its most critical service is tier 1 and it is still
+    degraded or was for 6 hours or more, else medium; one level less for a tier-3 journey."""
+    level = "high" if tier == 1 and (ongoing or hours >= 6) else "medium"
+    return shift(level, 1) if tier == 3 else level
+
+
+# Kinds decided by a base level (by_tier, feedback_risk, journey): the rule and the evidence keys it
+# reads, recorded by `record_inputs` as the finding's severity_inputs.
+KIND_RULES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "slo_breach": ("critical for tier 1 (high while under 25 % over the error budget), one level milder per tier",
+                   ("sli", "good_pct", "objective_pct", "budget", "budget_remaining")),
+    "error_budget_burn": ("the burn-rate window pair's level for tier 1, one level milder per tier",
+                          ("pair", "peak_burn_rate", "threshold")),
+    "journey_degradation": ("high for a tier-1 journey degraded 6 h or ongoing, else medium; tier 3 one less",
+                            ("journey", "degraded_hours", "baseline", "observed")),
+    "consumer_misuse": ("the pattern's level for tier 1, one level milder per tier",
+                        ("client_error_rate_pct", "amplification", "factor", "share_of_calls", "calls_per_day")),
+    "nfr_mismatch": ("the check's base level; tier 3 one less; feedback is never above its base",
+                     ("nfr_peak_tps", "observed_peak_rps", "total_variation", "change_pct")),
+    "test_coverage_gap": ("the check's base level; tier 3 one less; feedback is never above its base",
+                          ("run_id",)),
+    "test_prod_divergence": ("the check's base level; tier 3 one less; feedback is never above its base",
+                             ("run_id", "verdict")),
+    "test_regression": ("high from a doubling of the p95, else medium; tier 3 one less",
+                        ("run_id", "baseline_p95_ms", "observed_p95_ms")),
+}
+
+
+def record_inputs(findings: list[Any], catalog: Any) -> list[Any]:
+    """Every finding with evidence["severity_inputs"]: the kinds decided from a base level get
+    their tier, rule and the evidence values the rule read (the others recorded theirs already)."""
+    out = []
+    for f in findings:
+        if "severity_inputs" in f.evidence or f.kind not in KIND_RULES:
+            out.append(f)
+            continue
+        rule, keys = KIND_RULES[f.kind]
+        svc = catalog.service_by_name.get(f.service)
+        inputs = {"tier": svc.tier if svc else None, "rule": rule,
+                  **{k: _plain(f.evidence[k]) for k in keys if k in f.evidence}}
+        out.append(f.with_(evidence={**f.evidence, "severity_inputs": inputs}))
+    return out
 
 
 # ---- levels -----------------------------------------------------------------------------------
