@@ -17,7 +17,6 @@ import pytest
 
 import trends_world as W
 from perfops.analysis import trends
-from perfops.analysis.context import AnalysisContext
 from perfops.workspace import parse_catalog
 
 NO_EVENTS = pd.DataFrame(columns=["timestamp", "service", "type", "version", "description"])
@@ -60,18 +59,9 @@ def nab_series(path: Path, service: str, metric: str, extra: dict[str, float] | 
 
 
 def analyse(frame: pd.DataFrame, now: datetime, period: timedelta, catalog_text: str = CATALOG) -> list:
-    def load(services, metrics, start, end):
-        sel = frame
-        if services is not None:
-            sel = sel[sel["service"].isin(list(services))]
-        if metrics is not None:
-            sel = sel[sel["metric"].isin(list(metrics))]
-        return sel[(sel["timestamp"] >= start) & (sel["timestamp"] < end)]
-
     first = frame["timestamp"].min().to_pydatetime()
-    ctx = AnalysisContext(catalog=parse_catalog(catalog_text), now=now, period=period,
-                          history=now - period - first, load_telemetry=load, events=NO_EVENTS)
-    return trends.run(ctx)
+    return trends.run(W.context(W.World(frame, NO_EVENTS), parse_catalog(catalog_text), now=now, period=period,
+                                history=now - period - first))
 
 
 # ---- item 2: drops to zero in both directions --------------------------------------------------
