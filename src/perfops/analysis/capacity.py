@@ -15,6 +15,7 @@ import numpy as np
 from perfops.analysis.capacity_model import PEAK_WINDOW, CapacityParams, ServiceCapacity, volume_norm
 from perfops.analysis.capacity_pass import assessed, chunks_of
 from perfops.analysis.context import AnalysisContext
+from perfops.analysis.severity import Verdict, fixed, redundant_instances, time_to_impact, volume_change
 from perfops.model.findings import Finding
 
 
@@ -47,15 +48,9 @@ def capacity_findings(ctx: AnalysisContext, state: ServiceCapacity, params: Capa
 
 
 # ---- saturation ---------------------------------------------------------------------------------
-def saturation_severity(days: float, tier: int) -> str:
-    """Sooner and more critical = more severe."""
-    if days <= 14:
-        return "critical" if tier == 1 else "high"
-    if days <= 30:
-        return "high" if tier <= 2 else "medium"
-    if days <= 60:
-        return "medium"
-    return "low"
+def saturation_severity(days: float, tier: int, peak_util: float | None = None) -> Verdict:
+    """Sooner and more critical = more severe: the policy's time to impact."""
+    return time_to_impact(tier, days=days, peak_util=peak_util)
 
 
 def saturation_finding(ctx: AnalysisContext, s: ServiceCapacity, params: CapacityParams) -> Finding | None:
@@ -74,14 +69,16 @@ def saturation_finding(ctx: AnalysisContext, s: ServiceCapacity, params: Capacit
         what = f"peak CPU reaches its {sat.limit:.0f}% target"
         now_txt = f"today's peak CPU is {s.peak_cpu:.0f}%"
     needed = s.needed_instances(s.growth, params.safety_margin)
+    verdict = saturation_severity(sat.days, s.tier, s.peak_util)
     return Finding(
-        kind="saturation_risk", severity=saturation_severity(sat.days, s.tier), service=s.service,
+        kind="saturation_risk", severity=verdict.level, service=s.service,
         squad=s.squad, metric=sat.metric, start=ctx.now, end=None, key="",
         title=f"{s.service} runs out of capacity in about {_days(sat.days)} (around {when}) at its current growth",
         detail=(f"At the forecast growth, {what} in {_days(sat.days)} (90% interval: {sat.days_early:.0f} "
                 f"to {late} days); {now_txt}."),
-        evidence=_evidence(s) | {"limit": round(sat.limit, 2), "saturation_metric": sat.metric,
-                                 "forecast_peak_tps": _r(s.forecast_peak_tps), "growth_over_horizon": round(s.growth, 3)},
+        evidence=verdict.evidence(_evidence(s) | {"limit": round(sat.limit, 2), "saturation_metric": sat.metric,
+                                                  "forecast_peak_tps": _r(s.forecast_peak_tps),
+                                                  "growth_over_horizon": round(s.growth, 3)}),
         recommendation=(f"Add capacity before {when}: about {needed} instances keep the forecast peak under the "
                         f"{s.cpu_target:.0f}% target with a {params.safety_margin:.0%} margin"
                         if needed and s.instances else
@@ -102,18 +99,17 @@ def under_finding(ctx: AnalysisContext, s: ServiceCapacity) -> Finding | None:
     if util is None or util <= s.cpu_target:
         return None
     needed = s.needed_instances()
-    over_capacity = util >= 100.0 or (s.peak_cpu or 0.0) >= 90.0
-    severity = "high" if over_capacity else ("medium" if s.tier <= 2 else "low")
+    verdict = time_to_impact(s.tier, peak_util=util, target=s.cpu_target, peak_cpu=s.peak_cpu)
     metric = "cpu" if (s.peak_cpu or -1) >= (s.tps_util or -1) else "traffic"
     more = needed - s.instances if needed and s.instances else None
     return Finding(
-        kind="under_provisioned", severity=severity, service=s.service, squad=s.squad, metric=metric,
+        kind="under_provisioned", severity=verdict.level, service=s.service, squad=s.squad, metric=metric,
         start=ctx.now - PEAK_WINDOW, end=None, key="",
         title=f"{s.service} runs above its {s.cpu_target:.0f}% utilisation target at peak ({util:.0f}%)",
         detail=(f"Over the last 7 days the peak (p99 of 5-minute values) reached {util:.0f}% "
                 f"({'CPU' if metric == 'cpu' else 'of throughput capacity'}) against a target of {s.cpu_target:.0f}%"
                 + (f" on {s.instances:g} instances." if s.instances else ".")),
-        evidence=_evidence(s),
+        evidence=verdict.evidence(_evidence(s)),
         recommendation=(f"Scale from {s.instances:g} to {needed} instances (+{more:g}) or reduce the work per request."
                         if more else "Add capacity or reduce the work per request."),
         impact={"instances_needed": needed, "additional_instances": more, "peak_utilisation_pct": round(util, 1)},
@@ -124,18 +120,21 @@ def over_finding(ctx: AnalysisContext, s: ServiceCapacity, params: CapacityParam
     util = s.period_peak_util
     if util is None or s.instances is None or util >= params.over_ratio * s.cpu_target:
         return None
-    needed = max(params.min_instances, s.needed_instances(s.growth, params.safety_margin) or 0)
+    # tier-1 services keep N+1 at peak (the policy's redundancy), so that spare is truly spare
+    needed = max(params.min_instances, (s.needed_instances(s.growth, params.safety_margin) or 0) + redundant_instances(s.tier))
     if needed >= s.instances:
         return None
     spare = s.instances - needed
+    verdict = fixed("low", "spare capacity costs money and hurts no user", tier=s.tier, spare_instances=spare)
     return Finding(
-        kind="over_provisioned", severity="low", service=s.service, squad=s.squad, metric="cpu",
+        kind="over_provisioned", severity=verdict.level, service=s.service, squad=s.squad, metric="cpu",
         start=ctx.period_start, end=None, key="",
         title=f"{s.service} uses at most {util:.0f}% of what it pays for: {spare:g} of {s.instances:g} instances are spare",
         detail=(f"Throughout the period the daily peak utilisation stayed at or under {util:.0f}%, under half the "
                 f"{s.cpu_target:.0f}% target; {needed} instances carry the peak with the forecast growth "
                 f"({s.growth - 1:+.0%}) and a {params.safety_margin:.0%} margin."),
-        evidence=_evidence(s) | {"period_peak_utilisation_pct": round(util, 1), "growth_over_horizon": round(s.growth, 3)},
+        evidence=verdict.evidence(_evidence(s) | {"period_peak_utilisation_pct": round(util, 1),
+                                                  "growth_over_horizon": round(s.growth, 3)}),
         recommendation=f"Reduce from {s.instances:g} to {needed} instances (see the savings finding for the dollars).",
         impact={"spare_instances": spare, "instances_needed": needed},
     )
@@ -169,17 +168,18 @@ def _volume_finding(ctx: AnalysisContext, name: str, vols: np.ndarray, change: f
     week_start = ctx.now - timedelta(days=7)
     iso = week_start.isocalendar()
     word = "grew" if change > 0 else "fell"
-    severity = "medium" if abs(change) >= 0.5 else "low"
+    verdict = volume_change(svc.tier, change)
     return Finding(
-        kind="volume_growth", severity=severity, service=name, squad=svc.squad, metric="traffic",
+        kind="volume_growth", severity=verdict.level, service=name, squad=svc.squad, metric="traffic",
         start=week_start, end=ctx.now, key=f"{iso.year}-W{iso.week:02d}",
         title=f"{name} transactions {word} {abs(change):.0%} week over week (usually {norm:+.0%})",
         detail=(f"{vols[-1]:,.0f} requests in the last 7 days against {vols[-2]:,.0f} the week before "
                 f"({change:+.1%}); earlier weeks changed by {norm:+.1%} with a tolerance of +/-{band:.0%}."),
-        evidence={"last_week_requests": round(float(vols[-1])), "previous_week_requests": round(float(vols[-2])),
-                  "change_pct": round(100 * change, 1), "norm_change_pct": round(100 * norm, 1),
-                  "tolerance_pct": round(100 * band, 1),
-                  "weekly_requests": [None if not math.isfinite(v) else round(float(v)) for v in vols]},
+        evidence=verdict.evidence({
+            "last_week_requests": round(float(vols[-1])), "previous_week_requests": round(float(vols[-2])),
+            "change_pct": round(100 * change, 1), "norm_change_pct": round(100 * norm, 1),
+            "tolerance_pct": round(100 * band, 1),
+            "weekly_requests": [None if not math.isfinite(v) else round(float(v)) for v in vols]}),
         recommendation=("Check the capacity outlook and the cause (a launch, a new consumer, a campaign)."
                         if change > 0 else "Check for lost traffic upstream (a failing consumer, routing) or a planned move."),
         impact={"requests_affected": round(abs(float(vols[-1] - vols[-2])))},

@@ -25,6 +25,7 @@ from perfops.analysis.capacity_costs import HOURS_PER_MONTH, ServiceCost, fmt_mo
 from perfops.analysis.capacity_model import CapacityParams, ServiceCapacity
 from perfops.analysis.capacity_pass import assessed, chunks_of
 from perfops.analysis.context import AnalysisContext
+from perfops.analysis.severity import money, redundant_instances, unit_cost
 from perfops.model.findings import Finding
 
 ANOMALY_SIGMAS = 5.0
@@ -133,11 +134,11 @@ def anomaly_findings(ctx: AnalysisContext, cost: ServiceCost, currency: str) -> 
         spend = cost.daily_spend[first : last + 1]
         ep = spend_episode(cost, first, last, med, tol)
         excess, ratio = ep.excess, ep.ratio
-        severity = "high" if abs(excess) >= 0.25 * med * 30.44 else ("medium" if abs(excess) >= med else "low")
+        verdict = money(abs(excess), service_monthly=med * 30.44)  # the one severity policy
         word = "above" if excess > 0 else "below"
         hours = (ep.end - ep.start) / timedelta(hours=1)
         out.append(Finding(
-            kind="cost_anomaly", severity=severity, service=cost.service, squad=cost.squad, metric="cost",
+            kind="cost_anomaly", severity=verdict.level, service=cost.service, squad=cost.squad, metric="cost",
             start=ep.start, end=ep.end, key=ep.start.strftime("%Y-%m-%d"),
             title=(f"{cost.service} spent {ratio:.1f}x its usual daily rate for {hours:.0f} hours from "
                    f"{ep.start:%d %b %H:%M} UTC" if hours <= 48 else
@@ -146,9 +147,9 @@ def anomaly_findings(ctx: AnalysisContext, cost: ServiceCost, currency: str) -> 
                     f"{fmt_money(med, currency)} a day: {fmt_money(abs(excess), currency)} {word} the norm in total "
                     f"(daily totals {', '.join(fmt_money(v, currency) for v in spend)}; tolerance "
                     f"{fmt_money(tol, currency)} a day)."),
-            evidence={"daily_spend": [round(float(v), 2) for v in spend], "norm_daily_spend": round(med, 2),
-                      "tolerance": round(tol, 2), "ratio": round(ratio, 2), "hours": round(hours, 1),
-                      "cost_source": cost.source},
+            evidence=verdict.evidence({"daily_spend": [round(float(v), 2) for v in spend],
+                                       "norm_daily_spend": round(med, 2), "tolerance": round(tol, 2),
+                                       "ratio": round(ratio, 2), "hours": round(hours, 1), "cost_source": cost.source}),
             recommendation=("Find what ran that day (a scale-out that did not scale back, a batch job, a retry storm) "
                             "and add a spend alert." if excess > 0 else "Check that the service was up and billed correctly."),
             impact={"excess_cost": round(excess, 2), "currency": currency},
@@ -182,16 +183,16 @@ def unit_cost_finding(ctx: AnalysisContext, cost: ServiceCost, currency: str) ->
     volume = cost.monthly_requests() or 0.0
     monthly = (now - before) * volume / 1000.0
     drivers = unit_cost_drivers(cost)
-    severity = "high" if rise >= 1.0 else ("medium" if rise >= 0.25 else "low")
+    verdict = unit_cost(rise, monthly)
     return Finding(
-        kind="unit_cost_increase", severity=severity, service=cost.service, squad=cost.squad, metric="cost",
+        kind="unit_cost_increase", severity=verdict.level, service=cost.service, squad=cost.squad, metric="cost",
         start=ctx.period_start, end=None, key="",
         title=f"{cost.service} costs {rise:.0%} more per 1,000 requests ({fmt_money(monthly, currency)} a month at current volume)",
         detail=(f"Cost per 1,000 requests rose from {_unit(before, currency)} to {_unit(now, currency)} ({rise:+.0%}); "
                 f"{_driver_text(drivers)}"),
-        evidence={"unit_cost_before": round(before, 5), "unit_cost_now": round(now, 5), "change_pct": round(100 * rise, 1),
-                  "cost_per_request_now": round(now / 1000.0, 7), **{k: _round(v) for k, v in drivers.items()},
-                  "cost_source": cost.source},
+        evidence=verdict.evidence({"unit_cost_before": round(before, 5), "unit_cost_now": round(now, 5),
+                                   "change_pct": round(100 * rise, 1), "cost_per_request_now": round(now / 1000.0, 7),
+                                   **{k: _round(v) for k, v in drivers.items()}, "cost_source": cost.source}),
         recommendation=_driver_advice(drivers),
         impact={"monthly_cost": round(monthly, 2), "currency": currency, "monthly_requests": round(volume),
                 **cpu_regression_price(cost, drivers)},
@@ -254,7 +255,8 @@ def _round(value: float | None) -> float | None:
 def recommended_instances(state: ServiceCapacity, params: CapacityParams) -> int | None:
     """What the peak x forecast growth x (1 + margin) needs, never under `min_instances`."""
     needed = state.needed_instances(state.growth, params.safety_margin)
-    return None if needed is None else max(params.min_instances, needed)
+    # tier-1 services keep N+1 at peak: one instance may fail without the peak going over target
+    return None if needed is None else max(params.min_instances, needed + redundant_instances(state.tier))
 
 
 def savings_finding(
@@ -270,19 +272,21 @@ def savings_finding(
         return None
     cut = state.instances - rec
     monthly = cut * cost.instance_hourly * HOURS_PER_MONTH
-    severity = "high" if monthly >= 10_000 else ("medium" if monthly >= 1_000 else "low")
+    verdict = money(monthly, tier=state.tier)
     after = util * state.instances / rec
     return Finding(
-        kind="savings_opportunity", severity=severity, service=state.service, squad=state.squad, metric="cost",
+        kind="savings_opportunity", severity=verdict.level, service=state.service, squad=state.squad, metric="cost",
         start=ctx.period_start, end=None, key="",
         title=f"{state.service} can save {fmt_money(monthly, currency)} a month by running {rec} instances instead of {state.instances:g}",
         detail=(f"The highest daily peak of the period used {util:.0f}% against a {state.cpu_target:.0f}% target. "
                 f"With {rec} instances that peak runs at about {after:.0f}%, leaving room for the forecast growth "
                 f"({state.growth - 1:+.0%} over {params.horizon_days} days) and a {params.safety_margin:.0%} margin."),
-        evidence={"instances": state.instances, "recommended_instances": rec, "period_peak_utilisation_pct": round(util, 1),
-                  "utilisation_after_pct": round(after, 1), "cpu_target_pct": state.cpu_target,
-                  "growth_over_horizon": round(state.growth, 3), "safety_margin": params.safety_margin,
-                  "instance_hourly": round(cost.instance_hourly, 4), "min_instances": params.min_instances},
+        evidence=verdict.evidence({
+            "instances": state.instances, "recommended_instances": rec, "period_peak_utilisation_pct": round(util, 1),
+            "utilisation_after_pct": round(after, 1), "cpu_target_pct": state.cpu_target,
+            "growth_over_horizon": round(state.growth, 3), "safety_margin": params.safety_margin,
+            "instance_hourly": round(cost.instance_hourly, 4), "min_instances": params.min_instances,
+            "redundant_instances": redundant_instances(state.tier)}),
         recommendation=f"Reduce {state.service} from {state.instances:g} to {rec} instances (or cap its autoscaling at {rec}).",
         impact={"monthly_savings": round(monthly, 2), "currency": currency, "instances_removed": cut},
     )

@@ -25,9 +25,11 @@ Method (docs/methods/data_quality.md):
 Services are read `CHUNK_SERVICES` at a time (every row of the period plus `lookback_hours`);
 staleness is judged once all are read, against the newest row of the whole domain.
 
-Severity never goes above `medium` (a gap alone hurts no user): `medium` when the service stopped
-reporting (tier 1 or 2), or when the missing time reaches the tier's budget (tier 1: 1 h,
-tier 2: 4 h, tier 3: 24 h); `low` otherwise. Per-analysis overrides: `ctx.params["data_quality"]`
+Severity comes from the shared policy (`perfops.analysis.severity.data_gap`): a gap alone hurts
+no user, so `medium` when the service stopped reporting (tier 1 or 2), or when the missing time
+reaches the tier's budget (tier 1: 1 h, tier 2: 4 h, tier 3: 24 h); `low` otherwise. The one
+exception: a service that stopped reporting while its callers (catalog `depends_on`) still send
+requests is most likely down, not only its telemetry: critical (tier 1-2) or high (tier 3). Per-analysis overrides: `ctx.params["data_quality"]`
 with the keys of DEFAULTS.
 """
 
@@ -40,7 +42,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from perfops.analysis.callers import callers_still_call
 from perfops.analysis.context import AnalysisContext
+from perfops.analysis.severity import Verdict, data_gap
 from perfops.model.findings import Finding, iso_utc
 
 DEFAULTS: dict[str, Any] = {
@@ -226,13 +230,13 @@ def _silent_services(ctx: AnalysisContext, seen: set[str], data_end: datetime,
     return findings
 
 
-def severity_of(tier: int, found: ServiceGaps, data_end: datetime, params: dict[str, Any]) -> str:
-    """`medium` when the service stopped reporting (tier 1-2) or the missing time reaches the
-    tier's budget; `low` otherwise. Never higher: a gap alone harms no user."""
-    if found.stale and tier <= 2:
-        return "medium"
+def severity_of(tier: int, found: ServiceGaps, data_end: datetime, params: dict[str, Any],
+                callers_active: bool | None = None) -> Verdict:
+    """The policy's `data_gap` (perfops.analysis.severity): `medium` when the service stopped
+    reporting (tier 1-2) or the missing time reaches the tier's budget, `low` otherwise; a gap
+    alone harms no user. A service silent while its callers still call it is critical."""
     budget = timedelta(minutes=params["medium_minutes_by_tier"].get(tier, 240))
-    return "medium" if found.missing(data_end) >= budget else "low"
+    return data_gap(tier, found.stale, found.missing(data_end), budget, callers_active)
 
 
 def _finding(ctx: AnalysisContext, found: ServiceGaps, data_end: datetime, params: dict[str, Any]) -> Finding:
@@ -250,10 +254,16 @@ def _finding(ctx: AnalysisContext, found: ServiceGaps, data_end: datetime, param
     }
     start, end = _span(found)
     title, detail = _words(found, missing, data_end)
+    active = None
+    if found.stale and found.last_seen is not None:
+        active = callers_still_call(ctx, found.service, found.last_seen + _td(found.step), data_end)
+    verdict = severity_of(service.tier, found, data_end, params, active)
+    if active:
+        detail += " Its callers still send requests: the service is most likely down, not only its telemetry."
     return Finding(
-        kind="data_gap", severity=severity_of(service.tier, found, data_end, params),
+        kind="data_gap", severity=verdict.level,
         service=found.service, squad=ctx.catalog.squad_of(found.service), title=title, detail=detail,
-        start=start, end=end, evidence=evidence, impact={"missing_minutes": evidence["missing_minutes"]},
+        start=start, end=end, evidence=verdict.evidence(evidence), impact={"missing_minutes": evidence["missing_minutes"]},
         recommendation=(
             f"Check what feeds {found.service}'s telemetry (exporter, collector, scrape target, log shipping) "
             "for the missing intervals; findings treat them as missing data, not as drops in traffic."

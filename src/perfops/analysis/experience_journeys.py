@@ -23,7 +23,8 @@ from datetime import datetime, timedelta
 import numpy as np
 import pandas as pd
 
-from perfops.analysis.experience_series import endpoint_level, shift_severity
+from perfops.analysis.experience_series import endpoint_level
+from perfops.analysis.severity import journey as journey_severity
 from perfops.model.catalog import Catalog, Journey
 from perfops.model.findings import Finding
 
@@ -191,9 +192,7 @@ def _finding(journey: Journey, catalog: Catalog, steps: list[StepSeries], step: 
              change: float, d: Degradation) -> Finding:
     service = catalog.service(step.service)
     tier = min(catalog.service(s.service).tier for s in steps)
-    severity = "high" if tier == 1 and (d.ongoing or d.hours >= 6) else "medium"
-    if tier == 3:
-        severity = shift_severity(severity, 1)
+    severity = journey_severity(tier, d.ongoing, d.hours)
     if d.metric == "latency":
         what = (f"end-to-end latency (sum of step p95) rose from {d.baseline:,.0f} ms to {d.observed:,.0f} ms; "
                 f"the step '{step.service}:{step.endpoint}' got {change:,.0f} ms slower")

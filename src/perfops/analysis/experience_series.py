@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 import numpy as np
 import pandas as pd
 
-from perfops.model.findings import SEVERITIES
+from perfops.analysis import severity as severity_policy
 
 EXPERIENCE_METRICS = (
     "requests", "errors", "client_errors", "latency_p50_ms", "latency_p95_ms", "latency_p99_ms",
@@ -163,13 +163,12 @@ def regular(series: pd.DataFrame, start: datetime, end: datetime, step: timedelt
 
 def shift_severity(severity: str, steps: int) -> str:
     """Move a severity towards critical (negative steps) or info (positive), clamped."""
-    index = min(max(SEVERITIES.index(severity) + steps, 0), len(SEVERITIES) - 1)
-    return SEVERITIES[index]
+    return severity_policy.shift(severity, steps)
 
 
 def tier_severity(tier: int, tier1: str) -> str:
-    """`tier1` for a tier-1 service, one level milder per tier below it."""
-    return shift_severity(tier1, tier - 1)
+    """`tier1` for a tier-1 service, one level milder per tier below it (the shared policy)."""
+    return severity_policy.by_tier(tier1, tier).level
 
 
 @dataclass(frozen=True)

@@ -31,8 +31,9 @@ from perfops.analysis.feedback_compare import (
     total_variation,
 )
 from perfops.analysis.feedback_prod import ProductionProfile, production_profile
+from perfops.analysis.severity import feedback_risk
 from perfops.model.catalog import Catalog, Service
-from perfops.model.findings import SEVERITIES, Finding
+from perfops.model.findings import Finding
 
 PRODUCTION_LOOKBACK = timedelta(days=28)  # "the peak hour of the previous weeks"
 PROD_METRICS = ("requests", "errors", "latency_p95_ms")
@@ -46,11 +47,8 @@ def _owner(name: str) -> str:
 
 
 def _severity(base: str, service: Service) -> str:
-    """Tier 3 (internal) services one step less severe. Feedback findings are risks found
-    before production feels them, so no tier raises them above their base."""
-    shift = 1 if service.tier == 3 else 0
-    index = min(SEVERITIES.index(base) + shift, len(SEVERITIES) - 2)
-    return SEVERITIES[index]
+    """The shared policy's feedback level: tier 3 one step less, never raised above the base."""
+    return feedback_risk(base, service.tier)
 
 
 def run(ctx: AnalysisContext) -> list[Finding]:

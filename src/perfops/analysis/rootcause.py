@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from perfops.analysis.severity import demote
+from perfops.analysis.severity import demote, record_inputs
 from perfops.model.catalog import Catalog
 from perfops.model.findings import Finding
 
@@ -48,7 +48,7 @@ def link_causes(findings: list[Finding], catalog: Catalog, lead: timedelta = tim
             out.append(f)
             continue
         out.append(explain(f, by_id[cause], catalog))
-    return link_load_driven(out)
+    return record_inputs(link_load_driven(out), catalog)
 
 
 LOAD_KINDS = ("volume_growth", "saturation_risk")
@@ -70,7 +70,9 @@ def link_load_driven(findings: list[Finding]) -> list[Finding]:
         out.append(f.with_(
             caused_by=driver.id, severity="info",
             title=f"{f.title.rstrip('.')}, following its traffic ({driver.title})",
-            evidence=dict(f.evidence, load_driven=True, cause_finding=driver.id),
+            evidence=dict(f.evidence, load_driven=True, cause_finding=driver.id,
+                          severity_inputs={**f.evidence.get("severity_inputs", {}), "demoted_from": f.severity,
+                                           "rule": "load-driven: follows its traffic", "explained_by": driver.id}),
             recommendation="Expected with more traffic; check capacity headroom rather than the code.",
         ))
     return out
@@ -142,9 +144,13 @@ def explain(effect: Finding, cause: Finding, catalog: Catalog) -> Finding:
     who = f"{effect.service} {effect.endpoint or ''}".strip()
     squad = catalog.squad_of(cause.service) if cause.service in catalog.service_by_name else cause.squad
     evidence = dict(effect.evidence, cause_service=cause.service, cause_squad=squad, cause_finding=cause.id)
+    severity = demote(effect.severity)
+    if "severity_inputs" in evidence and severity != effect.severity:
+        evidence["severity_inputs"] = {**evidence["severity_inputs"], "demoted_from": effect.severity,
+                                       "explained_by": cause.id}
     return effect.with_(
         caused_by=cause.id,
-        severity=demote(effect.severity),
+        severity=severity,
         title=_title(effect, who, what, because),
         detail=f"{effect.detail} Its dependency {cause.service} (squad {squad}) changed at the same time: "
                f"{cause.title}.",

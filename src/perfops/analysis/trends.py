@@ -37,7 +37,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from perfops.analysis.callers import callers_still_call
 from perfops.analysis.context import AnalysisContext
+from perfops.analysis.severity import Impact, incident
 from perfops.analysis.trends_findings import Reporter
 from perfops.analysis.trends_grid import Grid, build_grid, to_epoch
 from perfops.analysis.trends_growth import GrowthParams, resource_growth
@@ -55,6 +57,8 @@ class TrendParams:
     chunk_services: int = 10  # services read and analysed together (memory ~ chunk x workers)
     workers: int = 2  # threads over chunks (numpy releases the GIL)
     min_points: int = 3  # flagged steps in a row for a finding (15 min at 5-min steps)
+    burst: timedelta = timedelta(minutes=5)  # a severe latency burst this long is a finding
+    burst_ratio: float = 3.0  # severe: this many times the norm, or above the SLO
     merge_gap: int = 6  # runs closer than this many steps are one
     sustain: timedelta = timedelta(hours=2)  # a shift that holds this long is a regression
     deploy_window: timedelta = timedelta(hours=2)
@@ -95,7 +99,28 @@ def run_services(ctx: AnalysisContext, services: list[str]) -> list[Finding]:
         # the other analyses, with at most `workers` chunks in memory
         with ThreadPoolExecutor(max_workers=params.workers) as pool:
             found = [f for part in pool.map(one, chunks) for f in part]
-    return in_catalog_order(ctx, found)
+    return in_catalog_order(ctx, [silent_but_called(ctx, f) for f in found])
+
+
+def silent_but_called(ctx: AnalysisContext, finding: Finding) -> Finding:
+    """An ongoing outage (traffic or CPU at near zero) whose callers still call the service is
+    critical (docs/methods/severity.md); decided after the chunks, in one thread, because the
+    callers' traffic may live in another chunk."""
+    inputs = finding.evidence.get("severity_inputs") or {}
+    if not inputs.get("outage") or finding.end is not None or finding.start is None:
+        return finding
+    start = max(finding.start, ctx.now - timedelta(hours=1))
+    active = callers_still_call(ctx, finding.service, start, ctx.now)
+    if active is None:
+        return finding
+    impact = Impact(tier=int(inputs.get("tier", 2)), duration=None, outage=True,
+                    dependents=int(inputs.get("dependents", 0)), callers_active=active)
+    verdict = incident(impact)
+    level = verdict.level if severity_rank(verdict.level) < severity_rank(finding.severity) else finding.severity
+    new_inputs = {**inputs, "callers_active": active}
+    if level != finding.severity:
+        new_inputs["rule"] = verdict.inputs["rule"]
+    return finding.with_(severity=level, evidence={**finding.evidence, "severity_inputs": new_inputs})
 
 
 def in_catalog_order(ctx: AnalysisContext, findings: list[Finding]) -> list[Finding]:
@@ -120,25 +145,46 @@ def analyse_grid(grid: Grid, ctx: AnalysisContext, params: TrendParams) -> list[
         if signal is None:
             continue
         signal = apply_marks(signal, marks.get(role, {}), grid, split)
-        for episode in episodes_of(signal, grid, split, params, skip_rows={r for r, k in growing if k == role}):
+        severe = severe_steps(signal, slo_of(ctx, grid), params.burst_ratio) if role == "latency" else None
+        for episode in episodes_of(signal, grid, split, params, skip_rows={r for r, k in growing if k == role},
+                                   severe=severe):
             findings.append(reporter.episode(signal, episode))
-    return merge_repeated_shifts(collapse_endpoints(findings))
+    return merge_repeated_shifts(collapse_endpoints(findings), params.sustain)
 
 
-def merge_repeated_shifts(findings: list[Finding]) -> list[Finding]:
-    """One finding per series and direction: a series that steps up several times in the period
-    (each a change point) is one condition for the squad, reported from its first step, with the
-    later steps listed in evidence.further_shifts."""
+def severe_steps(signal: Signal, slo: np.ndarray, ratio: float) -> np.ndarray:
+    """Latency steps far enough out that 5 minutes of them matter: above the service's SLO
+    (p95 target) or `ratio` times the norm."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return signal.flagged & ((signal.observed >= ratio * signal.norm) | (signal.observed > slo[:, None]))
+
+
+def slo_of(ctx: AnalysisContext, grid: Grid) -> np.ndarray:
+    """The p95 latency SLO of each row's service (inf when it has none)."""
+    out = np.full(len(grid.keys), np.inf)
+    for row, (service, _) in enumerate(grid.keys):
+        svc = ctx.catalog.service_by_name.get(service)
+        if svc is not None and svc.slo is not None and svc.slo.latency_p95_ms:
+            out[row] = float(svc.slo.latency_p95_ms)
+    return out
+
+
+def merge_repeated_shifts(findings: list[Finding], gap: timedelta = timedelta(hours=2)) -> list[Finding]:
+    """One finding per condition: a series that steps up again within `gap` of its previous
+    step ending (each a change point) is one condition for the squad, reported from its first
+    step, with the later steps listed in evidence.further_shifts. Shifts separated by a longer
+    return to the norm are separate episodes and stay separate findings (Christmas and New Year
+    are two holidays, not one)."""
     shifts = [f for f in findings if f.kind in ("regression", "improvement") and f.start]
     groups: dict[tuple[str, ...], list[Finding]] = {}
-    for f in shifts:
-        groups.setdefault(f.identity, []).append(f)
+    for f in sorted(shifts, key=lambda f: f.start or datetime.min):
+        chains = groups.setdefault(f.identity, [])
+        chains.append(f)
     drop: set[str] = set()
     merged: list[Finding] = []
-    for same in groups.values():
+    for same in [c for chains in groups.values() for c in _chains(chains, gap)]:
         if len(same) < 2:
             continue
-        same.sort(key=lambda f: f.start or datetime.min)
         first, later = same[0], same[1:]
         worst = min(same, key=lambda f: severity_rank(f.severity))
         drop.update(f.id for f in same)
@@ -147,6 +193,18 @@ def merge_repeated_shifts(findings: list[Finding]) -> list[Finding]:
             evidence={**first.evidence, "further_shifts": [f.start.isoformat() for f in later if f.start]},
         ))
     return [f for f in findings if f.id not in drop] + merged
+
+
+def _chains(shifts: list[Finding], gap: timedelta) -> list[list[Finding]]:
+    """Time-ordered shifts cut where one ended more than `gap` before the next began."""
+    out: list[list[Finding]] = []
+    for f in shifts:
+        last = out[-1][-1] if out else None
+        if last is not None and (last.end is None or (f.start and f.start - last.end <= gap)):
+            out[-1].append(f)
+        else:
+            out.append([f])
+    return out
 
 
 def collapse_endpoints(findings: list[Finding]) -> list[Finding]:

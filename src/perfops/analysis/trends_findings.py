@@ -11,12 +11,21 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from perfops.analysis.context import AnalysisContext
-from perfops.analysis.severity import Impact, lower_to, severity_from_impact
+from perfops.analysis.severity import (
+    Impact,
+    blast_radius,
+    incident,
+    is_outage,
+    lower_to,
+    magnitude_points,
+    time_to_impact,
+)
 from perfops.analysis.trends_grid import Grid
 from perfops.analysis.trends_growth import Growth
 from perfops.analysis.trends_levels import Episode
@@ -47,7 +56,7 @@ class Reporter:
         cols = slice(ep.start, ep.end)
         start = self._time(ep.start)
         end = None if ep.end is None else self._time(ep.end)
-        stats = self._stats(signal, ep.row, cols)
+        stats = self._stats(signal, ep, cols)
         event = self._event(service, start, self.deploy_window if ep.kind != "anomaly" else timedelta(minutes=30))
         evidence = self._evidence(signal, ep, stats)
         impact = self._impact(service, signal.role, ep, stats, end)
@@ -58,23 +67,37 @@ class Reporter:
             # without two weeks of history the norm cannot know weekdays from weekends
             cap = lower_to(cap, "low" if ep.kind == "anomaly" else "medium")
             evidence["norm_history_days"] = round(history_days, 1)
-        severity = severity_from_impact(impact, cap=cap)
+        verdict = incident(impact, cap=cap)
         return Finding(
-            kind=ep.kind, severity=severity, service=service, squad=self._squad(service),
+            kind=ep.kind, severity=verdict.level, service=service, squad=self._squad(service),
             title=self._title(signal.role, ep, service, endpoint, stats, event, start, end),
             detail=self._detail(signal.role, ep, stats, start, end),
             start=start, end=end, metric=signal.role, endpoint=endpoint or None,
-            evidence=evidence, recommendation=ADVICE[ep.kind],
+            evidence=verdict.evidence(evidence), recommendation=self._advice(ep, stats, event),
             impact={"requests_affected": int(stats["requests"] if signal.role != "traffic" else stats["lost_requests"]),
                     "failed_requests": int(stats["excess_errors"]),
                     "duration_minutes": None if end is None else int((end - start).total_seconds() // 60)},
             event=event, key=_hour(start),
         )
 
-    def _stats(self, signal: Signal, row: int, cols: slice) -> dict[str, float]:
+    @staticmethod
+    def _advice(ep: Episode, stats: dict[str, float], event: str | None) -> str:
+        if stats.get("outage"):
+            return ("Check that the service is up and receiving work (health checks, scheduler, load balancer "
+                    "targets, upstream routing); callers of a stopped service fail or queue.")
+        if ep.kind == "regression" and not event:
+            return ("Find what changed at that time (release, configuration, dependency, workload); roll back "
+                    "a change if users are hurt.")
+        return ADVICE[ep.kind]
+
+    def _stats(self, signal: Signal, ep: Episode, cols: slice) -> dict[str, float]:
+        """The episode's own numbers: the total against the norm over its stretch (sum of observed
+        over sum of the norm, so "down 65%" is the share of traffic lost) and its extreme step."""
+        row = ep.row
         obs = signal.observed[row, cols]
         norm = signal.norm[row, cols]
         req = self._requests(row)[cols]
+        both = np.isfinite(obs) & np.isfinite(norm)
         stats = {"requests": float(np.nansum(req)), "excess_errors": 0.0, "steps": int(np.isfinite(obs).sum()),
                  "lost_requests": float(np.nansum(np.maximum(norm - obs, 0))) if signal.role == "traffic" else 0.0,
                  "samples": float(np.nanmedian(signal.samples[row, cols])) if obs.size else 0.0}
@@ -86,17 +109,28 @@ class Reporter:
                          excess_errors=max(0.0, total_e - rate0 * total_r))
             stats["p_value"] = _poisson_tail(total_e, rate0 * total_r)
         else:
-            stats.update(observed=_median(obs), norm=_median(norm))
+            stats.update(observed=float(obs[both].mean()) if both.any() else math.nan,
+                         norm=float(norm[both].mean()) if both.any() else math.nan)
             z = np.abs(signal.z[row, cols])
             stats["z"] = _median(z[np.isfinite(z)]) if np.isfinite(z).any() else 0.0
             stats["p_value"] = math.erfc(stats["z"] / math.sqrt(2)) if stats["z"] else 1.0
+        if ep.p_value is not None:  # a shift: the change point's test is the one p-value everywhere
+            stats["p_value"] = ep.p_value
+        drift = signal.drift[row, cols]
+        if np.isfinite(drift).any():
+            direction = 1.0 if np.nansum(drift) >= 0 else -1.0
+            i = int(np.nanargmax(direction * drift))
+            stats.update(peak=float(obs[i]), peak_norm=float(norm[i]), peak_col=float(ep.start + i),
+                         peak_z=float(abs(np.nan_to_num(signal.z[row, ep.start + i]))))
+        stats["outage"] = float(signal.outage is not None and bool(signal.outage[row, cols].any())
+                                and is_outage(signal.role, stats["observed"], stats["norm"]))
         change = _change(stats["observed"], stats["norm"])
         stats["change"] = math.nan if change is None else change
         return stats
 
     def _evidence(self, signal: Signal, ep: Episode, stats: dict[str, float]) -> dict:
-        p = stats["p_value"] if ep.p_value is None else ep.p_value
-        ev = {
+        p = stats["p_value"]
+        ev: dict[str, Any] = {
             "telemetry_metric": {"latency": "latency_p95_ms", "errors": "errors/requests", "traffic": "requests",
                                  "cpu": "cpu_pct", "memory": "memory_pct"}[signal.role],
             "norm": _round(stats["norm"]), "observed": _round(stats["observed"]),
@@ -104,7 +138,13 @@ class Reporter:
             "sample_size": {"norm_samples": int(stats["samples"]), "steps_observed": stats["steps"],
                             "requests": int(stats["requests"])},
             "p_value": float(f"{p:.3g}"), "confidence": round(1 - p, 6),
+            "aggregate": "total over the episode against the norm over the same steps",
         }
+        if "peak" in stats:
+            ev["extreme"] = {"at": self._time(int(stats["peak_col"])).isoformat(), "observed": _round(stats["peak"]),
+                             "norm": _round(stats["peak_norm"])}
+        if signal.role == "traffic":
+            ev["lost_requests"] = int(stats["lost_requests"])
         if "z" in stats:
             ev["deviation_z"] = round(stats["z"], 2)
         if signal.role == "errors":
@@ -128,12 +168,19 @@ class Reporter:
 
     def _impact(self, service: str, role: str, ep: Episode, stats: dict[str, float], end: datetime | None) -> Impact:
         svc = self.ctx.catalog.service_by_name.get(service)
-        tier = svc.tier if svc else 2
+        dependents, tier = blast_radius(self.ctx.catalog, service)
         duration = None if end is None else end - self._time(ep.start)
+        slo_ratio = self._slo_ratio(svc, role, stats["observed"])
+        slo = svc.slo.latency_p95_ms if role == "latency" and svc is not None and svc.slo is not None else None
+        # the magnitude of a shift is its level; of an anomaly, also its extreme (a burst)
+        size = magnitude_points(role, stats["observed"], stats["norm"], slo)
+        if ep.kind == "anomaly" and "peak" in stats and role != "traffic":
+            size = max(size, magnitude_points(role, stats["peak"], stats["peak_norm"], slo) - 1)
         return Impact(tier=tier, requests_affected=stats["requests"] if role != "traffic" else stats["lost_requests"],
-                      failed_requests=stats["excess_errors"], duration=duration,
-                      slo_ratio=self._slo_ratio(svc, role, stats["observed"]),
-                      relative_change=None if math.isnan(stats["change"]) else abs(stats["change"]))
+                      failed_requests=stats["excess_errors"], duration=duration, slo_ratio=slo_ratio,
+                      relative_change=None if math.isnan(stats["change"]) else abs(stats["change"]),
+                      magnitude=size, outage=bool(stats["outage"]), dependents=dependents,
+                      robust_z=stats.get("peak_z", stats.get("z")))
 
     @staticmethod
     def _slo_ratio(svc, role: str, observed: float) -> float | None:
@@ -148,28 +195,44 @@ class Reporter:
     def _title(self, role, ep: Episode, service, endpoint, stats, event, start, end) -> str:
         who = f"{service} {endpoint}".strip()
         what = LABEL[role]
+        lasting = "ongoing" if end is None else f"for {_duration(end - start)}"
+        if stats.get("outage"):
+            return (f"{who}: {what} fell to near zero ({_value(role, stats['observed'])} against a norm of "
+                    f"{_value(role, stats['norm'])}) {lasting}")
         if role == "errors":
             size = f"at {_pct(stats['observed'])} (norm {_pct(stats['norm'])})"
         elif role in ("cpu", "memory"):  # already a percentage: points, never "up 90,000%" of a near-zero norm
             size = f"at {_points(stats['observed'])} (norm {_points(stats['norm'])})"
         else:
             ch = 0.0 if math.isnan(stats["change"]) else stats["change"]
-            size = f"{'up' if ch >= 0 else 'down'} {abs(ch) * 100:.0f}% vs its norm"
+            size = f"{'up' if ch >= 0 else 'down'} {_ratio_text(ch)} vs its norm"
         if ep.kind == "anomaly":
-            lasting = "ongoing" if end is None else f"for {_duration(end - start)}"
-            return f"{who}: {what} {size} {lasting}"
+            extreme = self._extreme_text(role, stats)
+            return f"{who}: {what} {size}{extreme} {lasting}"
         when = f"after {event}" if event else f"since {start:%a %d %b %H:%M} UTC"
         verb = "regressed" if ep.kind == "regression" else "improved"
         if size.startswith("at "):  # a level with its norm: "regressed to 0.26% (norm 0.10%)"
             return f"{who}: {what} {verb} to {size.removeprefix('at ')} {when}"
         return f"{who}: {what} {verb} ({size}) {when}"
 
+    @staticmethod
+    def _extreme_text(role: str, stats: dict[str, float]) -> str:
+        """', peak 950 ms against 1.0 ms': the extreme step, when it says more than the total."""
+        if "peak" not in stats or role == "errors":
+            return ""
+        word = "lowest" if stats["peak"] < stats["peak_norm"] else "peak"
+        return f", {word} {_value(role, stats['peak'])} against {_value(role, stats['peak_norm'])},"
+
     def _detail(self, role, ep: Episode, stats, start, end) -> str:
-        unit = UNIT[role]
-        fmt = _pct if role == "errors" else (lambda v: f"{v:,.1f}{unit}")
+        fmt = _pct if role == "errors" else (lambda v: _value(role, v))
         span = f"from {start:%Y-%m-%d %H:%M}" + (" (ongoing)" if end is None else f" to {end:%Y-%m-%d %H:%M} UTC")
-        return (f"{LABEL[role].capitalize()} was {fmt(stats['observed'])} against a norm of {fmt(stats['norm'])} "
-                f"{span}; {int(stats['requests']):,} requests in that time; p = {stats['p_value']:.2g}.")
+        text = (f"{LABEL[role].capitalize()} averaged {fmt(stats['observed'])} against a norm of "
+                f"{fmt(stats['norm'])} over the same steps {span}")
+        if "peak" in stats and role != "errors":
+            text += f"; the extreme step was {fmt(stats['peak'])} against {fmt(stats['peak_norm'])}"
+        if role == "traffic" and stats["lost_requests"]:
+            text += f"; {int(stats['lost_requests']):,} requests fewer than the norm"
+        return f"{text}; {int(stats['requests']):,} requests in that time; p = {stats['p_value']:.2g}."
 
     def history_days_of(self, service: str) -> float:
         """Days of the service's data before the period (from the first step any of its series
@@ -194,22 +257,24 @@ class Reporter:
         service, endpoint = self.grid.keys[g.row]
         svc = self.ctx.catalog.service_by_name.get(service)
         start = self.ctx.now - timedelta(days=g.days)
+        verdict = time_to_impact(svc.tier if svc else 2, days=g.days_to_full)
         traffic = "flat" if g.traffic_growth_per_day is None or abs(g.traffic_growth_per_day) < 0.005 \
             else f"{g.traffic_growth_per_day * 100:+.1f}%/day"
         return Finding(
-            kind="resource_growth", severity=_growth_severity(g, svc.tier if svc else 2),
+            kind="resource_growth", severity=verdict.level,
             service=service, squad=self._squad(service), metric=g.role, endpoint=endpoint or None,
             title=f"{service}: {g.role} grows {g.slope_per_day:.1f} points a day while traffic does not; "
                   f"100% in about {g.days_to_full:.0f} days",
             detail=(f"Daily mean {g.role} rose from {g.level_start:.1f}% to {g.level_now:.1f}% over {g.days} days "
                     f"(R^2 {g.r2:.2f}); traffic {traffic}. Leak-like: it does not follow the load."),
             start=start, end=None,
-            evidence={"slope_pct_per_day": round(g.slope_per_day, 3), "r2": round(g.r2, 3),
+            evidence=verdict.evidence({"slope_pct_per_day": round(g.slope_per_day, 3), "r2": round(g.r2, 3),
                       "before": round(g.level_start, 2), "after": round(g.level_now, 2),
                       "sample_size": {"days": g.days}, "p_value": float(f"{g.p_value:.3g}"),
                       "confidence": round(1 - g.p_value, 6), "traffic_growth_pct_per_day":
                           None if g.traffic_growth_per_day is None else round(100 * g.traffic_growth_per_day, 2),
-                      "method": "least squares on daily means"},
+                      "within_segment_slope_pct_per_day": round(g.within_slope_per_day, 3),
+                      "method": "least squares on daily means; slope within the segments between change points"}),
             recommendation="Look for a leak (heap dumps, connection or cache growth) before it reaches 100%; "
                            "a restart only buys time.",
             impact={"days_to_saturation": round(g.days_to_full, 1)},
@@ -251,16 +316,6 @@ class Reporter:
         return f"{service} {row['type']}" + (f": {desc}" if desc and desc.lower() != "nan" else "")
 
 
-def _growth_severity(g: Growth, tier: int) -> str:
-    days = g.days_to_full
-    level = "high" if days <= 7 else "medium" if days <= 30 else "low"
-    if days <= 2 and tier == 1:
-        level = "critical"
-    if tier == 3 and level != "low":
-        level = {"critical": "high", "high": "medium", "medium": "low"}[level]
-    return level
-
-
 def _poisson_tail(k: float, mu: float) -> float:
     from scipy.special import pdtrc
 
@@ -284,6 +339,24 @@ def _round(v: float) -> float | None:
     if v is None or not math.isfinite(v):
         return None
     return float(f"{v:.4g}")
+
+
+def _value(role: str, v: float) -> str:
+    """A value in the metric's own unit: '950 ms', '12 req/step', '0.4%'."""
+    if not math.isfinite(v):
+        return "no value"
+    if role in ("cpu", "memory"):
+        return _points(v)
+    if role == "errors":
+        return _pct(v)
+    return f"{v:,.1f}{UNIT[role]}" if abs(v) < 100 else f"{v:,.0f}{UNIT[role]}"
+
+
+def _ratio_text(change: float) -> str:
+    """'65%' for a change under 2x, '3.2x' (times the norm) above: never 'up 94,900%'."""
+    if change >= 1.0:
+        return f"{change + 1:,.1f}×" if change < 99 else f"{change + 1:,.0f}×"
+    return f"{abs(change) * 100:.0f}%"
 
 
 def _pct(rate: float) -> str:

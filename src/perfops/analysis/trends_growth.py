@@ -1,18 +1,27 @@
 """Leak-like resource growth: memory or CPU rising steadily while traffic does not.
 
 Daily means over the last `days` days (the daily mean removes the time-of-day pattern) are
-fitted with least squares, all series at once. A series is flagged when its slope is at least
+fitted with least squares, all series at once. A series is a candidate when its slope is at least
 `min_slope` percentage points a day, the fit explains most of the variation (R^2 >= `min_r2`),
 and traffic grew at most `traffic_share` as fast in relative terms (so growth that follows
 traffic is capacity, not a leak). The projected time to 100 % is (100 - today) / slope.
+
+Steps are not growth (issue 13): a level shift from 6 % to 15 % also fits a rising line over a
+week. So for each candidate the change points of its step-level series over those days are
+found with the shared engine (`perfops.analysis.changepoint`) and the slope is re-estimated
+*within* the segments between them (each segment demeaned: a step moves a segment's mean, a leak
+tilts every segment). Only a within-segment slope of at least `min_slope` is growth; a step is
+left to the episodes, which report it as a regression at its change point. And "while traffic
+does not" needs traffic: a series whose service reports no requests is never called a leak.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
+from perfops.analysis.changepoint import find_change_points
 from perfops.analysis.trends_grid import Grid
 
 
@@ -37,6 +46,7 @@ class Growth:
     days_to_full: float
     traffic_growth_per_day: float | None  # relative, e.g. 0.01 = +1 %/day
     p_value: float
+    within_slope_per_day: float = 0.0  # slope left once the change points are taken out
 
 
 def resource_growth(grid: Grid, split: int, p: GrowthParams,
@@ -56,14 +66,56 @@ def resource_growth(grid: Grid, split: int, p: GrowthParams,
         slope, r2, mean, last = _fit(y)
         rel = slope / np.maximum(mean, 1e-9)
         traffic_ok = ~(t_rel > p.traffic_share * rel)  # NaN traffic: unknown, accept
-        hit = (slope >= p.min_slope) & (r2 >= p.min_r2) & traffic_ok
+        hit = (slope >= p.min_slope) & (r2 >= p.min_r2) & traffic_ok & np.isfinite(t_rel)
         marked = (marks or {}).get(role, {})
         for row in map(int, np.flatnonzero(hit)):
             if marked.get(row, -1) >= 0:
                 continue  # acknowledged within the period: the new level is the norm
-            out.append(_growth(row, role, y[row], float(slope[row]), float(r2[row]), float(last[row]),
-                               None if not np.isfinite(t_rel[row]) else float(t_rel[row])))
+            within = within_segment_slope(grid.values[name][row, -days * spd:], grid.step)
+            if not within >= p.min_slope:
+                continue  # a step (or steps), not a sustained slope: a regression's to report
+            g = _growth(row, role, y[row], float(slope[row]), float(r2[row]), float(last[row]), float(t_rel[row]))
+            out.append(replace(g, within_slope_per_day=within))
     return out
+
+
+def within_segment_slope(x: np.ndarray, step: int) -> float:
+    """Points per day of the pooled least-squares slope within the segments between the change
+    points of `x` (hourly means, so the daily cycle is smoothed and the search stays small)."""
+    per_hour = max(3600 // step, 1)
+    n = x.size // per_hour
+    if n < 24:
+        return float("nan")
+    with np.errstate(invalid="ignore"):
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            hourly = np.nanmean(x[x.size - n * per_hour:].reshape(n, per_hour), axis=1)
+    t = np.arange(n, dtype=float)
+    ok = np.isfinite(hourly)
+    hourly, t = hourly[ok], t[ok]
+    if hourly.size < 24:
+        return float("nan")
+    # a week of hours has a daily cycle; segments of at least half a day keep the cycle from
+    # being mistaken for steps
+    cps = find_change_points(hourly - _daily_cycle(hourly, t), alpha=1e-4, min_size=12, max_points=8)
+    bounds = [0] + [c.index for c in cps] + [hourly.size]
+    sxy = sxx = 0.0
+    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+        if b - a < 3:
+            continue
+        dt, dy = t[a:b] - t[a:b].mean(), hourly[a:b] - hourly[a:b].mean()
+        sxy += float(dt @ dy)
+        sxx += float(dt @ dt)
+    return sxy / sxx * 24 if sxx > 0 else float("nan")
+
+
+def _daily_cycle(y: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """The mean by hour of day (t in hours), minus its overall mean: the time-of-day pattern."""
+    hour = (t % 24).astype(int)
+    means = np.array([y[hour == h].mean() if (hour == h).any() else 0.0 for h in range(24)])
+    return means[hour] - y.mean()
 
 
 def _growth(row: int, role: str, y: np.ndarray, slope: float, r2: float, last: float,

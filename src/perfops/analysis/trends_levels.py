@@ -10,7 +10,7 @@ such a shift are anomalies. Start and end are period columns; `end` None = still
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -60,18 +60,28 @@ def trim_run(drift: np.ndarray, run: tuple[int, int], minimum: float, window: in
     return lo + int(hits[0]), lo + int(hits[-1]) + 1
 
 
-def material(signal: Signal) -> float:
-    """The smallest deviation that matters, in drift units (log ratio, points or rate)."""
+def material(signal: Signal, row: int | None = None) -> float:
+    """The smallest deviation that matters, in drift units (log ratio, points or rate); for
+    CPU and memory per series (a doubling of a low norm matters)."""
+    if row is not None and signal.row_material is not None:
+        return float(signal.row_material[row])
     return signal.material
 
 
 def episodes_of(signal: Signal, grid: Grid, split: int, params: TrendParams,
-                skip_rows: set[int] = frozenset()) -> list[Episode]:  # type: ignore[assignment]
+                skip_rows: set[int] = frozenset(),  # type: ignore[assignment]
+                severe: np.ndarray | None = None) -> list[Episode]:
+    """The episodes of every flagged series. `severe` marks steps so far out (latency above the
+    SLO or several times its norm) that a burst of `params.burst` (5 minutes) is reported even
+    though it is shorter than `min_points` steps."""
     rows = [r for r in map(int, np.flatnonzero(signal.flagged.any(axis=1))) if r not in skip_rows]
     sustain = max(int(params.sustain.total_seconds() // grid.step), 1)
+    burst = max(-(-int(params.burst.total_seconds()) // grid.step), 1)
     out: list[Episode] = []
     for row in rows:
         runs = runs_of(signal.flagged[row], params.min_points, params.merge_gap)
+        if severe is not None and severe[row].any():
+            runs = _union(runs, runs_of(severe[row] & signal.flagged[row], burst, params.merge_gap))
         if signal.role == "errors":
             runs = [trim_run(signal.drift[row], r, material(signal), params.signal.error_window) for r in runs]
         if runs:
@@ -79,10 +89,16 @@ def episodes_of(signal: Signal, grid: Grid, split: int, params: TrendParams,
     return out
 
 
+def _union(runs: list[tuple[int, int]], extra: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """`runs` plus the `extra` runs that overlap none of them, in time order."""
+    return sorted(runs + [e for e in extra if not any(e[0] < b and a < e[1] for a, b in runs)])
+
+
 def _row_episodes(signal: Signal, row: int, runs: list[tuple[int, int]], sustain: int,
                   alpha: float) -> list[Episode]:
     # a sustained shift needs only half the size of a one-step alarm: its evidence is its length
-    shifts = [s for s in level_shifts(signal.drift[row], 0.5 * material(signal), alpha, sustain, row, signal.worse)
+    shifts = [_dead_is_worse(signal, s) for s in
+              level_shifts(signal.drift[row], 0.5 * material(signal, row), alpha, sustain, row, signal.worse)
               if any(_overlap(s, r) for r in runs)]
     episodes = [s for s in shifts if _reportable(signal.role, s)]  # the others still absorb their runs
     for start, end in runs:
@@ -90,6 +106,15 @@ def _row_episodes(signal: Signal, row: int, runs: list[tuple[int, int]], sustain
             n = signal.drift.shape[1]
             episodes.append(Episode(row, "anomaly", start, None if end >= n else end))
     return episodes
+
+
+def _dead_is_worse(signal: Signal, shift: Episode) -> Episode:
+    """Less CPU or memory is no gain when it falls to near zero: the process died or idles, a
+    regression (issue 13: drops to zero are findings in both directions)."""
+    if shift.kind != "improvement" or signal.outage is None or signal.role not in ("cpu", "memory"):
+        return shift
+    span = signal.outage[shift.row, shift.start: shift.end]
+    return replace(shift, kind="regression") if span.size and span.mean() >= 0.5 else shift
 
 
 def _reportable(role: str, shift: Episode) -> bool:

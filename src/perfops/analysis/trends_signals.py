@@ -16,6 +16,7 @@ and `drift`, the deseasonalised series that change-point detection runs on:
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,6 +31,7 @@ class SignalParams:
     latency_min_change: float = 0.3  # +-30 % of the norm
     traffic_min_change: float = 0.4
     util_min_change: float = 15.0  # percentage points
+    util_min_points: float = 5.0  # ... or a doubling of a lower norm, but never under this many points
     min_requests_per_step: float = 10.0  # latency of quieter steps is not judged
     error_window: int = 6  # steps summed for the error test
     error_p: float = 1e-6
@@ -49,6 +51,8 @@ class Signal:
     samples: np.ndarray  # (S, Tp) history samples behind the norm
     worse: int  # +1: up is worse, -1: down is worse
     material: float  # the smallest deviation that matters, in the units of `drift`
+    outage: np.ndarray | None = None  # (S, Tp) bool: reported values near zero from a real level
+    row_material: np.ndarray | None = None  # (S,) the smallest material deviation of each series
 
 
 GAUGES = {"latency": ("latency_p95_ms", 1), "traffic": ("requests", -1),
@@ -65,6 +69,7 @@ def gauge_signal(role: str, grid: Grid, split: int, p: SignalParams) -> Signal |
     norm = seasonal_norm(x[:, :split], grid.epoch[:split], grid.epoch[split:], grid.step, spread=spread)
     obs = x[:, split:]
     level, scale = norm.level, norm.scale
+    minimum: float | np.ndarray
     if role in ("latency", "traffic"):
         floor = np.maximum(0.05 * np.abs(level), 1e-6)
         if role == "traffic":
@@ -77,17 +82,40 @@ def gauge_signal(role: str, grid: Grid, split: int, p: SignalParams) -> Signal |
         scale = np.maximum(scale, 1.0)
         drift = obs - level
         change = np.abs(drift)
-        minimum = p.util_min_change
+        # 15 points, or a doubling of a lower norm (a database from 6 % to 12 % CPU), at least 5 points
+        minimum = np.minimum(p.util_min_change, np.maximum(p.util_min_points, np.nan_to_num(level)))
     z = (obs - level) / scale
-    # CPU and memory alarm upwards only: lower utilisation is not an incident
-    size = z if role in ("cpu", "memory") else np.abs(z)
-    flagged = (size >= p.z_threshold) & (change >= minimum) & np.isfinite(z)
+    outage = near_zero(role, obs, level)
+    # CPU and memory alarm upwards, and downwards only to near zero (a dead or idle process):
+    # lower utilisation is otherwise no incident. "No data" stays NaN and is never a drop.
+    size = np.where(outage, np.abs(z), z) if role in ("cpu", "memory") else np.abs(z)
+    flagged = (size >= p.z_threshold) & ((change >= minimum) | outage) & np.isfinite(z)
     if role == "latency":
         flagged &= _busy(grid, split, p)
     if role == "traffic":
         flagged &= np.maximum(level, obs) >= 2 * p.min_requests_per_step
-    material = float(np.log1p(minimum)) if role in ("latency", "traffic") else minimum
-    return Signal(role, obs, level, z, flagged, drift, norm.samples, worse, material)
+    if role in ("latency", "traffic"):
+        material = float(np.log1p(p.latency_min_change if role == "latency" else p.traffic_min_change))
+        per_row = None
+    else:
+        material = p.util_min_change
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a series without a norm: NaN
+            typical = np.nanmedian(level, axis=1)
+        per_row = np.minimum(p.util_min_change, np.maximum(p.util_min_points, np.nan_to_num(typical)))
+    return Signal(role, obs, level, z, flagged, drift, norm.samples, worse, material, outage & flagged, per_row)
+
+
+def near_zero(role: str, observed: np.ndarray, norm: np.ndarray) -> np.ndarray:
+    """Steps whose reported value is near zero against a real norm (perfops.analysis.severity.is_outage,
+    vectorised): traffic at <= 5 % of a norm of >= 5 requests a step, CPU or memory at <= 10 % of a
+    norm of >= 10 %. NaN (no data) is never near zero."""
+    with np.errstate(invalid="ignore"):
+        if role == "traffic":
+            return (norm >= 5) & (observed <= 0.05 * norm)
+        if role in ("cpu", "memory"):
+            return (norm >= 10) & (observed <= 0.1 * norm)
+    return np.zeros(observed.shape, dtype=bool)
 
 
 def _busy(grid: Grid, split: int, p: SignalParams) -> np.ndarray:
