@@ -130,8 +130,8 @@ def group_incidents(findings: Sequence[Finding], now: datetime) -> list[Incident
         if ra != rb:
             parent[max(ra, rb)] = min(ra, rb)
 
-    for f in findings:
-        if f.caused_by in by_id and not _standing(f) and not _standing(by_id[f.caused_by]):
+    for f in findings:  # a cause named by the analysis joins whatever the kinds
+        if f.caused_by in by_id:
             join(f.id, f.caused_by)
     for a, b in _pairs_to_join(findings, now):
         join(a.id, b.id)
