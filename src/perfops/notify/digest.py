@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from perfops.model.catalog import Catalog
+from perfops.model.changes import FindingTimes, changes_since
 from perfops.model.findings import Finding
 from perfops.reports import format as fmt
 from perfops.reports import health
@@ -56,18 +57,12 @@ def build_digests(catalog: Catalog, findings: list[Finding], history: list[dict[
     """The domain digest first, then one per squad (squads with nothing to say still get one
     saying so, so silence never means the digest broke). `since` may differ per target
     ("domain" or a squad name): each counts from its own last digest."""
-    resolved_at = {r["finding_id"]: r["at"] for r in history if r.get("action") == "resolved"}
-    first: dict[str, datetime] = {}
-    for r in history:
-        if r.get("action") == "found":
-            first.setdefault(r["finding_id"], r["at"])
+    times = FindingTimes.of(history)
 
     def split(target: str, chosen: list[Finding]) -> tuple[datetime, list[Finding], list[Finding], list[Finding]]:
         when = since.get(target, now) if isinstance(since, dict) else since
-        new = [f for f in chosen if f.status != "resolved" and first.get(f.id, now) >= when]
-        still = [f for f in chosen if f.status != "resolved" and first.get(f.id, now) < when]
-        done = [f for f in chosen if f.status == "resolved" and resolved_at.get(f.id, when) >= when]
-        return when, new, still, done
+        changes = changes_since(chosen, times, when, now)
+        return when, changes.new, changes.still_open, changes.resolved
 
     when, new, still, done = split("domain", findings)
     digests = [_digest(catalog, "domain", f"{catalog.domain}: performance digest", when,
