@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from perfops.errors import CatalogError, PerfopsError
 from perfops.model.catalog import SERVICE_NAME, SQUAD_NAME, Catalog
+from perfops.model.limits import described, limit
 
 CATALOG_FILE = "perfops.yaml"
 STORE_DIR = ".perfops"
@@ -63,6 +64,7 @@ def parse_catalog(text: str, name: str = CATALOG_FILE) -> Catalog:
     from ruamel.yaml import YAML
     from ruamel.yaml.error import YAMLError
 
+    check_yaml_bounds(text, name)
     try:
         document = YAML(typ="safe", pure=False).load(text)
         if isinstance(document, dict):
@@ -70,6 +72,61 @@ def parse_catalog(text: str, name: str = CATALOG_FILE) -> Catalog:
     except (YAMLError, ValidationError, ValueError):
         pass
     return _parse_with_lines(text, name)
+
+
+def check_yaml_bounds(text: str, name: str) -> None:
+    """Refuse YAML nested deeper than the depth limit (50,000 nested brackets crashed the C parser
+    with SIGSEGV) or whose aliases expand past the node limit (a "billion laughs" alias bomb took
+    6 GB and 73 s), before any loader builds it. The pure-Python scanner keeps its nesting in a
+    list, not on the stack; the expansion is counted on the composed graph, each node once."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import MarkedYAMLError
+    from ruamel.yaml.tokens import AliasToken, BlockEndToken, FlowMappingEndToken, FlowSequenceEndToken
+
+    opening = ("BlockMappingStartToken", "BlockSequenceStartToken", "FlowMappingStartToken",
+               "FlowSequenceStartToken")
+    depth, aliases, most = 0, 0, limit("yaml_depth")
+    try:
+        for token in YAML(typ="safe", pure=True).scan(text):
+            if type(token).__name__ in opening:
+                depth += 1
+                if depth > most:
+                    line = token.start_mark.line + 1
+                    raise CatalogError([f"{name}:{line}: nested deeper than {described('yaml_depth')}"])
+            elif isinstance(token, (BlockEndToken, FlowMappingEndToken, FlowSequenceEndToken)):
+                depth -= 1
+            elif isinstance(token, AliasToken):
+                aliases += 1
+    except MarkedYAMLError:
+        return  # invalid YAML: the loaders below report it with its line
+    if aliases:
+        _check_alias_expansion(text, name)
+
+
+def _check_alias_expansion(text: str, name: str) -> None:
+    from ruamel.yaml import YAML
+    from ruamel.yaml.nodes import MappingNode, SequenceNode
+
+    root = YAML(typ="safe", pure=True).compose(text)
+    sizes: dict[int, int] = {}
+    order, stack = [], [root] if root is not None else []
+    while stack:  # iterative post-order over the graph, each node once (aliases share nodes)
+        node = stack.pop()
+        if id(node) in sizes:
+            continue
+        sizes[id(node)] = 0
+        order.append(node)
+        if isinstance(node, SequenceNode):
+            stack.extend(node.value)
+        elif isinstance(node, MappingNode):
+            stack.extend(item for pair in node.value for item in pair)
+    for node in reversed(order):
+        children = node.value if isinstance(node, SequenceNode) else (
+            [item for pair in node.value for item in pair] if isinstance(node, MappingNode) else [])
+        sizes[id(node)] = 1 + sum(sizes[id(child)] for child in children)
+    if root is not None and sizes[id(root)] > limit("yaml_nodes"):
+        raise CatalogError([f"{name}:1: its aliases expand to {sizes[id(root)]:,} nodes, over "
+                            f"{described('yaml_nodes')}; expected a catalog without alias bombs"])
 
 
 def _parse_with_lines(text: str, name: str) -> Catalog:

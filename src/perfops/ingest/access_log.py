@@ -19,7 +19,6 @@ How (see docs/formats/access-log.md):
 
 from __future__ import annotations
 
-import gzip
 import re
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -46,6 +45,7 @@ from perfops.ingest.access_templates import (
     user_format,
 )
 from perfops.ingest.base import IngestBatch, IngestOptions, Reader
+from perfops.ingest.common import gunzip_bounded
 
 BLOCK_BYTES = 8 * 1024 * 1024
 PREFETCH_BLOCKS = 3  # blocks read ahead and parsed on the two worker threads
@@ -554,7 +554,7 @@ def _parsed_blocks(path: Path, parser: Parser, options: IngestOptions) -> Iterat
     """Blocks parsed two at a time on worker threads (Arrow kernels release the GIL), in order."""
     total = path.stat().st_size
     with open(path, "rb") as raw, ThreadPoolExecutor(max_workers=2) as pool:
-        stream: BinaryIO = gzip.GzipFile(fileobj=raw) if raw.read(2) == b"\x1f\x8b" else raw
+        stream: BinaryIO = gunzip_bounded(raw, path) if raw.read(2) == b"\x1f\x8b" else raw
         raw.seek(0)
         in_flight: list = []
         line = 1

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import pyarrow as pa
@@ -192,6 +193,13 @@ def header_fields(head: bytes) -> list[str]:
     return [f.strip().strip('"').strip().lower() for f in first.split(sep)]
 
 
+def check_columns_limit(count: int, path: Path | str, expected: str) -> None:
+    """Refuse a header over the column limit (a 1.1 MB header of commas took 8 GB to refuse)."""
+    if count > limit("columns"):
+        raise InputError(f"the header has {count:,} columns, over {described('columns')}; expected {expected}",
+                         path=str(path), line=1, field="header")
+
+
 def require_columns(present: list[str], required: tuple[str, ...], path: Path) -> None:
     missing = [c for c in required if c not in present]
     if missing:
@@ -214,8 +222,13 @@ def read_bytes_maybe_gzip(path: Path) -> bytes:
             raise InputError(f"the file is {path.stat().st_size:,} bytes, over {described('document_bytes')}; "
                              "split it, or raise the limit", path=str(path))
         return path.read_bytes()
-    with open_maybe_gzip(path, most, "document_bytes") as stream:
-        return stream.read()
+    import zlib
+
+    try:
+        with open_maybe_gzip(path, most, "document_bytes") as stream:
+            return stream.read()
+    except (OSError, EOFError, zlib.error) as exc:
+        raise InputError(f"not a readable gzip file ({exc})", path=str(path)) from exc
 
 
 def is_gzip_file(path: Path) -> bool:
@@ -225,24 +238,30 @@ def is_gzip_file(path: Path) -> bool:
 
 def open_maybe_gzip(path: Path, most: int | None = None, limit_name: str = "decompressed_bytes") -> io.BufferedReader:
     """The file as a binary stream, gunzipped when it is gzip, bounded: decompressing more than
-    `most` bytes (default: the decompressed-size limit) raises an InputError naming the limit;
-    a broken or truncated gzip is an InputError too."""
+    `most` bytes (default: the decompressed-size limit) raises an InputError naming the limit.
+    A broken gzip raises what `gzip` raises (OSError, EOFError, zlib.error): callers say where."""
+    raw = open(path, "rb")  # noqa: SIM115 (closed with the stream)
+    zipped = raw.read(2) == b"\x1f\x8b"
+    raw.seek(0)
+    if not zipped:
+        return raw
+    return gunzip_bounded(raw, path, most, limit_name)
+
+
+def gunzip_bounded(raw: BinaryIO, path: Path, most: int | None = None,
+                   limit_name: str = "decompressed_bytes") -> io.BufferedReader:
+    """A gunzipping stream over an open gzip file that stops at the decompressed-size limit."""
     import gzip
 
-    raw = open(path, "rb")  # noqa: SIM115 (closed with the stream)
-    if raw.read(2) != b"\x1f\x8b":
-        raw.seek(0)
-        return io.BufferedReader(_Bounded(raw, None, path, limit_name))
-    raw.seek(0)
     bound = limit(limit_name) if most is None else most
     return io.BufferedReader(_Bounded(gzip.GzipFile(fileobj=raw), bound, path, limit_name, raw))
 
 
 class _Bounded(io.RawIOBase):
-    """A binary stream that refuses to give more than `most` bytes (None: no bound), and turns a
-    broken gzip into an InputError naming the file."""
+    """A binary stream that refuses to give more than `most` bytes: a gzip bomb (2 MB that
+    decompress to gigabytes) is refused at the limit, whatever reads it."""
 
-    def __init__(self, inner, most: int | None, path: Path, limit_name: str, also_close=None) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, inner: BinaryIO, most: int, path: Path, limit_name: str, also_close: BinaryIO) -> None:
         self._inner, self._most, self._path, self._name, self._also = inner, most, path, limit_name, also_close
         self._done = 0
 
@@ -250,22 +269,16 @@ class _Bounded(io.RawIOBase):
         return True
 
     def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
-        import zlib
-
-        try:
-            count = self._inner.readinto(buffer) or 0
-        except (OSError, EOFError, zlib.error) as exc:
-            raise InputError(f"not a readable gzip file ({exc})", path=str(self._path)) from exc
+        count = self._inner.readinto(buffer) or 0  # type: ignore[attr-defined]
         self._done += count
-        if self._most is not None and self._done > self._most:
+        if self._done > self._most:
             raise InputError(f"decompresses to more than {described(self._name)}; refused as a likely "
                              "decompression bomb (raise the limit if the file is genuine)", path=str(self._path))
         return count
 
     def close(self) -> None:
         self._inner.close()
-        if self._also is not None:
-            self._also.close()
+        self._also.close()
         super().close()
 
 

@@ -11,6 +11,7 @@ import pyarrow as pa
 from perfops.errors import InputError
 from perfops.ingest.base import IngestBatch, IngestOptions, Reader
 from perfops.ingest.common import (
+    check_columns_limit,
     header_fields,
     parse_timestamps,
     range_text,
@@ -57,6 +58,7 @@ def _rows(path: Path) -> list[tuple[int, dict[str, str]]]:
         with open(path, encoding="utf-8-sig", newline="") as f:
             reader = csv.DictReader(f)
             fields = [(n or "").strip().lower() for n in reader.fieldnames or []]
+            check_columns_limit(len(fields), path, "an events CSV of a few columns")
             require_columns(fields, ("timestamp", "service", "type"), path)
             reader.fieldnames = fields
             return [(reader.line_num, row) for row in reader]

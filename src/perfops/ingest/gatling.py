@@ -286,11 +286,9 @@ def _binary_records(log: _BinaryLog, start: int, records: _Records) -> bool:
 
 
 def open_binary_file(path: Path) -> BinaryIO:
-    import gzip
+    from perfops.ingest.common import open_maybe_gzip
 
-    with open(path, "rb") as probe:
-        zipped = probe.read(2) == b"\x1f\x8b"
-    return gzip.open(path, "rb") if zipped else open(path, "rb")  # type: ignore[return-value]
+    return open_maybe_gzip(path)  # gunzipped when gzip, bounded: PERFOPS_MAX_DECOMPRESSED_BYTES
 
 
 def _assemble(path: Path, options: IngestOptions, records: _Records, notes: list[str]) -> IngestBatch:

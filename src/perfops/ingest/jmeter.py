@@ -429,7 +429,7 @@ CHUNK_BYTES = 32 << 20
 def _batches(path: Path, layout: CsvLayout, read, parse, convert, newlines_in_values: bool):
     """(record batch, bytes it came from) over the whole file."""
     if newlines_in_values:
-        source = pa.input_stream(str(path), compression="gzip" if is_gzip(path) else None)
+        source = open_binary(path) if is_gzip(path) else pa.input_stream(str(path))
         with pacsv.open_csv(source, read_options=read, parse_options=parse, convert_options=convert) as reader:
             for batch in reader:
                 yield batch, batch.nbytes
@@ -490,9 +490,10 @@ def _arrow_message(exc: Exception) -> str:
 
 
 def open_binary(path: Path):
-    import gzip
+    """The file, gunzipped (bounded: PERFOPS_MAX_DECOMPRESSED_BYTES) when it is gzip."""
+    from perfops.ingest.common import open_maybe_gzip
 
-    return gzip.open(path, "rb") if is_gzip(path) else open(path, "rb")
+    return open_maybe_gzip(path)
 
 
 # ---- XML -------------------------------------------------------------------------------------

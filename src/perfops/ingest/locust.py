@@ -25,7 +25,7 @@ import pandas as pd
 
 from perfops.errors import InputError
 from perfops.ingest.base import IngestBatch, IngestOptions, Reader
-from perfops.ingest.common import LATEST_S, out_of_range
+from perfops.ingest.common import LATEST_S, check_columns_limit, out_of_range
 from perfops.ingest.testrun_common import (
     SERIES_STEP_S,
     derive_run_id,
@@ -105,6 +105,7 @@ def read_table(path: Path) -> tuple[pd.DataFrame, str]:
     if not rows:
         raise InputError("the file is empty; expected a Locust CSV header", path=str(path))
     header = [h.strip() for h in rows[0]]
+    check_columns_limit(len(header), path, "a Locust CSV of a few dozen columns")
     _check_unique(header, header, path)
     width = len(header)
     for number, row in zip(lines[1:], rows[1:], strict=True):

@@ -12,7 +12,7 @@ import difflib
 from pathlib import Path
 
 from perfops.errors import InputError
-from perfops.model.limits import described, limit
+from perfops.ingest.common import check_columns_limit
 from perfops.model.tables import METRICS
 
 KEY_COLUMNS = ("timestamp", "service", "endpoint", "consumer")
@@ -40,9 +40,7 @@ def alias_notes(raw: list[str], names: list[str]) -> list[str]:
 
 def check_column_count(count: int, path: Path | str) -> None:
     """A header of a million commas is refused before any reader allocates a column for each."""
-    if count > limit("columns"):
-        raise InputError(f"the header has {count:,} columns, over {described('columns')}; expected a "
-                         "telemetry CSV of a few columns", path=str(path), line=1, field="header")
+    check_columns_limit(count, path, "a telemetry CSV of a few columns")
 
 
 def check_names(names: list[str], path: Path | str) -> None:

@@ -584,10 +584,12 @@ def read_bytes(path: Path) -> bytes:
 
 def open_text(path: Path):
     """A text stream over the file (UTF-8, undecodable bytes replaced), gunzipping when needed."""
-    import gzip
+    import io
 
-    if is_gzip(path):
-        return gzip.open(path, "rt", encoding="utf-8", errors="replace")
+    from perfops.ingest.common import open_maybe_gzip
+
+    if is_gzip(path):  # bounded: PERFOPS_MAX_DECOMPRESSED_BYTES
+        return io.TextIOWrapper(open_maybe_gzip(path), encoding="utf-8", errors="replace")
     return open(path, encoding="utf-8", errors="replace")
 
 

@@ -28,7 +28,6 @@ _LIMITS: dict[str, tuple[str, int, str]] = {
     "document_bytes": ("PERFOPS_MAX_DOCUMENT_BYTES", 1 << 30, "bytes"),
     "columns": ("PERFOPS_MAX_COLUMNS", 10_000, "columns"),
     "header_bytes": ("PERFOPS_MAX_HEADER_BYTES", 1 << 20, "bytes"),
-    "json_depth": ("PERFOPS_MAX_JSON_DEPTH", 200, "levels"),
     "yaml_depth": ("PERFOPS_MAX_YAML_DEPTH", 100, "levels"),
     "yaml_nodes": ("PERFOPS_MAX_YAML_NODES", 1_000_000, "nodes"),
 }

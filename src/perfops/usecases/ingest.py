@@ -4,6 +4,7 @@ per file."""
 from __future__ import annotations
 
 import hashlib
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -132,6 +133,9 @@ def _read(read: Callable[[Path, IngestOptions], IngestBatch], path: Path, option
         raise InputError(f"not readable as text in the expected encoding ({exc.reason})", path=str(path)) from exc
     except MemoryError as exc:
         raise InputError("the file is too large to read in memory", path=str(path)) from exc
+    except RecursionError as exc:  # json's C parser stops at the interpreter's recursion limit
+        raise InputError(f"nested deeper than {sys.getrecursionlimit():,} levels (the JSON parser's limit); "
+                         "expected a document of the format's own shape", path=str(path)) from exc
     except Exception as exc:  # noqa: BLE001 - the reader boundary: a user's file never yields a traceback
         raise InputError(
             f"could not be read as {reader_name(read)}: {type(exc).__name__}: {str(exc)[:200]}", path=str(path),
