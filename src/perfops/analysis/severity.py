@@ -85,8 +85,9 @@ def impact_points(impact: Impact) -> int:
 
 
 def magnitude(impact: Impact) -> int:
-    """Magnitude points: the metric's own scale, one more when the deviation is also extreme in
-    robust units (|z| >= 10: far outside anything the norm has seen), at most 3."""
+    """Magnitude points: the metric's own scale, one more when the episode is also extreme in
+    robust units (its median |z| >= 10: far outside anything the norm has seen, for the whole
+    episode and not only one step), at most 3."""
     if impact.outage:
         return 3
     extreme = impact.magnitude >= 1 and impact.robust_z is not None and abs(impact.robust_z) >= EXTREME_Z
@@ -130,7 +131,7 @@ def magnitude_points(role: str, observed: float, norm: float, slo: float | None 
 
     Latency and error rates (up is worse): ×1.5, ×3, and ×3 above the SLO; traffic and
     throughput (down is worse; up counts as load): −40 % / ×2, −75 % / ×4, and −95 % from a real
-    level is an outage; CPU and memory in points: +25 / +50 points or ×2 / ×3 (at least 5 / 10
+    level (an outage) or ×5 (past any provisioned headroom); CPU and memory in points: +25 / +50 points or ×2 / ×3 (at least 5 / 10
     points), or near zero from a level of at least 10 % (a dead service)."""
     if not (math.isfinite(observed) and math.isfinite(norm)):
         return 0
@@ -145,7 +146,9 @@ def magnitude_points(role: str, observed: float, norm: float, slo: float | None 
         if norm <= 0:
             return 0
         ratio = observed / norm
-        if is_outage(role, observed, norm):
+        # 5x the norm is past the headroom of a service provisioned for its peak (70 % target,
+        # N+1): it saturates or sheds load, as harmful as an outage
+        if is_outage(role, observed, norm) or ratio >= 5:
             return 3
         if ratio <= 0.25 or ratio >= 4:
             return 2

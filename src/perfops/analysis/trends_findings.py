@@ -120,8 +120,7 @@ class Reporter:
         if np.isfinite(drift).any():
             direction = 1.0 if np.nansum(drift) >= 0 else -1.0
             i = int(np.nanargmax(direction * drift))
-            stats.update(peak=float(obs[i]), peak_norm=float(norm[i]), peak_col=float(ep.start + i),
-                         peak_z=float(abs(np.nan_to_num(signal.z[row, ep.start + i]))))
+            stats.update(peak=float(obs[i]), peak_norm=float(norm[i]), peak_col=float(ep.start + i))
         stats["outage"] = float(signal.outage is not None and bool(signal.outage[row, cols].any())
                                 and is_outage(signal.role, stats["observed"], stats["norm"]))
         change = _change(stats["observed"], stats["norm"])
@@ -180,7 +179,7 @@ class Reporter:
                       failed_requests=stats["excess_errors"], duration=duration, slo_ratio=slo_ratio,
                       relative_change=None if math.isnan(stats["change"]) else abs(stats["change"]),
                       magnitude=size, outage=bool(stats["outage"]), dependents=dependents,
-                      robust_z=stats.get("peak_z", stats.get("z")))
+                      robust_z=stats.get("z"))
 
     @staticmethod
     def _slo_ratio(svc, role: str, observed: float) -> float | None:
@@ -203,8 +202,10 @@ class Reporter:
             size = f"at {_pct(stats['observed'])} (norm {_pct(stats['norm'])})"
         elif role in ("cpu", "memory"):  # already a percentage: points, never "up 90,000%" of a near-zero norm
             size = f"at {_points(stats['observed'])} (norm {_points(stats['norm'])})"
+        elif math.isnan(stats["change"]):  # a norm of zero: no ratio, say the levels
+            size = f"at {_value(role, stats['observed'])} (norm {_value(role, stats['norm'])})"
         else:
-            ch = 0.0 if math.isnan(stats["change"]) else stats["change"]
+            ch = stats["change"]
             size = f"{'up' if ch >= 0 else 'down'} {_ratio_text(ch)} vs its norm"
         if ep.kind == "anomaly":
             extreme = self._extreme_text(role, stats)
