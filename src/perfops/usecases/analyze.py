@@ -38,7 +38,7 @@ def analyze(
         ctx = build_context(store, catalog, now=parse_moment(at), period=parse_period(period), categorical=True)
         findings, by_area = run_all(ctx, cluster=cluster or catalog.cluster, progress=progress)
         with store.transaction():
-            saved = store.findings.save_analysis(findings)
+            saved = store.findings.save_analysis(findings, horizon=ctx.now)
             store.analysis_runs.record(ctx.period_start, ctx.now, len(saved))
     saved.sort(key=lambda f: (severity_rank(f.severity), f.service))
     return AnalysisResult(saved, ctx.period_start, ctx.now, by_area)
