@@ -111,12 +111,15 @@ def serve(
     from perfops.web.app import create_app
 
     ws = workspace_of(workspace)
-    app = create_app(ws.root)
+    app = create_app(ws.root, host=host)
     _check_port_free(host, port)
     if not quiet:
         console_err.print(f"perfops dashboard on http://{host}:{port}/ (API docs at /docs); Ctrl+C stops it",
                           highlight=False, markup=False)
-    uvicorn.run(app, host=host, port=port, log_level="warning" if quiet else "info", access_log=verbose)
+    # proxy_headers off: uvicorn would otherwise take the client address from X-Forwarded-For
+    # of any local connection; the app believes it only from PERFOPS_WEB_TRUSTED_PROXIES
+    uvicorn.run(app, host=host, port=port, log_level="warning" if quiet else "info", access_log=verbose,
+                proxy_headers=False)
 
 
 def _check_port_free(host: str, port: int) -> None:
