@@ -22,6 +22,7 @@ from datetime import datetime
 
 from markupsafe import Markup, escape
 
+from perfops.reports.blocks import md_escape
 from perfops.reports.section import ReportView, Section
 
 log = logging.getLogger("perfops.reports")
@@ -123,7 +124,8 @@ def error_section(name: str, exc: BaseException) -> Section:
         '<div class="error-box" role="alert"><strong>The “{}” section could not be built.</strong> '
         "The rest of this report is complete. Error: <code>{}</code></div>"
     ).format(name, message)
-    md = f"> **The “{name}” section could not be built.** The rest of this report is complete. Error: `{message.replace('`', '')}`"
+    md = (f"> **The “{md_escape(name)}” section could not be built.** The rest of this report is complete. "
+          f"Error: {md_escape(message)}")  # the message may quote data (a name, a file line)
     return Section(id=f"error-{name}", title=f"{name} (error)", order=450, html=str(html), markdown=md,
                    data={"error": message, "section": name})
 
