@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+# Starlette's TestClient sends Host: testserver; the dashboard answers only names it is told of
+os.environ.setdefault("PERFOPS_WEB_ALLOWED_HOSTS", "testserver")
 
 SMALL_CATALOG = """\
 domain: Payments

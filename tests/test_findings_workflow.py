@@ -9,6 +9,7 @@ from datetime import datetime
 
 from perfops.model.findings import Finding
 from perfops.store import open_store
+from perfops.store.findings_repo import FindingFilter
 from perfops.workspace import Workspace
 
 
@@ -51,7 +52,10 @@ def test_a_resolved_finding_that_comes_back_is_reopened_not_duplicated(workspace
     ws = Workspace(workspace)
     (f,) = save(ws, regression(datetime(2026, 1, 5, 10)))
     assert cli("findings", "resolve", f.id, "--by", "priya", "--note", "rolled back", workspace=workspace).code == 0
-    save(ws, regression(datetime(2026, 1, 5, 10)))
+    save(ws, regression(datetime(2026, 1, 5, 10)))  # the same evidence again: nothing new happened
+    with open_store(ws.store_path) as store:
+        assert [x.status for x in store.findings.list(FindingFilter(status="all"))] == ["resolved"]
+    save(ws, regression(datetime(2026, 1, 5, 10), end=datetime(2026, 1, 12)))  # still there a week later
     with open_store(ws.store_path) as store:
         assert [x.status for x in store.findings.list()] == ["open"]
         actions = [h["action"] for h in store.findings.history(f.id)]

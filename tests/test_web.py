@@ -117,7 +117,7 @@ def test_workflow_keeps_history_and_updates_pages(client) -> None:  # noqa: ANN0
 def test_form_workflow_redirects_back_with_history(client) -> None:  # noqa: ANN001
     fid = _first_open(client)
     response = client.post(f"/findings/{fid}/acknowledge", data={"token": TOKEN, "by": "Ana", "note": "seen"})
-    assert response.status_code == 200 and "acknowledge done" in response.text
+    assert response.status_code == 200 and "Acknowledged." in response.text
     assert "Ana" in response.text and ">acknowledged<" in response.text
 
 

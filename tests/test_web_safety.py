@@ -163,6 +163,27 @@ def test_reports_escape_hostile_names_and_hold_no_secret(hostile_root):
     assert seen_names, "the hostile finding should be in some report, or this test proves nothing"
 
 
+def test_every_markdown_report_escapes_hostile_names(hostile_root):
+    """Every audience's Markdown, every section (issue 17 item 11: "Series out of the ordinary"
+    of the developer report let endpoint names through): Markdown viewers render raw HTML."""
+    from perfops.model.findings import Finding
+    from perfops.store import open_store
+    from perfops.usecases.reports import render_reports
+    from perfops.workspace import Workspace
+
+    charted = Finding(kind="anomaly", severity="high", service="cart", squad="checkout", endpoint=XSS,
+                      metric="latency", title=f"{XSS} got slow", detail=XSS, key="xss-latency",
+                      start=NOW.replace(day=21))  # a trends finding: its series is charted
+    with open_store(Workspace(hostile_root).store_path) as store:
+        store.findings.save_analysis([charted], at=NOW)
+    written = render_reports(Workspace(hostile_root), fmt="md", at="2026-11-23T00:00:00Z")
+    developer = [p for p in written if "cart" in p.name and p.suffix == ".md"]
+    assert developer and any("Series out of the ordinary" in p.read_text() for p in developer)
+    assert any("&lt;script&gt;" in p.read_text() for p in developer), "the hostile endpoint should be shown"
+    for path in written:
+        assert_no_raw_markup(path.read_text(errors="replace"), path.name)
+
+
 def test_digests_escape_for_chat_and_do_not_leak_webhooks(hostile_root):
     from perfops.usecases.notify import send_digests
     from perfops.workspace import Workspace

@@ -117,7 +117,7 @@ def serve(
     logs.check_format(log_format)
     ws = workspace_of(workspace)
     scheduler = _scheduler(ws, log_format) if with_schedule else None
-    app = create_app(ws.root, scheduler=scheduler)
+    app = create_app(ws.root, host=host, scheduler=scheduler)
     _check_port_free(host, port)
     if not quiet:
         console_err.print(f"perfops dashboard on http://{host}:{port}/ (API docs at /docs); Ctrl+C stops it",
@@ -126,7 +126,10 @@ def serve(
         scheduler.start()
     try:
         uvicorn.run(app, host=host, port=port, log_level="warning" if quiet else "info", access_log=verbose,
-                    log_config=logs.uvicorn_config(log_format) or uvicorn.config.LOGGING_CONFIG)
+                    log_config=logs.uvicorn_config(log_format) or uvicorn.config.LOGGING_CONFIG,
+                    # proxy_headers off: uvicorn would otherwise take the client address from X-Forwarded-For
+                    # of any local connection; the app believes it only from PERFOPS_WEB_TRUSTED_PROXIES
+                    proxy_headers=False)
     finally:
         if scheduler is not None:
             scheduler.stop()

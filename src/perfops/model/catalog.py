@@ -30,6 +30,13 @@ class Squad(_Strict):
     webhook: str | None = None
     webhook_env: str | None = None  # the environment variable holding the webhook URL (a secret)
 
+    @field_validator("webhook")
+    @classmethod
+    def _webhook_is_http(cls, value: str | None) -> str | None:
+        if value is not None and not _is_http_url(value):
+            raise ValueError("expected an http:// or https:// URL with a host, e.g. https://hooks.slack.com/services/...")
+        return value
+
 
 class Slo(_Strict):
     availability: Annotated[float, Field(gt=0, lt=100)] | None = None
@@ -138,6 +145,20 @@ class PrometheusSource(_Strict):
     )
 
 
+    @field_validator("url")
+    @classmethod
+    def _url_without_credentials(cls, value: str) -> str:
+        from perfops.model.redact import url_credentials
+
+        found = url_credentials(value)
+        if found:
+            raise ValueError(f"the URL holds credentials ({', '.join(found)}), which would be printed and stored; "
+                             "remove them and name environment variables instead: bearer_token_env for a token, "
+                             "basic_auth_user with basic_auth_password_env for a password (docs/sources.md)")
+        if not _is_http_url(value):
+            raise ValueError("expected an http:// or https:// URL with a host, e.g. http://prometheus:9090")
+        return value
+
     @field_validator("queries")
     @classmethod
     def _queries_name_metrics(cls, queries: dict[str, str]) -> dict[str, str]:
@@ -212,6 +233,13 @@ class Catalog(_Strict):
     cluster: str | None = None
     schedule: Schedule | None = None
     retention: Retention | None = None
+
+    @field_validator("cluster")
+    @classmethod
+    def _cluster_is_an_address(cls, value: str | None) -> str | None:
+        if value is not None and not _is_scheduler_address(value):
+            raise ValueError("expected a Dask scheduler address, e.g. tcp://scheduler:8786 (docs/scale-out.md)")
+        return value
 
     @field_validator("timezone")
     @classmethod
@@ -371,3 +399,32 @@ def find_cycle(graph: dict[str, list[str]]) -> list[str] | None:
 
 
 ENDPOINT_RE = re.compile(r"^[A-Z]+ /\S*$")
+
+
+def _is_http_url(value: str) -> bool:
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(value.strip())
+    except ValueError:
+        return False
+    return parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
+
+
+SCHEDULER_SCHEMES = ("tcp", "tls", "ws", "wss", "inproc", "ucx")  # Dask distributed's comm protocols
+
+
+def _is_scheduler_address(value: str) -> bool:
+    """scheme://host:port as `distributed.Client` takes it (a bare host:port means tcp)."""
+    from urllib.parse import urlsplit
+
+    text = value.strip()
+    if "://" not in text:
+        text = "tcp://" + text
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError:
+        return False
+    return parts.scheme.lower() in SCHEDULER_SCHEMES and bool(parts.hostname) and (
+        port is not None or parts.scheme.lower() == "inproc")

@@ -31,6 +31,7 @@ import httpx
 
 from perfops.errors import PerfopsError, SourceError
 from perfops.model.catalog import PrometheusSource
+from perfops.model.redact import redact_text, redact_url
 from perfops.model.units import format_duration, parse_duration
 
 RETRIES = 4
@@ -101,6 +102,7 @@ class PrometheusClient:
     ) -> None:
         self.config = config
         self.url = config.url.rstrip("/")
+        self.shown_url = redact_url(self.url)  # what messages say: never the credentials
         self.sleep = sleep
         self.retries = retries
         self.timeout = parse_duration(config.timeout).total_seconds()
@@ -146,10 +148,10 @@ class PrometheusClient:
             return text
         if response.status_code in (401, 403):
             raise SourceError(
-                f"Prometheus at {self.url} refused the credentials (HTTP {response.status_code})",
+                f"Prometheus at {self.shown_url} refused the credentials (HTTP {response.status_code})",
                 hint="check sources.prometheus.bearer_token_env or basic_auth_* and the variables they name",
             )
-        message = _json(response).get("error") or text[:300] or f"HTTP {response.status_code}"
+        message = redact_text(str(_json(response).get("error") or text[:300] or f"HTTP {response.status_code}"))
         raise SourceError(
             f"Prometheus rejected the query for '{chunk.metric}': {message}",
             hint=f"fix sources.prometheus.queries.{chunk.metric} in perfops.yaml (query: {chunk.promql})",
@@ -157,13 +159,13 @@ class PrometheusClient:
 
     def _unreachable(self, exc: Exception) -> SourceError:
         kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "is unreachable"
-        return SourceError(f"Prometheus at {self.url} {kind} after {self.retries + 1} attempts ({exc})",
+        return SourceError(f"Prometheus at {self.shown_url} {kind} after {self.retries + 1} attempts ({redact_text(str(exc))})",
                            hint="check sources.prometheus.url and that the server is up; " + DOCS)
 
     def _server_error(self, response: httpx.Response, chunk: Chunk) -> SourceError:
-        message = _json(response).get("error") or response.text[:300]
+        message = redact_text(str(_json(response).get("error") or response.text[:300]))  # may echo our headers
         return SourceError(
-            f"Prometheus at {self.url} failed the query for '{chunk.metric}' "
+            f"Prometheus at {self.shown_url} failed the query for '{chunk.metric}' "
             f"(HTTP {response.status_code}) after {self.retries + 1} attempts: {message}",
             hint="the server may be overloaded: lower sources.prometheus.concurrency or max_points_per_query",
         )

@@ -38,11 +38,14 @@ class FindingsRepo:
         self.con = con
 
     # ---- analysis results -------------------------------------------------------
-    def save_analysis(self, findings: Iterable[Finding], at: datetime | None = None) -> list[Finding]:
+    def save_analysis(self, findings: Iterable[Finding], at: datetime | None = None,
+                      horizon: datetime | None = None) -> list[Finding]:
         """Store a run's findings. The same condition keeps its id: matched by id, else by the
         same identity (kind, service, endpoint, consumer, metric) overlapping in time. A resolved
-        finding that comes back is reopened with a history entry, never duplicated; an
-        acknowledged one stays acknowledged; an assignment to another squad is kept."""
+        finding found again is reopened with a history entry, never duplicated, but only on new
+        evidence after its resolution (`_new_evidence`; `horizon` = the newest data analysed,
+        where an ongoing episode ends); otherwise it stays resolved. An acknowledged one stays
+        acknowledged; an assignment to another squad is kept."""
         at = at or _now()
         saved = []
         for finding in findings:
@@ -53,15 +56,42 @@ class FindingsRepo:
                 saved.append(finding)
                 continue
             status, squad = existing["status"], existing["squad"]
+            reopen = status == "resolved" and self._new_evidence(existing, finding, horizon)
             merged = finding.with_(
-                id=existing["id"], status="open" if status == "resolved" else status, squad=squad,
+                id=existing["id"], status="open" if reopen else status, squad=squad,
                 start=_earliest(existing["start"], finding.start),
             )
-            if status == "resolved":
+            if reopen:
                 self._history(merged.id, at, "reopened", "perfops", "found again by analysis", "resolved", "open", squad)
             self._update(merged, at)
             saved.append(merged)
         return saved
+
+    def _new_evidence(self, existing: dict[str, Any], found: Finding, horizon: datetime | None) -> bool:
+        """Whether `found` has evidence later than the resolution of `existing`.
+
+        The evidence of a finding ends where its episode ends, or at `horizon` (the newest data
+        analysed) while the episode is ongoing. The resolution, in data time, is the newest data
+        the resolver could have seen (the horizon of the last analysis before the resolution,
+        else the stored episode's end or start); once the data reaches the wall-clock moment of
+        the resolution (live data), evidence up to that moment is from before the fix too."""
+        resolved_at = self._resolved_at(existing["id"])
+        if resolved_at is None:
+            return True  # resolved before history was kept: trust the analysis
+        point = self._horizon_before(resolved_at) or existing["end"] or existing["start"]
+        if horizon is not None and _naive(horizon) >= resolved_at:
+            point = max(point, resolved_at) if point is not None else resolved_at
+        evidence = _naive(found.end) or _naive(horizon) or _naive(found.start)
+        return point is None or (evidence is not None and evidence > point)
+
+    def _resolved_at(self, finding_id: str) -> datetime | None:
+        rows = self._fetch("SELECT max(\"at\") AS at FROM finding_history WHERE finding_id = ? AND action = 'resolved'",
+                           [finding_id])
+        return rows[0]["at"] if rows else None
+
+    def _horizon_before(self, moment: datetime) -> datetime | None:
+        rows = self._fetch("SELECT max(period_end) AS h FROM analysis_runs WHERE \"at\" <= ?", [moment])
+        return rows[0]["h"] if rows else None
 
     def _match(self, f: Finding) -> dict[str, Any] | None:
         row = self._fetch("SELECT * FROM findings WHERE id = ?", [f.id])

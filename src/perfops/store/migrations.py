@@ -59,4 +59,12 @@ MIGRATIONS: list[str] = [
         consumer VARCHAR NOT NULL, metric VARCHAR NOT NULL, value DOUBLE NOT NULL, samples BIGINT NOT NULL
     );
     """,
+    # credentials in a Prometheus URL were part of the stored source name: hidden as
+    # perfops.model.redact.redact_url hides them
+    r"""
+    UPDATE collect_state SET source = regexp_replace(source, '://[^/@?#]*@', '://***@');
+    UPDATE collect_state SET source = regexp_replace(source,
+        '([?&;](token|access_token|api_key|apikey|api-key|key|password|passwd|secret|auth|authorization|bearer|x-api-key|sig|signature)=)[^&;#]*',
+        '\1***', 'gi');
+    """,
 ]

@@ -44,7 +44,7 @@ def analyze(
         notes = [note] if (note := implausible_rows(store)) else []
         findings, by_area = run_all(ctx, cluster=cluster or catalog.cluster, progress=progress)
         with store.transaction():
-            saved = store.findings.save_analysis(findings, at=recorded_at)
+            saved = store.findings.save_analysis(findings, at=recorded_at, horizon=ctx.now)
             store.analysis_runs.record(ctx.period_start, ctx.now, len(saved))
     saved.sort(key=lambda f: (severity_rank(f.severity), f.service))
     return AnalysisResult(saved, ctx.period_start, ctx.now, by_area, notes)

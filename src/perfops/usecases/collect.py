@@ -27,6 +27,7 @@ from perfops.errors import PerfopsError, SourceError
 from perfops.ingest import _series as S
 from perfops.ingest import prometheus_json as P
 from perfops.model.catalog import Catalog, PrometheusSource
+from perfops.model.redact import redact_url
 from perfops.model.units import parse_duration
 from perfops.sources.prometheus import Chunk, PrometheusClient, align, plan_chunks
 from perfops.store import Store, open_store
@@ -120,7 +121,7 @@ def collect_prometheus(
     config = prometheus_config(catalog)
     step = parse_duration(config.step)
     state = getattr(store, "collect_state", None) or CollectStateRepo(store.con)
-    source = f"prometheus:{config.url.rstrip('/')}"
+    source = f"prometheus:{redact_url(config.url.rstrip('/'))}"  # printed and stored: no credentials
     end = align(until or now, step)
     report = CollectReport(source)
     with PrometheusClient(config, transport=transport, env=env, sleep=sleep or time.sleep) as client:

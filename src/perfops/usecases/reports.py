@@ -249,11 +249,14 @@ def _render_parallel(workspace: Workspace, catalog: Catalog, jobs: list[tuple[tu
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
+    from perfops.usecases.worker_lifetime import die_with_parent
+
     chunks = deal_jobs(catalog, jobs, workers)
     shared = read_shared(workspace, catalog, jobs, period, at)
     context = multiprocessing.get_context("spawn")
     written: list[Path] = []
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=die_with_parent,
+                             initargs=(os.getpid(),)) as pool:  # no orphans when `report` is killed
         lean = replace(shared, rollups={})  # the capacity figures need none of the rollups
         parts = [pool.submit(derive_capacity, workspace, catalog, period, at, lean, names)
                  for names in shared.capacity_parts]

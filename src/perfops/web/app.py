@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hmac
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,10 +30,14 @@ from perfops.errors import NotFoundError, PerfopsError, WorkspaceBusyError
 from perfops.web import pages
 from perfops.web.data import RETRY_AFTER, DashboardData, Snapshot, finding_key, workspace_of
 from perfops.web.freshness import Freshness, with_note
+from perfops.web.idempotency import WriteLedger
 
 TOKEN_ENV = "PERFOPS_TOKEN"
 TOKEN_FILE = "token"
 ACTIONS = ("acknowledge", "resolve", "reopen", "assign", "comment")
+# ?message= takes one of these codes; anything else shows nothing (no text from the URL on a page)
+DONE_MESSAGES = {"acknowledge": "Acknowledged.", "resolve": "Resolved.", "reopen": "Reopened.",
+                 "assign": "Assigned.", "comment": "Comment added."}
 
 
 class WorkflowBody(BaseModel):
@@ -65,19 +70,29 @@ def error_body(status: int, message: str, hint: str | None = None) -> dict[str, 
 
 
 from perfops.web.limits import BodySizeLimit, WriteRateLimit  # noqa: E402
+from perfops.web.security import HostCheck, OriginCheck, SecurityHeaders, allowed_hosts  # noqa: E402
 
 
-def create_app(workspace: Path | str, *, token: str | None = None, period: str = "7d",
-               scheduler: Any = None) -> FastAPI:
+def create_app(workspace: Path | str, *, token: str | None = None, period: str = "7d", host: str | None = None,
+               trusted_proxies: Sequence[str] | None = None, scheduler: Any = None) -> FastAPI:
+    """`host`: the address `serve --host` binds (answered besides the loopback names, see
+    web/security.py); `trusted_proxies`: the addresses of reverse proxies whose
+    X-Forwarded-For is believed (default PERFOPS_WEB_TRUSTED_PROXIES; none); `scheduler`: the
+    jobs of `serve --schedule`, counted in /metrics."""
     ws = workspace_of(Path(workspace))
     data = DashboardData(ws, period=period)
     app = FastAPI(title="perfops dashboard", version="1", description="Findings, statuses and trends of a service domain.")
     app.state.data = data
+    app.state.ledger = WriteLedger()
     app.state.token = token if token is not None else configured_token(ws.root)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static")
     # bounded request bodies and write attempts per client: token guessing and floods get 413/429
     app.add_middleware(BodySizeLimit, max_bytes=64 * 1024)
-    app.add_middleware(WriteRateLimit, per_minute=30)
+    app.add_middleware(WriteRateLimit, per_minute=30, trusted_proxies=trusted_proxies)
+    # added last = runs first: foreign Host and cross-site writes refused, headers on every answer
+    app.add_middleware(OriginCheck)
+    app.add_middleware(HostCheck, hosts=allowed_hosts(host))
+    app.add_middleware(SecurityHeaders)
     _errors(app)
     _api_routes(app, data)
     _page_routes(app, data)
@@ -169,6 +184,22 @@ def _finding_page(data: DashboardData, finding_id: str, message: str | None, wri
     return _page(data, snap, pages.finding_page(snap, found, message, writable, missing), fell_back)
 
 
+def _saved_answer(data: DashboardData, finding_id: str, updated: Any, response: Response) -> dict[str, Any]:
+    """The answer to a saved write: the finding with its history; when the store is held again
+    since (so the history cannot be read), the finding as written, with the history read last
+    (or none), marked stale — never a 503 for a write that was saved."""
+    snap = data.snapshot()
+    try:
+        found, fell_back = data.finding(snap, finding_id)
+    except WorkspaceBusyError:
+        found, fell_back = pages.finding_from_snapshot(snap, finding_id), snap.checked_at
+    _stamp(response, data.freshness(snap, fell_back))
+    record = pages.finding_json(found) if found is not None else {"history": []}
+    if fell_back is not None and updated is not None:
+        record.update(updated.to_record())
+    return record
+
+
 def _api_routes(app: FastAPI, data: DashboardData) -> None:
     @app.get("/api/domain", tags=["api"], summary="Domain status: squads, services, the top findings")
     def api_domain(response: Response) -> dict[str, Any]:
@@ -214,19 +245,16 @@ def _api_routes(app: FastAPI, data: DashboardData) -> None:
 
     @app.post("/api/findings/{finding_id}/{action}", tags=["api"],
               summary="Workflow: acknowledge, resolve, reopen, assign (body.squad) or comment (needs the token); "
-                      "503 with Retry-After, not saved, when another process keeps the workspace busy")
+                      "503 with Retry-After, not saved, when another process keeps the workspace busy; "
+                      "an Idempotency-Key header makes a retry answer the first write instead of writing again")
     def api_action(finding_id: str, action: str, body: WorkflowBody, response: Response,
-                   authorization: str | None = Header(default=None)) -> dict[str, Any]:
+                   authorization: str | None = Header(default=None),
+                   idempotency_key: str | None = Header(default=None)) -> dict[str, Any]:
         given = authorization.removeprefix("Bearer ").strip() if authorization else None
         check_token(app.state.token, given)
-        updated = apply_action(data, finding_id, action, body)
-        snap = data.snapshot()
-        found, fell_back = data.finding(snap, finding_id)
-        _stamp(response, data.freshness(snap, fell_back))
-        record = pages.finding_json(found)
-        if fell_back is not None and updated is not None:  # saved, but the store is held again since
-            record.update(updated.to_record())
-        return record
+        updated = app.state.ledger.run(idempotency_key, (finding_id, action, body.model_dump_json()),
+                                       lambda: apply_action(data, finding_id, action, body))
+        return _saved_answer(data, finding_id, updated, response)
 
 
 def _page_routes(app: FastAPI, data: DashboardData) -> None:
@@ -270,7 +298,7 @@ def _page_routes(app: FastAPI, data: DashboardData) -> None:
 
     @app.get("/findings/{finding_id}", response_class=HTMLResponse, include_in_schema=False)
     def finding_page(finding_id: str, message: str | None = None) -> HTMLResponse:
-        return _finding_page(data, finding_id, message, writable=bool(app.state.token))
+        return _finding_page(data, finding_id, DONE_MESSAGES.get(message or ""), writable=bool(app.state.token))
 
     @app.post("/findings/{finding_id}/{action}", include_in_schema=False)
     async def finding_form(finding_id: str, action: str, request: Request) -> Response:
@@ -282,6 +310,8 @@ def _page_routes(app: FastAPI, data: DashboardData) -> None:
         body = WorkflowBody(by=form.get("by") or None, note=form.get("note") or None, squad=form.get("squad") or None)
         from starlette.concurrency import run_in_threadpool
 
-        await run_in_threadpool(apply_action, data, finding_id, action, body)
-
-        return RedirectResponse(f"/findings/{quote(finding_id)}?message={quote(action + ' done')}", status_code=303)
+        await run_in_threadpool(app.state.ledger.run, form.get("idempotency_key"),
+                                (finding_id, action, body.model_dump_json()),
+                                lambda: apply_action(data, finding_id, action, body))
+        # a message code, not text: the page shows only the messages it knows (no spoofing)
+        return RedirectResponse(f"/findings/{quote(finding_id)}?message={quote(action)}", status_code=303)

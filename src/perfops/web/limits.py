@@ -13,8 +13,9 @@ actions, token guesses), answering 429 with Retry-After. The clock is injected f
 from __future__ import annotations
 
 import json
+import os
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import Any
 
 Scope = MutableMapping[str, Any]
@@ -23,6 +24,7 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 READS = ("GET", "HEAD", "OPTIONS")
+TRUSTED_PROXIES_ENV = "PERFOPS_WEB_TRUSTED_PROXIES"
 
 
 async def send_error(send: Send, status: int, message: str, hint: str | None = None,
@@ -78,17 +80,36 @@ class BodySizeLimit:
 
 
 class WriteRateLimit:
+    """The client is the connection's peer address. X-Forwarded-For is believed only when that
+    peer is one of `trusted_proxies` (default: PERFOPS_WEB_TRUSTED_PROXIES, comma separated;
+    none), and then the client is the right-most address in it that is not a trusted proxy:
+    anyone can send the header, so without a configured proxy it would let a client pick a new
+    address for every guess."""
+
     def __init__(self, app: ASGIApp, per_minute: float = 30, burst: int | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, trusted_proxies: Sequence[str] | None = None) -> None:
         self.app, self.rate, self.burst, self.clock = app, per_minute / 60.0, burst or int(per_minute), clock
         self.buckets: dict[str, tuple[float, float]] = {}  # client -> (tokens, at)
+        if trusted_proxies is None:
+            trusted_proxies = os.environ.get(TRUSTED_PROXIES_ENV, "").split(",")
+        self.proxies = frozenset(p.strip() for p in trusted_proxies if p.strip())
+
+    def client_of(self, scope: Scope) -> str:
+        peer = str((scope.get("client") or ("?", 0))[0])
+        if peer not in self.proxies:
+            return peer
+        forwarded = [v.decode("latin-1") for k, v in scope.get("headers") or [] if k == b"x-forwarded-for"]
+        hops = [h.strip() for h in ",".join(forwarded).split(",") if h.strip()]
+        for hop in reversed(hops):
+            if hop not in self.proxies:
+                return hop
+        return peer
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope.get("method") in READS:
             await self.app(scope, receive, send)
             return
-        client = (scope.get("client") or ("?", 0))[0]
-        wait = self._take(client)
+        wait = self._take(self.client_of(scope))
         if wait > 0:
             await send_error(send, 429, "too many writes from this address", f"retry in {wait:.0f} s",
                              [(b"retry-after", str(max(1, round(wait))).encode())])

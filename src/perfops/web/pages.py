@@ -3,6 +3,7 @@ statuses, ranking and figures come from perfops.reports.health / picture, as in 
 
 from __future__ import annotations
 
+import uuid
 from functools import lru_cache
 from typing import Any
 
@@ -22,6 +23,7 @@ def _env() -> Any:
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters.update({"compact": fmt.compact, "ms": fmt.ms, "pct": fmt.pct, "change": fmt.change,
                         "number": fmt.number, "money": fmt.money})
+    env.globals["write_key"] = lambda: uuid.uuid4().hex  # a form's idempotency key (web/idempotency.py)
     return env
 
 

@@ -25,7 +25,7 @@ from perfops.analysis.capacity_model import (
 from perfops.model.findings import Finding
 from perfops.reports import charts
 from perfops.reports import format as fmt
-from perfops.reports.blocks import Doc, severity_cell
+from perfops.reports.blocks import Doc, md_escape, severity_cell
 from perfops.reports.capacity_data import derived_of, states
 from perfops.reports.section import ReportView, Section
 
@@ -214,5 +214,5 @@ def forecast_words(s: ServiceCapacity) -> str:
     peak = fmt.number(s.peak_tps, 1)
     cap = fmt.number(s.capacity_tps, 0) if s.capacity_tps else "unknown"
     end = f"runs out in about {fmt.number(sat.days, 0)} days" if sat else "stays under capacity over the horizon"
-    return (f"- {s.service}: peak {peak} req/s now, capacity {cap} req/s, forecast peak "
+    return (f"- {md_escape(s.service)}: peak {peak} req/s now, capacity {cap} req/s, forecast peak "
             f"{fmt.number(s.forecast_peak_tps, 1)} req/s; {end}.")

@@ -16,7 +16,7 @@ import pandas as pd
 
 from perfops.model.findings import Finding
 from perfops.reports import charts
-from perfops.reports.blocks import Doc
+from perfops.reports.blocks import Doc, md_escape
 from perfops.reports.section import ReportView, Section
 
 TREND_KINDS = ("anomaly", "regression", "improvement", "resource_growth")
@@ -112,8 +112,10 @@ def _deploys(view: ReportView, service: str, start: datetime, end: datetime) -> 
 
 
 def _words(service: str, data: dict, mine: list[Finding]) -> str:
-    who = f"{service} {data['endpoint']}".strip()
-    return "\n".join(f"- {who} {data['role']}: {f.title}" for f in mine) or f"- {who} {data['role']}"
+    """The chart in words for Markdown; names and titles are data, so escaped."""
+    who = md_escape(f"{service} {data['endpoint']}".strip())
+    role = md_escape(data["role"])
+    return "\n".join(f"- {who} {role}: {md_escape(f.title)}" for f in mine) or f"- {who} {role}"
 
 
 def _rank(f: Finding) -> int:
