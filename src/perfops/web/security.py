@@ -72,12 +72,17 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
+# answered whatever the Host: Prometheus scrapes and Kubernetes probes address a pod by its IP,
+# and /metrics holds counts only (no names, no findings), nothing a rebinding page could use
+OPEN_PATHS = frozenset({"/metrics"})
+
+
 class HostCheck:
     def __init__(self, app: ASGIApp, hosts: frozenset[str]) -> None:
         self.app, self.hosts = app, hosts
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] in ("http", "websocket"):
+        if scope["type"] in ("http", "websocket") and scope.get("path") not in OPEN_PATHS:
             host = _header(scope, b"host")
             if host is None or host_name(host) not in self.hosts:
                 await send_error(send, 421, "this dashboard does not answer to that host name",
