@@ -19,11 +19,10 @@ How (see docs/formats/access-log.md):
 
 from __future__ import annotations
 
-import gzip
 import re
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import BinaryIO
 
@@ -34,6 +33,7 @@ import pyarrow.compute as pc
 
 from perfops.errors import InputError
 from perfops.ingest import access_templates as tpl
+from perfops.ingest import shipped_logs as shipped
 from perfops.ingest.access_templates import (
     ALB_LATENCY,
     LATENCY_VARIABLES,
@@ -46,6 +46,7 @@ from perfops.ingest.access_templates import (
     user_format,
 )
 from perfops.ingest.base import IngestBatch, IngestOptions, Reader
+from perfops.ingest.compressed import open_maybe_gzip
 
 BLOCK_BYTES = 8 * 1024 * 1024
 PREFETCH_BLOCKS = 3  # blocks read ahead and parsed on the two worker threads
@@ -210,6 +211,7 @@ class ParsedBlock:
     """The fields of one block's good lines, plus where its bad lines are."""
 
     first_line: int  # 1-based line number of the block's first line
+    line_numbers: np.ndarray | None  # shipped logs: the file's line number of each line; None = consecutive
     lines: pa.Array
     bad: np.ndarray  # indexes into the block of lines no pattern accepted (blank lines excluded)
     minute: np.ndarray  # int64 epoch minutes, one per good line
@@ -218,6 +220,12 @@ class ParsedBlock:
     methods: pa.DictionaryArray
     paths: pa.DictionaryArray  # id-folded paths
     consumers: pa.DictionaryArray | None  # raw consumer field values; None = no breakdown
+
+    def line_of(self, index: int) -> int:
+        """The file's line number of the block's line `index`."""
+        if self.line_numbers is not None:
+            return int(self.line_numbers[index])
+        return self.first_line + index
 
 
 @dataclass(frozen=True)
@@ -239,7 +247,7 @@ class Parser:
             wanted.add(consumer.variable)
         return cls(fmt, compile_template(fmt.template, wanted), fmt.time_variable() or "", latency, consumer)
 
-    def parse(self, block: bytes, first_line: int) -> ParsedBlock:
+    def parse(self, block: bytes, first_line: int, line_numbers: np.ndarray | None = None) -> ParsedBlock:
         lines = split_lines(block)
         found = pc.extract_regex(lines, self.pattern)
         good = found.is_valid()
@@ -256,7 +264,7 @@ class Parser:
         if self.consumer.variable:
             consumers = pc.dictionary_encode(columns[self.consumer.variable])
         return ParsedBlock(
-            first_line=first_line, lines=lines, bad=bad, minute=minute,
+            first_line=first_line, line_numbers=line_numbers, lines=lines, bad=bad, minute=minute,
             status=statuses(columns[status_field]),
             latency_us=latencies_us(columns, self.latency_variable),
             methods=pc.dictionary_encode(columns["method"]),
@@ -500,8 +508,8 @@ def _service(options: IngestOptions, path: Path) -> str:
     return options.service
 
 
-def choose_format(path: Path, head: bytes, log_format: str | None, lenient: bool = False) -> LineFormat:
-    lines = head_lines(head)
+def choose_format(path: Path, lines: list[str], log_format: str | None, lenient: bool = False) -> LineFormat:
+    """The format of a file from its first (unwrapped) lines: the user's log_format, else detected."""
     if not lines:
         raise InputError("the file has no lines; expected access-log lines", path=str(path))
     if log_format:
@@ -516,12 +524,43 @@ def choose_format(path: Path, head: bytes, log_format: str | None, lenient: bool
     fmt = detect_format(lines, lenient)
     if fmt is None:
         raise InputError(
-            f"not a recognised access log (nginx/Apache combined or common, AWS ALB, Envoy); "
+            f"not a recognised access log (nginx/Apache combined or common, ingress-nginx, AWS ALB, Envoy); "
             f"line 1 is: {lines[0][:160]!r}",
             path=str(path), line=1,
             hint="pass --log-format with the nginx log_format string that wrote this file",
         )
+    if fmt.problem:
+        raise InputError(fmt.problem + f"; line 1 is: {lines[0][:160]!r}", path=str(path), line=1,
+                         field="--log-format",
+                         hint="pass --log-format with the log_format string that wrote this file, e.g. "
+                              "'... \"$http_user_agent\" $request_length $request_time'")
     return fmt
+
+
+@dataclass(frozen=True)
+class FileLayout:
+    """How a file's lines are wrapped (plain, Docker JSON, CRI) and the format of the inner lines."""
+
+    fmt: LineFormat
+    shipping: shipped.Shipping
+
+
+def inspect_file(path: Path, head: bytes, log_format: str | None, lenient: bool = False) -> FileLayout:
+    """Unwrap the head when it is a shipped log, choose the inner format, keep the streams that
+    carry access lines (see shipped_logs)."""
+    raw_lines = [line.encode("latin-1") for line in head_lines(head)]
+    shipping = shipped.recognise(raw_lines)
+    if shipping.kind is None:
+        return FileLayout(choose_format(path, head_lines(head), log_format, lenient), shipping)
+    entries = shipped.head_entries(shipping, raw_lines)
+    lines = [e.text.decode("latin-1") for e in entries if e.text.strip()]
+    if not lines:
+        raise InputError(f"a {shipping.label} whose first lines hold no text", path=str(path), line=1)
+    # container logs mix the access log with start-up and error lines: any access line decides
+    fmt = choose_format(path, lines, log_format, lenient=True)
+    regex = re.compile(compile_template(fmt.template, set()))
+    streams = frozenset(e.stream for e in entries if regex.match(e.text.decode("latin-1")))
+    return FileLayout(fmt, replace(shipping, streams=streams or None))
 
 
 def read_access_log(path: Path, options: IngestOptions) -> IngestBatch:
@@ -530,7 +569,8 @@ def read_access_log(path: Path, options: IngestOptions) -> IngestBatch:
     from perfops.ingest.registry import read_head
 
     # lenient: the format a few head lines match; every other line is then a bad line with its number
-    fmt = choose_format(path, read_head(path), options.log_format, lenient=True)
+    layout = inspect_file(path, read_head(path), options.log_format, lenient=True)
+    fmt = layout.fmt
     source = consumer_source(fmt, options.consumer_field)
     parser = Parser.build(fmt, source)
     state = FileState(
@@ -538,8 +578,9 @@ def read_access_log(path: Path, options: IngestOptions) -> IngestBatch:
         endpoints=tpl.EndpointNamer(tpl.CodeTable(tpl.MAX_ENDPOINTS)),
         consumers=tpl.ConsumerNamer(tpl.CodeTable(tpl.MAX_CONSUMERS), source.namer) if source.variable else None,
     )
+    unwrapper = shipped.Unwrapper(layout.shipping) if layout.shipping.kind else None
     aggregator = MinuteAggregator(per_consumer=source.variable is not None)
-    for parsed in _parsed_blocks(path, parser, options):
+    for parsed in _parsed_blocks(path, parser, options, unwrapper):
         aggregator.add(_code_rows(parsed, state))
     wide, late = aggregator.finish()
     if wide.empty:
@@ -547,19 +588,27 @@ def read_access_log(path: Path, options: IngestOptions) -> IngestBatch:
                          hint="check --log-format, or whether the file is an access log")
     consumer_names = state.consumers.table.names if state.consumers else [""]
     telemetry = to_telemetry(wide, service, state.endpoints.table.names, consumer_names)
-    return IngestBatch(telemetry=telemetry, skipped=state.skipped, notes=_notes(fmt, source, state, late))
+    notes = _notes(fmt, source, state, late)
+    if unwrapper is not None:
+        notes[0] = f"unwrapped from a {layout.shipping.label}; " + notes[0]
+        ignored = shipped.ignored_note(unwrapper)
+        notes += [ignored] if ignored else []
+    return IngestBatch(telemetry=telemetry, skipped=state.skipped, notes=notes)
 
 
-def _parsed_blocks(path: Path, parser: Parser, options: IngestOptions) -> Iterator[ParsedBlock]:
-    """Blocks parsed two at a time on worker threads (Arrow kernels release the GIL), in order."""
+def _parsed_blocks(path: Path, parser: Parser, options: IngestOptions,
+                   unwrapper: shipped.Unwrapper | None = None) -> Iterator[ParsedBlock]:
+    """Blocks parsed two at a time on worker threads (Arrow kernels release the GIL), in order.
+
+    Shipped logs are unwrapped here, in file order (a partial line may continue in the next block)."""
     total = path.stat().st_size
     with open(path, "rb") as raw, ThreadPoolExecutor(max_workers=2) as pool:
-        stream: BinaryIO = gzip.GzipFile(fileobj=raw) if raw.read(2) == b"\x1f\x8b" else raw
-        raw.seek(0)
+        stream = open_maybe_gzip(raw)
         in_flight: list = []
         line = 1
-        for block in _readable_blocks(stream, path):
-            in_flight.append(pool.submit(parser.parse, block, line))
+        for block in _inner_blocks(_readable_blocks(stream, path), unwrapper):
+            numbers, block = block
+            in_flight.append(pool.submit(parser.parse, block, line, numbers))
             line += block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
             if len(in_flight) >= PREFETCH_BLOCKS:
                 yield in_flight.pop(0).result()
@@ -569,6 +618,24 @@ def _parsed_blocks(path: Path, parser: Parser, options: IngestOptions) -> Iterat
             yield future.result()
         if options.progress:
             options.progress(total, total)
+
+
+def _inner_blocks(blocks_in: Iterator[bytes], unwrapper: shipped.Unwrapper | None,
+                  ) -> Iterator[tuple[np.ndarray | None, bytes]]:
+    """(line numbers or None, block of lines): plain blocks as they are, shipped ones unwrapped."""
+    if unwrapper is None:
+        for block in blocks_in:
+            yield None, block
+        return
+    line = 1
+    for block in blocks_in:
+        inner, numbers = unwrapper.block(block, line)
+        line += block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
+        if len(numbers):
+            yield numbers, inner
+    inner, numbers = unwrapper.finish()
+    if len(numbers):
+        yield numbers, inner
 
 
 def _readable_blocks(stream: BinaryIO, path: Path) -> Iterator[bytes]:
@@ -585,7 +652,7 @@ def _code_rows(parsed: ParsedBlock, state: FileState) -> Rows:
     """Bad lines reported, names turned into codes, non-HTTP lines (Envoy TCP, status 0) dropped."""
     room = MAX_REPORTED_SKIPS - len(state.skipped)
     for index in parsed.bad[:max(room, 0 if state.skip_bad_rows else 1)]:
-        state.reject(parsed.first_line + int(index), _bad_line_reason(parsed.lines[int(index)].as_py()))
+        state.reject(parsed.line_of(int(index)), _bad_line_reason(parsed.lines[int(index)].as_py()))
     if state.skip_bad_rows and len(parsed.bad) > max(room, 0):
         state.skipped_count += len(parsed.bad) - max(room, 0)  # counted, not listed
     n = len(parsed.minute)
@@ -593,7 +660,7 @@ def _code_rows(parsed: ParsedBlock, state: FileState) -> Rows:
     if (parsed.minute < 0).any():
         good_indexes = np.setdiff1d(np.arange(len(parsed.lines)), parsed.bad)
         for i in np.flatnonzero(parsed.minute < 0):
-            state.reject(parsed.first_line + int(good_indexes[i]), "impossible date or time")
+            state.reject(parsed.line_of(int(good_indexes[i])), "impossible date or time")
     endpoint = _endpoint_codes(parsed, state.endpoints)
     consumer = np.zeros(n, dtype=np.int32)
     if state.consumers is not None and parsed.consumers is not None:
@@ -637,6 +704,8 @@ def _notes(fmt: LineFormat, source: ConsumerSource, state: FileState, late: int)
                 if source.variable else "nothing (no consumer breakdown)")]
     if fmt.latency_variable() is None:
         notes.append("this format has no request time: requests and errors only, no latency")
+    if fmt.caveat:
+        notes.append(f"{fmt.caveat} ({state.lines:,} lines)")
     if state.skipped_count > len(state.skipped):
         notes.append(f"{state.skipped_count:,} lines skipped; the first {len(state.skipped):,} are listed")
     if state.not_http:
@@ -652,9 +721,19 @@ def _notes(fmt: LineFormat, source: ConsumerSource, state: FileState, late: int)
 
 
 def sniff(path: Path, head: bytes) -> bool:
-    """Cheap: most of the first lines match a built-in access-log format."""
+    """Cheap: most of the first lines match a built-in access-log format; or the file is a shipped
+    log (Docker JSON, CRI) whose unwrapped head holds access lines."""
     lines = head_lines(head, limit=20)
-    return bool(lines) and detect_format(lines) is not None
+    if not lines:
+        return False
+    if detect_format(lines) is not None:
+        return True
+    raw_lines = [line.encode("latin-1") for line in head_lines(head)]
+    shipping = shipped.recognise(raw_lines)
+    if shipping.kind is None:
+        return False
+    inner = [e.text.decode("latin-1") for e in shipped.head_entries(shipping, raw_lines) if e.text.strip()]
+    return bool(inner) and detect_format(inner, lenient=True) is not None
 
 
 READER = Reader(
