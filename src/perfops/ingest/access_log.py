@@ -133,9 +133,12 @@ def minutes_local(values: pa.Array) -> np.ndarray:
     day, year = _digits(cells[:, 0:2]), _digits(cells[:, 7:11])
     hour, minute = _digits(cells[:, 12:14]), _digits(cells[:, 15:17])
     offset = _digits(cells[:, 22:24]) * 60 + _digits(cells[:, 24:26])
+    offset_hours, offset_minutes = _digits(cells[:, 22:24]), _digits(cells[:, 24:26])
+    offset = offset_hours * 60 + offset_minutes
     offset = np.where(cells[:, 21] == ord("-"), -offset, offset)
     out = days_from_civil(year, np.maximum(month, 1), day) * 1440 + hour * 60 + minute - offset
-    impossible = (month == 0) | (day < 1) | (day > 31) | (hour > 23) | (minute > 59)
+    impossible = ((month == 0) | (day < 1) | (day > 31) | (hour > 23) | (minute > 59)
+                  | (offset_hours > 14) | (offset_minutes > 59))  # UTC offsets run from -12:00 to +14:00
     return np.where(impossible, -1, out)
 
 
@@ -284,7 +287,7 @@ def _not_blank(lines: pa.Array) -> np.ndarray:
 
 # ---- exact per-minute aggregates ---------------------------------------------------------------
 LAG_MINUTES = 5  # a minute is final once the log is this far past it
-_NO_LATENCY = (1 << 32) - 1  # sorts after every real request time (< 71 minutes in µs)
+_NO_LATENCY = (1 << 32) - 1  # sorts after every request time under 71 minutes (in µs), the packed sort's range
 _SUMMARY = ("minute", "endpoint", "consumer", "requests", "errors", "client_errors",
             "n_latency", "sum_latency", "max_latency", "p50", "p95", "p99")
 
@@ -326,8 +329,11 @@ def _summarise_level(rows: Rows, endpoint: np.ndarray, consumer: np.ndarray) -> 
     first = int(rows.minute.min())
     n_end, n_con = int(endpoint.max()) + 1, int(consumer.max()) + 1
     key = ((rows.minute - first) * n_end + endpoint) * n_con + consumer
-    latency = np.where(rows.latency < 0, _NO_LATENCY, np.minimum(rows.latency, _NO_LATENCY - 1))
-    if key.max() < (1 << 31):
+    # a request of 71 minutes or more (a websocket held open) does not fit the packed sort: sort exactly
+    fits = len(rows.latency) == 0 or int(rows.latency.max()) < _NO_LATENCY
+    no_latency = _NO_LATENCY if fits else np.iinfo(np.int64).max
+    latency = np.where(rows.latency < 0, no_latency, rows.latency)
+    if key.max() < (1 << 31) and fits:
         packed = np.sort((key << 32) | latency)
         key_sorted, lat_sorted = packed >> 32, packed & _NO_LATENCY
     else:
@@ -336,7 +342,7 @@ def _summarise_level(rows: Rows, endpoint: np.ndarray, consumer: np.ndarray) -> 
     starts = np.flatnonzero(np.r_[True, key_sorted[1:] != key_sorted[:-1]])
     keys = key_sorted[starts]
     counts = np.diff(np.r_[starts, len(key_sorted)])
-    has = lat_sorted != _NO_LATENCY
+    has = lat_sorted != no_latency
     n_lat = np.add.reduceat(has.astype(np.int64), starts)
     total = np.add.reduceat(np.where(has, lat_sorted, 0), starts)
     last = starts + np.maximum(n_lat, 1) - 1
@@ -487,6 +493,7 @@ class FileState:
     skipped: list[str] = field(default_factory=list)
     skipped_count: int = 0
     not_http: int = 0
+    no_request_time: int = 0  # requests whose request time is `-` or `-1`
     lines: int = 0
 
     def reject(self, line_number: int, reason: str) -> None:
@@ -656,11 +663,14 @@ def _code_rows(parsed: ParsedBlock, state: FileState) -> Rows:
     if state.skip_bad_rows and len(parsed.bad) > max(room, 0):
         state.skipped_count += len(parsed.bad) - max(room, 0)  # counted, not listed
     n = len(parsed.minute)
-    good_indexes = None
-    if (parsed.minute < 0).any():
+    not_a_status = (parsed.status != 0) & ((parsed.status < 100) | (parsed.status > 599))
+    invalid = (parsed.minute < 0) | not_a_status
+    if invalid.any():
         good_indexes = np.setdiff1d(np.arange(len(parsed.lines)), parsed.bad)
-        for i in np.flatnonzero(parsed.minute < 0):
-            state.reject(parsed.line_of(int(good_indexes[i])), "impossible date or time")
+        for i in np.flatnonzero(invalid):
+            reason = ("impossible date or time" if parsed.minute[i] < 0
+                      else f"status {int(parsed.status[i])} is not an HTTP status (100-599)")
+            state.reject(parsed.line_of(int(good_indexes[i])), reason)
     endpoint = _endpoint_codes(parsed, state.endpoints)
     consumer = np.zeros(n, dtype=np.int32)
     if state.consumers is not None and parsed.consumers is not None:
@@ -668,8 +678,10 @@ def _code_rows(parsed: ParsedBlock, state: FileState) -> Rows:
         codes = state.consumers.codes(values)
         consumer = codes[parsed.consumers.indices.to_numpy(zero_copy_only=False)]
     latency = parsed.latency_us if parsed.latency_us is not None else np.full(n, -1, dtype=np.int64)
-    keep = (parsed.minute >= 0) & (parsed.status > 0)
-    state.not_http += int(((parsed.minute >= 0) & (parsed.status == 0)).sum())
+    keep = ~invalid & (parsed.status > 0)
+    state.not_http += int((~invalid & (parsed.status == 0)).sum())
+    if parsed.latency_us is not None:
+        state.no_request_time += int((keep & (latency < 0)).sum())
     state.lines += len(parsed.lines)
     rows = Rows(parsed.minute, endpoint, consumer, parsed.status, latency)
     return rows if keep.all() else rows.take(keep)
@@ -708,6 +720,9 @@ def _notes(fmt: LineFormat, source: ConsumerSource, state: FileState, late: int)
         notes.append(f"{fmt.caveat} ({state.lines:,} lines)")
     if state.skipped_count > len(state.skipped):
         notes.append(f"{state.skipped_count:,} lines skipped; the first {len(state.skipped):,} are listed")
+    if state.no_request_time:
+        notes.append(f"{state.no_request_time:,} requests had no request time ('-' or -1): counted as requests, "
+                     "left out of the latency figures")
     if state.not_http:
         notes.append(f"{state.not_http:,} non-HTTP lines (status 0, e.g. Envoy TCP proxy) ignored")
     if state.endpoints.table.overflowed:
