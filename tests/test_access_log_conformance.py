@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
@@ -79,3 +81,54 @@ def test_common_log_format_has_no_consumer_and_no_latency(shared_dir):
     assert set(tel.consumer) == {""}
     assert not tel.metric.str.startswith("latency").any()
     assert tel["timestamp"].min() == pd.Timestamp("2019-06-20 13:12:00")  # -0400 -> UTC
+
+
+# ---- expected numbers computed independently, awk-style --------------------------------------------
+# Each sample's lines are split here with plain regexes (not perfops' templates); per UTC minute the
+# test counts requests, 5xx, 4xx and takes the largest request time, then compares with the reader.
+_CLF = re.compile(r'\[(\d\d/\w{3}/\d{4}:\d\d:\d\d):\d\d ([+-]\d{4})\] "(?:[^"\\]|\\.)*" (\d{3}) ')
+_KV_TIME = re.compile(r"(?:^|\s)request_time=(\d+\.\d+)")
+_FIELDS = re.compile(r'"(?:[^"\\]|\\.)*"|\S+')
+_ENVOY = re.compile(r'^(?:ACCESS )?\[(\S+)\] "(?:[^"\\]|\\.)*" (\d+) \S+ \d+ \d+ (\d+) ')
+
+
+def _clf_minute(day_time: str, zone: str) -> pd.Timestamp:
+    when = datetime.strptime(f"{day_time} {zone}", "%d/%b/%Y:%H:%M %z")
+    return pd.Timestamp(when).tz_convert(None)
+
+
+def _iso_minute(text: str) -> pd.Timestamp:
+    return pd.Timestamp(text).tz_convert(None).floor("min")
+
+
+def expected_per_minute(folder: str, line: str) -> tuple[pd.Timestamp, int, float | None] | None:
+    """(UTC minute, status, request time ms or None) of one line; None for a non-HTTP line."""
+    if folder == "access-log-aws-alb":
+        f = _FIELDS.findall(line)
+        times = [float(x) for x in f[5:8]]
+        return _iso_minute(f[1]), int(f[8]), None if min(times) < 0 else sum(times) * 1000
+    if folder == "access-log-envoy":
+        m = _ENVOY.match(line)
+        assert m, line
+        return None if m.group(2) == "0" else (_iso_minute(m.group(1)), int(m.group(2)), float(m.group(3)))
+    m = _CLF.search(line)
+    assert m, line
+    kv = _KV_TIME.search(line)
+    return _clf_minute(m.group(1), m.group(2)), int(m.group(3)), float(kv.group(1)) * 1000 if kv else None
+
+
+@pytest.mark.parametrize("folder", FOLDERS)
+def test_every_sample_matches_independently_computed_minutes(shared_dir, folder):
+    for path in sorted((shared_dir / "samples" / folder).glob("*.log")):
+        rows = [expected_per_minute(folder, x) for x in path.read_text(errors="replace").splitlines() if x.strip()]
+        want = pd.DataFrame([r for r in rows if r is not None], columns=["minute", "status", "ms"])
+        tel, _ = read(path)
+        by = {m: tel[(tel.metric == m) & (tel.endpoint == "") & (tel.consumer == "")].set_index("timestamp")["value"]
+              for m in ("requests", "errors", "client_errors", "latency_max_ms")}
+        for minute, group in want.groupby("minute"):
+            assert by["requests"][minute] == len(group), (path, minute)
+            assert by["errors"][minute] == (group.status >= 500).sum(), (path, minute)
+            assert by["client_errors"][minute] == group.status.between(400, 499).sum(), (path, minute)
+            if group.ms.notna().any():
+                assert by["latency_max_ms"][minute] == pytest.approx(group.ms.max()), (path, minute)
+        assert by["requests"].sum() == len(want)

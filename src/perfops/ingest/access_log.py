@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import BinaryIO
 
@@ -33,6 +33,7 @@ import pyarrow.compute as pc
 
 from perfops.errors import InputError
 from perfops.ingest import access_templates as tpl
+from perfops.ingest import shipped_logs as shipped
 from perfops.ingest.access_templates import (
     ALB_LATENCY,
     LATENCY_VARIABLES,
@@ -132,9 +133,12 @@ def minutes_local(values: pa.Array) -> np.ndarray:
     day, year = _digits(cells[:, 0:2]), _digits(cells[:, 7:11])
     hour, minute = _digits(cells[:, 12:14]), _digits(cells[:, 15:17])
     offset = _digits(cells[:, 22:24]) * 60 + _digits(cells[:, 24:26])
+    offset_hours, offset_minutes = _digits(cells[:, 22:24]), _digits(cells[:, 24:26])
+    offset = offset_hours * 60 + offset_minutes
     offset = np.where(cells[:, 21] == ord("-"), -offset, offset)
     out = days_from_civil(year, np.maximum(month, 1), day) * 1440 + hour * 60 + minute - offset
-    impossible = (month == 0) | (day < 1) | (day > 31) | (hour > 23) | (minute > 59)
+    impossible = ((month == 0) | (day < 1) | (day > 31) | (hour > 23) | (minute > 59)
+                  | (offset_hours > 14) | (offset_minutes > 59))  # UTC offsets run from -12:00 to +14:00
     return np.where(impossible, -1, out)
 
 
@@ -210,6 +214,7 @@ class ParsedBlock:
     """The fields of one block's good lines, plus where its bad lines are."""
 
     first_line: int  # 1-based line number of the block's first line
+    line_numbers: np.ndarray | None  # shipped logs: the file's line number of each line; None = consecutive
     lines: pa.Array
     bad: np.ndarray  # indexes into the block of lines no pattern accepted (blank lines excluded)
     minute: np.ndarray  # int64 epoch minutes, one per good line
@@ -218,6 +223,12 @@ class ParsedBlock:
     methods: pa.DictionaryArray
     paths: pa.DictionaryArray  # id-folded paths
     consumers: pa.DictionaryArray | None  # raw consumer field values; None = no breakdown
+
+    def line_of(self, index: int) -> int:
+        """The file's line number of the block's line `index`."""
+        if self.line_numbers is not None:
+            return int(self.line_numbers[index])
+        return self.first_line + index
 
 
 @dataclass(frozen=True)
@@ -239,7 +250,7 @@ class Parser:
             wanted.add(consumer.variable)
         return cls(fmt, compile_template(fmt.template, wanted), fmt.time_variable() or "", latency, consumer)
 
-    def parse(self, block: bytes, first_line: int) -> ParsedBlock:
+    def parse(self, block: bytes, first_line: int, line_numbers: np.ndarray | None = None) -> ParsedBlock:
         lines = split_lines(block)
         found = pc.extract_regex(lines, self.pattern)
         good = found.is_valid()
@@ -256,7 +267,7 @@ class Parser:
         if self.consumer.variable:
             consumers = pc.dictionary_encode(columns[self.consumer.variable])
         return ParsedBlock(
-            first_line=first_line, lines=lines, bad=bad, minute=minute,
+            first_line=first_line, line_numbers=line_numbers, lines=lines, bad=bad, minute=minute,
             status=statuses(columns[status_field]),
             latency_us=latencies_us(columns, self.latency_variable),
             methods=pc.dictionary_encode(columns["method"]),
@@ -276,7 +287,7 @@ def _not_blank(lines: pa.Array) -> np.ndarray:
 
 # ---- exact per-minute aggregates ---------------------------------------------------------------
 LAG_MINUTES = 5  # a minute is final once the log is this far past it
-_NO_LATENCY = (1 << 32) - 1  # sorts after every real request time (< 71 minutes in µs)
+_NO_LATENCY = (1 << 32) - 1  # sorts after every request time under 71 minutes (in µs), the packed sort's range
 _SUMMARY = ("minute", "endpoint", "consumer", "requests", "errors", "client_errors",
             "n_latency", "sum_latency", "max_latency", "p50", "p95", "p99")
 
@@ -318,8 +329,11 @@ def _summarise_level(rows: Rows, endpoint: np.ndarray, consumer: np.ndarray) -> 
     first = int(rows.minute.min())
     n_end, n_con = int(endpoint.max()) + 1, int(consumer.max()) + 1
     key = ((rows.minute - first) * n_end + endpoint) * n_con + consumer
-    latency = np.where(rows.latency < 0, _NO_LATENCY, np.minimum(rows.latency, _NO_LATENCY - 1))
-    if key.max() < (1 << 31):
+    # a request of 71 minutes or more (a websocket held open) does not fit the packed sort: sort exactly
+    fits = len(rows.latency) == 0 or int(rows.latency.max()) < _NO_LATENCY
+    no_latency = _NO_LATENCY if fits else np.iinfo(np.int64).max
+    latency = np.where(rows.latency < 0, no_latency, rows.latency)
+    if key.max() < (1 << 31) and fits:
         packed = np.sort((key << 32) | latency)
         key_sorted, lat_sorted = packed >> 32, packed & _NO_LATENCY
     else:
@@ -328,7 +342,7 @@ def _summarise_level(rows: Rows, endpoint: np.ndarray, consumer: np.ndarray) -> 
     starts = np.flatnonzero(np.r_[True, key_sorted[1:] != key_sorted[:-1]])
     keys = key_sorted[starts]
     counts = np.diff(np.r_[starts, len(key_sorted)])
-    has = lat_sorted != _NO_LATENCY
+    has = lat_sorted != no_latency
     n_lat = np.add.reduceat(has.astype(np.int64), starts)
     total = np.add.reduceat(np.where(has, lat_sorted, 0), starts)
     last = starts + np.maximum(n_lat, 1) - 1
@@ -479,6 +493,7 @@ class FileState:
     skipped: list[str] = field(default_factory=list)
     skipped_count: int = 0
     not_http: int = 0
+    no_request_time: int = 0  # requests whose request time is `-` or `-1`
     lines: int = 0
 
     def reject(self, line_number: int, reason: str) -> None:
@@ -500,8 +515,8 @@ def _service(options: IngestOptions, path: Path) -> str:
     return options.service
 
 
-def choose_format(path: Path, head: bytes, log_format: str | None, lenient: bool = False) -> LineFormat:
-    lines = head_lines(head)
+def choose_format(path: Path, lines: list[str], log_format: str | None, lenient: bool = False) -> LineFormat:
+    """The format of a file from its first (unwrapped) lines: the user's log_format, else detected."""
     if not lines:
         raise InputError("the file has no lines; expected access-log lines", path=str(path))
     if log_format:
@@ -516,12 +531,43 @@ def choose_format(path: Path, head: bytes, log_format: str | None, lenient: bool
     fmt = detect_format(lines, lenient)
     if fmt is None:
         raise InputError(
-            f"not a recognised access log (nginx/Apache combined or common, AWS ALB, Envoy); "
+            f"not a recognised access log (nginx/Apache combined or common, ingress-nginx, AWS ALB, Envoy); "
             f"line 1 is: {lines[0][:160]!r}",
             path=str(path), line=1,
             hint="pass --log-format with the nginx log_format string that wrote this file",
         )
+    if fmt.problem:
+        raise InputError(fmt.problem + f"; line 1 is: {lines[0][:160]!r}", path=str(path), line=1,
+                         field="--log-format",
+                         hint="pass --log-format with the log_format string that wrote this file, e.g. "
+                              "'... \"$http_user_agent\" $request_length $request_time'")
     return fmt
+
+
+@dataclass(frozen=True)
+class FileLayout:
+    """How a file's lines are wrapped (plain, Docker JSON, CRI) and the format of the inner lines."""
+
+    fmt: LineFormat
+    shipping: shipped.Shipping
+
+
+def inspect_file(path: Path, head: bytes, log_format: str | None, lenient: bool = False) -> FileLayout:
+    """Unwrap the head when it is a shipped log, choose the inner format, keep the streams that
+    carry access lines (see shipped_logs)."""
+    raw_lines = [line.encode("latin-1") for line in head_lines(head)]
+    shipping = shipped.recognise(raw_lines)
+    if shipping.kind is None:
+        return FileLayout(choose_format(path, head_lines(head), log_format, lenient), shipping)
+    entries = shipped.head_entries(shipping, raw_lines)
+    lines = [e.text.decode("latin-1") for e in entries if e.text.strip()]
+    if not lines:
+        raise InputError(f"a {shipping.label} whose first lines hold no text", path=str(path), line=1)
+    # container logs mix the access log with start-up and error lines: any access line decides
+    fmt = choose_format(path, lines, log_format, lenient=True)
+    regex = re.compile(compile_template(fmt.template, set()))
+    streams = frozenset(e.stream for e in entries if regex.match(e.text.decode("latin-1")))
+    return FileLayout(fmt, replace(shipping, streams=streams or None))
 
 
 def read_access_log(path: Path, options: IngestOptions) -> IngestBatch:
@@ -530,7 +576,8 @@ def read_access_log(path: Path, options: IngestOptions) -> IngestBatch:
     from perfops.ingest.registry import read_head
 
     # lenient: the format a few head lines match; every other line is then a bad line with its number
-    fmt = choose_format(path, read_head(path), options.log_format, lenient=True)
+    layout = inspect_file(path, read_head(path), options.log_format, lenient=True)
+    fmt = layout.fmt
     source = consumer_source(fmt, options.consumer_field)
     parser = Parser.build(fmt, source)
     state = FileState(
@@ -538,8 +585,9 @@ def read_access_log(path: Path, options: IngestOptions) -> IngestBatch:
         endpoints=tpl.EndpointNamer(tpl.CodeTable(tpl.MAX_ENDPOINTS)),
         consumers=tpl.ConsumerNamer(tpl.CodeTable(tpl.MAX_CONSUMERS), source.namer) if source.variable else None,
     )
+    unwrapper = shipped.Unwrapper(layout.shipping) if layout.shipping.kind else None
     aggregator = MinuteAggregator(per_consumer=source.variable is not None)
-    for parsed in _parsed_blocks(path, parser, options):
+    for parsed in _parsed_blocks(path, parser, options, unwrapper):
         aggregator.add(_code_rows(parsed, state))
     wide, late = aggregator.finish()
     if wide.empty:
@@ -547,19 +595,28 @@ def read_access_log(path: Path, options: IngestOptions) -> IngestBatch:
                          hint="check --log-format, or whether the file is an access log")
     consumer_names = state.consumers.table.names if state.consumers else [""]
     telemetry = to_telemetry(wide, service, state.endpoints.table.names, consumer_names)
-    return IngestBatch(telemetry=telemetry, skipped=state.skipped, notes=_notes(fmt, source, state, late))
+    notes = _notes(fmt, source, state, late)
+    if unwrapper is not None:
+        notes[0] = f"unwrapped from a {layout.shipping.label}; " + notes[0]
+        ignored = shipped.ignored_note(unwrapper)
+        notes += [ignored] if ignored else []
+    return IngestBatch(telemetry=telemetry, skipped=state.skipped, notes=notes)
 
 
-def _parsed_blocks(path: Path, parser: Parser, options: IngestOptions) -> Iterator[ParsedBlock]:
-    """Blocks parsed two at a time on worker threads (Arrow kernels release the GIL), in order."""
+def _parsed_blocks(path: Path, parser: Parser, options: IngestOptions,
+                   unwrapper: shipped.Unwrapper | None = None) -> Iterator[ParsedBlock]:
+    """Blocks parsed two at a time on worker threads (Arrow kernels release the GIL), in order.
+
+    Shipped logs are unwrapped here, in file order (a partial line may continue in the next block)."""
     total = path.stat().st_size
     with open(path, "rb") as raw, ThreadPoolExecutor(max_workers=2) as pool:
         stream: BinaryIO = gunzip_bounded(raw, path) if raw.read(2) == b"\x1f\x8b" else raw
         raw.seek(0)
         in_flight: list = []
         line = 1
-        for block in _readable_blocks(stream, path):
-            in_flight.append(pool.submit(parser.parse, block, line))
+        for block in _inner_blocks(_readable_blocks(stream, path), unwrapper):
+            numbers, block = block
+            in_flight.append(pool.submit(parser.parse, block, line, numbers))
             line += block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
             if len(in_flight) >= PREFETCH_BLOCKS:
                 yield in_flight.pop(0).result()
@@ -569,6 +626,24 @@ def _parsed_blocks(path: Path, parser: Parser, options: IngestOptions) -> Iterat
             yield future.result()
         if options.progress:
             options.progress(total, total)
+
+
+def _inner_blocks(blocks_in: Iterator[bytes], unwrapper: shipped.Unwrapper | None,
+                  ) -> Iterator[tuple[np.ndarray | None, bytes]]:
+    """(line numbers or None, block of lines): plain blocks as they are, shipped ones unwrapped."""
+    if unwrapper is None:
+        for block in blocks_in:
+            yield None, block
+        return
+    line = 1
+    for block in blocks_in:
+        inner, numbers = unwrapper.block(block, line)
+        line += block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
+        if len(numbers):
+            yield numbers, inner
+    inner, numbers = unwrapper.finish()
+    if len(numbers):
+        yield numbers, inner
 
 
 def _readable_blocks(stream: BinaryIO, path: Path) -> Iterator[bytes]:
@@ -585,15 +660,18 @@ def _code_rows(parsed: ParsedBlock, state: FileState) -> Rows:
     """Bad lines reported, names turned into codes, non-HTTP lines (Envoy TCP, status 0) dropped."""
     room = MAX_REPORTED_SKIPS - len(state.skipped)
     for index in parsed.bad[:max(room, 0 if state.skip_bad_rows else 1)]:
-        state.reject(parsed.first_line + int(index), _bad_line_reason(parsed.lines[int(index)].as_py()))
+        state.reject(parsed.line_of(int(index)), _bad_line_reason(parsed.lines[int(index)].as_py()))
     if state.skip_bad_rows and len(parsed.bad) > max(room, 0):
         state.skipped_count += len(parsed.bad) - max(room, 0)  # counted, not listed
     n = len(parsed.minute)
-    good_indexes = None
-    if (parsed.minute < 0).any():
+    not_a_status = (parsed.status != 0) & ((parsed.status < 100) | (parsed.status > 599))
+    invalid = (parsed.minute < 0) | not_a_status
+    if invalid.any():
         good_indexes = np.setdiff1d(np.arange(len(parsed.lines)), parsed.bad)
-        for i in np.flatnonzero(parsed.minute < 0):
-            state.reject(parsed.first_line + int(good_indexes[i]), "impossible date or time")
+        for i in np.flatnonzero(invalid):
+            reason = ("impossible date or time" if parsed.minute[i] < 0
+                      else f"status {int(parsed.status[i])} is not an HTTP status (100-599)")
+            state.reject(parsed.line_of(int(good_indexes[i])), reason)
     endpoint = _endpoint_codes(parsed, state.endpoints)
     consumer = np.zeros(n, dtype=np.int32)
     if state.consumers is not None and parsed.consumers is not None:
@@ -601,8 +679,10 @@ def _code_rows(parsed: ParsedBlock, state: FileState) -> Rows:
         codes = state.consumers.codes(values)
         consumer = codes[parsed.consumers.indices.to_numpy(zero_copy_only=False)]
     latency = parsed.latency_us if parsed.latency_us is not None else np.full(n, -1, dtype=np.int64)
-    keep = (parsed.minute >= 0) & (parsed.status > 0)
-    state.not_http += int(((parsed.minute >= 0) & (parsed.status == 0)).sum())
+    keep = ~invalid & (parsed.status > 0)
+    state.not_http += int((~invalid & (parsed.status == 0)).sum())
+    if parsed.latency_us is not None:
+        state.no_request_time += int((keep & (latency < 0)).sum())
     state.lines += len(parsed.lines)
     rows = Rows(parsed.minute, endpoint, consumer, parsed.status, latency)
     return rows if keep.all() else rows.take(keep)
@@ -637,8 +717,13 @@ def _notes(fmt: LineFormat, source: ConsumerSource, state: FileState, late: int)
                 if source.variable else "nothing (no consumer breakdown)")]
     if fmt.latency_variable() is None:
         notes.append("this format has no request time: requests and errors only, no latency")
+    if fmt.caveat:
+        notes.append(f"{fmt.caveat} ({state.lines:,} lines)")
     if state.skipped_count > len(state.skipped):
         notes.append(f"{state.skipped_count:,} lines skipped; the first {len(state.skipped):,} are listed")
+    if state.no_request_time:
+        notes.append(f"{state.no_request_time:,} requests had no request time ('-' or -1): counted as requests, "
+                     "left out of the latency figures")
     if state.not_http:
         notes.append(f"{state.not_http:,} non-HTTP lines (status 0, e.g. Envoy TCP proxy) ignored")
     if state.endpoints.table.overflowed:
@@ -652,9 +737,19 @@ def _notes(fmt: LineFormat, source: ConsumerSource, state: FileState, late: int)
 
 
 def sniff(path: Path, head: bytes) -> bool:
-    """Cheap: most of the first lines match a built-in access-log format."""
+    """Cheap: most of the first lines match a built-in access-log format; or the file is a shipped
+    log (Docker JSON, CRI) whose unwrapped head holds access lines."""
     lines = head_lines(head, limit=20)
-    return bool(lines) and detect_format(lines) is not None
+    if not lines:
+        return False
+    if detect_format(lines) is not None:
+        return True
+    raw_lines = [line.encode("latin-1") for line in head_lines(head)]
+    shipping = shipped.recognise(raw_lines)
+    if shipping.kind is None:
+        return False
+    inner = [e.text.decode("latin-1") for e in shipped.head_entries(shipping, raw_lines) if e.text.strip()]
+    return bool(inner) and detect_format(inner, lenient=True) is not None
 
 
 READER = Reader(

@@ -156,11 +156,22 @@ class EndpointNamer:
         return found
 
 
+# The IANA HTTP Method Registry (RFC 9110 section 16.1; WebDAV, RFC 5789 PATCH, RFC 9113 PRI, QUERY).
+# Methods are case-sensitive: `geti` or `PATCHp` is a malformed request (nginx answers 400), not an
+# endpoint, and a scanner inventing methods must not mint endpoints. PURGE: the common cache-purge method.
+HTTP_METHODS = frozenset((
+    "ACL BASELINE-CONTROL BIND CHECKIN CHECKOUT CONNECT COPY DELETE GET HEAD LABEL LINK LOCK MERGE "
+    "MKACTIVITY MKCALENDAR MKCOL MKREDIRECTREF MKWORKSPACE MOVE OPTIONS ORDERPATCH PATCH POST PRI "
+    "PROPFIND PROPPATCH PUT QUERY REBIND REPORT SEARCH TRACE UNBIND UNCHECKOUT UNLINK UNLOCK UPDATE "
+    "UPDATEREDIRECTREF VERSION-CONTROL PURGE"
+).split())
+
+
 def endpoint_name(method: str, path: str) -> str:
-    """`GET /orders/{id}`; a request line without a method or a path is `{invalid}`."""
-    if not method or not path.startswith("/") or not method.isalpha():
+    """`GET /orders/{id}`; a request line without a registered method or a path is `{invalid}`."""
+    if method not in HTTP_METHODS or not path.startswith("/"):
         return INVALID
-    return f"{method.upper()} {template_of(path)}"
+    return f"{method} {template_of(path)}"
 
 
 @dataclass
@@ -205,9 +216,23 @@ ENVOY_DETAILS = (
     '"$http_x_request_id" "$authority" "$upstream_host"$tail'
 )
 
+INGRESS_NGINX = (
+    '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" '
+    '"$http_user_agent" $request_length $request_time [$proxy_upstream_name] '
+    "[$proxy_alternative_upstream_name] $upstream_addr $upstream_response_length "
+    "$upstream_response_time $upstream_status $req_id$tail"
+)
+# before ingress-nginx 0.22 (2019) there was no [$proxy_alternative_upstream_name]
+INGRESS_NGINX_LEGACY = (
+    '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" '
+    '"$http_user_agent" $request_length $request_time [$proxy_upstream_name] $upstream_addr '
+    "$upstream_response_length $upstream_response_time $upstream_status $req_id$tail"
+)
+
 _QUOTED = r'(?:[^"\\]|\\.)*'
 _NUMBER = r"-?\d+(?:\.\d+)?"
 _UPSTREAM_LIST = r"(?:-|\d+(?:\.\d+)?)(?:(?:, | : )(?:-|\d+(?:\.\d+)?))*"
+_UPSTREAM_TOKENS = r"[^\s,]+(?:(?:, | : )[^\s,]+)*"
 _TIME_LOCAL = r"\d\d/[A-Za-z]{3}/\d{4}:\d\d:\d\d:\d\d [+-]\d{4}"
 _TIME_ISO = r"\d{4}-\d\d-\d\dT\d\d:\d\d(?::\d\d(?:\.\d+)?)?(?:Z|[+-]\d\d:?\d\d)?"
 _VARIABLE = re.compile(r"\$(\w+)|\$\{(\w+)\}")
@@ -225,8 +250,11 @@ _VALUE_PATTERNS = {
     "upstream_response_time": _UPSTREAM_LIST,
     "upstream_connect_time": _UPSTREAM_LIST,
     "upstream_header_time": _UPSTREAM_LIST,
+    "upstream_queue_time": _UPSTREAM_LIST,
+    "upstream_response_length": _UPSTREAM_LIST,
+    "upstream_bytes_received": _UPSTREAM_LIST,
+    "upstream_bytes_sent": _UPSTREAM_LIST,
     "upstream_status": r"(?:-|\d+)(?:(?:, | : )(?:-|\d+))*",
-    "upstream_addr": r"\S+(?:(?:, | : )\S+)*",
     "alb_request_s": _NUMBER,
     "alb_target_s": _NUMBER,
     "alb_response_s": _NUMBER,
@@ -249,6 +277,8 @@ class LineFormat:
 
     name: str
     template: str
+    problem: str | None = None  # why this layout cannot be read without --log-format (refused)
+    caveat: str | None = None  # an assumption the reading rests on (shown with the line count)
 
     @property
     def variables(self) -> list[str]:
@@ -294,6 +324,8 @@ def _variable_pattern(name: str, quoted: bool, capture: bool) -> str:
             head = ""
         return head + (_QUOTED if quoted else r"\S*(?: \S+)?")
     specific = _VALUE_PATTERNS.get(name)
+    if specific is None and name.startswith("upstream_"):
+        specific = _UPSTREAM_TOKENS  # nginx writes one value per upstream tried, `, ` or ` : ` separated
     if quoted and (specific is None or name in _GENERIC or name.startswith("upstream_")):
         body = _QUOTED
     else:
@@ -317,6 +349,9 @@ def builtin_formats() -> list[LineFormat]:
         LineFormat("AWS ALB", ALB),
         LineFormat("Envoy", ENVOY),
         LineFormat("Envoy (with response details)", ENVOY_DETAILS),
+        # before combined: an ingress-nginx line is also a combined line with a tail
+        LineFormat("ingress-nginx", INGRESS_NGINX),
+        LineFormat("ingress-nginx (before 0.22)", INGRESS_NGINX_LEGACY),
         LineFormat("combined", COMBINED + "$tail"),
         LineFormat("common", COMMON + "$tail"),
     ]
@@ -332,7 +367,24 @@ def head_lines(head: bytes, limit: int = HEAD_LINES) -> list[str]:
 
 def detect_format(lines: list[str], lenient: bool = False) -> LineFormat | None:
     """The built-in format most of the head lines match (lenient: any line), refined with the
-    request-time tail."""
+    request-time tail; else the same after a word every line starts with (Ambassador's `ACCESS `)."""
+    found = _detect_builtin(lines, lenient)
+    if found is not None or not lines:
+        return found
+    first = {line.split(" ", 1)[0] for line in lines}
+    prefix = first.pop() if len(first) == 1 else ""
+    if not _PREFIX.match(prefix):
+        return None
+    found = _detect_builtin([line[len(prefix) + 1:] for line in lines], lenient)
+    if found is None:
+        return None
+    return LineFormat(f"{found.name} after '{prefix} '", f"{prefix} {found.template}", found.problem, found.caveat)
+
+
+_PREFIX = re.compile(r"^[A-Za-z][\w.-]*:?$")
+
+
+def _detect_builtin(lines: list[str], lenient: bool) -> LineFormat | None:
     best, best_hits = None, 0
     for fmt in builtin_formats():
         regex = re.compile(compile_template(fmt.template, {"tail"}))
@@ -363,12 +415,23 @@ def _with_request_time(fmt: LineFormat, lines: list[str]) -> LineFormat:
     index = _first_number_index(tails)
     if index is None:
         return LineFormat(fmt.name, base + "$tail")
-    sample = _TAIL_TOKEN.findall(tails[0])[index]
+    tokens = _TAIL_TOKEN.findall(tails[0])
+    sample = tokens[index]
     variable = "request_time" if "." in sample else "request_time_us"
-    skipped = "".join(" $tail_quoted" if tok.startswith('"') else " $tail_token"
-                      for tok in _TAIL_TOKEN.findall(tails[0])[:index])
+    skipped = "".join(" $tail_quoted" if tok.startswith('"') else " $tail_token" for tok in tokens[:index])
     unit = "$request_time" if variable == "request_time" else "%D"
-    return LineFormat(f"{fmt.name} + {unit}", f"{base}{skipped} ${variable}$tail")
+    name = f"{fmt.name} + {unit}"
+    following = tokens[index + 1] if index + 1 < len(tokens) else ""
+    if variable == "request_time_us" and _NUMERIC.match(following):
+        # `2057 0.033`: a size ($request_length, %I) then a time, or %D then %T? Never guess.
+        return LineFormat(name, f"{base}{skipped} ${variable}$tail", problem=(
+            f"two bare numbers follow the {fmt.name} fields ({sample} {following}) in a layout perfops does "
+            "not recognise: the first could be a size in bytes or a time in microseconds"))
+    caveat = None
+    if _NUMERIC.match(following):
+        caveat = (f"the first of two numbers after the {fmt.name} fields ({sample} {following}) was read as "
+                  "$request_time in seconds; pass --log-format if the layout differs")
+    return LineFormat(name, f"{base}{skipped} ${variable}$tail", caveat=caveat)
 
 
 def _tail_key(tails: list[str]) -> str | None:

@@ -8,7 +8,9 @@ vectorised checks; row-by-row work happens only to describe the rows that failed
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -48,10 +50,116 @@ BLOCK_BYTES = 64 << 20
 IN_MEMORY_BYTES = 1 << 30
 
 
+# ---- unit-suffixed headers (Grafana and Datadog exports: `p95 [ms]`, `Latency (s)`, `cpu (%)`) -------------
+_UNIT_SUFFIX = re.compile(r"^(?P<base>.*?)\s*[(\[]\s*(?P<unit>[^)\]]*?)\s*[)\]]$")
+TIME_UNITS_TO_MS = {
+    "ms": 1.0, "msec": 1.0, "millisecond": 1.0, "milliseconds": 1.0,
+    "s": 1000.0, "sec": 1000.0, "secs": 1000.0, "second": 1000.0, "seconds": 1000.0,
+    "us": 1e-3, "µs": 1e-3, "μs": 1e-3, "microsecond": 1e-3, "microseconds": 1e-3,
+    "ns": 1e-6, "nanosecond": 1e-6, "nanoseconds": 1e-6,
+}
+PERCENT_UNITS = ("%", "percent", "pct")
+_STATISTICS = {"p50": "p50", "median": "p50", "p95": "p95", "p99": "p99", "avg": "avg", "mean": "avg",
+               "average": "avg", "max": "max", "maximum": "max"}
+_LATENCY_WORDS = ("latency", "duration", "response_time", "request_time")  # not `time`: a timestamp
+_PERCENT_METRIC_WORDS = {"cpu": "cpu_pct", "memory": "memory_pct", "mem": "memory_pct"}
+
+
+@dataclass(frozen=True)
+class HeaderUnits:
+    """What the unit suffixes of a header said: the canonical name of each column, the factor to
+    the metric's canonical unit per wide metric column, the unit of a long-form `value` column."""
+
+    names: list[str]
+    factors: dict[str, float]  # wide metric column -> factor to its canonical unit
+    value_unit: str | None  # long form: `value (ms)` -> "ms"
+    notes: list[str]
+
+
+def unit_suffixed_names(raw: list[str]) -> HeaderUnits:
+    """Header names with a unit in brackets read as perfops names, applied before the columns are
+    checked: `p95 [ms]` -> latency_p95_ms, `Latency (s)` -> latency_avg_ms (x1000; a latency
+    without a statistic is the average, as in cloudwatch-json), `cpu (%)` -> cpu_pct, `value (ms)`
+    -> value, converted row by row to the metric's unit. A suffix not understood leaves the name
+    as it was, so the column check refuses it by name."""
+    names, factors, notes = [], {}, []
+    value_unit = None
+    for name in raw:
+        match = _UNIT_SUFFIX.match(name.strip())
+        unit = match.group("unit").strip().lower() if match else ""
+        metric = _metric_of(match.group("base"), unit) if match else None
+        if metric is None:
+            names.append(name)
+            continue
+        names.append(metric)
+        if metric == "value":
+            value_unit = unit
+            notes.append(f"column '{name.strip()}': values in {unit}, converted to each metric's unit")
+            continue
+        factor = TIME_UNITS_TO_MS.get(unit, 1.0)
+        factors[metric] = factor
+        converted = f", x{factor:g} to ms" if factor != 1.0 else ""
+        notes.append(f"column '{name.strip()}' read as {metric}{converted}")
+    return HeaderUnits(names, factors, value_unit, notes)
+
+
+def _metric_of(base: str, unit: str) -> str | None:
+    """The perfops name of a column `base (unit)`, or None when the pair means nothing known."""
+    words = re.sub(r"[^0-9a-z%]+", "_", base.strip().lower()).strip("_")
+    if words == "value" and (unit in TIME_UNITS_TO_MS or unit in PERCENT_UNITS):
+        return "value"
+    if words in METRICS:
+        fits = unit in PERCENT_UNITS if words in PERCENT_METRICS else (
+            unit in TIME_UNITS_TO_MS if METRICS[words] == "ms" else False)
+        return words if fits else None
+    tokens = words.split("_")
+    if unit in PERCENT_UNITS:
+        found = [_PERCENT_METRIC_WORDS[t] for t in tokens if t in _PERCENT_METRIC_WORDS]
+        return found[0] if len(set(found)) == 1 else None
+    if unit not in TIME_UNITS_TO_MS:
+        return None
+    stats = {_STATISTICS[t] for t in tokens if t in _STATISTICS}
+    latency = any(w in words for w in _LATENCY_WORDS)
+    if len(stats) > 1 or not (stats or latency):
+        return None
+    rest = [t for t in tokens if t not in _STATISTICS and t not in ("latency", "duration", "response", "request",
+                                                                    "time", "http", "ms")]
+    if rest:  # `db_query_p95 (ms)`: a latency of something else than the service's requests
+        return None
+    return f"latency_{stats.pop() if stats else 'avg'}_ms"
+
+
+def unit_factors(metrics: pa.Array | pa.ChunkedArray, units: HeaderUnits, problems: RowProblems) -> np.ndarray:
+    """Per row, the factor that turns the file's value into the metric's canonical unit; a long-form
+    `value (unit)` whose unit does not fit the row's metric is a bad row."""
+    distinct = pc.unique(metrics)
+    names = distinct.to_pylist()
+    factor = np.array([_factor(m, units) for m in names] + [1.0], dtype=np.float64)
+    where = np.asarray(pc.fill_null(pc.index_in(metrics, value_set=distinct), len(names)).to_numpy(
+        zero_copy_only=False), dtype=np.int64)
+    per_row = factor[where]
+    unit = units.value_unit
+    problems.add(np.isnan(per_row), lambda i: f"value: the header says {unit}, but {names[where[i]]} is measured "
+                                               f"in {METRICS[names[where[i]]]}; give it a value column without a unit")
+    return np.nan_to_num(per_row, nan=1.0)
+
+
+def _factor(metric: str, units: HeaderUnits) -> float:
+    """NaN when a long-form value unit does not fit the metric (an unknown metric is refused elsewhere)."""
+    if units.value_unit is None:
+        return units.factors.get(metric, 1.0)
+    kind = METRICS.get(metric)
+    if kind == "ms" and units.value_unit in TIME_UNITS_TO_MS:
+        return TIME_UNITS_TO_MS[units.value_unit]
+    if kind is None or (metric in PERCENT_METRICS and units.value_unit in PERCENT_UNITS):
+        return 1.0
+    return float("nan")
+
+
 def sniff(path: Path, head: bytes) -> bool:
     if head[:4] == b"PAR1":
         return True
-    fields = canonical_names(header_fields(head))
+    fields = canonical_names(unit_suffixed_names(header_fields(head)).names)
     if "timestamp" not in fields or "service" not in fields:
         return False
     return {"metric", "value"} <= set(fields) or any(f in METRICS for f in fields)
@@ -179,14 +287,16 @@ def _arrow_message(exc: Exception) -> str:
 def _validated(
     block: pa.Table, first_line: int, path: Path, options: IngestOptions, batch: IngestBatch
 ) -> pa.Table:
-    names = canonical_names(block.column_names)
-    if first_line <= 2:  # the header: checked once, with the first block
+    units = unit_suffixed_names(block.column_names)  # before any check of the columns
+    names = canonical_names(units.names)
+    if first_line <= 2:  # the header: checked once, with the first block; say once how it was read
         require_columns(names, ("timestamp", "service"), path)
         check_names(names, path)
-        batch.notes.extend(alias_notes(block.column_names, names))
+        batch.notes.extend(alias_notes(units.names, names))
+        batch.notes.extend(units.notes)
     block = block.rename_columns(names)
     long = block if {"metric", "value"} <= set(names) else _wide_to_long(block, names, path)
-    return _checked(long, first_line, path, options, batch)
+    return _checked(long, first_line, path, options, batch, units)
 
 
 def _wide_to_long(block: pa.Table, names: list[str], path: Path) -> pa.Table:
@@ -212,7 +322,8 @@ def _wide_to_long(block: pa.Table, names: list[str], path: Path) -> pa.Table:
     return pa.concat_tables(parts)
 
 
-def _checked(table: pa.Table, first_line: int, path: Path, options: IngestOptions, batch: IngestBatch) -> pa.Table:
+def _checked(table: pa.Table, first_line: int, path: Path, options: IngestOptions, batch: IngestBatch,
+             units: HeaderUnits | None = None) -> pa.Table:
     n = table.num_rows
     row = table.column("_row").to_numpy() if "_row" in table.column_names else np.arange(n)
     problems = RowProblems.none(n)
@@ -235,6 +346,8 @@ def _checked(table: pa.Table, first_line: int, path: Path, options: IngestOption
     values, bad_value = parse_numbers(table.column("value"))
     value_text = table.column("value")
     problems.add(bad_value, lambda i: f"value: '{_short(value_text[i])}' is not a finite number")
+    if units is not None and (units.factors or units.value_unit):
+        values = values * unit_factors(metrics, units, problems)
     _check_units(metrics, values, problems)
     _resolve(problems, row, first_line, path, options, batch)
     keep = ~problems.bad
