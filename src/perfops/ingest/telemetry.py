@@ -327,9 +327,9 @@ def _checked(table: pa.Table, first_line: int, path: Path, options: IngestOption
     n = table.num_rows
     row = table.column("_row").to_numpy() if "_row" in table.column_names else np.arange(n)
     problems = RowProblems.none(n)
-    units: list[str] = []
-    timestamps, bad_ts = parse_timestamps(table.column("timestamp"), units)
-    batch.notes.extend(note for note in units if note not in batch.notes)
+    time_notes: list[str] = []
+    timestamps, bad_ts = parse_timestamps(table.column("timestamp"), time_notes)
+    batch.notes.extend(note for note in time_notes if note not in batch.notes)
     ts_text = table.column("timestamp")
     problems.add(bad_ts, lambda i: f"timestamp: '{_short(ts_text[i])}' is not a time; expected ISO 8601 or epoch s/ms")
     problems.add(~times_in_range(timestamps, options.latest), lambda i: f"timestamp: '{_short(ts_text[i])}' "
