@@ -1,0 +1,252 @@
+"""FOCUS billing exports (FinOps Open Cost and Usage Specification 1.0-1.2), CSV or Parquet.
+
+AWS (Data Exports, FOCUS 1.0), Azure (Cost Management "FOCUS cost"), Google Cloud (BigQuery FOCUS
+view) and OCI export the same columns; perfops reads:
+
+* the cost: `EffectiveCost` where the file has it (it amortises upfront and recurring commitment
+  purchases over the usage they cover, so a one-year reservation does not show as a spike on the
+  day it was bought), else `BilledCost` (what the invoice says). `cost.column` in perfops.yaml
+  picks one explicitly;
+* `ChargePeriodStart` / `ChargePeriodEnd` (ISO 8601, inclusive start, exclusive end): a period of
+  up to a day keeps its resolution; a longer one is spread over its UTC days (see ingest._cost);
+* `ChargeCategory`: Usage and Purchase count as a service's spend by default; Tax, Credit and
+  Adjustment rows are counted and totalled in a note (`cost.charge_categories` changes that);
+* `BillingCurrency` must be the catalog's `currency`; a row in another currency is refused;
+* `ServiceName`, `ResourceId`, `ResourceName`, `Tags` (a JSON object; provider `x_` columns are
+  looked up as tags too) feed the `cost.match` rules that give a row to a service. Spend no rule
+  takes is "unallocated": counted, totalled and named in a note, never stored under a service.
+
+Spec: https://focus.finops.org (columns ChargePeriodStart, BilledCost, EffectiveCost,
+ChargeCategory, Tags); conformance data: FinOps-Open-Cost-and-Usage-Spec/FOCUS_Spec
+`specification/data/`. Format page: docs/formats/focus.md.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+import math
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from perfops.errors import InputError
+from perfops.ingest._cost import DAY, MAX_SPREAD_DAYS, CostTally
+from perfops.ingest._series import Problems
+from perfops.ingest.base import IngestBatch, IngestOptions, Reader
+from perfops.model.cost_settings import CHARGE_CATEGORIES
+
+REQUIRED = ("ChargePeriodStart", "ChargePeriodEnd", "ChargeCategory", "BilledCost")
+_NUMBER = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$")
+_NULLS = ("", "null", "NULL", "None")
+_MAX_SKIPS_LISTED = 1000
+MAP_HINT = "add cost.match rules to perfops.yaml (docs/catalog.md) or pass --service"
+
+
+def _header_of(head: bytes) -> list[str]:
+    text = head.decode("utf-8-sig", errors="replace")
+    first = text.splitlines()[0] if text else ""
+    return next(csv.reader([first]), [])
+
+
+def sniff(path: Path, head: bytes) -> bool:
+    if head[:4] == b"PAR1":
+        import pyarrow.parquet as pq
+
+        names = set(pq.read_schema(path).names)
+    else:
+        names = {c.strip() for c in _header_of(head)}
+    return {"BilledCost", "ChargePeriodStart"} <= names
+
+
+# ---- rows ---------------------------------------------------------------------------------------
+def _csv_rows(path: Path) -> tuple[list[str], Iterator[tuple[int, list[Any]]]]:
+    with open(path, "rb") as raw:
+        gz = raw.read(2) == b"\x1f\x8b"
+    handle = (gzip.open(path, "rt", encoding="utf-8-sig", newline="") if gz
+              else open(path, encoding="utf-8-sig", newline=""))
+    reader = csv.reader(handle)
+    header = [c.strip() for c in next(reader, [])]
+
+    def rows() -> Iterator[tuple[int, list[Any]]]:
+        with handle:
+            for row in reader:
+                if row and any(cell.strip() for cell in row):
+                    yield reader.line_num, row
+
+    return header, rows()
+
+
+def _parquet_rows(path: Path) -> tuple[list[str], Iterator[tuple[int, list[Any]]]]:
+    import pyarrow.parquet as pq
+
+    file = pq.ParquetFile(path)
+    header = list(file.schema_arrow.names)
+
+    def rows() -> Iterator[tuple[int, list[Any]]]:
+        n = 0
+        for batch in file.iter_batches(batch_size=65536):
+            columns = [batch.column(i).to_pylist() for i in range(batch.num_columns)]
+            for values in zip(*columns, strict=True):
+                n += 1
+                yield n, list(values)
+
+    return header, rows()
+
+
+# ---- cells --------------------------------------------------------------------------------------
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return None if text in _NULLS else text
+
+
+def _moment(value: Any) -> datetime:
+    """An ISO 8601 date-time (Z, offset or none = UTC), or a typed timestamp, as naive UTC."""
+    if isinstance(value, datetime):
+        moment = value
+    else:
+        text = _text(value)
+        if text is None:
+            raise ValueError("is empty; FOCUS requires a date-time here")
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            raise ValueError(f"'{text}' is not an ISO 8601 date-time; FOCUS requires UTC date-times like "
+                             "2024-01-01T00:00:00Z") from None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment
+
+
+def _amount(value: Any) -> float:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        number = float(value)
+    else:
+        text = _text(value)
+        if text is None:
+            raise ValueError("is empty; FOCUS requires a number here (it may not be null)")
+        if not _NUMBER.match(text):
+            raise ValueError(f"'{text}' is not a plain decimal number; FOCUS requires e.g. 10000.00 "
+                             "(no currency symbol or thousands separator)")
+        number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(f"'{value}' is not a finite number")
+    return number
+
+
+def _tags(value: Any, row: dict[str, Any]) -> dict[str, str]:
+    """The Tags object (keys to text; a valueless tag is 'true'), plus every x_ column."""
+    tags: dict[str, str] = {}
+    raw = value if isinstance(value, dict) else _text(value)
+    if raw is not None:
+        try:
+            parsed = raw if isinstance(raw, dict) else json.loads(raw)
+        except json.JSONDecodeError:
+            raise ValueError(f"'{str(raw)[:80]}' is not a JSON object of tags") from None
+        if not isinstance(parsed, dict):
+            raise ValueError(f"'{str(raw)[:80]}' is not a JSON object of tags")
+        for key, tag in parsed.items():
+            if tag is not None:
+                tags[str(key)] = "true" if tag is True else ("false" if tag is False else str(tag))
+    for key, cell in row.items():
+        if key.startswith("x_") and (text := _text(cell)) is not None:
+            tags.setdefault(key, text)
+    return tags
+
+
+# ---- reading ------------------------------------------------------------------------------------
+def cost_column(header: list[str], configured: str | None, path: Path) -> str:
+    """EffectiveCost where present (amortised), else BilledCost; or the column perfops.yaml names."""
+    if configured:
+        if configured not in header:
+            raise InputError(f"cost.column names {configured}, which this file does not have; "
+                             f"its columns are {', '.join(header[:40])}", path=str(path), line=1)
+        return configured
+    return "EffectiveCost" if "EffectiveCost" in header else "BilledCost"
+
+
+def read(path: Path, options: IngestOptions) -> IngestBatch:
+    header, rows = _parquet_rows(path) if _is_parquet(path) else _csv_rows(path)
+    missing = [c for c in REQUIRED if c not in header]
+    if missing:
+        raise InputError(f"a FOCUS export needs the columns {', '.join(REQUIRED)}; missing {', '.join(missing)}",
+                         path=str(path), line=1, hint="see docs/formats/focus.md")
+    settings = options.catalog.cost
+    column = cost_column(header, settings.column, path)
+    problems = Problems(str(path), options.skip_bad_rows)
+    tally = CostTally(options.catalog.currency)
+    counted = set(settings.charge_categories)
+    for line, values in rows:
+        row = dict(zip(header, values, strict=False))
+        try:
+            _read_row(row, column, counted, options, tally)
+        except _RowProblem as bad:
+            if len(problems.skipped) < _MAX_SKIPS_LISTED or not options.skip_bad_rows:
+                problems.report(bad.message, field=bad.field, line=line)
+    notes = [f"spend read from {column}" + (" (amortised: commitment purchases spread over the usage they cover)"
+                                            if column == "EffectiveCost" else " (as invoiced)")]
+    notes += tally.notes(MAP_HINT)
+    return IngestBatch(telemetry=tally.frame(), skipped=problems.skipped, notes=notes)
+
+
+class _RowProblem(Exception):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field, self.message = field, message
+
+
+def _cell(row: dict[str, Any], name: str, parse: Any) -> Any:
+    try:
+        return parse(row.get(name))
+    except ValueError as exc:
+        raise _RowProblem(name, str(exc)) from None
+
+
+def _read_row(row: dict[str, Any], column: str, counted: set[str], options: IngestOptions, tally: CostTally) -> None:
+    start = _cell(row, "ChargePeriodStart", _moment)
+    end = _cell(row, "ChargePeriodEnd", _moment)
+    if end < start:
+        raise _RowProblem("ChargePeriodEnd", f"{end:%Y-%m-%dT%H:%M:%SZ} is before ChargePeriodStart "
+                                             f"{start:%Y-%m-%dT%H:%M:%SZ}")
+    if end - start > MAX_SPREAD_DAYS * DAY:
+        raise _RowProblem("ChargePeriodEnd", f"a charge period of {(end - start).days} days is not plausible")
+    amount = _cell(row, column, _amount)
+    category = _text(row.get("ChargeCategory"))
+    if category not in CHARGE_CATEGORIES:
+        raise _RowProblem("ChargeCategory", f"'{category or ''}' is not a FOCUS charge category; expected one of "
+                                            f"{', '.join(CHARGE_CATEGORIES)}")
+    currency = _text(row.get("BillingCurrency"))
+    if currency is not None and currency != options.catalog.currency:
+        raise _RowProblem("BillingCurrency", f"'{currency}' differs from the catalog's currency "
+                                             f"{options.catalog.currency}; perfops does not convert currencies "
+                                             "(set currency: in perfops.yaml, or export in that currency)")
+    if category not in counted:
+        tally.excluded(category, amount)
+        return
+    tags = _cell(row, "Tags", lambda v: _tags(v, row))
+    fields = {"resource_id": _text(row.get("ResourceId")), "resource_name": _text(row.get("ResourceName")),
+              "service_name": _text(row.get("ServiceName")), "name": _text(row.get("ResourceName"))}
+    service = options.service or options.catalog.cost.service_for(fields, tags)
+    if service is None:
+        tally.unallocated(fields["service_name"] or fields["resource_id"] or fields["resource_name"] or "", amount)
+        return
+    tally.add(service, start, end, amount)
+
+
+def _is_parquet(path: Path) -> bool:
+    with open(path, "rb") as raw:
+        return raw.read(4) == b"PAR1"
+
+
+READER = Reader(
+    name="focus",
+    description="FOCUS billing export (FinOps cost and usage, CSV or Parquet): cost per service by cost.match rules",
+    sniff=sniff,
+    read=read,
+    priority=15,
+)
