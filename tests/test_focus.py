@@ -148,7 +148,7 @@ def test_rules_give_rows_to_services_and_count_the_rest(tmp_path):
     batch = _read(path, _catalog(RULES))
     spend = batch.telemetry.groupby("service")["value"].sum().to_dict()
     assert spend == pytest.approx({"checkout-api": 50.0, "payments": 50.0})
-    (unallocated,) = [n for n in batch.notes if n.startswith("unallocated")]
+    (unallocated,) = [n for n in batch.warnings if n.startswith("unallocated")]
     assert "2 row(s), 12.00 USD" in unallocated and "AWS Support 7.00 USD" in unallocated
 
 
@@ -160,7 +160,7 @@ def test_first_rule_wins(tmp_path):
 def test_service_option_takes_every_row(tmp_path):
     path = _write(tmp_path, [_row(10), _row(5, service="AWS Support")])
     batch = _read(path, _catalog(RULES), service="payments")
-    assert batch.telemetry["value"].sum() == 15 and not [n for n in batch.notes if n.startswith("unallocated")]
+    assert batch.telemetry["value"].sum() == 15 and not [n for n in batch.warnings if n.startswith("unallocated")]
 
 
 def test_tax_credit_and_adjustment_are_counted_apart(tmp_path):
@@ -168,8 +168,8 @@ def test_tax_credit_and_adjustment_are_counted_apart(tmp_path):
                              _row(-20, category="Credit", tags={"app": "checkout"})])
     batch = _read(path, _catalog(RULES))
     assert batch.telemetry["value"].sum() == 100
-    assert any("1 Tax row(s) totalling 8.00 USD" in n for n in batch.notes)
-    assert any("1 Credit row(s) totalling -20.00 USD" in n for n in batch.notes)
+    assert any("1 Tax row(s) totalling 8.00 USD" in n for n in batch.warnings)
+    assert any("1 Credit row(s) totalling -20.00 USD" in n for n in batch.warnings)
     with_credits = _catalog(RULES + "  charge_categories: [Usage, Purchase, Credit]\n")
     assert _read(path, with_credits).telemetry["value"].sum() == 80
 
@@ -273,6 +273,6 @@ def test_every_row_is_taken_counted_or_refused_by_line(tmp_path, rows):
     batch = _read(path, catalog, skip_bad_rows=True)
     assert [int(s.split(":")[1]) for s in batch.skipped] == bad_lines
     assert batch.telemetry["value"].sum() == pytest.approx(expected)
-    notes = " ".join(batch.notes)
+    notes = " ".join(batch.warnings)
     assert (f"unallocated: {unallocated} row(s)" in notes) == bool(unallocated)
     assert (f"{excluded} Tax row(s)" in notes) == bool(excluded)

@@ -91,6 +91,8 @@ def ingest(
             skipped = f", {len(result.skipped)} bad rows skipped" if result.skipped else ""
             what = (f"test run {', '.join(result.run_ids)}" if result.run_ids else _rows(result.rows))
             console.print(f"{result.path}: {what} loaded as {result.format}{skipped}", markup=False)
+        for warning in result.warnings:
+            console.print(f"  warning: {warning}", markup=False)
         nothing = result.status != "unchanged" and not result.run_ids and result.rows == 0
         for note in result.notes if verbose or nothing else []:
             console.print(f"  note: {note}", markup=False)

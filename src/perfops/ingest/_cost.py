@@ -83,8 +83,9 @@ class CostTally:
             "value": np.array([self.spend[k] for k in keys], dtype=float),
         })[list(TELEMETRY_COLUMNS)]
 
-    def notes(self, how_to_map: str) -> list[str]:
-        """Counted notes on what no service took and what the charge categories left out."""
+    def warnings(self, how_to_map: str) -> list[str]:
+        """Counted warnings (always shown) on what no service took and what the charge categories
+        left out."""
         out = []
         if self.unallocated_rows:
             allocated = sum(self.spend.values())

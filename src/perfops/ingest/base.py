@@ -43,6 +43,7 @@ class IngestBatch:
     test_series: pd.DataFrame | None = None
     skipped: list[str] = field(default_factory=list)  # 'file:line: reason', one per skipped row
     notes: list[str] = field(default_factory=list)  # what a summary-level file lacks, etc.
+    warnings: list[str] = field(default_factory=list)  # always shown: data read but not stored (unallocated spend)
 
     def rows(self) -> int:
         tables = (self.telemetry, self.events, self.test_runs, self.test_endpoints, self.test_series)

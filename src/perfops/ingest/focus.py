@@ -190,8 +190,7 @@ def read(path: Path, options: IngestOptions) -> IngestBatch:
                 problems.report(bad.message, field=bad.field, line=line)
     notes = [f"spend read from {column}" + (" (amortised: commitment purchases spread over the usage they cover)"
                                             if column == "EffectiveCost" else " (as invoiced)")]
-    notes += tally.notes(MAP_HINT)
-    return IngestBatch(telemetry=tally.frame(), skipped=problems.skipped, notes=notes)
+    return IngestBatch(telemetry=tally.frame(), skipped=problems.skipped, notes=notes, warnings=tally.warnings(MAP_HINT))
 
 
 class _RowProblem(Exception):

@@ -25,6 +25,7 @@ class FileResult:
     skipped: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     run_ids: list[str] = field(default_factory=list)  # performance-test runs the file held
+    warnings: list[str] = field(default_factory=list)  # what was read but not stored, always shown
 
 
 def ingest_paths(
@@ -84,7 +85,7 @@ def ingest_file(store: Store, path: Path, format_name: str, options: IngestOptio
     except StoreRejected as exc:
         raise InputError(f"the store refused the rows read as {reader.name}: {exc}", path=str(path)) from exc
     runs = list(batch.test_runs["run_id"]) if batch.test_runs is not None and len(batch.test_runs) else []
-    return FileResult(path, reader.name, "loaded", rows, batch.skipped, batch.notes, runs)
+    return FileResult(path, reader.name, "loaded", rows, batch.skipped, batch.notes, runs, batch.warnings)
 
 
 def store_batch(store: Store, batch: IngestBatch) -> int:
