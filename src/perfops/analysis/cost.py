@@ -10,7 +10,9 @@
   period; the instances its peak x forecast growth x (1 + margin) needs (at least
   `min_instances`) replace the current count; impact.monthly_savings = the difference x the
   instance-hour price x 730. Never below what the peak and the forecast need.
-Methods: docs/methods/capacity_cost.md.
+Spend is read at the cost series' own step (hourly or daily billing next to 5-minute traffic):
+days under 80% covered by cost rows are not judged (perfops.analysis.capacity_costs).
+Methods: docs/methods/capacity_cost.md ("Cost at its own step").
 """
 
 from __future__ import annotations

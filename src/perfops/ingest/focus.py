@@ -28,6 +28,7 @@ import gzip
 import json
 import math
 import re
+import zlib
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -63,19 +64,35 @@ def sniff(path: Path, head: bytes) -> bool:
 
 
 # ---- rows ---------------------------------------------------------------------------------------
+_UNREADABLE = (UnicodeDecodeError, csv.Error, OSError, EOFError, zlib.error)
+
+
+def _unreadable(path: Path, line: int, exc: Exception) -> InputError:
+    what = ("not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else
+            "not a readable gzip file" if isinstance(exc, OSError | EOFError | zlib.error) else f"not valid CSV ({exc})")
+    return InputError(f"{what}; a FOCUS export is UTF-8 CSV (optionally gzip) or Parquet", path=str(path), line=line)
+
+
 def _csv_rows(path: Path) -> tuple[list[str], Iterator[tuple[int, list[Any]]]]:
     with open(path, "rb") as raw:
         gz = raw.read(2) == b"\x1f\x8b"
     handle = (gzip.open(path, "rt", encoding="utf-8-sig", newline="") if gz
               else open(path, encoding="utf-8-sig", newline=""))
     reader = csv.reader(handle)
-    header = [c.strip() for c in next(reader, [])]
+    try:
+        header = [c.strip() for c in next(reader, [])]
+    except _UNREADABLE as exc:
+        handle.close()
+        raise _unreadable(path, 1, exc) from exc
 
     def rows() -> Iterator[tuple[int, list[Any]]]:
         with handle:
-            for row in reader:
-                if row and any(cell.strip() for cell in row):
-                    yield reader.line_num, row
+            try:
+                for row in reader:
+                    if row and any(cell.strip() for cell in row):
+                        yield reader.line_num, row
+            except _UNREADABLE as exc:
+                raise _unreadable(path, reader.line_num + 1, exc) from exc
 
     return header, rows()
 

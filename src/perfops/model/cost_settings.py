@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 CHARGE_CATEGORIES = ("Usage", "Purchase", "Tax", "Credit", "Adjustment")
 ChargeCategory = Literal["Usage", "Purchase", "Tax", "Credit", "Adjustment"]
+DEFAULT_CATEGORIES: tuple[ChargeCategory, ...] = ("Usage", "Purchase")
 
 
 class _Strict(BaseModel):
@@ -83,7 +84,7 @@ class CostSettings(_Strict):
 
     column: Literal["EffectiveCost", "BilledCost"] | None = None  # None: EffectiveCost where present
     charge_categories: Annotated[list[ChargeCategory], Field(min_length=1)] = Field(
-        default_factory=lambda: ["Usage", "Purchase"])
+        default_factory=lambda: list(DEFAULT_CATEGORIES))
     match: list[CostMatch] = Field(default_factory=list)
 
     def service_for(self, fields: Mapping[str, str | None], tags: Mapping[str, str]) -> str | None:
