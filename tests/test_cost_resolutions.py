@@ -88,3 +88,13 @@ def test_price_per_instance_hour_from_hourly_billing_is_not_inflated_by_the_traf
     ctx = replace(ctx)
     (billed,) = load_costs(ctx, load_chunk(ctx, ["billed"]))
     assert billed.instance_hourly == pytest.approx(0.5, rel=0.01)  # 6 instances, 72 a day
+
+
+def test_days_billing_has_not_reached_yet_are_said_not_zero():
+    rows = _cost_rows("billed", timedelta(days=1), 240.0, {})
+    ctx = _context([rows[rows["timestamp"] < NOW - timedelta(days=2)], _cost_rows("quiet", timedelta(days=1), 100.0, {})])
+    assert not [f for f in cost.run(ctx) if f.kind == "cost_anomaly"]  # two unbilled days are no drop
+    (billed,) = load_costs(ctx, load_chunk(ctx, ["billed"]))
+    assert billed.notes == ("the last 2 day(s) have no cost rows (billing exports lag a day or two): "
+                            "their spend is unknown, not zero",)
+    assert billed.monthly_spend() == pytest.approx(240.0 * 30.44)

@@ -158,7 +158,12 @@ def _own_step_spend(cost: np.ndarray, instances: np.ndarray, step_s: float, firs
     with np.errstate(invalid="ignore", divide="ignore"):
         per_inst_hour = np.where((coverage >= MIN_COVERAGE) & (inst_hours > 0), daily / inst_hours, np.nan)
     notes = []
-    partial = int(np.sum(seen.any(axis=1) & (coverage < MIN_COVERAGE)))
+    reported = seen.any(axis=1)
+    trailing = int(np.argmax(reported[::-1])) if reported.any() else 0
+    if trailing:
+        notes.append(f"the last {trailing} day(s) have no cost rows (billing exports lag a day or two): "
+                     "their spend is unknown, not zero")
+    partial = int(np.sum(reported & (coverage < MIN_COVERAGE)))
     if partial:
         notes.append(f"{partial} day(s) of cost rows cover under {MIN_COVERAGE:.0%} of the day (at the series' "
                      f"{_step_words(own)} step): counted in spend, not judged for anomalies or unit cost")
