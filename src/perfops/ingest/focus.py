@@ -193,15 +193,13 @@ def read(path: Path, options: IngestOptions) -> IngestBatch:
     if missing:
         raise InputError(f"a FOCUS export needs the columns {', '.join(REQUIRED)}; missing {', '.join(missing)}",
                          path=str(path), line=1, hint="see docs/formats/focus.md")
-    settings = options.catalog.cost
-    column = cost_column(header, settings.column, path)
+    column = cost_column(header, options.catalog.cost.column, path)
     problems = Problems(str(path), options.skip_bad_rows)
     tally = CostTally(options.catalog.currency)
-    counted = set(settings.charge_categories)
+    reader = _RowReader(header, column, options)
     for line, values in rows:
-        row = dict(zip(header, values, strict=False))
         try:
-            _read_row(row, column, counted, options, tally)
+            reader.read(values, tally)
         except _RowProblem as bad:
             if len(problems.skipped) < _MAX_SKIPS_LISTED or not options.skip_bad_rows:
                 problems.report(bad.message, field=bad.field, line=line)
@@ -216,42 +214,90 @@ class _RowProblem(Exception):
         self.field, self.message = field, message
 
 
-def _cell(row: dict[str, Any], name: str, parse: Any) -> Any:
-    try:
-        return parse(row.get(name))
-    except ValueError as exc:
-        raise _RowProblem(name, str(exc)) from None
+_CACHE_LIMIT = 200_000  # distinct date-times or resources remembered; billing rows repeat both
 
 
-def _read_row(row: dict[str, Any], column: str, counted: set[str], options: IngestOptions, tally: CostTally) -> None:
-    start = _cell(row, "ChargePeriodStart", _moment)
-    end = _cell(row, "ChargePeriodEnd", _moment)
-    if end < start:
-        raise _RowProblem("ChargePeriodEnd", f"{end:%Y-%m-%dT%H:%M:%SZ} is before ChargePeriodStart "
-                                             f"{start:%Y-%m-%dT%H:%M:%SZ}")
-    if end - start > MAX_SPREAD_DAYS * DAY:
-        raise _RowProblem("ChargePeriodEnd", f"a charge period of {(end - start).days} days is not plausible")
-    amount = _cell(row, column, _amount)
-    category = _text(row.get("ChargeCategory"))
-    if category not in CHARGE_CATEGORIES:
-        raise _RowProblem("ChargeCategory", f"'{category or ''}' is not a FOCUS charge category; expected one of "
-                                            f"{', '.join(CHARGE_CATEGORIES)}")
-    currency = _text(row.get("BillingCurrency"))
-    if currency is not None and currency != options.catalog.currency:
-        raise _RowProblem("BillingCurrency", f"'{currency}' differs from the catalog's currency "
-                                             f"{options.catalog.currency}; perfops does not convert currencies "
-                                             "(set currency: in perfops.yaml, or export in that currency)")
-    if category not in counted:
-        tally.excluded(category, amount)
-        return
-    tags = _cell(row, "Tags", lambda v: _tags(v, row))
-    fields = {"resource_id": _text(row.get("ResourceId")), "resource_name": _text(row.get("ResourceName")),
-              "service_name": _text(row.get("ServiceName")), "name": _text(row.get("ResourceName"))}
-    service = options.service or options.catalog.cost.service_for(fields, tags)
-    if service is None:
-        tally.unallocated(fields["service_name"] or fields["resource_id"] or fields["resource_name"] or "", amount)
-        return
-    tally.add(service, start, end, amount)
+class _RowReader:
+    """One row at a time, by column index; parsed date-times and each resource's service are
+    remembered, since a billing export repeats the same hours and resources many times."""
+
+    def __init__(self, header: list[str], column: str, options: IngestOptions) -> None:
+        self.index = {name: i for i, name in enumerate(header)}
+        self.x_columns = [(name, i) for name, i in self.index.items() if name.startswith("x_")]
+        self.column, self.options = column, options
+        self.counted = set(options.catalog.cost.charge_categories)
+        self.moments: dict[Any, datetime] = {}
+        self.owners: dict[tuple[Any, ...], tuple[str | None, str]] = {}
+
+    def get(self, values: list[Any], name: str) -> Any:
+        i = self.index.get(name)
+        return values[i] if i is not None and i < len(values) else None
+
+    def moment(self, values: list[Any], name: str) -> datetime:
+        raw = self.get(values, name)
+        found = self.moments.get(raw) if isinstance(raw, str) else None
+        if found is None:
+            try:
+                found = _moment(raw)
+            except ValueError as exc:
+                raise _RowProblem(name, str(exc)) from None
+            if isinstance(raw, str):
+                if len(self.moments) > _CACHE_LIMIT:
+                    self.moments.clear()
+                self.moments[raw] = found
+        return found
+
+    def read(self, values: list[Any], tally: CostTally) -> None:
+        start, end = self.moment(values, "ChargePeriodStart"), self.moment(values, "ChargePeriodEnd")
+        if end < start:
+            raise _RowProblem("ChargePeriodEnd", f"{end:%Y-%m-%dT%H:%M:%SZ} is before ChargePeriodStart "
+                                                 f"{start:%Y-%m-%dT%H:%M:%SZ}")
+        if end - start > MAX_SPREAD_DAYS * DAY:
+            raise _RowProblem("ChargePeriodEnd", f"a charge period of {(end - start).days} days is not plausible")
+        try:
+            amount = _amount(self.get(values, self.column))
+        except ValueError as exc:
+            raise _RowProblem(self.column, str(exc)) from None
+        category = _text(self.get(values, "ChargeCategory"))
+        if category not in CHARGE_CATEGORIES:
+            raise _RowProblem("ChargeCategory", f"'{category or ''}' is not a FOCUS charge category; expected one "
+                                                f"of {', '.join(CHARGE_CATEGORIES)}")
+        currency = _text(self.get(values, "BillingCurrency"))
+        expected = self.options.catalog.currency
+        if currency is not None and currency != expected:
+            raise _RowProblem("BillingCurrency", f"'{currency}' differs from the catalog's currency {expected}; "
+                                                 "perfops does not convert currencies (set currency: in perfops.yaml, "
+                                                 "or export in that currency)")
+        if category not in self.counted:
+            tally.excluded(category, amount)
+            return
+        service, label = self.owner(values)
+        if service is None:
+            tally.unallocated(label, amount)
+        else:
+            tally.add(service, start, end, amount)
+
+    def owner(self, values: list[Any]) -> tuple[str | None, str]:
+        """(the service of the row's resource, or None; the name to list it under if unallocated)."""
+        texts = [_text(self.get(values, n)) for n in ("ResourceId", "ResourceName", "ServiceName")]
+        raw_tags = self.get(values, "Tags")
+        key = (json.dumps(raw_tags, sort_keys=True, default=str) if isinstance(raw_tags, dict) else raw_tags,
+               *texts, *(values[i] if i < len(values) else None for _, i in self.x_columns))
+        found = self.owners.get(key)
+        if found is None:
+            rid, rname, sname = texts
+            row = {name: values[i] for name, i in self.x_columns if i < len(values)}
+            try:
+                tags = _tags(raw_tags, row)
+            except ValueError as exc:
+                raise _RowProblem("Tags", str(exc)) from None
+            fields = {"resource_id": rid, "resource_name": rname, "service_name": sname, "name": rname}
+            service = self.options.service or self.options.catalog.cost.service_for(fields, tags)
+            found = (service, sname or rid or rname or "")
+            if len(self.owners) > _CACHE_LIMIT:
+                self.owners.clear()
+            self.owners[key] = found
+        return found
 
 
 def _is_parquet(path: Path) -> bool:
