@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import json
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 
 import pyarrow as pa
@@ -276,3 +277,23 @@ def test_every_row_is_taken_counted_or_refused_by_line(tmp_path, rows):
     notes = " ".join(batch.warnings)
     assert (f"unallocated: {unallocated} row(s)" in notes) == bool(unallocated)
     assert (f"{excluded} Tax row(s)" in notes) == bool(excluded)
+
+
+def test_parquet_tags_as_a_map_column(tmp_path):
+    table = pa.table({
+        "ChargePeriodStart": pa.array([datetime(2026, 1, 1), datetime(2026, 1, 1, 1)], pa.timestamp("us", tz="UTC")),
+        "ChargePeriodEnd": pa.array([datetime(2026, 1, 1, 1), datetime(2026, 1, 1, 2)], pa.timestamp("us", tz="UTC")),
+        "ChargeCategory": ["Usage", "Usage"], "BilledCost": pa.array([Decimal("1.5"), Decimal("2.25")], pa.decimal128(10, 4)),
+        "Tags": pa.array([[("app", "checkout")], [("app", "search")]], pa.map_(pa.string(), pa.string())),
+    })
+    pq.write_table(table, tmp_path / "focus.parquet")
+    batch = _read(tmp_path / "focus.parquet", _catalog(RULES))
+    assert batch.telemetry["value"].tolist() == [1.5] and "unallocated: 1 row(s), 2.25 USD" in batch.warnings[0]
+
+
+def test_bad_rows_beyond_the_listed_are_still_counted(tmp_path, monkeypatch):
+    monkeypatch.setattr(focus, "_MAX_SKIPS_LISTED", 3)
+    path = _write(tmp_path, [_row("bad", tags={"app": "checkout"}) for _ in range(5)] + [_row(2, tags={"app": "checkout"})])
+    batch = _read(path, _catalog(RULES), skip_bad_rows=True)
+    assert len(batch.skipped) == 3 and "2 more bad row(s) skipped" in " ".join(batch.warnings)
+    assert batch.telemetry["value"].sum() == 2

@@ -157,8 +157,11 @@ def _amount(value: Any) -> float:
 
 
 def _tags(value: Any, row: dict[str, Any]) -> dict[str, str]:
-    """The Tags object (keys to text; a valueless tag is 'true'), plus every x_ column."""
+    """The Tags object (JSON text, or a Parquet map; keys to text, a valueless tag is 'true'), plus
+    every x_ column."""
     tags: dict[str, str] = {}
+    if isinstance(value, list):  # a Parquet map column: [(key, value), ...]
+        value = {str(k): v for k, v in (p.values() if isinstance(p, dict) else p for p in value)}
     raw = value if isinstance(value, dict) else _text(value)
     if raw is not None:
         try:
@@ -197,15 +200,21 @@ def read(path: Path, options: IngestOptions) -> IngestBatch:
     problems = Problems(str(path), options.skip_bad_rows)
     tally = CostTally(options.catalog.currency)
     reader = _RowReader(header, column, options)
+    unlisted = 0
     for line, values in rows:
         try:
             reader.read(values, tally)
         except _RowProblem as bad:
             if len(problems.skipped) < _MAX_SKIPS_LISTED or not options.skip_bad_rows:
                 problems.report(bad.message, field=bad.field, line=line)
+            else:
+                unlisted += 1
     notes = [f"spend read from {column}" + (" (amortised: commitment purchases spread over the usage they cover)"
                                             if column == "EffectiveCost" else " (as invoiced)")]
-    return IngestBatch(telemetry=tally.frame(), skipped=problems.skipped, notes=notes, warnings=tally.warnings(MAP_HINT))
+    warnings = tally.warnings(MAP_HINT)
+    if unlisted:
+        warnings.append(f"{unlisted} more bad row(s) skipped beyond the {_MAX_SKIPS_LISTED} listed")
+    return IngestBatch(telemetry=tally.frame(), skipped=problems.skipped, notes=notes, warnings=warnings)
 
 
 class _RowProblem(Exception):
@@ -281,7 +290,7 @@ class _RowReader:
         """(the service of the row's resource, or None; the name to list it under if unallocated)."""
         texts = [_text(self.get(values, n)) for n in ("ResourceId", "ResourceName", "ServiceName")]
         raw_tags = self.get(values, "Tags")
-        key = (json.dumps(raw_tags, sort_keys=True, default=str) if isinstance(raw_tags, dict) else raw_tags,
+        key = (json.dumps(raw_tags, sort_keys=True, default=str) if isinstance(raw_tags, dict | list) else raw_tags,
                *texts, *(values[i] if i < len(values) else None for _, i in self.x_columns))
         found = self.owners.get(key)
         if found is None:
