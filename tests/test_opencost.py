@@ -72,6 +72,16 @@ def _answer(day: datetime, costs: dict[str, float], step=timedelta(days=1)) -> d
             for name, cost in costs.items()}
 
 
+def test_controller_and_multi_aggregate_names_find_their_service(tmp_path):
+    sets = [_answer(datetime(2026, 1, 1), {"deployment:payments": 2.0, "shop/checkout-api": 3.0,
+                                           "cluster-one/__idle__": 4.0, "deployment:__unallocated__": 1.0})]
+    path = tmp_path / "a.json"
+    path.write_text(json.dumps({"code": 200, "data": sets}))
+    batch = opencost.read(path, IngestOptions(parse_catalog(SMALL_CATALOG)))
+    assert batch.telemetry.groupby("service")["value"].sum().to_dict() == {"payments": 2.0, "checkout-api": 3.0}
+    assert "unallocated: 2 row(s), 5.00 USD" in batch.warnings[0]
+
+
 def test_a_bad_allocation_is_named_or_skipped(tmp_path):
     document = {"code": 200, "data": [_answer(datetime(2026, 1, 1), {"kube-system": 2.0, "opencost": 1.0})]}
     document["data"][0]["opencost"]["totalCost"] = "n/a"

@@ -10,8 +10,9 @@ allocation name (a namespace, deployment or label value, per `aggregate`) to an 
 Each allocation's `totalCost` (else the sum of its parts) is stored as the `cost` of a service:
 the first `cost.match` rule that holds (its `name` pattern against the allocation name, its `tags`
 against the Kubernetes labels and the properties namespace, cluster, controller, controllerKind,
-pod and node), else the catalog service of that name (exact, case-folded or slugged). OpenCost's
-own `__idle__`, `__unallocated__` and `__unmounted__` allocations, and names no service takes,
+pod and node), else the catalog service of that name (exact, case-folded or slugged; for
+`deployment:checkout` or `shop/checkout`, the last part). OpenCost's own `__idle__`,
+`__unallocated__` and `__unmounted__` allocations (alone or as a part), and names no service takes,
 are unallocated: counted and totalled in a warning. Periods of up to a day keep their start as
 timestamp; longer ones are spread per UTC day (ingest._cost).
 API: https://www.opencost.io/docs/integrations/api ; format page: docs/formats/opencost.md.
@@ -128,12 +129,19 @@ def read_document(document: Any, catalog: Catalog, where: str, *, service: str |
 
 
 def _service_of(name: str, tags: dict[str, str], catalog: Catalog, names: ServiceResolver) -> str | None:
+    """The --service, else the first rule that holds, else the catalog service named like the
+    allocation. OpenCost names a controller `deployment:checkout` and a multi-aggregation
+    `shop/checkout` (parts joined by '/'; see GenerateKey in opencost core/pkg/opencost/
+    allocationprops.go): the last part, without its kind, is tried too."""
     if names.override:
         return names.override
-    if name in OPENCOST_OWN:
+    parts = name.split("/")
+    if any(part in OPENCOST_OWN for part in parts):
         return None
     ruled = catalog.cost.service_for({"name": name}, tags)
-    return ruled or names.resolve(name)
+    if ruled:
+        return ruled
+    return names.resolve(name) or names.resolve(parts[-1].split(":")[-1])
 
 
 def read(path: Path, options: IngestOptions) -> IngestBatch:
