@@ -98,3 +98,12 @@ def test_days_billing_has_not_reached_yet_are_said_not_zero():
     assert billed.notes == ("the last 2 day(s) have no cost rows (billing exports lag a day or two): "
                             "their spend is unknown, not zero",)
     assert billed.monthly_spend() == pytest.approx(240.0 * 30.44)
+
+
+def test_weekly_cost_rows_are_summed_but_never_judged_as_days():
+    rows = _cost_rows("billed", timedelta(days=7), 240.0, {})
+    ctx = _context([rows, _cost_rows("quiet", timedelta(days=1), 100.0, {})])
+    (billed,) = load_costs(ctx, load_chunk(ctx, ["billed"]))
+    assert billed.monthly_spend() is None and "arrive every 7 days" in billed.notes[0]
+    assert float(np.nansum(billed.daily_spend)) == pytest.approx(rows["value"].sum())
+    assert not [f for f in cost.run(ctx) if f.service == "billed" and f.kind != "savings_opportunity"]

@@ -153,6 +153,9 @@ def _own_step_spend(cost: np.ndarray, instances: np.ndarray, step_s: float, firs
         warnings.simplefilter("ignore", RuntimeWarning)
         daily = np.where(seen.any(axis=1), np.nansum(blocks, axis=1), np.nan)
     coverage = np.minimum(seen.sum(axis=1) * own / 86400.0, 1.0)
+    coarser_than_a_day = own > 86400.0 * 1.5  # a row holds several days: no day can be judged alone
+    if coarser_than_a_day:
+        coverage = np.zeros_like(coverage)
     hourly = _hourly(cost, first, n_days, per_day) if own <= 3600 else None
     inst_hours = _daily(instances * step_s / 3600.0, first, n_days, per_day)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -160,11 +163,14 @@ def _own_step_spend(cost: np.ndarray, instances: np.ndarray, step_s: float, firs
     notes = []
     reported = seen.any(axis=1)
     trailing = int(np.argmax(reported[::-1])) if reported.any() else 0
-    if trailing:
+    if trailing and trailing * 86400.0 >= own:  # more than one of the series' own steps is missing
         notes.append(f"the last {trailing} day(s) have no cost rows (billing exports lag a day or two): "
                      "their spend is unknown, not zero")
     partial = int(np.sum(reported & (coverage < MIN_COVERAGE)))
-    if partial:
+    if coarser_than_a_day:
+        notes.append(f"cost rows arrive every {own / 86400:.0f} days: counted in spend, not judged per day "
+                     "(ingest daily values; the FOCUS and OpenCost readers spread longer charge periods per day)")
+    elif partial:
         notes.append(f"{partial} day(s) of cost rows cover under {MIN_COVERAGE:.0%} of the day (at the series' "
                      f"{_step_words(own)} step): counted in spend, not judged for anomalies or unit cost")
     return OwnStepSpend(daily, coverage, hourly, own, _median(per_inst_hour), tuple(notes))
