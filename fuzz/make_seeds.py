@@ -186,6 +186,27 @@ def prometheus_text() -> str:
     )
 
 
+def focus_csv() -> str:
+    rows = ["BillingCurrency,ChargeCategory,ChargePeriodStart,ChargePeriodEnd,BilledCost,EffectiveCost,"
+            "ServiceName,ResourceId,ResourceName,Tags,x_Project"]
+    for hour in range(6):
+        span = f"2026-01-05T{hour:02d}:00:00Z,2026-01-05T{hour + 1:02d}:00:00Z"
+        rows.append(f'USD,Usage,{span},1.25,1.0,Amazon EC2,i-0abc,web-1,"{{""app"": ""checkout""}}",shop')
+        rows.append(f"USD,Tax,{span},0.1,0.1,,,,,")
+    rows.append('USD,Purchase,2026-01-01T00:00:00Z,2026-02-01T00:00:00Z,31,0,Amazon EC2,ri-1,,"{}",')
+    return "\n".join(rows) + "\n"
+
+
+def opencost_json() -> str:
+    sets = []
+    for day in range(3):
+        window = {"start": f"2026-01-0{day + 5}T00:00:00Z", "end": f"2026-01-0{day + 6}T00:00:00Z"}
+        sets.append({name: {"name": name, "properties": {"namespace": name}, "window": window, **window,
+                            "cpuCost": 1.5 + day, "ramCost": 0.5, "totalCost": 2.0 + day}
+                     for name in ("checkout-api", "payments", "__idle__")})
+    return json.dumps({"code": 200, "status": "success", "data": sets})
+
+
 def all_seeds() -> dict[str, dict[str, bytes]]:
     return {
         "telemetry": {"long.csv": telemetry_long().encode(), "wide.csv": telemetry_wide().encode()},
@@ -200,6 +221,8 @@ def all_seeds() -> dict[str, dict[str, bytes]]:
         "prometheus-json": {"query_range.json": prometheus_json().encode()},
         "cloudwatch-json": {"cloudwatch.json": cloudwatch_json().encode()},
         "prometheus-text": {"metrics.prom": prometheus_text().encode()},
+        "focus": {"focus.csv": focus_csv().encode()},
+        "opencost": {"allocation.json": opencost_json().encode()},
     }
 
 

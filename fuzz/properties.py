@@ -53,6 +53,10 @@ services:
     squad: payments
 consumers:
   - name: partner-acme
+cost:
+  match:
+    - service: checkout-api
+      tags: {app: checkout}
 """
 
 # the file name a fuzzed input is written under, per reader (some readers look at the name)
@@ -61,6 +65,7 @@ FILE_NAMES = {
     "locust": "run_stats.csv", "k6": "k6.json", "gatling": "simulation.log",
     "access-log": "access.log", "otlp-json": "otlp.json", "prometheus-json": "query_range.json",
     "cloudwatch-json": "cloudwatch.json", "prometheus-text": "metrics.prom",
+    "focus": "focus.csv", "opencost": "allocation.json",
 }
 
 # ../shared/samples folders, by the reader that reads them

@@ -10,7 +10,9 @@
   period; the instances its peak x forecast growth x (1 + margin) needs (at least
   `min_instances`) replace the current count; impact.monthly_savings = the difference x the
   instance-hour price x 730. Never below what the peak and the forecast need.
-Methods: docs/methods/capacity_cost.md.
+Spend is read at the cost series' own step (hourly or daily billing next to 5-minute traffic):
+days under 80% covered by cost rows are not judged (perfops.analysis.capacity_costs).
+Methods: docs/methods/capacity_cost.md ("Cost at its own step").
 """
 
 from __future__ import annotations
@@ -68,14 +70,15 @@ def service_findings(ctx: AnalysisContext, cost: ServiceCost, state: ServiceCapa
 # ---- spend anomalies ------------------------------------------------------------------------------
 def anomalous_days(cost: ServiceCost) -> tuple[np.ndarray, float, float]:
     """Indexes of period days off the norm, the norm (median day) and the tolerance."""
-    hist = cost.daily_spend[cost.history]
+    judged = cost.judged_spend
+    hist = judged[cost.history]
     hist = hist[np.isfinite(hist)]
     if hist.size < 3:
         return np.zeros(0, dtype=int), math.nan, math.nan
     med = float(np.median(hist))
     sigma = 1.4826 * float(np.median(np.abs(hist - med)))
     tol = max(ANOMALY_SIGMAS * sigma, ANOMALY_MIN_RATIO * med)
-    period = cost.daily_spend[cost.period]
+    period = judged[cost.period]
     off = np.flatnonzero(np.isfinite(period) & (np.abs(period - med) > tol))
     return off + cost.period.start, med, tol
 
@@ -149,7 +152,8 @@ def anomaly_findings(ctx: AnalysisContext, cost: ServiceCost, currency: str) -> 
                     f"{fmt_money(tol, currency)} a day)."),
             evidence=verdict.evidence({"daily_spend": [round(float(v), 2) for v in spend],
                                        "norm_daily_spend": round(med, 2), "tolerance": round(tol, 2),
-                                       "ratio": round(ratio, 2), "hours": round(hours, 1), "cost_source": cost.source}),
+                                       "ratio": round(ratio, 2), "hours": round(hours, 1), "cost_source": cost.source,
+                                       "cost_step_seconds": cost.cost_step_seconds}),
             recommendation=("Find what ran that day (a scale-out that did not scale back, a batch job, a retry storm) "
                             "and add a spend alert." if excess > 0 else "Check that the service was up and billed correctly."),
             impact={"excess_cost": round(excess, 2), "currency": currency},
@@ -162,7 +166,7 @@ def weekly_unit_costs(cost: ServiceCost) -> np.ndarray:
     """Median daily cost per 1,000 requests of each 7-day block before the period (oldest first):
     whole weeks, so weekday and weekend days weigh the same in every value."""
     with np.errstate(invalid="ignore", divide="ignore"):
-        daily = cost.daily_spend[cost.history] / (cost.daily_requests[cost.history] / 1000.0)
+        daily = cost.judged_spend[cost.history] / (cost.daily_requests[cost.history] / 1000.0)
     weeks = len(daily) // 7
     blocks = daily[len(daily) - 7 * weeks:].reshape(weeks, 7) if weeks else np.zeros((0, 7))
     values = [_med(np.asarray(b)) for b in blocks]
@@ -205,7 +209,7 @@ def unit_cost_drivers(cost: ServiceCost) -> dict[str, float | None]:
         a, b = _med(values[cost.history]), _med(values[cost.period])
         return None if a is None or b is None or a == 0 else 100.0 * (b / a - 1.0)
 
-    return {"spend_change_pct": change(cost.daily_spend), "volume_change_pct": change(cost.daily_requests),
+    return {"spend_change_pct": change(cost.judged_spend), "volume_change_pct": change(cost.daily_requests),
             "cpu_per_request_change_pct": change(cost.daily_cpu_per_1k)}
 
 

@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from perfops.model.cost_settings import CostSettings, OpenCostSource
 from perfops.model.units import parse_duration
 
 SQUAD_NAME = r"^[a-z0-9][a-z0-9-]*$"
@@ -172,6 +173,7 @@ class PrometheusSource(_Strict):
 
 class Sources(_Strict):
     prometheus: PrometheusSource | None = None
+    opencost: OpenCostSource | None = None
 
 
 class Schedule(_Strict):
@@ -233,6 +235,7 @@ class Catalog(_Strict):
     cluster: str | None = None
     schedule: Schedule | None = None
     retention: Retention | None = None
+    cost: CostSettings = Field(default_factory=CostSettings)  # billing column, categories, cost.match rules
 
     @field_validator("cluster")
     @classmethod
@@ -298,6 +301,7 @@ def _reference_problems(cat: Catalog) -> list[str]:
         "squads": [{"name": s.name} for s in cat.squads],
         "services": [{"name": s.name, "squad": s.squad, "depends_on": s.depends_on} for s in cat.services],
         "journeys": [{"name": j.name, "steps": j.steps} for j in cat.journeys],
+        "cost": {"match": [{"service": rule.service} for rule in cat.cost.match]},
     }
     return [message for _, message in reference_problems(data)]
 
@@ -347,6 +351,7 @@ def reference_problems(data: dict) -> list[tuple[tuple[str | int, ...], str]]:
             if services_listed and service is not None and service not in services:
                 problems.append((("journeys", i, "steps", j),
                                  f"journey '{journey.get('name')}' has a step on '{service}', which is not in services"))
+    problems.extend(_cost_rule_problems(data, services, services_listed))
     graph = {svc["name"]: [d for d in (svc.get("depends_on") or []) if isinstance(d, str) and d in services]
              for _, svc in _entries(data, "services")
              if isinstance(svc.get("name"), str) and isinstance(svc.get("depends_on") or [], list)}
@@ -356,6 +361,20 @@ def reference_problems(data: dict) -> list[tuple[tuple[str | int, ...], str]]:
         where: tuple[str | int, ...] = ("services", index, "depends_on") if index is not None else ()
         text = f"service '{cycle[0]}' depends on itself" if len(cycle) == 2 else " -> ".join(cycle)
         problems.append((where, f"dependency cycle: {text}"))
+    return problems
+
+
+def _cost_rule_problems(data: dict, services: set[str], services_listed: bool) -> list[tuple[tuple[str | int, ...], str]]:
+    """cost.match rules that name a service the catalog does not have."""
+    cost = data.get("cost")
+    rules = cost.get("match") if isinstance(cost, dict) else None
+    problems: list[tuple[tuple[str | int, ...], str]] = []
+    for i, rule in enumerate(rules if isinstance(rules, list) else []):
+        name = rule.get("service") if isinstance(rule, dict) else None
+        if services_listed and isinstance(name, str) and name not in services:
+            problems.append((("cost", "match", i, "service"),
+                             f"cost.match rule {i + 1} gives spend to '{name}', which is not in services"
+                             + _did_you_mean(name, services, "; expected one of ")))
     return problems
 
 

@@ -1,4 +1,4 @@
-"""`perfops collect`: pull telemetry from the sources in perfops.yaml (Prometheus first).
+"""`perfops collect`: pull telemetry from the sources in perfops.yaml (Prometheus, then OpenCost).
 
 For each metric of `sources.prometheus.queries`, the range [start, until] is fetched in chunks
 (perfops.sources.prometheus), each chunk's series are named in perfops' terms by the same code
@@ -9,6 +9,10 @@ chunk of a query is stored, `collect_state` records the newest timestamp: the ne
 
 Series whose service is not in the catalog are skipped and listed; a query none of whose series
 names a catalog service is an error (the label mapping is surely wrong).
+
+`sources.opencost` adds the allocation API (perfops.sources.opencost): whole steps (hours or
+days) up to `until`, read by the same code as saved answers (perfops.ingest.opencost) and stored
+as the `cost` metric; the next run re-fetches the last step (it may have been revised).
 """
 
 from __future__ import annotations
@@ -25,10 +29,12 @@ import pyarrow.compute as pc
 
 from perfops.errors import PerfopsError, SourceError
 from perfops.ingest import _series as S
+from perfops.ingest import opencost as OC
 from perfops.ingest import prometheus_json as P
 from perfops.model.catalog import Catalog, PrometheusSource
 from perfops.model.redact import redact_url
 from perfops.model.units import parse_duration
+from perfops.sources.opencost import OpenCostClient, align_down, windows
 from perfops.sources.prometheus import Chunk, PrometheusClient, align, plan_chunks
 from perfops.store import Store, open_store
 from perfops.store.collect_repo import CollectStateRepo
@@ -69,12 +75,23 @@ def collect(
     env: Mapping[str, str] | None = None,
     progress: Progress | None = None,
 ) -> CollectReport:
-    """Open the workspace's store and collect into it (see collect_prometheus)."""
+    """Open the workspace's store and collect into it from every configured source (see
+    collect_prometheus and collect_opencost)."""
     catalog = workspace.load_catalog()
     window = _since(since)
+    sources = catalog.sources
+    opencost = sources.opencost if sources else None
+    prometheus = bool(sources and sources.prometheus and sources.prometheus.queries)
+    if not prometheus and opencost is None:
+        prometheus_config(catalog)  # says what to configure
     with open_store(workspace.store_path) as store:
-        return collect_prometheus(store, catalog, now=now, since=window, until=until, transport=transport,
-                                  env=env, progress=progress)
+        report = (collect_prometheus(store, catalog, now=now, since=window, until=until, transport=transport,
+                                     env=env, progress=progress) if prometheus
+                  else CollectReport(f"opencost:{opencost.url.rstrip('/')}" if opencost else ""))
+        if opencost is not None:
+            report.queries.append(collect_opencost(store, catalog, now=now, since=window, until=until,
+                                                   transport=transport, env=env))
+        return report
 
 
 def _since(text: str | None) -> timedelta | None:
@@ -94,7 +111,8 @@ def prometheus_config(catalog: Catalog) -> PrometheusSource:
     if source is None or not source.queries:
         raise PerfopsError(
             "perfops.yaml configures no source to collect from",
-            hint="add sources.prometheus with url and queries (one PromQL per metric); see docs/sources.md",
+            hint="add sources.prometheus with url and queries (one PromQL per metric), or sources.opencost "
+                 "with url; see docs/sources.md",
         )
     unknown = [m for m in source.queries if not S.is_metric(m)]
     if unknown:
@@ -191,3 +209,47 @@ def _check_matched(query: QueryReport, config: PrometheusSource, promql: str) ->
             hint=f"keep the '{label}' label in the query (sum by ({label}, ...)) or set "
                  "sources.prometheus.labels.service to the label that names services",
         )
+
+
+def collect_opencost(
+    store: Store,
+    catalog: Catalog,
+    *,
+    now: datetime,
+    since: timedelta | None = None,
+    until: datetime | None = None,
+    transport: httpx.BaseTransport | None = None,
+    env: Mapping[str, str] | None = None,
+    sleep: Callable[[float], None] | None = None,
+) -> QueryReport:
+    """Pull the allocation API's cost per step into `store` as the `cost` metric."""
+    config = catalog.sources.opencost if catalog.sources else None
+    if config is None:
+        raise PerfopsError("perfops.yaml has no sources.opencost", hint="see docs/catalog.md")
+    step = timedelta(hours=1) if config.step == "1h" else timedelta(days=1)
+    state = getattr(store, "collect_state", None) or CollectStateRepo(store.con)
+    source, key = f"opencost:{config.url.rstrip('/')}", f"cost={config.aggregate}/{config.step}"
+    end = align_down(until or now, step)  # whole steps only: the current one is still filling
+    last = state.last(source, key)
+    if since is not None or last is None:
+        start = align_down(end - (since or parse_duration(config.window)), step)
+    else:
+        start = min(align_down(last, step) - step, end)
+    pieces = windows(start, end, step)
+    query = QueryReport("cost", start, end, len(pieces))
+    with OpenCostClient(config, transport=transport, env=env, sleep=sleep or time.sleep) as client:
+        for a, b in pieces:
+            answer = client.allocation(a, b)
+            batch = OC.read_document(answer, catalog, f"OpenCost {a:%Y-%m-%d %H:%M}..{b:%Y-%m-%d %H:%M}", skip_bad=True)
+            query.series += sum(len(one) for one in OC.allocation_sets(answer, source))
+            query.unmatched.extend(batch.warnings + batch.skipped)
+            if batch.telemetry is not None and len(batch.telemetry):
+                with store.transaction():
+                    query.rows += store.telemetry.upsert(batch.telemetry)
+            with store.transaction():
+                state.advance(source, key, b)
+    if query.series and not query.rows and query.unmatched:
+        raise SourceError(f"no OpenCost allocation ({config.aggregate}) went to a catalog service; {query.unmatched[0]}",
+                          hint="add cost.match rules to perfops.yaml or set sources.opencost.aggregate to what "
+                               "names your services (namespace, deployment, label:app)")
+    return query
