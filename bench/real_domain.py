@@ -339,6 +339,10 @@ def score(truth: dict, findings: list[dict]) -> dict:
                          "end": str(b), "history_days": round(history / pd.Timedelta(days=1), 1),
                          "scored": history >= WEEK, "read": s["read"], "found": best is not None,
                          "by": f"{best['severity']} {best['kind']} {best['metric']}" if best else ""})
+    seen = [f for f in findings if f["severity"] != "info" and f["kind"] not in NOT_INCIDENT]
+    for r in rows:  # detection regardless of severity: found at low or above
+        window = (pd.Timestamp(r["start"]), pd.Timestamp(r["end"]))
+        r["seen"] = any(f["service"] == r["service"] and overlaps(span_of(f), window) for f in seen)
     false = [f for f in serious if not any(overlaps(span_of(f), w) for w in windows_of.get(f["service"], []))]
     series_weeks = 0
     for at in week_ends(truth):
@@ -351,6 +355,7 @@ def score(truth: dict, findings: list[dict]) -> dict:
         "scored_windows": len(scored),
         "found": sum(r["found"] for r in scored),
         "recall": round(sum(r["found"] for r in scored) / len(scored), 3) if scored else None,
+        "recall_low": round(sum(r["seen"] for r in scored) / len(scored), 3) if scored else None,
         "false_positives": len(false),
         "series_weeks": series_weeks,
         "fp_per_series_week": round(len(false) / series_weeks, 3) if series_weeks else None,
@@ -364,8 +369,8 @@ def print_score(result: dict, truth: dict) -> None:
     for r in result["windows"]:
         mark = "" if r["scored"] else "  (< 7 days of history: not scored)"
         mark += "" if r["read"] else "  (metric not read by this perfops)"
-        print(f"{r['service']:15} {r['metric']:17} {r['start'][:16]:19} {r['history_days']:6}  "
-              f"{(r['by'] or '-'):40}{mark}")
+        by = r["by"] or ("(low)" if r["seen"] else "-")
+        print(f"{r['service']:15} {r['metric']:17} {r['start'][:16]:19} {r['history_days']:6}  {by:40}{mark}")
     if truth.get("not_read"):
         print(f"series not written (metric unknown to this perfops): {', '.join(truth['not_read'])}")
     print(f"findings by severity: {result['severities']}")
@@ -374,6 +379,7 @@ def print_score(result: dict, truth: dict) -> None:
         print(f"  {line}")
     print(f"recall (medium+, windows with >= 7 days of history): {result['found']}/{result['scored_windows']}"
           f" = {result['recall']}   (target >= 0.8)")
+    print(f"recall at low or above (detected, whatever the severity): {result['recall_low']}")
     print(f"false positives: {result['false_positives']} over {result['series_weeks']} series-weeks"
           f" = {result['fp_per_series_week']} per series-week   (target <= 0.1)")
 
@@ -446,7 +452,7 @@ def main() -> None:
         analyse(args.folder, truth, args.verbose)
     result = score(truth, findings_of(args.folder))
     print_score(result, truth)
-    figures = {"real": {k: result[k] for k in ("recall", "scored_windows", "found", "false_positives",
+    figures = {"real": {k: result[k] for k in ("recall", "recall_low", "scored_windows", "found", "false_positives",
                                                "series_weeks", "fp_per_series_week")}}
     if args.others:
         figures["demo"] = demo_figures()

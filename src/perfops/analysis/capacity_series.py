@@ -15,6 +15,8 @@ from datetime import datetime, timedelta
 import numpy as np
 import pandas as pd
 
+from perfops.analysis.steps import DEFAULT_STEP, infer_step_seconds
+
 SUMMED = ("requests", "errors", "client_errors", "cost", "instances")
 
 
@@ -46,14 +48,11 @@ def to_dt64(moment: datetime) -> np.datetime64:
 
 
 def infer_step(frame: pd.DataFrame) -> timedelta:
-    """The usual spacing of the frame's timestamps (median over series), at least one minute."""
+    """The usual spacing of the frame's timestamps, at least one minute (perfops.analysis.steps)."""
     if frame.empty:
-        return timedelta(minutes=5)
-    stamps = np.unique(frame["timestamp"].to_numpy()[:200_000].astype("datetime64[s]"))  # a sample is enough
-    if len(stamps) < 2:
-        return timedelta(minutes=5)
-    step_s = float(np.median(np.diff(stamps).astype(np.int64)))
-    return timedelta(seconds=max(60.0, step_s))
+        return timedelta(seconds=DEFAULT_STEP)
+    step_s = infer_step_seconds(frame["timestamp"].to_numpy().astype("datetime64[s]"))
+    return timedelta(seconds=max(60, step_s or DEFAULT_STEP))
 
 
 def make_grid(start: datetime, end: datetime, step: timedelta) -> Grid:

@@ -37,8 +37,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from perfops.analysis import calendar
 from perfops.analysis.context import AnalysisContext
+from perfops.analysis.steps import by_step
 from perfops.analysis.trends_findings import Reporter
+from perfops.analysis.trends_gauges import gauge_findings, gauge_metrics
 from perfops.analysis.trends_grid import Grid, build_grid, to_epoch
 from perfops.analysis.trends_growth import GrowthParams, resource_growth
 from perfops.analysis.trends_levels import Episode, episodes_of, material
@@ -82,11 +85,14 @@ def run_services(ctx: AnalysisContext, services: list[str]) -> list[Finding]:
     loading = threading.Lock()  # the loader (a store connection) is used by one thread at a time
 
     def one(chunk: list[str]) -> list[Finding]:
+        metrics = TELEMETRY_METRICS + gauge_metrics(ctx.catalog, chunk)
         with loading:
-            frame = ctx.telemetry(services=chunk, metrics=TELEMETRY_METRICS)
-        grid = build_grid(frame, ctx.history_start, ctx.now, TELEMETRY_METRICS)
-        del frame
-        return analyse_grid(grid, ctx, params) if grid.keys else []
+            frame = ctx.telemetry(services=chunk, metrics=metrics)
+        found = []
+        for step, rows in by_step(frame).items():  # each series at the step it arrives in
+            grid = normal_days(build_grid(rows, ctx.history_start, ctx.now, metrics, step=step), ctx)
+            found += analyse_grid(grid, ctx, params) if grid.keys else []
+        return found
 
     if params.workers <= 1 or len(chunks) <= 1:
         found = [f for chunk in chunks for f in one(chunk)]
@@ -95,7 +101,16 @@ def run_services(ctx: AnalysisContext, services: list[str]) -> list[Finding]:
         # the other analyses, with at most `workers` chunks in memory
         with ThreadPoolExecutor(max_workers=params.workers) as pool:
             found = [f for part in pool.map(one, chunks) for f in part]
-    return in_catalog_order(ctx, found)
+    return in_catalog_order(ctx, calendar.annotate(found, ctx))
+
+
+def normal_days(grid: Grid, ctx: AnalysisContext) -> Grid:
+    """The grid with the calendar days of its history left out (perfops.analysis.calendar)."""
+    days = calendar.calendar_days(ctx.catalog, ctx.history_start, ctx.period_start)
+    if not days or not grid.keys:
+        return grid
+    split = int(np.searchsorted(grid.epoch, to_epoch(ctx.period_start)))
+    return replace(grid, values=calendar.mask_history(grid.values, grid.keys, grid.epoch, split, days))
 
 
 def in_catalog_order(ctx: AnalysisContext, findings: list[Finding]) -> list[Finding]:
@@ -122,6 +137,7 @@ def analyse_grid(grid: Grid, ctx: AnalysisContext, params: TrendParams) -> list[
         signal = apply_marks(signal, marks.get(role, {}), grid, split)
         for episode in episodes_of(signal, grid, split, params, skip_rows={r for r, k in growing if k == role}):
             findings.append(reporter.episode(signal, episode))
+    findings += gauge_findings(grid, split, params, ctx.catalog, reporter)
     return merge_repeated_shifts(collapse_endpoints(findings))
 
 
