@@ -215,3 +215,22 @@ def test_catalog_refuses_a_metric_that_has_its_own_analysis():
     with pytest.raises(PerfopsError) as caught:
         parse_catalog(catalog_text(service_extra="    metrics:\n      requests: {direction: down}\n"))
     assert "requests" in str(caught.value)
+
+
+def test_a_30_minute_series_beside_5_minute_ones_counts_fully_in_the_weekly_volume():
+    from perfops.analysis.capacity_model import load_chunk, weekly_volumes
+
+    rng = np.random.default_rng(8)
+    t5 = pd.date_range(NOW - timedelta(days=14), NOW, freq="5min", inclusive="left")
+    t30 = pd.date_range(NOW - timedelta(days=14), NOW, freq="30min", inclusive="left")
+    fine, coarse = traffic(rng, t5, rate=100), traffic(rng, t30, rate=600)
+    tel = pd.concat([frame(t5, "web", "requests", fine), frame(t30, "batch", "requests", coarse)])
+    ctx = context(parse_catalog(catalog_text()), tel, history_days=7)
+    chunk = load_chunk(ctx, ["web", "batch"])
+    assert chunk.grid.step_seconds == 300
+    volumes = weekly_volumes(ctx, chunk, weeks=2)
+    last_week = t30 >= NOW - timedelta(days=7)
+    assert volumes[1, -1] == pytest.approx(coarse[last_week].sum())  # every request of the coarse series
+    assert volumes[0, -1] == pytest.approx(fine[t5 >= NOW - timedelta(days=7)].sum())
+    # and its rate is spread over its half hour, not a spike every sixth step
+    assert np.nanmax(chunk.tps[1]) == pytest.approx(coarse.max() / 1800)

@@ -31,33 +31,44 @@ def infer_step_seconds(stamps: np.ndarray, default: int | None = DEFAULT_STEP) -
 
 
 def series_steps(frame: pd.DataFrame, keys: tuple[str, ...] = ("service", "endpoint", "metric")) -> pd.Series:
-    """The step (s) of every series of a long telemetry frame, indexed by `keys`."""
+    """The step (s) of every series of a long telemetry frame, indexed by `keys`.
+
+    Linear in the rows when they come grouped by series in time order (as the store returns
+    them); sorted first otherwise."""
     if frame.empty:
         return pd.Series(dtype=np.int64)
+    from perfops.analysis.trends_grid import codes_of  # run-aware factorising (no import cycle)
+
     epoch = frame["timestamp"].to_numpy(dtype="datetime64[s]").astype(np.int64)
-    codes = [pd.factorize(frame[k])[0].astype(np.int64) for k in keys]
     key = np.zeros(len(frame), dtype=np.int64)
-    for c in codes:
-        key = key * (int(c.max()) + 2) + c + 1
-    order = np.lexsort((epoch, key))
-    k, t = key[order], epoch[order]
-    same = np.diff(k) == 0
-    gaps = np.diff(t)
-    ok = same & (gaps > 0)
-    # per series: the median of its positive gaps (DEFAULT_STEP for a series of one point)
-    starts = np.flatnonzero(np.concatenate(([True], k[1:] != k[:-1])))
+    for k in keys:
+        codes, names = codes_of(frame[k])
+        key = key * (len(names) + 2) + codes.astype(np.int64) + 1
+    dk, dt = np.diff(key), np.diff(epoch)
+    if bool(((dk == 0) & (dt < 0)).any()) or _interleaved(key):
+        order = np.lexsort((epoch, key))
+        key, epoch = key[order], epoch[order]
+        dk, dt = np.diff(key), np.diff(epoch)
+    else:
+        order = np.arange(len(frame))
+    starts = np.flatnonzero(np.concatenate(([True], dk != 0)))
+    ends = np.append(starts[1:], len(frame))
     steps = np.full(starts.size, DEFAULT_STEP, dtype=np.int64)
-    series_of_gap = np.searchsorted(starts, np.arange(gaps.size), side="right") - 1
-    gap_series, gap_values = series_of_gap[ok], gaps[ok]
-    if gap_values.size:
-        sorter = np.lexsort((gap_values, gap_series))
-        gs, gv = gap_series[sorter], gap_values[sorter]
-        bounds = np.flatnonzero(np.concatenate(([True], gs[1:] != gs[:-1], [True])))
-        for a, b in zip(bounds[:-1], bounds[1:], strict=True):
-            steps[gs[a]] = int(np.median(gv[a:b]))
+    for i, (a, b) in enumerate(zip(starts, ends, strict=True)):
+        gaps = dt[a: b - 1]
+        gaps = gaps[gaps > 0]
+        if gaps.size:
+            steps[i] = int(np.median(gaps))
     first_rows = frame.iloc[order[starts]]
     index = pd.MultiIndex.from_arrays([first_rows[k].astype(str).to_numpy() for k in keys], names=list(keys))
-    return pd.Series(steps, index=index, name="step")
+    steps_by_key = pd.Series(steps, index=index, name="step")
+    return steps_by_key.groupby(level=list(range(len(keys)))).min() if index.has_duplicates else steps_by_key
+
+
+def _interleaved(key: np.ndarray) -> bool:
+    """Whether a series' rows are not in one run (the frame is not grouped by series)."""
+    heads = key[np.concatenate(([True], key[1:] != key[:-1]))]
+    return np.unique(heads).size != heads.size
 
 
 def by_step(frame: pd.DataFrame, keys: tuple[str, ...] = ("service", "endpoint", "metric")) -> dict[int, pd.DataFrame]:
