@@ -234,3 +234,41 @@ def test_a_30_minute_series_beside_5_minute_ones_counts_fully_in_the_weekly_volu
     assert volumes[0, -1] == pytest.approx(fine[t5 >= NOW - timedelta(days=7)].sum())
     # and its rate is spread over its half hour, not a spike every sixth step
     assert np.nanmax(chunk.tps[1]) == pytest.approx(coarse.max() / 1800)
+
+
+@pytest.mark.parametrize("form", ["long-csv", "wide-csv", "long-parquet"])
+def test_network_disk_and_declared_gauges_are_ingested_and_undeclared_names_refused(tmp_path, cli, form):
+    from perfops.store import open_store
+    from perfops.workspace import Workspace
+
+    (tmp_path / "perfops.yaml").write_text(catalog_text(service_extra="    metrics:\n      queue_depth: {direction: up}\n"))
+    rows = pd.DataFrame({"timestamp": pd.to_datetime(["2026-11-02T10:00:00Z"] * 3), "service": "web",
+                         "metric": ["network_in_bytes", "disk_pct", "queue_depth"], "value": [5e6, 71.5, 12.0]})
+    path = tmp_path / ("t.parquet" if form == "long-parquet" else "t.csv")
+    if form == "long-parquet":
+        rows.to_parquet(path, index=False)
+    elif form == "wide-csv":
+        path.write_text("timestamp,service,network_in_bytes,disk_pct,queue_depth\n2026-11-02T10:00:00Z,web,5e6,71.5,12\n")
+    else:
+        rows.assign(timestamp="2026-11-02T10:00:00Z").to_csv(path, index=False)
+    assert cli("ingest", str(path), workspace=tmp_path).code == 0
+    with open_store(Workspace(tmp_path).store_path) as store:
+        stored = store.telemetry.load()
+    assert sorted(stored["metric"]) == ["disk_pct", "network_in_bytes", "queue_depth"]
+    (tmp_path / "u.csv").write_text("timestamp,service,metric,value\n2026-11-02T10:05:00Z,web,queue_dept,3\n")
+    refused = cli("ingest", str(tmp_path / "u.csv"), workspace=tmp_path)
+    assert refused.code == 1 and "queue_dept" in refused.err and "queue_depth" in refused.err
+    (tmp_path / "p.csv").write_text("timestamp,service,metric,value\n2026-11-02T10:05:00Z,web,disk_pct,140\n")
+    over = cli("ingest", str(tmp_path / "p.csv"), workspace=tmp_path)
+    assert over.code == 1 and "above 100" in over.err
+
+
+def test_a_series_that_cannot_be_judged_is_named_in_the_analyze_summary(tmp_path, cli):
+    t = pd.date_range(NOW - timedelta(days=3), NOW, freq="5min", inclusive="left")
+    (tmp_path / "perfops.yaml").write_text(catalog_text())
+    frame(t, "batch", "requests", np.full(t.size, 50.0)).assign(timestamp=t.strftime("%Y-%m-%dT%H:%M:%SZ")) \
+        .to_csv(tmp_path / "t.csv", index=False)
+    assert cli("ingest", str(tmp_path / "t.csv"), workspace=tmp_path).code == 0
+    result = cli("analyze", "--period", "7d", workspace=tmp_path)
+    assert result.code == 0
+    assert "not judged: batch requests: no data before the period" in result.out

@@ -39,6 +39,7 @@ import pandas as pd
 
 from perfops.analysis import calendar
 from perfops.analysis.context import AnalysisContext
+from perfops.analysis.notes import note
 from perfops.analysis.steps import by_step
 from perfops.analysis.trends_findings import Reporter
 from perfops.analysis.trends_gauges import gauge_findings, gauge_metrics
@@ -91,6 +92,7 @@ def run_services(ctx: AnalysisContext, services: list[str]) -> list[Finding]:
         found = []
         for step, rows in by_step(frame).items():  # each series at the step it arrives in
             grid = normal_days(build_grid(rows, ctx.history_start, ctx.now, metrics, step=step), ctx)
+            note_unjudged(grid, ctx)
             found += analyse_grid(grid, ctx, params) if grid.keys else []
         return found
 
@@ -102,6 +104,17 @@ def run_services(ctx: AnalysisContext, services: list[str]) -> list[Finding]:
         with ThreadPoolExecutor(max_workers=params.workers) as pool:
             found = [f for part in pool.map(one, chunks) for f in part]
     return in_catalog_order(ctx, calendar.annotate(found, ctx))
+
+
+def note_unjudged(grid: Grid, ctx: AnalysisContext) -> None:
+    """Series with data in the period but none before it have no norm yet: say so."""
+    split = int(np.searchsorted(grid.epoch, to_epoch(ctx.period_start)))
+    for metric, values in grid.values.items():
+        fresh = np.isfinite(values[:, split:]).any(axis=1) & ~np.isfinite(values[:, :split]).any(axis=1)
+        for row in map(int, np.flatnonzero(fresh)):
+            service, endpoint = grid.keys[row]
+            where = f"{service} {endpoint}".strip()
+            note(ctx, f"{where} {metric}: no data before the period, so no norm to judge it against yet")
 
 
 def normal_days(grid: Grid, ctx: AnalysisContext) -> Grid:

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from perfops.analysis.context import AnalysisContext
+from perfops.analysis.notes import notes_of
 from perfops.analysis.registry import analyses
 from perfops.errors import PerfopsError
 from perfops.model.findings import Finding, severity_rank
@@ -21,6 +22,7 @@ class AnalysisResult:
     period_start: object
     period_end: object
     by_area: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # series an analysis could not judge, and why
 
 
 def analyze(
@@ -41,7 +43,7 @@ def analyze(
             saved = store.findings.save_analysis(findings)
             store.analysis_runs.record(ctx.period_start, ctx.now, len(saved))
     saved.sort(key=lambda f: (severity_rank(f.severity), f.service))
-    return AnalysisResult(saved, ctx.period_start, ctx.now, by_area)
+    return AnalysisResult(saved, ctx.period_start, ctx.now, by_area, notes_of(ctx))
 
 
 def run_all(
