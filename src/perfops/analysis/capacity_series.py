@@ -15,6 +15,8 @@ from datetime import datetime, timedelta
 import numpy as np
 import pandas as pd
 
+from perfops.analysis.steps import DEFAULT_STEP, infer_step_seconds, series_steps
+
 SUMMED = ("requests", "errors", "client_errors", "cost", "instances")
 
 
@@ -46,14 +48,11 @@ def to_dt64(moment: datetime) -> np.datetime64:
 
 
 def infer_step(frame: pd.DataFrame) -> timedelta:
-    """The usual spacing of the frame's timestamps (median over series), at least one minute."""
+    """The usual spacing of the frame's timestamps, at least one minute (perfops.analysis.steps)."""
     if frame.empty:
-        return timedelta(minutes=5)
-    stamps = np.unique(frame["timestamp"].to_numpy()[:200_000].astype("datetime64[s]"))  # a sample is enough
-    if len(stamps) < 2:
-        return timedelta(minutes=5)
-    step_s = float(np.median(np.diff(stamps).astype(np.int64)))
-    return timedelta(seconds=max(60.0, step_s))
+        return timedelta(seconds=DEFAULT_STEP)
+    step_s = infer_step_seconds(frame["timestamp"].to_numpy().astype("datetime64[s]"))
+    return timedelta(seconds=max(60, step_s or DEFAULT_STEP))
 
 
 def make_grid(start: datetime, end: datetime, step: timedelta) -> Grid:
@@ -92,16 +91,37 @@ def to_matrices(frame: pd.DataFrame, metrics: list[str], services: list[str], gr
     row = pd.Index(services).get_indexer(frame["service"]).astype(np.int64)
     ts = frame["timestamp"].to_numpy().astype("datetime64[s]")
     col = ((ts - grid.start) // grid.step).astype(np.int64)
-    ok = (row >= 0) & (col >= 0) & (col < grid.length)
-    flat_all = row * grid.length + col
     metric = frame["metric"].to_numpy()
     values_all = frame["value"].to_numpy(dtype=float)
+    row, col, metric, values_all = spread_coarse(frame, row, col, metric, values_all, grid)
+    ok = (row >= 0) & (col >= 0) & (col < grid.length)
+    flat_all = row * grid.length + col
     size = len(services) * grid.length
     for m in metrics:
         sel = ok & (metric == m)
         if sel.any():
             out[m] = _reduce(flat_all[sel], values_all[sel], m, size).reshape(len(services), grid.length)
     return out
+
+
+def spread_coarse(frame: pd.DataFrame, row: np.ndarray, col: np.ndarray, metric: np.ndarray, values: np.ndarray,
+                  grid: Grid) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Rows of series coarser than the grid cover every grid step of their interval: a count or
+    a cost is shared evenly among them (totals over any period stay the same), a gauge holds its
+    value. So a 30-minute series beside 5-minute ones is neither a spike every sixth step nor
+    left out of a weekly volume for covering one step in six (issue 13 item 8)."""
+    step = int(grid.step_seconds)
+    keys = tuple(k for k in ("service", "endpoint", "consumer", "metric") if k in frame.columns)
+    steps = series_steps(frame, keys)
+    if steps.empty or int(steps.max()) <= step:
+        return row, col, metric, values
+    lookup = pd.MultiIndex.from_arrays([frame[k].astype(str).to_numpy() for k in keys])
+    factor = np.maximum(steps.reindex(lookup).to_numpy(dtype=np.int64) // step, 1)
+    repeat = np.repeat(np.arange(len(row)), factor)
+    offset = np.arange(repeat.size) - np.repeat(np.cumsum(factor) - factor, factor)
+    shared = np.isin(metric, [m for m in SUMMED if m != "instances"])
+    out = np.where(shared, values / factor, values)[repeat]
+    return row[repeat], col[repeat] + offset, metric[repeat], out
 
 
 def _reduce(flat: np.ndarray, values: np.ndarray, metric: str, size: int) -> np.ndarray:

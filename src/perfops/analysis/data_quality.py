@@ -45,6 +45,7 @@ import pandas as pd
 from perfops.analysis.callers import callers_still_call
 from perfops.analysis.context import AnalysisContext
 from perfops.analysis.severity import Verdict, data_gap
+from perfops.analysis.steps import infer_step_seconds
 from perfops.model.findings import Finding, iso_utc
 
 DEFAULTS: dict[str, Any] = {
@@ -61,11 +62,9 @@ US = np.timedelta64(1, "us")
 
 # ---- the reusable helpers --------------------------------------------------------------------
 def infer_step(timestamps: np.ndarray | pd.Series) -> np.timedelta64 | None:
-    """The usual spacing of a series: the median gap between its distinct timestamps."""
-    stamps = np.unique(np.asarray(timestamps, dtype="datetime64[us]"))
-    if len(stamps) < 2:
-        return None
-    return np.median(np.diff(stamps).astype(np.int64)).astype(np.int64) * US
+    """The usual spacing of a series (perfops.analysis.steps); None with fewer than two points."""
+    step = infer_step_seconds(np.asarray(timestamps, dtype="datetime64[us]"), default=None)
+    return None if step is None else np.timedelta64(step, "s").astype("timedelta64[us]")
 
 
 def expected_grid(start: datetime, end: datetime, step: timedelta | np.timedelta64) -> np.ndarray:

@@ -6,7 +6,8 @@ slots) in the previous weeks, and the scale is 1.4826 x their median absolute de
 (a robust standard deviation; Rousseeuw & Croux 1993). Medians ignore outliers and gaps
 (missing values are NaN and simply not counted), so an incident or an outage in the history
 does not poison the norm. With less than `min_weeks` weeks of history for a slot, the norm
-falls back to time of day only (every day of the history at that time).
+is a young one: time of day over the days of the same kind (weekdays for a weekday, weekend
+days for a weekend day), with a tolerance widened by how few days there are (`young_norm`).
 
 Everything is vectorised: values are laid out as (series, week, slot-of-week) and the medians
 are taken along the week axis with one sort.
@@ -53,18 +54,49 @@ def seasonal_norm(history: np.ndarray, history_epoch: np.ndarray, target_epoch: 
                   step: int, spread: int = 1, min_weeks: int = 2) -> Norm:
     """Norm of `history` (S, Th) at epoch seconds `history_epoch` (Th,), for times `target_epoch`.
 
-    `step` is the grid spacing in seconds; times are UTC epoch seconds on that grid."""
+    `step` is the grid spacing in seconds; times are UTC epoch seconds on that grid. Where a
+    slot has less than `min_weeks` weeks of history, the norm is a young one (`young_norm`)."""
     week = _profile(history, history_epoch, step, WEEK_SECONDS, spread)
     w_slot = (target_epoch % WEEK_SECONDS) // step
     use_week = week[2][:, w_slot] >= min_weeks * (2 * spread + 1) * 0.75  # some gaps allowed
     if use_week.all():
         return Norm(week[0][:, w_slot], 1.4826 * week[1][:, w_slot], week[2][:, w_slot])
-    day = _profile(history, history_epoch, step, DAY_SECONDS, spread)
+    young = young_norm(history, history_epoch, target_epoch, step, spread)
+    return Norm(np.where(use_week, week[0][:, w_slot], young.level),
+                np.where(use_week, 1.4826 * week[1][:, w_slot], young.scale),
+                np.where(use_week, week[2][:, w_slot], young.samples))
+
+
+def is_weekend(epoch: np.ndarray) -> np.ndarray:
+    """Saturday or Sunday (UTC) of epoch seconds (1970-01-01 was a Thursday)."""
+    return ((epoch // DAY_SECONDS + 3) % 7) >= 5
+
+
+def young_norm(history: np.ndarray, history_epoch: np.ndarray, target_epoch: np.ndarray, step: int,
+               spread: int = 1) -> Norm:
+    """A norm from less than two weeks of history, like with like (issue 13 item 6).
+
+    A weekday is compared with the weekdays there are, a weekend day with the weekend days, at
+    the same time of day; when the history has no day of the target's kind, with every day.
+    The tolerance widens with how few days are behind the norm: the scale is multiplied by
+    1 + 1/sqrt(n), n = the days behind it, because the norm itself is then uncertain (the
+    standard error of a location from n days, added to the spread of one day)."""
     d_slot = (target_epoch % DAY_SECONDS) // step
-    level = np.where(use_week, week[0][:, w_slot], day[0][:, d_slot])
-    scale = np.where(use_week, week[1][:, w_slot], day[1][:, d_slot])
-    samples = np.where(use_week, week[2][:, w_slot], day[2][:, d_slot])
-    return Norm(level, 1.4826 * scale, samples)
+    weekend_h, weekend_t = is_weekend(history_epoch), is_weekend(target_epoch)
+    every = _profile(history, history_epoch, step, DAY_SECONDS, spread)
+    level, scale, samples = every[0][:, d_slot], every[1][:, d_slot], every[2][:, d_slot]
+    for kind in (False, True):
+        targets = weekend_t == kind
+        days = weekend_h == kind
+        if not targets.any() or not days.any():
+            continue
+        own = _profile(np.where(days, history, np.nan), history_epoch, step, DAY_SECONDS, spread)
+        has = own[2][:, d_slot[targets]] > 0
+        level[:, targets] = np.where(has, own[0][:, d_slot[targets]], level[:, targets])
+        scale[:, targets] = np.where(has, own[1][:, d_slot[targets]], scale[:, targets])
+        samples[:, targets] = np.where(has, own[2][:, d_slot[targets]], samples[:, targets])
+    n_days = np.maximum(samples / (2 * spread + 1), 1.0)
+    return Norm(level, 1.4826 * scale * (1 + 1 / np.sqrt(n_days)), samples)
 
 
 def _profile(history: np.ndarray, epoch: np.ndarray, step: int, cycle: int,

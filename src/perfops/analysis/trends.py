@@ -37,10 +37,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from perfops.analysis import calendar
 from perfops.analysis.callers import callers_still_call
 from perfops.analysis.context import AnalysisContext
+from perfops.analysis.notes import note
 from perfops.analysis.severity import Impact, incident
+from perfops.analysis.steps import by_step
 from perfops.analysis.trends_findings import Reporter
+from perfops.analysis.trends_gauges import gauge_findings, gauge_metrics
 from perfops.analysis.trends_grid import Grid, build_grid, to_epoch
 from perfops.analysis.trends_growth import GrowthParams, resource_growth
 from perfops.analysis.trends_levels import Episode, episodes_of, material
@@ -86,11 +90,15 @@ def run_services(ctx: AnalysisContext, services: list[str]) -> list[Finding]:
     loading = threading.Lock()  # the loader (a store connection) is used by one thread at a time
 
     def one(chunk: list[str]) -> list[Finding]:
+        metrics = TELEMETRY_METRICS + gauge_metrics(ctx.catalog, chunk)
         with loading:
-            frame = ctx.telemetry(services=chunk, metrics=TELEMETRY_METRICS)
-        grid = build_grid(frame, ctx.history_start, ctx.now, TELEMETRY_METRICS)
-        del frame
-        return analyse_grid(grid, ctx, params) if grid.keys else []
+            frame = ctx.telemetry(services=chunk, metrics=metrics)
+        found = []
+        for step, rows in by_step(frame).items():  # each series at the step it arrives in
+            grid = normal_days(build_grid(rows, ctx.history_start, ctx.now, metrics, step=step), ctx)
+            note_unjudged(grid, ctx)
+            found += analyse_grid(grid, ctx, params) if grid.keys else []
+        return found
 
     if params.workers <= 1 or len(chunks) <= 1:
         found = [f for chunk in chunks for f in one(chunk)]
@@ -99,7 +107,7 @@ def run_services(ctx: AnalysisContext, services: list[str]) -> list[Finding]:
         # the other analyses, with at most `workers` chunks in memory
         with ThreadPoolExecutor(max_workers=params.workers) as pool:
             found = [f for part in pool.map(one, chunks) for f in part]
-    return in_catalog_order(ctx, [silent_but_called(ctx, f) for f in found])
+    return in_catalog_order(ctx, calendar.annotate([silent_but_called(ctx, f) for f in found], ctx))
 
 
 def silent_but_called(ctx: AnalysisContext, finding: Finding) -> Finding:
@@ -121,6 +129,28 @@ def silent_but_called(ctx: AnalysisContext, finding: Finding) -> Finding:
     if level != finding.severity:
         new_inputs["rule"] = verdict.inputs["rule"]
     return finding.with_(severity=level, evidence={**finding.evidence, "severity_inputs": new_inputs})
+
+
+
+
+def note_unjudged(grid: Grid, ctx: AnalysisContext) -> None:
+    """Series with data in the period but none before it have no norm yet: say so."""
+    split = int(np.searchsorted(grid.epoch, to_epoch(ctx.period_start)))
+    for metric, values in grid.values.items():
+        fresh = np.isfinite(values[:, split:]).any(axis=1) & ~np.isfinite(values[:, :split]).any(axis=1)
+        for row in map(int, np.flatnonzero(fresh)):
+            service, endpoint = grid.keys[row]
+            where = f"{service} {endpoint}".strip()
+            note(ctx, f"{where} {metric}: no data before the period, so no norm to judge it against yet")
+
+
+def normal_days(grid: Grid, ctx: AnalysisContext) -> Grid:
+    """The grid with the calendar days of its history left out (perfops.analysis.calendar)."""
+    days = calendar.calendar_days(ctx.catalog, ctx.history_start, ctx.period_start)
+    if not days or not grid.keys:
+        return grid
+    split = int(np.searchsorted(grid.epoch, to_epoch(ctx.period_start)))
+    return replace(grid, values=calendar.mask_history(grid.values, grid.keys, grid.epoch, split, days))
 
 
 def in_catalog_order(ctx: AnalysisContext, findings: list[Finding]) -> list[Finding]:
@@ -149,6 +179,7 @@ def analyse_grid(grid: Grid, ctx: AnalysisContext, params: TrendParams) -> list[
         for episode in episodes_of(signal, grid, split, params, skip_rows={r for r, k in growing if k == role},
                                    severe=severe):
             findings.append(reporter.episode(signal, episode))
+    findings += gauge_findings(grid, split, params, ctx.catalog, reporter)
     return merge_repeated_shifts(collapse_endpoints(findings), params.sustain)
 
 

@@ -35,6 +35,13 @@ from perfops.model.findings import Finding
 YOUNG_NORM_DAYS = 13.0  # below this much history the norm is time-of-day only
 LABEL = {"latency": "p95 latency", "errors": "error rate", "traffic": "traffic", "cpu": "CPU", "memory": "memory"}
 UNIT = {"latency": " ms", "errors": "", "traffic": " req/step", "cpu": " %", "memory": " %"}
+
+
+def label(role: str) -> str:
+    """How a metric is named in text: the built-in roles' labels, a gauge's own name."""
+    return LABEL.get(role) or role.replace("_", " ")
+
+
 ADVICE = {
     "regression": "Compare the release with the one before it (profiles, slow queries, config diff); roll back if users are hurt.",
     "improvement": "Nothing to do; note what changed so the gain is kept.",
@@ -63,10 +70,10 @@ class Reporter:
         # critical is for what is still going on; a transient that is over tops out at high
         cap = "info" if ep.kind == "improvement" else ("high" if end is not None else "critical")
         history_days = self.history_days_of(service)
+        evidence.update(norm_history(history_days, signal.role))
         if signal.role != "errors" and history_days < YOUNG_NORM_DAYS:
-            # without two weeks of history the norm cannot know weekdays from weekends
+            # a young norm (perfops.analysis.seasonal.young_norm) compares like days only
             cap = lower_to(cap, "low" if ep.kind == "anomaly" else "medium")
-            evidence["norm_history_days"] = round(history_days, 1)
         verdict = incident(impact, cap=cap)
         return Finding(
             kind=ep.kind, severity=verdict.level, service=service, squad=self._squad(service),
@@ -131,7 +138,7 @@ class Reporter:
         p = stats["p_value"]
         ev: dict[str, Any] = {
             "telemetry_metric": {"latency": "latency_p95_ms", "errors": "errors/requests", "traffic": "requests",
-                                 "cpu": "cpu_pct", "memory": "memory_pct"}[signal.role],
+                                 "cpu": "cpu_pct", "memory": "memory_pct"}.get(signal.role, signal.role),
             "norm": _round(stats["norm"]), "observed": _round(stats["observed"]),
             "change_pct": None if math.isnan(stats["change"]) else round(100 * stats["change"], 1),
             "sample_size": {"norm_samples": int(stats["samples"]), "steps_observed": stats["steps"],
@@ -193,7 +200,7 @@ class Reporter:
 
     def _title(self, role, ep: Episode, service, endpoint, stats, event, start, end) -> str:
         who = f"{service} {endpoint}".strip()
-        what = LABEL[role]
+        what = label(role)
         lasting = "ongoing" if end is None else f"for {_duration(end - start)}"
         if stats.get("outage"):
             return (f"{who}: {what} fell to near zero ({_value(role, stats['observed'])} against a norm of "
@@ -227,7 +234,7 @@ class Reporter:
     def _detail(self, role, ep: Episode, stats, start, end) -> str:
         fmt = _pct if role == "errors" else (lambda v: _value(role, v))
         span = f"from {start:%Y-%m-%d %H:%M}" + (" (ongoing)" if end is None else f" to {end:%Y-%m-%d %H:%M} UTC")
-        text = (f"{LABEL[role].capitalize()} averaged {fmt(stats['observed'])} against a norm of "
+        text = (f"{label(role).capitalize()} averaged {fmt(stats['observed'])} against a norm of "
                 f"{fmt(stats['norm'])} over the same steps {span}")
         if "peak" in stats and role != "errors":
             text += f"; the extreme step was {fmt(stats['peak'])} against {fmt(stats['peak_norm'])}"
@@ -317,6 +324,18 @@ class Reporter:
         return f"{service} {row['type']}" + (f": {desc}" if desc and desc.lower() != "nan" else "")
 
 
+def norm_history(days: float, role: str) -> dict:
+    """How much history the norm had, and what it compared with (issue 13 item 6)."""
+    if role == "errors":
+        basis = "the median hourly error rate of the history"
+    elif days < YOUNG_NORM_DAYS:
+        basis = ("young norm: the same time of day on the weekdays (for a weekday) or weekend days "
+                 "(for a weekend day) of the history, tolerance widened by 1 + 1/sqrt(days)")
+    else:
+        basis = "the same time of week in the previous weeks"
+    return {"norm_history_days": round(days, 1), "norm_basis": basis}
+
+
 def _poisson_tail(k: float, mu: float) -> float:
     from scipy.special import pdtrc
 
@@ -350,7 +369,8 @@ def _value(role: str, v: float) -> str:
         return _points(v)
     if role == "errors":
         return _pct(v)
-    return f"{v:,.1f}{UNIT[role]}" if abs(v) < 100 else f"{v:,.0f}{UNIT[role]}"
+    unit = UNIT.get(role, "")  # a gauge's values are shown as they are
+    return f"{v:,.1f}{unit}" if abs(v) < 100 else f"{v:,.0f}{unit}"
 
 
 def _ratio_text(change: float) -> str:

@@ -13,6 +13,7 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
+from perfops.analysis.steps import infer_step_seconds
 from perfops.model.tables import COUNT_METRICS
 
 EPOCH = datetime(1970, 1, 1)
@@ -37,12 +38,8 @@ def to_epoch(moment: datetime) -> int:
 
 
 def infer_step(stamps: np.ndarray, default: int = 300) -> int:
-    """The usual spacing (s) of sorted unique epoch seconds; `default` when unknown."""
-    if stamps.size < 3:
-        return default
-    gaps = np.diff(stamps)
-    gaps = gaps[gaps > 0]
-    return int(np.median(gaps)) if gaps.size else default
+    """The usual spacing (s) of epoch seconds; `default` when unknown (perfops.analysis.steps)."""
+    return infer_step_seconds(stamps, default) or default
 
 
 def build_grid(frame: pd.DataFrame, start: datetime, end: datetime, metrics: list[str],

@@ -17,6 +17,8 @@ from perfops.cli.output import (
     workspace_of,
 )
 
+NOTES_SHOWN = 10  # series the analyze summary names as not judged
+
 
 def register(app: typer.Typer) -> None:
     app.command("init")(init)
@@ -134,3 +136,7 @@ def analyze(
         console_err.print(f"warning: {note}", markup=False)
     if not quiet:
         print_summary(result.findings, result.period_start, result.period_end)
+        for note in result.notes[:NOTES_SHOWN]:
+            console.print(f"[dim]not judged:[/dim] {note}", highlight=False)
+        if len(result.notes) > NOTES_SHOWN:
+            console.print(f"[dim]not judged: … and {len(result.notes) - NOTES_SHOWN} more series[/dim]")

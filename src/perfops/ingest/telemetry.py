@@ -43,6 +43,7 @@ from perfops.ingest.telemetry_columns import (
     check_column_count,
     check_names,
 )
+from perfops.model.catalog import Catalog
 from perfops.model.limits import described, limit
 from perfops.model.tables import METRICS, PERCENT_METRICS
 
@@ -291,7 +292,7 @@ def _validated(
     names = canonical_names(units.names)
     if first_line <= 2:  # the header: checked once, with the first block; say once how it was read
         require_columns(names, ("timestamp", "service"), path)
-        check_names(names, path)
+        check_names(names, path, metric_names(options.catalog))
         batch.notes.extend(alias_notes(units.names, names))
         batch.notes.extend(units.notes)
     block = block.rename_columns(names)
@@ -322,6 +323,11 @@ def _wide_to_long(block: pa.Table, names: list[str], path: Path) -> pa.Table:
     return pa.concat_tables(parts)
 
 
+def metric_names(catalog: Catalog) -> list[str]:
+    """The metrics a telemetry file may name: perfops' own, then the gauges the catalog declares."""
+    return list(METRICS) + [m for m in catalog.gauge_names if m not in METRICS]
+
+
 def _checked(table: pa.Table, first_line: int, path: Path, options: IngestOptions, batch: IngestBatch,
              units: HeaderUnits | None = None) -> pa.Table:
     n = table.num_rows
@@ -341,8 +347,9 @@ def _checked(table: pa.Table, first_line: int, path: Path, options: IngestOption
     metrics = trimmed(table.column("metric"))
     if pc.any(pc.match_substring_regex(metrics, "[A-Z]")).as_py():
         metrics = pc.utf8_lower(metrics)
-    known_metric = as_bool(pc.is_in(metrics, value_set=pa.array(list(METRICS))))
-    problems.add(~known_metric, lambda i: f"metric: '{_short(metrics[i])}' is unknown; expected one of {', '.join(METRICS)}")
+    allowed = metric_names(options.catalog)
+    known_metric = as_bool(pc.is_in(metrics, value_set=pa.array(allowed)))
+    problems.add(~known_metric, lambda i: f"metric: '{_short(metrics[i])}' is unknown; expected one of {', '.join(allowed)}")
     values, bad_value = parse_numbers(table.column("value"))
     value_text = table.column("value")
     problems.add(bad_value, lambda i: f"value: '{_short(value_text[i])}' is not a finite number")
@@ -415,8 +422,9 @@ def bulk_plan(path: Path, options: IngestOptions) -> list[BulkPlan] | None:
     with open(path, "rb") as probe:
         head = probe.read(4096)
     services = list(options.catalog.service_by_name)
+    allowed = metric_names(options.catalog)
     if head[:4] == b"PAR1":
-        return _parquet_plan(path, services, options.latest)
+        return _parquet_plan(path, services, allowed, options.latest)
     if head[:3] == b"\xef\xbb\xbf" or head[:2] == b"\x1f\x8b":
         return None  # a BOM; gzip: `read` streams it through a bounded gunzip
     raw_names = _header_names(path)
@@ -430,14 +438,14 @@ def bulk_plan(path: Path, options: IngestOptions) -> list[BulkPlan] | None:
     typed = {n: ("TIMESTAMPTZ" if n == "timestamp" else "DOUBLE" if n == "value" else "VARCHAR") for n in names}
     return [
         BulkPlan(_checked_select("CAST(timestamp AS TIMESTAMP)", "service", "metric", "value", names, services,
-                                 f"read_csv($path, columns = {typed!r}, {_CSV_DIALECT})"), params),
+                                 allowed, f"read_csv($path, columns = {typed!r}, {_CSV_DIALECT})"), params),
         BulkPlan(_checked_select(_TEXT_TIME, "trim(service)", "lower(trim(metric))", "TRY_CAST(trim(value) AS DOUBLE)",
-                                 names, services, f"read_csv($path, columns = {text!r}, {_CSV_DIALECT})"),
+                                 names, services, allowed, f"read_csv($path, columns = {text!r}, {_CSV_DIALECT})"),
                  params),
     ]
 
 
-def _parquet_plan(path: Path, services: list[str], latest: datetime) -> list[BulkPlan] | None:
+def _parquet_plan(path: Path, services: list[str], allowed: list[str], latest: datetime) -> list[BulkPlan] | None:
     """Parquet, long or wide: the engine reads the columns it needs straight from the file."""
     import pyarrow.parquet as pq
 
@@ -452,11 +460,11 @@ def _parquet_plan(path: Path, services: list[str], latest: datetime) -> list[Bul
     time = _parquet_time(schema.field("timestamp").type)
     if {"metric", "value"} <= set(names) and not set(names) - set(_LONG_COLUMNS):
         value = "CAST(value AS DOUBLE)" if _is_number(schema.field("value").type) else "TRY_CAST(trim(value) AS DOUBLE)"
-        select = _checked_select(time, "trim(service)", "lower(trim(metric))", value, names, services,
+        select = _checked_select(time, "trim(service)", "lower(trim(metric))", value, names, services, allowed,
                                  "read_parquet($path)")
         return [BulkPlan(select, params)]
     metric_columns = [n for n in names if n not in KEY_COLUMNS]
-    if not metric_columns or set(metric_columns) - set(METRICS) or not all(
+    if not metric_columns or set(metric_columns) - set(allowed) or not all(
             _is_number(schema.field(m).type) for m in metric_columns):
         return None  # unknown or text metric columns: `read` checks them cell by cell and names the line
     return [BulkPlan(_wide_select(time, names, metric_columns, services), params)]
@@ -516,13 +524,13 @@ _TEXT_TIME = f"coalesce(TRY_CAST(TRY_CAST(trim(timestamp) AS TIMESTAMPTZ) AS TIM
 
 
 def _checked_select(time: str, service: str, metric: str, value: str, names: list[str], services: list[str],
-                    source: str) -> str:
+                    metrics: list[str], source: str) -> str:
     optional = {c: f"coalesce(trim(CAST({c} AS VARCHAR)), '')" if c in names else "''" for c in ("endpoint", "consumer")}
     return f"""
         SELECT CASE WHEN {_BAD_TIME} THEN error('timestamp') ELSE t END,
                CASE WHEN TRY_CAST(s AS {_one_of(services)}) IS NULL THEN error('service') ELSE s END,
                e, c,
-               CASE WHEN TRY_CAST(m AS {_one_of(list(METRICS))}) IS NULL THEN error('metric') ELSE m END,
+               CASE WHEN TRY_CAST(m AS {_one_of(metrics)}) IS NULL THEN error('metric') ELSE m END,
                CASE WHEN v IS NULL OR NOT isfinite(v) OR v < 0
                          OR (v > 100 AND TRY_CAST(m AS {_one_of(list(PERCENT_METRICS))}) IS NOT NULL)
                     THEN error('value') ELSE v END

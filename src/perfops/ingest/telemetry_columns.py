@@ -9,6 +9,7 @@ header convention (unit suffixes, another tool's names) is added here, nowhere e
 from __future__ import annotations
 
 import difflib
+from collections.abc import Sequence
 from pathlib import Path
 
 from perfops.errors import InputError
@@ -43,9 +44,10 @@ def check_column_count(count: int, path: Path | str) -> None:
     check_columns_limit(count, path, "a telemetry CSV of a few columns")
 
 
-def check_names(names: list[str], path: Path | str) -> None:
+def check_names(names: list[str], path: Path | str, metrics: Sequence[str] = tuple(METRICS)) -> None:
     """Refuse a column perfops does not read, naming the nearest known one. Long form (`metric`
-    and `value` present): the key columns and those two; wide form: the key columns and metrics."""
+    and `value` present): the key columns and those two; wide form: the key columns and `metrics`
+    (perfops' own and the gauges the catalog declares)."""
     check_column_count(len(names), path)
     long = set(LONG_COLUMNS) <= set(names)
     half = [c for c in LONG_COLUMNS if c in names]
@@ -53,7 +55,7 @@ def check_names(names: list[str], path: Path | str) -> None:
         missing = next(c for c in LONG_COLUMNS if c not in names)
         raise InputError(f"unknown metric column(s) {half[0]}; the long form needs both 'metric' and 'value', "
                          f"and '{missing}' is missing", path=str(path), line=1, field="header")
-    known = KEY_COLUMNS + (LONG_COLUMNS if long else tuple(METRICS))
+    known = KEY_COLUMNS + (LONG_COLUMNS if long else tuple(metrics))
     for position, name in enumerate(names, start=1):
         if name in known:
             continue

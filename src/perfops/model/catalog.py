@@ -8,7 +8,7 @@ never silently drops an SLO.
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from functools import cached_property
 from typing import Annotated, Literal
 
@@ -86,6 +86,15 @@ class Cost(_Strict):
     instance_hourly: Annotated[float, Field(ge=0)] | None = None
 
 
+class MetricSpec(_Strict):
+    """A gauge judged by trends (`services[].metrics.<name>`): which way is bad, its unit, and
+    the capacity it saturates at (then deviations are judged in points of that capacity)."""
+
+    direction: Literal["up", "down", "both"] = "both"
+    unit: str | None = None
+    capacity: Annotated[float, Field(gt=0)] | None = None
+
+
 class Service(_Strict):
     name: Annotated[str, Field(pattern=SERVICE_NAME)]
     squad: str
@@ -97,6 +106,21 @@ class Service(_Strict):
     capacity: Capacity | None = None
     cost: Cost | None = None
     deprecated_endpoints: list[str] = Field(default_factory=list)
+    metrics: dict[str, MetricSpec] = Field(default_factory=dict)
+
+    @field_validator("metrics")
+    @classmethod
+    def _metric_names(cls, metrics: dict[str, MetricSpec]) -> dict[str, MetricSpec]:
+        from perfops.model.tables import METRIC_NAME, METRICS
+
+        fixed = {"requests", "errors", "client_errors", "instances", "cost"}
+        for name in metrics:
+            if not re.match(METRIC_NAME, name):
+                raise ValueError(f"metric name '{name}': expected lower case letters, digits and _ "
+                                 "(e.g. queue_depth, db_connections)")
+            if name in fixed or (name in METRICS and name.startswith("latency_")):
+                raise ValueError(f"metric '{name}' is judged by its own analysis; its direction cannot be set here")
+        return metrics
 
     @property
     def apdex_threshold_ms(self) -> float:
@@ -171,6 +195,67 @@ class PrometheusSource(_Strict):
         return queries
 
 
+class CalendarEvent(_Strict):
+    """One of the domain's own dates: a sale, a campaign, a freeze (`calendar.events[]`)."""
+
+    name: Annotated[str, Field(min_length=1)]
+    start: date | datetime
+    end: date | datetime | None = None  # default: the start's whole day
+    kind: Literal["sale", "campaign", "freeze", "holiday", "release", "other"] = "other"
+    services: list[str] = Field(default_factory=list)  # empty: every service
+
+    @model_validator(mode="after")
+    def _ends_after_start(self) -> CalendarEvent:
+        if self.end is not None and _as_datetime(self.end, end=True) < _as_datetime(self.start):
+            raise ValueError(f"end {self.end} is before start {self.start}")
+        return self
+
+    @property
+    def span(self) -> tuple[datetime, datetime]:
+        """[start, end) as naive datetimes; a date covers its whole day."""
+        return _as_datetime(self.start), _as_datetime(self.end if self.end is not None else self.start, end=True)
+
+
+def _as_datetime(moment: date | datetime, end: bool = False) -> datetime:
+    if isinstance(moment, datetime):
+        return moment.replace(tzinfo=None) if moment.tzinfo is None else \
+            moment.astimezone(UTC).replace(tzinfo=None)
+    return datetime.combine(moment, time()) + (timedelta(days=1) if end else timedelta())
+
+
+class Calendar(_Strict):
+    """Public holidays (`country`, `subdivision`, from the `holidays` library) and the domain's
+    own dates; findings on those days are reported as calendar effects, never as regressions."""
+
+    country: str | None = None
+    subdivision: str | None = None
+    events: list[CalendarEvent] = Field(default_factory=list)
+
+    @field_validator("country")
+    @classmethod
+    def _known_country(cls, value: str | None) -> str | None:
+        import holidays
+
+        if value is not None and value not in holidays.list_supported_countries():
+            raise ValueError(f"unknown country '{value}'; expected an ISO 3166-1 alpha-2 code the holidays "
+                             "library knows, e.g. US, GB, DE, FR, AU")
+        return value
+
+    @model_validator(mode="after")
+    def _known_subdivision(self) -> Calendar:
+        if self.subdivision is None:
+            return self
+        if self.country is None:
+            raise ValueError("subdivision needs a country")
+        import holidays
+
+        known = holidays.list_supported_countries()[self.country]
+        if self.subdivision not in known:
+            raise ValueError(f"unknown subdivision '{self.subdivision}' of {self.country}; expected one of "
+                             f"{', '.join(known[:12]) or 'none'}{', …' if len(known) > 12 else ''}")
+        return self
+
+
 class Sources(_Strict):
     prometheus: PrometheusSource | None = None
     opencost: OpenCostSource | None = None
@@ -235,6 +320,7 @@ class Catalog(_Strict):
     cluster: str | None = None
     schedule: Schedule | None = None
     retention: Retention | None = None
+    calendar: Calendar | None = None
     cost: CostSettings = Field(default_factory=CostSettings)  # billing column, categories, cost.match rules
 
     @field_validator("cluster")
@@ -280,6 +366,11 @@ class Catalog(_Strict):
     def services_of(self, squad: str) -> list[Service]:
         return [s for s in self.services if s.squad == squad]
 
+    @cached_property
+    def gauge_names(self) -> list[str]:
+        """Every metric name some service declares under `metrics:` (telemetry may use them)."""
+        return sorted({name for s in self.services for name in s.metrics})
+
     def callers_of(self, service: str) -> list[str]:
         return [s.name for s in self.services if service in s.depends_on]
 
@@ -302,6 +393,8 @@ def _reference_problems(cat: Catalog) -> list[str]:
         "services": [{"name": s.name, "squad": s.squad, "depends_on": s.depends_on} for s in cat.services],
         "journeys": [{"name": j.name, "steps": j.steps} for j in cat.journeys],
         "cost": {"match": [{"service": rule.service} for rule in cat.cost.match]},
+        "calendar": {"events": [{"name": e.name, "services": e.services}
+                                for e in (cat.calendar.events if cat.calendar else [])]},
     }
     return [message for _, message in reference_problems(data)]
 
@@ -352,6 +445,15 @@ def reference_problems(data: dict) -> list[tuple[tuple[str | int, ...], str]]:
                 problems.append((("journeys", i, "steps", j),
                                  f"journey '{journey.get('name')}' has a step on '{service}', which is not in services"))
     problems.extend(_cost_rule_problems(data, services, services_listed))
+    calendar = data.get("calendar")
+    events = calendar.get("events") if isinstance(calendar, dict) else None
+    for i, event in enumerate(events if isinstance(events, list) else []):
+        named = event.get("services") if isinstance(event, dict) else None
+        for j, service in enumerate(named if isinstance(named, list) else []):
+            if services_listed and isinstance(service, str) and service not in services:
+                problems.append((("calendar", "events", i, "services", j),
+                                 f"calendar event '{event.get('name')}' names service '{service}', which is not in "
+                                 "services" + _did_you_mean(service, services, "; expected one of ")))
     graph = {svc["name"]: [d for d in (svc.get("depends_on") or []) if isinstance(d, str) and d in services]
              for _, svc in _entries(data, "services")
              if isinstance(svc.get("name"), str) and isinstance(svc.get("depends_on") or [], list)}

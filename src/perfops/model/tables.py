@@ -19,10 +19,20 @@ METRICS: dict[str, str] = {
     "memory_pct": "%",
     "instances": "count",
     "cost": "currency",
+    # host saturation and throughput (issue 13): bytes per interval, disk use in %
+    "network_in_bytes": "bytes",
+    "network_out_bytes": "bytes",
+    "disk_read_bytes": "bytes",
+    "disk_write_bytes": "bytes",
+    "disk_pct": "%",
 }
 COUNT_METRICS = ("requests", "errors", "client_errors")
 LATENCY_METRICS = tuple(m for m in METRICS if m.startswith("latency_"))
-PERCENT_METRICS = ("cpu_pct", "memory_pct")
+PERCENT_METRICS = ("cpu_pct", "memory_pct", "disk_pct")
+# judged by trends in the direction the catalog sets (default below); see perfops.analysis.trends_gauges
+GAUGE_METRICS: dict[str, str] = {"network_in_bytes": "both", "network_out_bytes": "both",
+                                 "disk_read_bytes": "up", "disk_write_bytes": "both", "disk_pct": "up"}
+METRIC_NAME = r"^[a-z][a-z0-9_]{0,62}$"  # a user-named gauge of the catalog's services.metrics
 
 # telemetry: long form, one measurement a row; key = all but value
 TELEMETRY_COLUMNS = ("timestamp", "service", "endpoint", "consumer", "metric", "value")

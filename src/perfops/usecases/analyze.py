@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from perfops.analysis.context import AnalysisContext
+from perfops.analysis.notes import notes_of
 from perfops.analysis.registry import analyses
 from perfops.errors import PerfopsError
 from perfops.model.findings import Finding, severity_rank
@@ -22,7 +23,7 @@ class AnalysisResult:
     period_start: object
     period_end: object
     by_area: dict[str, int] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)  # what the user should know about the data read
+    notes: list[str] = field(default_factory=list)  # what the user should know: the data read, series not judged
 
 
 def analyze(
@@ -47,7 +48,7 @@ def analyze(
             saved = store.findings.save_analysis(findings, at=recorded_at, horizon=ctx.now)
             store.analysis_runs.record(ctx.period_start, ctx.now, len(saved))
     saved.sort(key=lambda f: (severity_rank(f.severity), f.service))
-    return AnalysisResult(saved, ctx.period_start, ctx.now, by_area, notes)
+    return AnalysisResult(saved, ctx.period_start, ctx.now, by_area, notes + notes_of(ctx))
 
 
 def run_all(
