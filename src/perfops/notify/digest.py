@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from perfops.model import format as fmt
+from perfops.model import health
 from perfops.model.catalog import Catalog
 from perfops.model.findings import Finding
-from perfops.reports import format as fmt
-from perfops.reports import health
 
 MAX_ITEMS = 8
 

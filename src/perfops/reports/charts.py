@@ -274,7 +274,7 @@ def _date_axis(ax: Any) -> None:
 def _compact_y(ax: Any) -> None:
     from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-    from perfops.reports.format import compact
+    from perfops.model.format import compact
 
     ax.yaxis.set_major_locator(MaxNLocator(3))
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: compact(v)))

@@ -67,7 +67,7 @@ def error_body(status: int, message: str, hint: str | None = None) -> dict[str, 
 from perfops.web.limits import BodySizeLimit, WriteRateLimit  # noqa: E402
 
 
-def create_app(workspace: Path | str, *, token: str | None = None, period: str = "7d") -> FastAPI:
+def create_app(workspace: Path | str, *, token: str | None = None, period: str | None = None) -> FastAPI:
     ws = workspace_of(Path(workspace))
     data = DashboardData(ws, period=period)
     app = FastAPI(title="perfops dashboard", version="1", description="Findings, statuses and trends of a service domain.")

@@ -1,5 +1,5 @@
 """Page and API content of the dashboard, from a snapshot (no SQL, no statistics here: the
-statuses, ranking and figures come from perfops.reports.health / picture, as in the reports)."""
+statuses, ranking and figures come from perfops.model.health / picture, as in the reports)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from functools import lru_cache
 from typing import Any
 
 from perfops.errors import NotFoundError, PerfopsError
+from perfops.model import format as fmt
+from perfops.model import health
 from perfops.model.findings import CATEGORIES, SEVERITIES, STATUSES, Finding
-from perfops.reports import format as fmt
-from perfops.reports import health
 from perfops.reports.overview_team import finding_age
 from perfops.web.data import Snapshot
 

@@ -5,7 +5,7 @@ small charts, the capacity outlook and the top savings.
 The executive gets the domain on one page; a squad lead gets the squad (its findings with age,
 status and who acknowledged them, what dependencies did to it and what it did to its callers,
 SLOs and error budgets, journeys, consumers); a developer gets the service (see overview_team).
-Status rules and the ranking are in `perfops.reports.health`.
+Status rules and the ranking are in `perfops.model.health`.
 """
 
 from __future__ import annotations
@@ -14,9 +14,10 @@ import math
 
 from markupsafe import Markup
 
+from perfops.model import format as fmt
+from perfops.model import health
 from perfops.model.findings import Finding
-from perfops.reports import charts, health
-from perfops.reports import format as fmt
+from perfops.reports import charts
 from perfops.reports.blocks import Cell, Doc, chart_cell, severity_cell, status_cell
 from perfops.reports.picture import Picture, build_picture, daily_rollup, weekly_domain_rows
 from perfops.reports.section import ReportView, Section
