@@ -28,6 +28,7 @@ from pydantic import BaseModel
 from perfops.errors import NotFoundError, PerfopsError, WorkspaceBusyError
 from perfops.web import pages
 from perfops.web.data import RETRY_AFTER, DashboardData, Snapshot, finding_key, workspace_of
+from perfops.web.figures_routes import figure_routes
 from perfops.web.freshness import Freshness, with_note
 
 TOKEN_ENV = "PERFOPS_TOKEN"
@@ -80,6 +81,7 @@ def create_app(workspace: Path | str, *, token: str | None = None, period: str |
     _errors(app)
     _api_routes(app, data)
     _page_routes(app, data)
+    figure_routes(app, data)  # the stored figures: SLO, capacity, cost, maturity, tests (web/figures_routes.py)
     return app
 
 

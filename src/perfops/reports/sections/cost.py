@@ -65,7 +65,7 @@ def spend_section(view: ReportView, costs: list[CostFigure]) -> Section:
     doc.para(f"The domain spends {fmt.money(totals['monthly_spend'], cur, 'month')} at the current rate "
              f"({fmt.money(totals['last_7_days'], cur)} in the last 7 days, {fmt.change(wow)} on the week before); "
              f"a thousand requests cost {_unit(totals['cost_per_1000_requests'], cur)} on average.", "headline")
-    ranked = sorted((c for c in costs if c.monthly_spend), key=lambda c: -(c.monthly_spend or 0))
+    ranked = ranked_by_spend(costs)
     rows = [_service_row(c, cur) for c in ranked[:TOP_SERVICES]]
     doc.table(["Service", "Squad", "Spend a month", "Cost per 1,000 requests", "Change vs history"],
               rows, cls="cost-table")
@@ -73,6 +73,11 @@ def spend_section(view: ReportView, costs: list[CostFigure]) -> Section:
         doc.note(f"The {TOP_SERVICES} largest of {len(ranked)} services with cost data.")
     data = {"domain": totals, "services": [_service_data(c) for c in ranked]}
     return doc.section("cost-spend", "Spend and cost per transaction", 52, data)
+
+
+def ranked_by_spend(costs: list[CostFigure]) -> list[CostFigure]:
+    """The services with spend, largest first (catalog order among equals)."""
+    return sorted((c for c in costs if c.monthly_spend), key=lambda c: -(c.monthly_spend or 0))
 
 
 def _pct(new: float | None, old: float | None) -> float | None:
