@@ -91,3 +91,22 @@ def test_help_does_not_import_heavy_libraries():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_matplotlib_is_bench_only():
+    """Only bench/matplotlib_charts.py draws with matplotlib (the reference the chart bench
+    compares with); the package does not depend on it."""
+    offenders = [str(p.relative_to(SRC)) for p in sorted(SRC.rglob("*.py"))
+                 if any(name.split(".")[0] == "matplotlib" for name in _all_imports(p))]
+    assert offenders == []
+
+
+def _all_imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+    return names

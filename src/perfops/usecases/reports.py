@@ -404,8 +404,8 @@ def executive_summary_text(workspace: Workspace, period: str | None = None, at: 
     """A few plain lines for the terminal: headline, squads not normal, the top findings."""
     from perfops.model import format as fmt
     from perfops.model import health
+    from perfops.reports.overview_domain import headline
     from perfops.reports.picture import build_picture
-    from perfops.reports.sections.overview import headline
 
     catalog = workspace.load_catalog()
     with open_store(workspace.store_path, read_only=True) as store:

@@ -84,7 +84,7 @@ def _finding_row(snap: Snapshot, f: Finding) -> dict[str, Any]:
 
 # ---- JSON ----------------------------------------------------------------------------------------
 def domain_json(snap: Snapshot) -> dict[str, Any]:
-    from perfops.reports.sections.overview import headline
+    from perfops.reports.overview_domain import headline
 
     pic = snap.picture
     severe = [f for f in snap.view.active if f.severity in ("critical", "high")]
