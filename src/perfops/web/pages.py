@@ -16,13 +16,14 @@ from perfops.web.data import Snapshot
 
 @lru_cache(maxsize=1)
 def _env() -> Any:
-    from jinja2 import Environment, PackageLoader, StrictUndefined
+    """The reports' one Jinja environment (perfops.reports.templating: autoescape, strict
+    undefined, people's formats as filters) looking in the dashboard's templates first."""
+    from jinja2 import ChoiceLoader, PackageLoader
 
-    env = Environment(loader=PackageLoader("perfops.web", "templates"), autoescape=True,
-                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.filters.update({"compact": fmt.compact, "ms": fmt.ms, "pct": fmt.pct, "change": fmt.change,
-                        "number": fmt.number, "money": fmt.money})
-    return env
+    from perfops.reports.templating import environment
+
+    base = environment()
+    return base.overlay(loader=ChoiceLoader([PackageLoader("perfops.web", "templates"), base.loader]))
 
 
 def render(template: str, **values: Any) -> str:
