@@ -35,11 +35,6 @@ class AnalysisRunsRepo:
                 self.con.executemany("INSERT INTO figures VALUES (?, ?, ?, ?)", rows)
         return run_id
 
-    def latest_end(self) -> datetime | None:
-        """The end of the newest analysed period, so reports describe what was analysed."""
-        rows = self.con.execute("SELECT max(period_end) FROM analysis_runs").fetchall()
-        return rows[0][0] if rows else None
-
     def runs(self) -> list[AnalysisRun]:
         """Every recorded run, newest first."""
         rows = self.con.execute(

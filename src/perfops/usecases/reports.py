@@ -110,14 +110,6 @@ def load_domain(store: Store, catalog: Catalog, run: AnalysisRun) -> DomainData:
                       aggregates=ReportQueries(store))
 
 
-def analysed(workspace: Workspace) -> bool:
-    """Whether `perfops analyze` has run on this workspace (reports without it have no findings)."""
-    if not workspace.store_path.exists():
-        return False
-    with open_store(workspace.store_path, read_only=True) as store:
-        return store.analysis_runs.latest_end() is not None
-
-
 # ---- views -------------------------------------------------------------------------------------
 def make_view(data: DomainData, audience: str, squad: str | None = None, service: str | None = None,
               generated_at: datetime | None = None) -> Any:
