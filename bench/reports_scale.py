@@ -124,6 +124,8 @@ def cpu_seconds() -> float:
 
 def chart_costs(repeat: int = 20) -> dict[str, tuple[float, float]]:
     """Per chart kind: (ms of CPU with the direct SVG writer, ms with matplotlib)."""
+    import matplotlib_charts as mpl
+
     from perfops.reports import charts
 
     stamps = pd.date_range(NOW - timedelta(days=7), NOW, freq="h", inclusive="left").to_pydatetime().tolist()
@@ -134,11 +136,11 @@ def chart_costs(repeat: int = 20) -> dict[str, tuple[float, float]]:
         markers=[charts.Marker(stamps[100], "deploy v1.2")])
     labels = ["w1", "w2", "w3", "w4", "w5", "w6"]
     kinds = {
-        "line chart": (lambda: charts.line_chart(chart), lambda: charts.line_chart_matplotlib(chart)),
+        "line chart": (lambda: charts.line_chart(chart), lambda: mpl.line_chart_matplotlib(chart)),
         "sparkline": (lambda: charts.sparkline(wave, wave, title="s"),
-                      lambda: charts.sparkline_matplotlib(wave, wave, title="s")),
+                      lambda: mpl.sparkline_matplotlib(wave, wave, title="s")),
         "weekly bars": (lambda: charts.weekly_bars(labels, [1, 2, 3, 4, 5, 6], title="t"),
-                        lambda: charts.weekly_bars_matplotlib(labels, [1, 2, 3, 4, 5, 6], title="t")),
+                        lambda: mpl.weekly_bars_matplotlib(labels, [1, 2, 3, 4, 5, 6], title="t")),
     }
     out = {}
     for name, pair in kinds.items():

@@ -175,6 +175,33 @@ def build_workspace(root: Path, hostile: bool = False, ack: bool = True) -> Path
             store.findings.set_status(fid, "acknowledged", "acknowledged", "Tom Ng", "looking at the pool")
             if hostile:
                 store.findings.comment(fid, XSS, f"note {XSS}")
-        store.con.execute("INSERT INTO analysis_runs VALUES (?, ?, ?, ?)",
-                          [NOW, NOW - timedelta(days=7), NOW, len(findings(hostile))])
+        record_run(store, ws.load_catalog(), NOW, timedelta(days=7), len(findings(hostile)))
     return root
+
+
+def record_run(store, catalog, now: datetime, period: timedelta, count: int) -> int:
+    """Record an analysis run with the figures `analyze` would store for it (the findings are
+    the hand-made ones already in the store)."""
+    from perfops.analysis.figures import compute_figures
+    from perfops.store.findings_repo import FindingFilter
+    from perfops.usecases.context import build_context
+
+    ctx = build_context(store, catalog, now=now, period=period)
+    active = [f for f in store.findings.list(FindingFilter(status="all")) if f.status != "resolved"]
+    with store.transaction():
+        return store.analysis_runs.record(now - period, now, count, compute_figures(ctx, active))
+
+
+def report_context(ctx, findings=()):  # noqa: ANN001, ANN201
+    """The ReportContext a report of `ctx`'s period reads: the figures `analyze` would store for
+    it (through their JSON form, as the store keeps them) and the context's catalog and data."""
+    from perfops.analysis.figures import compute_figures
+    from perfops.model.figures import AnalysisRun, FigureSet
+    from perfops.reports.section import ReportContext
+
+    computed = compute_figures(ctx, [f for f in findings if f.status != "resolved"])
+    figures = FigureSet.from_records([(kind, service, type(figure).model_validate_json(figure.model_dump_json()))
+                                      for kind, service, figure in computed.records()])
+    run = AnalysisRun(id=1, at=ctx.now, period_start=ctx.period_start, period_end=ctx.now, findings=len(findings))
+    return ReportContext(catalog=ctx.catalog, run=run, figures=figures, events=ctx.events, test_runs=ctx.test_runs,
+                         load_telemetry=ctx.load_telemetry)

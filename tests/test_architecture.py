@@ -1,5 +1,11 @@
-"""The direction of dependencies (STYLE.md): model ← ingest / store / analysis / reports ←
-use cases ← CLI / web. A violation fails here, not in review."""
+"""The direction of dependencies (README, STYLE.md), with no exceptions:
+
+    model (with errors, workspace) <- ingest / store / analysis / reports / workload / notify /
+    sources / demo <- usecases <- web <- cli
+
+A package imports only packages of lower layers; the packages of one layer do not import each
+other (reports, web and notify read model records from the store and never import analysis).
+A violation fails here, not in review."""
 
 from __future__ import annotations
 
@@ -8,23 +14,14 @@ from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "perfops"
 
-# package -> perfops packages it may import (besides itself, errors and model)
-ALLOWED: dict[str, set[str]] = {
-    "model": set(),
-    "ingest": set(),
-    "store": set(),
-    "analysis": set(),
-    "workload": {"analysis"},
-    "reports": {"analysis"},  # reports present analysis results (norm bands, forecasts)
-    "notify": {"reports"},
-    "sources": {"ingest"},
-    "demo": {"ingest", "workspace"},
-    "usecases": {"ingest", "store", "analysis", "reports", "workload", "notify", "sources", "demo", "workspace"},
-    "cli": {"usecases", "workspace", "store", "analysis", "web", "workload"},
-    "web": {"usecases", "reports", "workspace", "store"},
-    "workspace": set(),
-}
-ALWAYS = {"errors", "model", "__init__"}
+LAYERS: list[set[str]] = [
+    {"errors", "model", "workspace", "__init__"},
+    {"ingest", "store", "analysis", "reports", "workload", "notify", "sources", "demo"},
+    {"usecases"},
+    {"web"},
+    {"cli"},  # the CLI starts the web app (perfops serve)
+]
+LAYER = {package: i for i, packages in enumerate(LAYERS) for package in packages}
 
 
 def _package_of(path: Path) -> str:
@@ -45,16 +42,28 @@ def _imports(path: Path) -> set[str]:
     return found
 
 
-def test_packages_import_only_in_the_allowed_direction():
+def test_every_package_has_a_layer():
+    packages = {_package_of(p) for p in SRC.rglob("*.py")}
+    assert packages - set(LAYER) == set()
+
+
+def test_packages_import_only_lower_layers():
     violations = []
     for path in sorted(SRC.rglob("*.py")):
         package = _package_of(path)
-        if package not in ALLOWED:
-            continue
-        for target in _imports(path) - ALWAYS - {package}:
-            if target not in ALLOWED[package]:
+        for target in _imports(path) - {package}:
+            if LAYER[target] >= LAYER[package] and LAYER[package] > 0:
+                violations.append(f"{path.relative_to(SRC)} imports perfops.{target}")
+            elif LAYER[package] == 0 and target not in LAYERS[0]:
                 violations.append(f"{path.relative_to(SRC)} imports perfops.{target}")
     assert violations == []
+
+
+def test_readers_never_import_analysis():
+    """Reports, the dashboard and digests show what analyze stored (model.figures)."""
+    offenders = [f"{p.relative_to(SRC)}" for p in sorted(SRC.rglob("*.py"))
+                 if _package_of(p) in ("reports", "web", "notify") and "analysis" in _imports(p)]
+    assert offenders == []
 
 
 def test_only_the_store_imports_duckdb():
@@ -82,3 +91,22 @@ def test_help_does_not_import_heavy_libraries():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_matplotlib_is_bench_only():
+    """Only bench/matplotlib_charts.py draws with matplotlib (the reference the chart bench
+    compares with); the package does not depend on it."""
+    offenders = [str(p.relative_to(SRC)) for p in sorted(SRC.rglob("*.py"))
+                 if any(name.split(".")[0] == "matplotlib" for name in _all_imports(p))]
+    assert offenders == []
+
+
+def _all_imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+    return names

@@ -1,8 +1,7 @@
 """The demo's seeded capacity and cost incidents are all found, with the right kind, the savings
 within 20% of what the seeded over-provisioning implies, and nothing false at high/critical.
 
-Runs `perfops.demo.generate_demo` (6 weeks, seed 42) and analyses its data/telemetry.parquet;
-skips while the demo generator is not importable."""
+Runs `perfops.demo.generate_demo` (6 weeks, seed 42) and analyses its data/telemetry.parquet."""
 
 from __future__ import annotations
 
@@ -15,15 +14,12 @@ import pytest
 from capacity_fixtures import memory_loader
 from perfops.analysis import capacity, capacity_model, cost
 from perfops.analysis.context import AnalysisContext
+from perfops.demo import generate_demo
 from perfops.workspace import parse_catalog
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    try:
-        from perfops.demo import generate_demo
-    except ImportError as exc:  # pragma: no cover - depends on the demo package
-        pytest.skip(f"demo generator not available: {exc}")
     manifest = generate_demo(tmp_path_factory.mktemp("demo"))
     frame = pd.read_parquet(manifest.telemetry[0])
     cat = parse_catalog(manifest.catalog.read_text())

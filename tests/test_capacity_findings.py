@@ -123,12 +123,13 @@ def test_no_telemetry_at_all_gives_no_findings_and_no_error():
     from perfops.reports.section import ReportView
     from perfops.reports.sections import capacity as cap_section
     from perfops.reports.sections import cost as cost_section
+    from reports_fixture import report_context
 
     ctx = build_context([SvcSpec("svc")])
     ctx = replace(ctx, load_telemetry=lambda *a: pd.DataFrame())
     assert capacity.run(ctx) == [] and cost.run(ctx) == []
     for audience in ("executive", "lead", "developer"):
-        view = ReportView(ctx=ctx, findings=[], audience=audience)
+        view = ReportView(ctx=report_context(ctx), findings=[], audience=audience)
         assert all(s.markdown for s in cap_section.build(view) + cost_section.build(view))
 
 

@@ -8,6 +8,7 @@ from capacity_fixtures import SvcSpec, build_context
 from perfops.analysis import capacity
 from perfops.reports.section import ReportView
 from perfops.reports.sections import capacity as section
+from reports_fixture import report_context
 
 SPECS = [
     SvcSpec("grower", peak_tps=130, growth_per_week=0.03, instances=5, max_tps_per_instance=40, cpu_at_peak=40, tier=1),
@@ -26,7 +27,7 @@ def findings(ctx):
 
 
 def test_executive_names_who_runs_out_first_and_when(ctx, findings):
-    sections = {s.id: s for s in section.build(ReportView(ctx=ctx, findings=findings, audience="executive"))}
+    sections = {s.id: s for s in section.build(ReportView(ctx=report_context(ctx, findings), findings=findings, audience="executive"))}
     sat = sections["capacity-saturation"]
     assert "grower runs out first" in sat.markdown
     (row,) = sat.data["saturation"]
@@ -37,12 +38,12 @@ def test_executive_names_who_runs_out_first_and_when(ctx, findings):
 
 
 def test_executive_is_calm_without_risks(ctx):
-    sections = section.build(ReportView(ctx=ctx, findings=[], audience="executive"))
+    sections = section.build(ReportView(ctx=report_context(ctx, []), findings=[], audience="executive"))
     assert "No service is forecast to run out" in sections[0].markdown
 
 
 def test_developer_gets_a_chart_readable_without_colour(ctx, findings):
-    view = ReportView(ctx=ctx, findings=findings, audience="developer", service="grower")
+    view = ReportView(ctx=report_context(ctx, findings), findings=findings, audience="developer", service="grower")
     chart = {s.id: s for s in section.build(view)}["capacity-forecast"]
     assert chart.html.count("<svg") == 1 and "<title>" in chart.html
     for label in ("daily peak so far", "forecast daily peak", "90% interval, upper", "capacity"):
@@ -53,7 +54,7 @@ def test_developer_gets_a_chart_readable_without_colour(ctx, findings):
 
 
 def test_lead_table_lists_the_squads_services(ctx, findings):
-    view = ReportView(ctx=ctx, findings=findings, audience="lead", squad="team-b")
+    view = ReportView(ctx=report_context(ctx, findings), findings=findings, audience="lead", squad="team-b")
     (table,) = section.build(view)
     assert [row["service"] for row in table.data] == ["steady"]
     assert table.data[0]["instances"] == 6

@@ -40,9 +40,9 @@ def test_a_bad_store_memory_setting_is_named(tmp_path, monkeypatch):
         database.open_store(tmp_path / "store.duckdb")
 
 
-def test_report_before_any_analysis_warns_that_it_holds_no_findings(workspace, cli):
+def test_report_before_any_analysis_refuses_and_says_to_analyze(workspace, cli):
     result = cli("report", "--audience", "executive", "--format", "md", "--output", "-", workspace=workspace)
-    assert result.code == 0 and "no analysis has run in this workspace" in result.err
+    assert result.code == 1 and "no stored analysis" in result.err and result.out == ""
     assert "perfops analyze" in result.err
 
 

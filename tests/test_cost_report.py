@@ -11,6 +11,7 @@ from capacity_fixtures import SvcSpec, build_context, build_frame, memory_loader
 from perfops.analysis import cost
 from perfops.reports.section import ReportView
 from perfops.reports.sections import cost as section
+from reports_fixture import report_context
 
 SPECS = [
     SvcSpec("idle", peak_tps=60, instances=12, cpu_at_peak=20, instance_hourly=0.5),
@@ -30,7 +31,7 @@ def ctx():
 
 def test_executive_gets_spend_unit_costs_and_savings(ctx):
     findings = cost.run(ctx)
-    sections = {s.id: s for s in section.build(ReportView(ctx=ctx, findings=findings, audience="executive"))}
+    sections = {s.id: s for s in section.build(ReportView(ctx=report_context(ctx, findings), findings=findings, audience="executive"))}
     spend = sections["cost-spend"]
     monthly = (12 * 0.5 + 6 * 1.0) * 24 * 30.44
     assert spend.data["domain"]["monthly_spend"] == pytest.approx(monthly, rel=0.01)
@@ -43,7 +44,7 @@ def test_executive_gets_spend_unit_costs_and_savings(ctx):
 
 
 def test_endpoint_costs_follow_the_request_share(ctx):
-    view = ReportView(ctx=ctx, findings=[], audience="lead", squad="team-b")
+    view = ReportView(ctx=report_context(ctx, []), findings=[], audience="lead", squad="team-b")
     endpoints = {s.id: s for s in section.build(view)}["cost-endpoints"]
     shares = {row["endpoint"]: row["request_share"] for row in endpoints.data}
     assert shares == pytest.approx({"GET /a": 0.25, "POST /b": 0.75})
@@ -54,5 +55,5 @@ def test_endpoint_costs_follow_the_request_share(ctx):
 def test_no_cost_data_says_what_to_add(ctx):
     specs = [SvcSpec("free", instance_hourly=None)]
     bare = build_context(specs)
-    (spend, *_rest) = section.build(ReportView(ctx=bare, findings=[], audience="executive"))
+    (spend, *_rest) = section.build(ReportView(ctx=report_context(bare, []), findings=[], audience="executive"))
     assert "instance\\_hourly" in spend.markdown and "instance_hourly" in spend.html

@@ -1,4 +1,4 @@
-"""The experience analysis on the demo domain's seeded incidents (skipped while the demo is absent)."""
+"""The experience analysis on the demo domain's seeded incidents."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import pytest
 
 from perfops.analysis import experience
 from perfops.analysis.context import AnalysisContext
+from perfops.demo import generate_demo
 from perfops.ingest.access_log import read_access_log
 from perfops.ingest.base import IngestOptions
 from perfops.workspace import load_catalog
@@ -20,9 +21,8 @@ END = datetime(2026, 11, 23)
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    demo_module = pytest.importorskip("perfops.demo")
     root = tmp_path_factory.mktemp("demo")
-    demo_module.generate_demo(root, end=END)
+    generate_demo(root, end=END)
     return root
 
 

@@ -8,6 +8,7 @@ from experience_synthetic import context, telemetry
 from perfops.analysis import experience
 from perfops.reports.section import ReportView
 from perfops.reports.sections import experience as section
+from reports_fixture import report_context
 
 
 @pytest.fixture(scope="module")
@@ -18,7 +19,7 @@ def seeded():
 
 def _view(seeded, audience, **scope):
     ctx, findings = seeded
-    return ReportView(ctx=ctx, findings=findings, audience=audience, **scope)
+    return ReportView(ctx=report_context(ctx, findings), findings=findings, audience=audience, **scope)
 
 
 def test_executive_gets_slo_status_and_budget_left_per_service(seeded):
@@ -50,6 +51,6 @@ def test_developer_gets_apdex_per_endpoint(seeded):
 def test_sections_escape_names_from_data(seeded):
     ctx, findings = seeded
     odd = [f.with_(consumer="<script>x</script>") if f.consumer == "globex" else f for f in findings]
-    view = ReportView(ctx=ctx, findings=odd, audience="lead", squad="checkout")
+    view = ReportView(ctx=report_context(ctx, odd), findings=odd, audience="lead", squad="checkout")
     html = next(s.html for s in section.build(view) if s.id == "experience-consumers")
     assert "<script>x" not in html and "&lt;script&gt;" in html

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from perfops.demo import generate_demo
 from perfops.model.findings import severity_rank
 
 pytestmark = pytest.mark.slow
@@ -16,9 +17,6 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory) -> tuple[Path, list, dict]:
-    demo_pkg = pytest.importorskip("perfops.demo")
-    if not hasattr(demo_pkg, "generate_demo"):
-        pytest.skip("the demo generator is not there yet")
     from perfops.analysis import feedback
     from perfops.store import open_store
     from perfops.usecases.context import build_context
@@ -26,7 +24,7 @@ def demo(tmp_path_factory) -> tuple[Path, list, dict]:
     from perfops.workspace import Workspace
 
     root = tmp_path_factory.mktemp("demo")
-    manifest = demo_pkg.generate_demo(root, weeks=6)
+    manifest = generate_demo(root, weeks=6)
     ws = Workspace(root)
     for item in manifest.inputs:
         ingest_paths(ws, [item.path], format_name=item.format, **item.options)

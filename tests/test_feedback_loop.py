@@ -194,13 +194,14 @@ def test_report_sections_per_audience(seeded):
     from perfops.reports.section import ReportView
     from perfops.reports.sections.feedback import build
     from perfops.usecases.context import build_context
+    from reports_fixture import report_context
 
     with open_store(seeded.store_path) as store:
         ctx = build_context(store, seeded.load_catalog(), now=datetime(2026, 11, 20), period=timedelta(days=7))
         found = feedback.run(ctx)
-        assert build(ReportView(ctx=ctx, findings=found, audience="executive")) == []
-        lead = build(ReportView(ctx=ctx, findings=found, audience="lead", squad="checkout"))
-        dev = build(ReportView(ctx=ctx, findings=found, audience="developer", service="checkout-api"))
+        assert build(ReportView(ctx=report_context(ctx, found), findings=found, audience="executive")) == []
+        lead = build(ReportView(ctx=report_context(ctx, found), findings=found, audience="lead", squad="checkout"))
+        dev = build(ReportView(ctx=report_context(ctx, found), findings=found, audience="developer", service="checkout-api"))
     assert [s.id for s in lead] == ["feedback-tests"]
     assert {r["kind"] for r in lead[0].data} >= {"nfr_mismatch", "test_coverage_gap"}
     assert [s.id for s in dev] == ["feedback-tests", "feedback-endpoints"]
@@ -214,6 +215,7 @@ def test_summary_only_run_without_start(seeded, tmp_path):
     from perfops.reports.section import ReportView
     from perfops.reports.sections.feedback import build
     from perfops.usecases.context import build_context
+    from reports_fixture import report_context
 
     doc = {"metrics": {
         "http_reqs": {"count": 3000, "rate": 50.0},
@@ -235,7 +237,7 @@ def test_summary_only_run_without_start(seeded, tmp_path):
     assert {e["endpoint"] for e in result.endpoints} >= {"GET /cart", "POST /checkout", "GET /cart/items"}
     with open_store(seeded.store_path) as store:
         ctx = build_context(store, seeded.load_catalog(), now=datetime(2026, 11, 20), period=timedelta(days=7))
-        sections = build(ReportView(ctx=ctx, findings=[], audience="developer"))
+        sections = build(ReportView(ctx=report_context(ctx, []), findings=[], audience="developer"))
     assert sections[1].data  # the newest run of checkout-api held against production
 
 

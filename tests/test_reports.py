@@ -118,15 +118,14 @@ def test_failing_section_stops_the_report(hostile_ws: Workspace) -> None:
     """A report silently lacking a section is worse than none: compose raises, naming it."""
     from perfops.reports.compose import SectionFailed, compose, section_builders
     from perfops.store import open_store
-    from perfops.usecases.context import parse_period
-    from perfops.usecases.reports import load_domain, make_view
+    from perfops.usecases.reports import load_domain, make_view, select_run
 
     def broken(view):  # noqa: ANN001, ANN202
         raise RuntimeError("boom <b>\nsecond line")
 
     builders = {**section_builders(), "zz_broken": broken}
     with open_store(hostile_ws.store_path, read_only=True) as store:
-        view = make_view(load_domain(store, hostile_ws.load_catalog(), period=parse_period("7d")), "executive")
+        view = make_view(load_domain(store, hostile_ws.load_catalog(), select_run(store)), "executive")
         with pytest.raises(SectionFailed) as failed:
             compose(view, builders)
     assert str(failed.value) == "the 'zz_broken' section of the executive report of domain failed: RuntimeError: boom <b>"
@@ -173,7 +172,7 @@ def test_summary_text_for_the_terminal(hostile_ws: Workspace) -> None:
 
 
 def test_formats_for_people() -> None:
-    from perfops.reports import format as fmt
+    from perfops.model import format as fmt
 
     assert fmt.number(1234567) == "1,234,567"
     assert fmt.compact(1_234_567) == "1.2M"
@@ -186,7 +185,7 @@ def test_formats_for_people() -> None:
 
 
 def test_ranking_prefers_severity_then_tier_then_money(small_catalog) -> None:  # noqa: ANN001
-    from perfops.reports import health
+    from perfops.model import health
 
     fs = findings()
     ranked = health.rank_findings(fs, __import__("perfops.workspace", fromlist=["x"]).parse_catalog(
@@ -219,19 +218,18 @@ def test_cli_report_and_parallel_workers(hostile_ws: Workspace, monkeypatch: pyt
 def test_every_overview_and_maturity_section_is_documented(hostile_ws: Workspace) -> None:
     from perfops.reports.sections import maturity, overview
     from perfops.store import open_store
-    from perfops.usecases.context import parse_period
-    from perfops.usecases.reports import load_domain, make_view
+    from perfops.usecases.reports import load_domain, make_view, select_run
 
     doc = (Path(__file__).resolve().parents[1] / "docs" / "reports.md").read_text()
     with open_store(hostile_ws.store_path, read_only=True) as store:
-        data = load_domain(store, hostile_ws.load_catalog(), period=parse_period("7d"))
+        data = load_domain(store, hostile_ws.load_catalog(), select_run(store))
         ids = {s.id for args in (("executive",), ("lead", "checkout"), ("developer", None, "cart"))
                for build in (overview.build, maturity.build) for s in build(make_view(data, *args))}
     assert sorted(i for i in ids if f"`{i}`" not in doc) == []
 
 
 def test_an_availability_just_under_its_slo_is_shown_with_the_decimals_that_tell_them_apart():
-    from perfops.reports.format import pct_pair
+    from perfops.model.format import pct_pair
 
     assert pct_pair(99.898, 99.9) == ("99.898%", "99.9%")
     assert pct_pair(99.5, 99.9) == ("99.5%", "99.9%")

@@ -1,6 +1,6 @@
-"""The reports' batched reads (issue #8) give the figures the per-service raw reads gave: the
-lean experience loader, the store's per-service aggregates against their pandas twin, the batch
-cache, and a developer's capacity figures cut from its squad's chunk."""
+"""The batched reads (issue #8) give the figures the per-service raw reads gave: the lean
+experience loader and the SLO figures from sums that `analyze` stores, the store's per-service
+aggregates against their pandas twin, and the reports' batch cache."""
 
 from __future__ import annotations
 
@@ -8,18 +8,22 @@ import dataclasses
 from datetime import timedelta
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 
 from experience_synthetic import NOW, context, telemetry
 from perfops.analysis import experience
-from perfops.analysis.capacity_model import load_chunk
+from perfops.analysis.experience_figures import (
+    LeanRows,
+    frame_slo_buckets,
+    lean_context,
+    service_items,
+    slo_items,
+)
 from perfops.reports import aggregates
 from perfops.reports.aggregates import RUN_SERVICES, FrameAggregates, for_services
-from perfops.reports.capacity_data import chunk, sub_chunk
-from perfops.reports.experience_data import LeanRows, lean_context
 from perfops.reports.section import ReportView
+from reports_fixture import report_context
 
 
 def _without_whole_rows(frame: pd.DataFrame, service: str) -> pd.DataFrame:
@@ -31,10 +35,9 @@ def _without_whole_rows(frame: pd.DataFrame, service: str) -> pd.DataFrame:
 def test_lean_rows_give_the_experience_overview_of_every_row(detail):
     frame = _without_whole_rows(telemetry(), "payments")
     full = context(frame)
-    view = ReportView(ctx=full, findings=[], audience="lead" if detail else "executive")
     names = [s.name for s in full.catalog.services]
     expected, _ = experience.overview(full, names, detail=detail)
-    got, journeys = experience.overview(lean_context(view, detail), names, detail=detail)
+    got, journeys = experience.overview(lean_context(full, detail), names, detail=detail)
     assert got == expected
     assert any(item.slo for item in got) and journeys == []  # the lean context carries no journeys
     if detail:
@@ -64,7 +67,7 @@ def test_the_store_aggregates_equal_their_pandas_twin(tmp_path: Path):
     frame = telemetry()
     frame = frame[frame["timestamp"] >= pd.Timestamp(NOW - timedelta(days=15))].reset_index(drop=True)
     frame["timestamp"] = pd.to_datetime(frame["timestamp"]).astype("datetime64[us]")
-    twin = FrameAggregates(context(frame))
+    twin = FrameAggregates(context(frame).load_telemetry)
     names = ["checkout-api", "payments", "web", "nothing-here"]
     metrics = ["requests", "errors", "client_errors", "latency_p95_ms"]
     start, end = NOW - timedelta(days=14), NOW - timedelta(hours=5)
@@ -78,10 +81,16 @@ def test_the_store_aggregates_equal_their_pandas_twin(tmp_path: Path):
             got, want = (f.sort_values(keys, ignore_index=True) for f in (got, want))
             assert len(got) > 0 and list(got.columns) == list(want.columns)
             pd.testing.assert_frame_equal(got, want, check_dtype=False, check_exact=False, rtol=1e-12)
+        targets = {"checkout-api": 300.0, "payments": float("nan"), "web": 250.0}
+        got = sql.slo_buckets(targets, start, end, 86400)
+        want = frame_slo_buckets(context(frame), targets, start, end, 86400)
+        assert len(got) > 0
+        pd.testing.assert_frame_equal(got.reset_index(drop=True), want.reset_index(drop=True), check_dtype=False,
+                                      check_exact=False, rtol=1e-12)
 
 
 def test_for_services_reads_a_batch_once_and_serves_every_service_of_it(monkeypatch):
-    base = FrameAggregates(context(telemetry()))
+    base = FrameAggregates(context(telemetry()).load_telemetry)
     asked: list[tuple[str, ...]] = []
 
     class Counting:
@@ -90,7 +99,7 @@ def test_for_services_reads_a_batch_once_and_serves_every_service_of_it(monkeypa
             return base.endpoint_hours(services, metrics, start, end)
 
     monkeypatch.setattr(aggregates, "BATCH", 2)
-    view = ReportView(ctx=context(telemetry()), findings=[], audience="developer", aggregates=Counting(),
+    view = ReportView(ctx=report_context(context(telemetry())), findings=[], audience="developer", aggregates=Counting(),
                       cache={RUN_SERVICES: ["web", "checkout-api", "payments"]})
     window = (["requests"], NOW - timedelta(days=7), NOW)
     one = for_services(view, "endpoint_hours", ["checkout-api"], *window)
@@ -108,72 +117,32 @@ def test_for_services_reads_a_batch_once_and_serves_every_service_of_it(monkeypa
     assert asked[-2:] == [("nothing-here",), ("web", "checkout-api")] and set(again["service"]) == {"web"}
 
 
-def test_a_developer_capacity_chunk_is_cut_from_its_squads_chunk():
-    from experience_synthetic import _grid
-
-    ctx = context(_capacity_telemetry(_grid()))
-    view = ReportView(ctx=ctx, findings=[], audience="lead")
-    names = ["web", "checkout-api", "payments"]
-    squad = chunk(view, names)
-    cut = chunk(dataclasses.replace(view, audience="developer"), ["checkout-api"])
-    alone = load_chunk(ctx, ["checkout-api"])
-    assert cut.services == ["checkout-api"] and cut.grid == alone.grid
-    for field in ("tps", "cpu", "memory", "instances"):
-        np.testing.assert_array_equal(getattr(cut, field), getattr(alone, field))
-    np.testing.assert_array_equal(sub_chunk(squad, [2, 0]).tps, squad.tps[[2, 0]])
-
-
-def _capacity_telemetry(stamps: pd.DatetimeIndex) -> pd.DataFrame:
-    rng = np.random.default_rng(5)
-    parts = []
-    for i, service in enumerate(("web", "checkout-api", "payments")):
-        for metric, values in (("requests", rng.uniform(100, 200, len(stamps)) * (i + 1)),
-                               ("cpu_pct", rng.uniform(20, 60, len(stamps))), ("instances", np.full(len(stamps), 3.0))):
-            parts.append(pd.DataFrame({"timestamp": stamps, "service": service, "endpoint": "", "consumer": "",
-                                       "metric": metric, "value": values}))
-    return pd.concat(parts, ignore_index=True)
-
-
 @pytest.mark.parametrize("source", ["store", "frames"])
 def test_brief_slo_figures_from_sums_equal_the_overview(tmp_path: Path, source):
-    from perfops.reports.slo_figures import brief_overview
-
     frame = _without_whole_rows(telemetry(), "web")  # web's figures are composed from its endpoints
     frame["timestamp"] = pd.to_datetime(frame["timestamp"]).astype("datetime64[us]")
     ctx = context(frame)
     names = [s.name for s in ctx.catalog.services]
     expected, _ = experience.overview(ctx, names, detail=False)
-    view = ReportView(ctx=ctx, findings=[], audience="executive")
     if source == "frames":
-        got = brief_overview(view)
+        found = slo_items(ctx, names)
     else:
         from perfops.store import open_store
         from perfops.store.report_queries import ReportQueries
 
         with open_store(tmp_path / "store.duckdb") as store:
             store.telemetry.upsert(frame)
-            got = brief_overview(dataclasses.replace(view, aggregates=ReportQueries(store)))
+            found = slo_items(dataclasses.replace(ctx, sums=ReportQueries(store)), names)
+    got = [found[n] for n in names]
     assert [i.service for i in got] == names
     assert got == expected
     assert all(len(item.slo) >= 3 and item.monthly for item in got)
 
 
-def test_detail_figures_equal_the_overview_and_are_read_once_per_run():
-    from perfops.reports.experience_data import detail_overview
-
+def test_detail_figures_equal_the_overview():
     frame = _without_whole_rows(telemetry(), "web")
     ctx = context(frame)
     names = [s.name for s in ctx.catalog.services]
     expected, _ = experience.overview(ctx, names, detail=True)
-    reads: list[object] = []
-
-    def counting(services, metrics, start, end):
-        reads.append(services)
-        return ctx.load_telemetry(services, metrics, start, end)
-
-    view = ReportView(ctx=dataclasses.replace(ctx, load_telemetry=counting), findings=[], audience="lead")
-    got = detail_overview(view)
+    got = service_items(ctx, names)
     assert got == expected and any(i.apdex for i in got) and any(i.consumers for i in got)
-    first = len(reads)
-    again = detail_overview(dataclasses.replace(view, audience="developer", service="checkout-api"))
-    assert again == [expected[names.index("checkout-api")]] and len(reads) == first

@@ -15,7 +15,7 @@ from experience_synthetic import catalog, context, telemetry
 from perfops.analysis import experience
 from perfops.analysis.experience_series import EXPERIENCE_METRICS, _wide_by_codes, _wide_by_pivot, wide
 from perfops.reports import charts
-from perfops.usecases.reports import deal_jobs, plan_jobs
+from perfops.usecases.reports import plan_jobs, split_jobs
 
 
 def _long(rng: np.random.Generator) -> pd.DataFrame:
@@ -113,7 +113,7 @@ def test_small_charts_are_svg_with_their_title():
 def test_jobs_are_dealt_with_a_squads_reports_together_and_each_once():
     cat = catalog()
     jobs = plan_jobs(cat, None, None, None, ("html", "md"), None, Path("/r"))
-    chunks = deal_jobs(cat, jobs, 2)
+    chunks = split_jobs(cat, jobs, 2)
     dealt = [job for chunk in chunks for job in chunk]
     assert sorted(map(str, dealt)) == sorted(map(str, jobs))
     for chunk in chunks:

@@ -10,12 +10,11 @@ from datetime import timedelta
 import pandas as pd
 import pytest
 
+from perfops import demo
 from perfops.analysis import trends
 from perfops.analysis.context import AnalysisContext
 from perfops.analysis.rootcause import link_causes
 from perfops.workspace import parse_catalog
-
-demo = pytest.importorskip("perfops.demo")
 
 
 @pytest.fixture(scope="module")

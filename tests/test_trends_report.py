@@ -8,13 +8,14 @@ from perfops.analysis.rootcause import link_causes
 from perfops.reports.section import ReportView
 from perfops.reports.sections.trends import build
 from perfops.workspace import parse_catalog
+from reports_fixture import report_context
 
 
 def test_developer_sees_series_charts_and_causes():
     cat = parse_catalog(W.CATALOG)
     ctx = W.context(W.build(), cat)
     found = link_causes(trends.run(ctx), cat)
-    view = ReportView(ctx=ctx, findings=found, audience="developer", service="checkout-api",
+    view = ReportView(ctx=report_context(ctx, found), findings=found, audience="developer", service="checkout-api",
                       finding_index={f.id: f for f in found})
     sections = {s.id: s for s in build(view)}
     charts = sections["trends-series"]
@@ -27,5 +28,5 @@ def test_developer_sees_series_charts_and_causes():
 def test_executive_gets_no_charts():
     cat = parse_catalog(W.CATALOG)
     ctx = W.context(W.build(incidents=False), cat)
-    view = ReportView(ctx=ctx, findings=[], audience="executive")
+    view = ReportView(ctx=report_context(ctx, []), findings=[], audience="executive")
     assert build(view) == []

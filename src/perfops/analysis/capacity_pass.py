@@ -27,7 +27,7 @@ from perfops.analysis.context import AnalysisContext
 @dataclass(frozen=True)
 class Assessed:
     services: list[str]
-    states: list[ServiceCapacity]  # capacity model, one per service
+    states: list[ServiceCapacity]  # capacity model, one per service, with its chart series (the figures)
     volumes: np.ndarray  # weekly requests (services x weeks), see weekly_volumes
     costs: list[ServiceCost]
 
@@ -38,7 +38,7 @@ def assessed(ctx: AnalysisContext, services: list[str], params: CapacityParams) 
     found = ctx.memo.get(key)
     if found is None:
         data = load_chunk(ctx, services)
-        found = Assessed(data.services, assess_loaded(ctx, data, params), weekly_volumes(ctx, data),
+        found = Assessed(data.services, assess_loaded(ctx, data, params, True), weekly_volumes(ctx, data),
                          load_costs(ctx, data))
         ctx.memo[key] = found
     return found

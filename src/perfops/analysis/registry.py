@@ -15,13 +15,4 @@ Analysis = Callable[[AnalysisContext], list[Finding]]
 
 
 def analyses() -> dict[str, Analysis]:
-    found: dict[str, Analysis] = {}
-    for name in AREA_MODULES:
-        try:
-            module = importlib.import_module(f"perfops.analysis.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"perfops.analysis.{name}":
-                raise
-            continue  # area not built yet
-        found[name] = module.run
-    return found
+    return {name: importlib.import_module(f"perfops.analysis.{name}").run for name in AREA_MODULES}

@@ -35,13 +35,7 @@ app = typer.Typer(
 
 def _register_all() -> None:
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(f"perfops.cli.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"perfops.cli.{name}":
-                raise
-            continue
-        module.register(app)
+        importlib.import_module(f"perfops.cli.{name}").register(app)
 
 
 INTERNAL_ERROR_EXIT = 70  # sysexits EX_SOFTWARE: not 1 (wrong input) nor 2 (bad usage)

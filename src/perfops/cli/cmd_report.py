@@ -31,21 +31,22 @@ def report(
     audience: Annotated[str | None, typer.Option(help="executive, lead or developer (default: all of them).")] = None,
     squad: Annotated[str | None, typer.Option(help="The squad of a lead report (default: every squad).")] = None,
     service: Annotated[str | None, typer.Option(help="The service of a developer report (default: every service).")] = None,
-    period: Annotated[str, typer.Option(help="The period reported on, ending at the newest analysis.")] = "7d",
+    period: Annotated[str | None, typer.Option(
+        help="Show the stored analysis of this period (default: the newest analysis, whatever its period).")] = None,
     format_name: Annotated[str | None, typer.Option("--format", help="html, md, json or pdf (default: html and md).")] = None,
     output: Annotated[Path | None, typer.Option(help="Write one report to this file, or - for stdout (needs --audience).")] = None,
-    at: Annotated[str | None, typer.Option(help="End of the period (ISO 8601; default: the newest analysis).")] = None,
+    at: Annotated[str | None, typer.Option(
+        help="Show the stored analysis that ended at this time (ISO 8601, its analyze --at; default: the newest).")] = None,
     workspace: WorkspaceOpt = None,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
-    """Write reports tailored to each audience (default: all of them into reports/)."""
-    from perfops.usecases.reports import analysed, render_reports
+    """Write reports tailored to each audience (default: all of them into reports/) from a stored
+    analysis run: the newest, or the one --at and --period name. Reports compute nothing: run
+    'perfops analyze' first."""
+    from perfops.usecases.reports import render_reports
 
     ws = workspace_of(workspace)
-    if not quiet and not analysed(ws):
-        console_err.print("warning: no analysis has run in this workspace, so the reports hold no findings; "
-                          "run 'perfops ingest FILE...' and 'perfops analyze' first", highlight=False, markup=False)
     if output is not None and str(output) == "-":
         _report_to_stdout(ws, audience, squad, service, period, format_name, at)
         return
@@ -112,16 +113,21 @@ def serve(
     import uvicorn
 
     from perfops.cli import logs
+    from perfops.usecases.reports import stored_run
     from perfops.web.app import create_app
 
     logs.check_format(log_format)
     ws = workspace_of(workspace)
     scheduler = _scheduler(ws, log_format) if with_schedule else None
+    run = _stored_run_or_none(ws) if with_schedule else stored_run(ws)  # without a run: refused (exit 1)
     app = create_app(ws.root, host=host, scheduler=scheduler)
     _check_port_free(host, port)
+    run = stored_run(ws)  # refuses (exit 1) when nothing was analysed: the dashboard shows a stored run
+    app = create_app(ws.root)
     if not quiet:
-        console_err.print(f"perfops dashboard on http://{host}:{port}/ (API docs at /docs); Ctrl+C stops it",
-                          highlight=False, markup=False)
+        showing = f"the newest {run.describe()}" if run else "no analysis yet: the schedule will make one"
+        console_err.print(f"perfops dashboard on http://{host}:{port}/ (API docs at /docs), showing {showing}; "
+                          "Ctrl+C stops it", highlight=False, markup=False)
     if scheduler is not None:
         scheduler.start()
     try:
@@ -144,6 +150,16 @@ def _scheduler(ws, log_format: str):  # noqa: ANN001, ANN202 - Workspace -> Sche
     logger = logs.configure(log_format)
     return Scheduler(ws.root, schedule_of(catalog), catalog.timezone,
                      log=lambda message, fields: logs.log(logger, message, fields))
+
+
+def _stored_run_or_none(ws):  # noqa: ANN001, ANN202 - serve --schedule starts before the first analysis
+    from perfops.errors import PerfopsError
+    from perfops.usecases.reports import stored_run
+
+    try:
+        return stored_run(ws)
+    except PerfopsError:
+        return None
 
 
 def _check_port_free(host: str, port: int) -> None:

@@ -3,53 +3,17 @@ and resolved since then, most important first. Pure: findings, history and times
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from perfops.model import health
 from perfops.model.catalog import Catalog
 from perfops.model.changes import FindingTimes, changes_since
 from perfops.model.findings import Finding
-from perfops.reports import format as fmt
-from perfops.reports import health
+from perfops.notify.payloads import slack_payload, teams_payload
+from perfops.notify.record import Digest
 
-MAX_ITEMS = 8
-
-
-@dataclass(frozen=True)
-class Digest:
-    target: str  # "domain" or a squad name
-    title: str
-    since: datetime
-    new: list[Finding]
-    still_open: list[Finding]
-    resolved: list[Finding]
-    webhook: str | None = None
-    link: str | None = None
-    timezone: str = "UTC"
-    slack: dict[str, Any] = field(default_factory=dict)
-    teams: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def empty(self) -> bool:
-        return not (self.new or self.still_open or self.resolved)
-
-    @property
-    def text(self) -> str:
-        """The plain-text form (Slack's `text` fallback, the dry-run print)."""
-        lines = [self.title, f"since {fmt.local_time(self.since, self.timezone)}: "
-                 f"{len(self.new)} new, {len(self.still_open)} still open, {len(self.resolved)} resolved"]
-        for label, items in (("New", self.new), ("Still open", self.still_open), ("Resolved", self.resolved)):
-            if items:
-                lines.append(f"{label}:")
-                lines += [f"  • {line_of(f)}" for f in items[:MAX_ITEMS]]
-                if len(items) > MAX_ITEMS:
-                    lines.append(f"  … and {len(items) - MAX_ITEMS} more")
-        return "\n".join(lines)
-
-
-def line_of(f: Finding) -> str:
-    return f"[{f.severity}] {f.title} ({f.service}, squad {f.squad}; {f.status}) {f.id}"
+__all__ = ["Digest", "build_digests"]
 
 
 def build_digests(catalog: Catalog, findings: list[Finding], history: list[dict[str, Any]],
@@ -81,8 +45,6 @@ def _severe(findings: list[Finding], catalog: Catalog) -> list[Finding]:
 
 def _digest(catalog: Catalog, target: str, title: str, since: datetime, new: list[Finding],
             still: list[Finding], done: list[Finding], webhook: str | None) -> Digest:
-    from perfops.notify.payloads import slack_payload, teams_payload
-
     base = Digest(target=target, title=title, since=since, new=new, still_open=still, resolved=done,
                   webhook=webhook, timezone=catalog.timezone)
     return Digest(**{**base.__dict__, "slack": slack_payload(base), "teams": teams_payload(base)})

@@ -5,12 +5,9 @@ a MessageCard-compatible payload (`@type`, `summary`, `sections` with `text`), H
 from __future__ import annotations
 
 from html import escape as html_escape
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from perfops.notify.digest import Digest
-
-MAX_ITEMS = 8
+from perfops.notify.record import MAX_ITEMS, Digest, line_of
 
 
 def slack_escape(text: str) -> str:
@@ -19,8 +16,6 @@ def slack_escape(text: str) -> str:
 
 
 def _lines(items: list[Any]) -> str:
-    from perfops.notify.digest import line_of
-
     shown = [f"• {slack_escape(line_of(f))}" for f in items[:MAX_ITEMS]]
     if len(items) > MAX_ITEMS:
         shown.append(f"… and {len(items) - MAX_ITEMS} more")
@@ -42,8 +37,6 @@ def slack_payload(d: Digest) -> dict[str, Any]:
 
 
 def teams_payload(d: Digest) -> dict[str, Any]:
-    from perfops.notify.digest import line_of
-
     sections = []
     for label, items in (("New", d.new), ("Still open", d.still_open), ("Resolved", d.resolved)):
         if items:

@@ -1,6 +1,6 @@
 """Per-service aggregates the team sections read, fetched for a batch of services at once.
 
-The endpoint table and charts, the consumers table and the endpoint cost shares of a lead or
+The endpoint table and charts and the endpoint cost shares of a lead or
 developer report need sums over a service's rows, not the rows. `Aggregates` names the three
 questions; the use case injects the store's answer (perfops.store.report_queries, one DuckDB
 statement per batch of services), and `FrameAggregates` answers them from the context's raw
@@ -20,8 +20,6 @@ from typing import Any, Protocol
 
 import pandas as pd
 
-from perfops.analysis.context import AnalysisContext
-
 BATCH = 50
 KEEP_BATCHES = 2
 RUN_SERVICES = "run-services"
@@ -40,22 +38,16 @@ class Aggregates(Protocol):
                         end: datetime) -> pd.DataFrame:
         """Endpoint rows (endpoint not '') for all consumers summed: (service, endpoint, metric, value)."""
 
-    def slo_buckets(self, targets: dict[str, float], start: datetime, end: datetime,
-                    bucket_seconds: int) -> pd.DataFrame:
-        """Whole-service rows summed per (service, age, month); see perfops.store.report_queries."""
-
-
-SLO_BUCKET_COLUMNS = ["service", "age", "month", "requests", "errors", "bad", "first", "last"]
-
 
 @dataclass(frozen=True)
 class FrameAggregates:
-    """The three aggregates computed from `ctx.telemetry` (raw rows) with pandas."""
+    """The aggregates computed with pandas from raw rows (`load_telemetry(services, metrics,
+    start, end)`, e.g. a report context's loader)."""
 
-    ctx: AnalysisContext
+    load_telemetry: Any
 
     def _raw(self, services: Sequence[str], metrics: Sequence[str], start: datetime, end: datetime) -> pd.DataFrame:
-        raw = self.ctx.telemetry(list(services), list(metrics), start, end)
+        raw = self.load_telemetry(list(services), list(metrics), start, end)
         return raw if raw is not None else pd.DataFrame()
 
     def endpoint_hours(self, services: Sequence[str], metrics: Sequence[str], start: datetime,
@@ -86,28 +78,6 @@ class FrameAggregates:
         raw = raw[(raw["consumer"] == "") & (raw["endpoint"] != "")]
         return raw.groupby(["service", "endpoint", "metric"])["value"].sum().reset_index()
 
-    def slo_buckets(self, targets: dict[str, float], start: datetime, end: datetime,
-                    bucket_seconds: int) -> pd.DataFrame:
-        rows = self.ctx.telemetry_rows(list(targets), ["requests", "errors", "latency_p95_ms"], start, end,
-                                       endpoint="", consumers=False)
-        if rows is None or rows.empty:
-            return pd.DataFrame(columns=SLO_BUCKET_COLUMNS)
-        wide = rows.pivot_table(index=["service", "timestamp"], columns="metric", values="value", aggfunc="sum")
-        wide = wide.reindex(columns=["requests", "errors", "latency_p95_ms"]).reset_index()
-        stamps = pd.to_datetime(wide["timestamp"])
-        age_us = (pd.Timestamp(end) - stamps) // pd.Timedelta(microseconds=1)
-        bucket_us = int(bucket_seconds) * 1_000_000
-        target = wide["service"].map(targets).astype(float)
-        requests = wide["requests"].fillna(0.0)
-        frame = pd.DataFrame({
-            "service": wide["service"].astype(str), "age": (age_us + bucket_us - 1) // bucket_us - 1,
-            "month": stamps.dt.strftime("%Y-%m"), "requests": requests, "errors": wide["errors"].fillna(0.0),
-            "bad": requests.where(wide["latency_p95_ms"] > target, 0.0), "first": stamps, "last": stamps,
-        })
-        sums = frame.groupby(["service", "age", "month"], sort=True)
-        out = sums[["requests", "errors", "bad"]].sum().join(sums["first"].min()).join(sums["last"].max())
-        return out.reset_index()[SLO_BUCKET_COLUMNS]
-
 
 def for_services(view: Any, question: str, services: Sequence[str], metrics: Sequence[str], start: datetime,
                  end: datetime) -> pd.DataFrame:
@@ -117,7 +87,7 @@ def for_services(view: Any, question: str, services: Sequence[str], metrics: Seq
     the last KEEP_BATCHES batches are kept (a service asked again later is read again)."""
     memo: _Memo = view.cache.setdefault(("aggregates", question, tuple(metrics), start, end), _Memo())
     missing = [s for s in dict.fromkeys(services) if s not in memo.frames]
-    source = view.aggregates if view.aggregates is not None else FrameAggregates(view.ctx)
+    source = view.aggregates if view.aggregates is not None else FrameAggregates(view.ctx.load_telemetry)
     for batch in _batches(view, missing):
         frame = getattr(source, question)(batch, metrics, start, end)
         parts = dict(tuple(frame.groupby("service", sort=False))) if len(frame) else {}

@@ -8,20 +8,21 @@ from datetime import datetime, timedelta
 import pandas as pd
 from markupsafe import Markup
 
+from perfops.model import format as fmt
+from perfops.model import health
 from perfops.model.findings import Finding
-from perfops.reports import charts, health
-from perfops.reports import format as fmt
+from perfops.reports import charts
 from perfops.reports.aggregates import for_services
 from perfops.reports.blocks import Doc, md_escape, severity_cell, status_cell
-from perfops.reports.picture import TREND_WEEKS, Picture, build_picture, daily_rollup, hour_floor
-from perfops.reports.section import ReportView, Section
-from perfops.reports.sections.overview import (
+from perfops.reports.overview_domain import (
     _title_cell,
     out_of_ordinary,
     service_table,
     spark_order,
     spark_row,
 )
+from perfops.reports.picture import TREND_WEEKS, Picture, build_picture, daily_rollup, hour_floor
+from perfops.reports.section import ReportView, Section
 
 MAX_ENDPOINT_CHARTS = 4
 

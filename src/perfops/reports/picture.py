@@ -11,10 +11,10 @@ from datetime import datetime, timedelta
 
 import pandas as pd
 
+from perfops.model import health
 from perfops.model.catalog import Catalog
 from perfops.model.findings import Finding
-from perfops.reports import health
-from perfops.reports.health import Kpis, Status
+from perfops.model.health import Kpis, Status
 from perfops.reports.section import ReportView
 
 TREND_WEEKS = 6

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from perfops.reports import format as fmt
+from perfops.model import format as fmt
 from perfops.reports.compose import Report
 
 
@@ -23,6 +23,7 @@ def page_values(report: Report) -> dict[str, Any]:
     return {
         "report": report,
         "catalog": view.ctx.catalog,
-        "period_text": f"{fmt.local_time(view.ctx.period_start, tz, False)} – {fmt.local_time(view.ctx.now, tz)}",
+        "period_text": (f"{fmt.local_time(view.ctx.period_start, tz, False)} – {fmt.local_time(view.ctx.now, tz)} "
+                        f"(analysis run {view.ctx.run.id})"),
         "generated_text": fmt.local_time(report.generated_at, tz),
     }

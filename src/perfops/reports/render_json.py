@@ -19,6 +19,7 @@ def report_document(report: Report) -> dict[str, Any]:
         "scope": report.scope,
         "domain": view.ctx.catalog.domain,
         "period": {"start": iso_utc(view.ctx.period_start), "end": iso_utc(view.ctx.now)},
+        "analysis_run": view.ctx.run.id,
         "generated_at": iso_utc(report.generated_at),
         "errors": [],  # kept for readers of the shape: a failed section now stops the report
         "sections": [

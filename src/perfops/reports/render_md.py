@@ -3,7 +3,7 @@ is escaped (perfops.reports.blocks.md_escape), so names cannot inject HTML or li
 
 from __future__ import annotations
 
-from perfops.reports import format as fmt
+from perfops.model import format as fmt
 from perfops.reports.blocks import md_escape
 from perfops.reports.compose import Report
 
@@ -14,7 +14,8 @@ def render_markdown(report: Report) -> str:
     lines = [
         f"# {md_escape(report.title)}",
         "",
-        f"_Period: {fmt.local_time(view.ctx.period_start, tz, False)} – {fmt.local_time(view.ctx.now, tz)}; "
+        f"_Period: {fmt.local_time(view.ctx.period_start, tz, False)} – {fmt.local_time(view.ctx.now, tz)} "
+        f"(analysis run {view.ctx.run.id}); "
         f"generated {fmt.local_time(report.generated_at, tz)}; times in {md_escape(tz)}._",
         "",
     ]

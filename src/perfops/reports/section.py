@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 import pandas as pd
 
-from perfops.analysis.context import AnalysisContext
+from perfops.model.catalog import Catalog
+from perfops.model.figures import AnalysisRun, FigureSet
 from perfops.model.findings import Finding
 
 Audience = Literal["executive", "lead", "developer"]
@@ -32,9 +33,40 @@ def _no_rollup(*_: Any) -> pd.DataFrame:
     return pd.DataFrame(columns=["bucket", "service", "metric", "value"])
 
 
+def _no_rows(*_: Any) -> pd.DataFrame:
+    return pd.DataFrame()
+
+
+@dataclass(frozen=True)
+class ReportContext:
+    """What a report shows: the catalog, the stored analysis run and the figures it computed
+    (perfops.model.figures), the deploy events and test runs of the store. Reports read these;
+    they compute no analysis. `load_telemetry(services, metrics, start, end)` reads raw rows for
+    the pandas twin of the store's aggregates (perfops.reports.aggregates.FrameAggregates)."""
+
+    catalog: Catalog
+    run: AnalysisRun
+    figures: FigureSet = field(default_factory=FigureSet)
+    events: pd.DataFrame = field(default_factory=pd.DataFrame)
+    test_runs: pd.DataFrame = field(default_factory=pd.DataFrame)
+    load_telemetry: Callable[..., pd.DataFrame] = _no_rows
+
+    @property
+    def now(self) -> datetime:
+        return self.run.period_end
+
+    @property
+    def period_start(self) -> datetime:
+        return self.run.period_start
+
+    @property
+    def period(self) -> timedelta:
+        return self.run.period
+
+
 @dataclass(frozen=True)
 class ReportView:
-    """Everything a section may look at: the analysis context (catalog, period, loaders),
+    """Everything a section may look at: the report context (catalog, analysis run, figures),
     the stored findings in scope, the audience and its scope (a squad or a service).
 
     `findings` holds the scope's open and acknowledged findings (resolved ones are in
@@ -42,7 +74,7 @@ class ReportView:
     cross squads. `rollup` gives whole-service values per time bucket without loading raw rows.
     """
 
-    ctx: AnalysisContext
+    ctx: ReportContext
     findings: list[Finding]
     audience: Audience
     squad: str | None = None
@@ -56,7 +88,7 @@ class ReportView:
     first_seen: dict[str, datetime] = field(default_factory=dict)  # finding id -> first seen
     inventory: pd.DataFrame = field(default_factory=pd.DataFrame)  # service, endpoint, metric, rows, first, last
     cache: dict[Any, Any] = field(default_factory=dict)  # shared by the views of one run (domain-wide results)
-    # per-service sums for a batch of services (perfops.reports.aggregates); None = from ctx.telemetry
+    # per-service sums for a batch of services (perfops.reports.aggregates); None = from ctx.load_telemetry
     aggregates: Any = None
 
     @property

@@ -115,7 +115,7 @@ def _nice_ticks(lo: float, hi: float, count: int = 3) -> list[float]:
 
 def _axes(ticks: list[float], y0: float, y1: float, py: Any, left: float, right: float, bottom: float,
           x0: float, x1: float, px: Any, chart: Any) -> str:
-    from perfops.reports.format import compact
+    from perfops.model.format import compact
 
     parts = [f'<path d="M{left:.1f} {py(np.array([y1]))[0]:.1f}V{bottom:.1f}H{right:.1f}" fill="none" '
              'stroke="#666666" stroke-width="0.6"/>']
@@ -160,7 +160,7 @@ def _date_ticks(x0: float, x1: float, most: int = 8) -> list[tuple[float, str]]:
 
 
 def _number_ticks(x0: float, x1: float) -> list[tuple[float, str]]:
-    from perfops.reports.format import compact
+    from perfops.model.format import compact
 
     return [(t, compact(t)) for t in _nice_ticks(x0, x1, 5) if x0 <= t <= x1]
 
@@ -298,7 +298,7 @@ def weekly(labels: Sequence[str], values: Sequence[Any], *, title: str, kind: st
 
     out = [_open(w, h, title), f'<text x="{left:.1f}" y="{top - 4:.1f}" font-size="7.5" fill="{ink}">{escape(title)}</text>',
            f'<path d="M{left:.1f} {top:.1f}V{bottom:.1f}H{right:.1f}" fill="none" stroke="#666666" stroke-width="0.6"/>']
-    from perfops.reports.format import compact
+    from perfops.model.format import compact
 
     for t in ticks:
         if y0 <= t <= y1:

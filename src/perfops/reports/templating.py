@@ -13,7 +13,7 @@ from markupsafe import Markup
 def environment() -> Any:
     from jinja2 import Environment, PackageLoader, StrictUndefined
 
-    from perfops.reports import format as fmt
+    from perfops.model import format as fmt
 
     env = Environment(
         loader=PackageLoader("perfops.reports", "templates"),

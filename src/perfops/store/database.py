@@ -11,8 +11,18 @@ from pathlib import Path
 import duckdb
 
 from perfops.errors import PerfopsError, WorkspaceBusyError
+from perfops.store.collect_repo import CollectStateRepo
+from perfops.store.findings_repo import FindingsRepo
+from perfops.store.ledger import Ledger
 from perfops.store.migrations import MIGRATIONS
+from perfops.store.rejected import StoreRejected
+from perfops.store.retention_repo import RetentionRepo
+from perfops.store.runs_repo import AnalysisRunsRepo
 from perfops.store.snapshot import wait_cap
+from perfops.store.telemetry_repo import TelemetryRepo
+from perfops.store.tests_repo import TestsRepo
+
+__all__ = ["Store", "StoreRejected", "open_store"]
 
 BUSY_WAIT_SECONDS = float(os.environ.get("PERFOPS_LOCK_TIMEOUT", "30"))
 # DuckDB's default memory limit is 80 % of RAM, and it keeps written blocks cached up to it, so a
@@ -21,22 +31,10 @@ BUSY_WAIT_SECONDS = float(os.environ.get("PERFOPS_LOCK_TIMEOUT", "30"))
 STORE_MEMORY = os.environ.get("PERFOPS_STORE_MEMORY", "1GB")
 
 
-class StoreRejected(Exception):
-    """The engine refused a bulk plan (a check failed, the file did not parse): nothing was kept."""
-
-
 class Store:
     """A connection to the workspace's store, with one repository object per table family."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection, path: Path | None) -> None:
-        from perfops.store.collect_repo import CollectStateRepo
-        from perfops.store.findings_repo import FindingsRepo
-        from perfops.store.ledger import Ledger
-        from perfops.store.retention_repo import RetentionRepo
-        from perfops.store.runs_repo import AnalysisRunsRepo
-        from perfops.store.telemetry_repo import TelemetryRepo
-        from perfops.store.tests_repo import TestsRepo
-
         con.execute("SET enable_progress_bar = false")  # perfops draws its own, only on a terminal
         con.execute("SET TimeZone = 'UTC'")  # the store keeps naive UTC; offsets convert to it
         self.con = con

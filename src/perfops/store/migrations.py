@@ -67,4 +67,13 @@ MIGRATIONS: list[str] = [
         '([?&;](token|access_token|api_key|apikey|api-key|key|password|passwd|secret|auth|authorization|bearer|x-api-key|sig|signature)=)[^&;#]*',
         '\1***', 'gi');
     """,
+    # 2: analysis runs get an id; the figures analyze computed, keyed by that run (model/figures.py)
+    """
+    ALTER TABLE analysis_runs ADD COLUMN run_id BIGINT;
+    UPDATE analysis_runs SET run_id = (SELECT count(*) FROM analysis_runs AS earlier
+                                       WHERE earlier."at" <= analysis_runs."at");
+    CREATE TABLE figures (
+        run_id BIGINT NOT NULL, kind VARCHAR NOT NULL, service VARCHAR NOT NULL, payload JSON NOT NULL
+    );
+    """,
 ]

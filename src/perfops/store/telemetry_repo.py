@@ -14,6 +14,7 @@ if TYPE_CHECKING:  # pandas and pyarrow load only when telemetry moves (keeps `f
     import pandas as pd
     import pyarrow as pa
 from perfops.model.tables import EVENT_COLUMNS, METRICS, TELEMETRY_COLUMNS
+from perfops.store.rejected import StoreRejected
 
 _KEY = "timestamp, service, endpoint, consumer, metric"
 _SERIES = "service, endpoint, consumer, metric"
@@ -63,8 +64,6 @@ class TelemetryRepo:
     def insert_plan(self, plan: BulkPlan) -> int:
         """Run a reader's bulk plan: DuckDB parses and checks the file in one parallel pass.
         A failed check raises (the caller rolls back and asks the reader for the exact line)."""
-        from perfops.store.database import StoreRejected
-
         try:
             return self._append(plan.select_sql, plan.params)
         except duckdb.Error as exc:

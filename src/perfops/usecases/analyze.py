@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from perfops.analysis.context import AnalysisContext
+from perfops.analysis.figures import compute_figures
 from perfops.analysis.notes import notes_of
 from perfops.analysis.registry import analyses
+from perfops.analysis.rootcause import link_causes
 from perfops.errors import PerfopsError
 from perfops.model.findings import Finding, severity_rank
 from perfops.store import open_store
+from perfops.store.findings_repo import FindingFilter
+from perfops.store.report_queries import ReportQueries
 from perfops.usecases.context import build_context, implausible_rows, parse_moment, parse_period
 from perfops.workspace import Workspace
 
@@ -24,6 +27,7 @@ class AnalysisResult:
     period_end: object
     by_area: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # what the user should know: the data read, series not judged
+    run_id: int | None = None
 
 
 def analyze(
@@ -43,12 +47,17 @@ def analyze(
             raise PerfopsError("the store holds no telemetry yet", hint="run 'perfops ingest FILE...' first")
         ctx = build_context(store, catalog, now=parse_moment(at), period=parse_period(period), categorical=True)
         notes = [note] if (note := implausible_rows(store)) else []
+        ctx = replace(ctx, sums=ReportQueries(store))
         findings, by_area = run_all(ctx, cluster=cluster or catalog.cluster, progress=progress)
         with store.transaction():
             saved = store.findings.save_analysis(findings, at=recorded_at, horizon=ctx.now)
-            store.analysis_runs.record(ctx.period_start, ctx.now, len(saved))
+            if progress:
+                progress("figures", len(by_area), len(by_area) + 1)
+            figures = compute_figures(ctx, [f for f in store.findings.list(FindingFilter(status="all"))
+                                              if f.status != "resolved"])
+            run_id = store.analysis_runs.record(ctx.period_start, ctx.now, len(saved), figures)
     saved.sort(key=lambda f: (severity_rank(f.severity), f.service))
-    return AnalysisResult(saved, ctx.period_start, ctx.now, by_area, notes + notes_of(ctx))
+    return AnalysisResult(saved, ctx.period_start, ctx.now, by_area, notes + notes_of(ctx), run_id)
 
 
 def run_all(
@@ -61,8 +70,9 @@ def run_all(
     areas = analyses()
     by_area: dict[str, int] = {}
     if cluster:
-        cluster_module = importlib.import_module("perfops.analysis.cluster")
-        findings = cluster_module.run_analyses_on_cluster(cluster, ctx, areas)
+        from perfops.analysis.cluster import run_analyses_on_cluster  # dask: imported only when asked for
+
+        findings = run_analyses_on_cluster(cluster, ctx, areas)
     else:
         findings = []
         for index, (name, run) in enumerate(areas.items()):
@@ -73,12 +83,7 @@ def run_all(
             findings.extend(found)
         if progress:
             progress("done", len(areas), len(areas))
-    findings = _dedupe(findings)
-    try:
-        rootcause = importlib.import_module("perfops.analysis.rootcause")
-    except ModuleNotFoundError:
-        return findings, by_area
-    return rootcause.link_causes(findings, ctx.catalog), by_area
+    return link_causes(_dedupe(findings), ctx.catalog), by_area
 
 
 def _dedupe(findings: list[Finding]) -> list[Finding]:

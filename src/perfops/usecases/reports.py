@@ -10,22 +10,23 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from perfops.analysis.context import AnalysisContext
 from perfops.errors import PerfopsError
 from perfops.model.catalog import Catalog
+from perfops.model.figures import AnalysisRun
 from perfops.model.findings import Finding
 from perfops.reports.aggregates import RUN_SERVICES
+from perfops.reports.section import ReportContext
 from perfops.store import Store, open_store
 from perfops.store.findings_repo import FindingFilter
 from perfops.store.report_queries import ReportQueries
-from perfops.usecases.context import build_context, parse_moment, parse_period
+from perfops.usecases.context import DEFAULT_HISTORY, StoreTelemetryLoader, parse_moment, parse_period
 from perfops.workspace import Workspace
 
 log = logging.getLogger("perfops.reports")
@@ -39,7 +40,7 @@ RESOLVED_WINDOW = timedelta(days=14)
 class DomainData:
     """Everything read from the store once per run, shared by every report of the run."""
 
-    ctx: AnalysisContext
+    ctx: ReportContext
     findings: list[Finding]  # every stored finding, any status
     history: list[dict[str, Any]]
     first_seen: dict[str, datetime]
@@ -47,66 +48,66 @@ class DomainData:
     rollup: Callable[..., pd.DataFrame]
     cache: dict[Any, Any]  # domain-wide results shared by every view of the run
     aggregates: Any = None  # per-service sums for batches of services (perfops.store.report_queries)
-    rollups: dict[tuple[Any, ...], pd.DataFrame] | None = None  # the rollup loader's memo
 
 
-@dataclass(frozen=True)
-class Shared:
-    """Domain-wide reads made once by the parent of a parallel run and handed to its workers
-    (perfops.reports.prefetch): the telemetry inventory and the rollup loader's memo."""
+# ---- choosing the analysis run -------------------------------------------------------------------
+def select_run(store: Store, at: str | None = None, period: str | None = None) -> AnalysisRun:
+    """The stored analysis run to show: the newest, or the one that ended at `at` and/or covers
+    `period`. Refuses (PerfopsError) when there is none, saying how to make it."""
+    end = parse_moment(at)
+    span = parse_period(period) if period else None
+    runs = [r for r in store.analysis_runs.runs() if end is None or r.period_end == end]
+    found = [r for r in runs if span is None or r.period == span]
+    if found and store.analysis_runs.find(end=found[0].period_end, period_start=found[0].period_start):
+        return found[0]
+    asked = " ".join(x for x in (f"--period {period}" if period else "", f"--at {at}" if at else "") if x)
+    if not runs:
+        what = f"for --at {at}" if at else "in this workspace"
+        raise PerfopsError(f"no stored analysis {what}",
+                           hint=f"run 'perfops analyze {asked}'".rstrip() + " first, then report")
+    if not found:
+        newest = runs[0]
+        raise PerfopsError(f"no stored analysis covers --period {period}; the newest covers "
+                           f"{newest.describe().split(': ', 1)[1]}",
+                           hint=f"run 'perfops analyze {asked}' first, or leave --period out")
+    raise PerfopsError(f"the stored {found[0].describe()} has no figures (it was made by an older perfops)",
+                       hint=f"run 'perfops analyze {asked}'".rstrip() + " again")
 
-    inventory: pd.DataFrame
-    rollups: dict[tuple[Any, ...], pd.DataFrame]
-    capacity_parts: list[list[str]] = field(default_factory=list)  # the executive's chunks of services
-    derived: dict[tuple[Any, ...], Any] = field(default_factory=dict)  # their capacity and cost figures
+
+def stored_run(workspace: Workspace, at: str | None = None, period: str | None = None) -> AnalysisRun:
+    """select_run on the workspace's store (PerfopsError when the workspace has none)."""
+    if not workspace.store_path.exists():
+        raise PerfopsError("no stored analysis in this workspace",
+                           hint="run 'perfops ingest FILE...' and 'perfops analyze' first")
+    with open_store(workspace.store_path, read_only=True) as store:
+        return select_run(store, at, period)
 
 
 # ---- reading the store -----------------------------------------------------------------------
-def load_domain(store: Store, catalog: Catalog, *, period: timedelta, now: datetime | None = None,
-                shared: Shared | None = None) -> DomainData:
-    ctx = build_context(store, catalog, now=now or newest_analysis_end(store), period=period)
+def load_domain(store: Store, catalog: Catalog, run: AnalysisRun) -> DomainData:
+    """The run's figures and the store's findings, events and test runs, read once."""
+    start = run.period_start - DEFAULT_HISTORY
+    ctx = ReportContext(catalog=catalog, run=run, figures=store.analysis_runs.figures(run.id),
+                        events=store.telemetry.events(start, run.period_end + timedelta(days=1)),
+                        test_runs=store.tests.runs(), load_telemetry=StoreTelemetryLoader(store))
     findings = store.findings.list(FindingFilter(status="all"))
     history = store.findings.history()
     first_seen: dict[str, datetime] = {}
     for row in history:
         if row["action"] == "found":
             first_seen.setdefault(row["finding_id"], row["at"])
-    cache: dict[tuple[Any, ...], pd.DataFrame] = dict(shared.rollups) if shared is not None else {}
+    cache: dict[tuple[Any, ...], pd.DataFrame] = {}
 
     def rollup(services: Sequence[str] | None, metrics: Sequence[str], start: datetime, end: datetime,
                bucket_seconds: int) -> pd.DataFrame:
         key = (tuple(services) if services is not None else None, tuple(metrics), start, end, bucket_seconds)
         if key not in cache:
-            cache[key] = telemetry_rollup(store, services, metrics, start, end, bucket_seconds)
+            cache[key] = store.telemetry.rollup(services, metrics, start, end, bucket_seconds)
         return cache[key]
 
     return DomainData(ctx=ctx, findings=findings, history=history, first_seen=first_seen,
-                      inventory=shared.inventory if shared is not None else telemetry_inventory(store),
-                      rollup=rollup, cache={}, aggregates=ReportQueries(store), rollups=cache)
-
-
-def analysed(workspace: Workspace) -> bool:
-    """Whether `perfops analyze` has run on this workspace (reports without it have no findings)."""
-    if not workspace.store_path.exists():
-        return False
-    with open_store(workspace.store_path, read_only=True) as store:
-        return newest_analysis_end(store) is not None
-
-
-def newest_analysis_end(store: Store) -> datetime | None:
-    """The end of the newest analysis period, so reports describe what was analysed."""
-    return store.analysis_runs.latest_end()
-
-
-def telemetry_rollup(store: Store, services: Sequence[str] | None, metrics: Sequence[str], start: datetime,
-                     end: datetime, bucket_seconds: int) -> pd.DataFrame:
-    """Whole-service values per bucket (see TelemetryRepo.rollup)."""
-    return store.telemetry.rollup(services, metrics, start, end, bucket_seconds)
-
-
-def telemetry_inventory(store: Store) -> pd.DataFrame:
-    """What telemetry each service has: (service, endpoint, metric, rows, first, last)."""
-    return store.telemetry.inventory()
+                      inventory=store.telemetry.inventory(), rollup=rollup, cache={},
+                      aggregates=ReportQueries(store))
 
 
 # ---- views -------------------------------------------------------------------------------------
@@ -168,49 +169,48 @@ def _render_text(report: Any, fmt: str) -> str:
 
 
 # ---- the use case ----------------------------------------------------------------------------
+Job = tuple[tuple[Any, ...], str, Path]  # (view arguments, format, path)
+
+
 def render_reports(
     workspace: Workspace,
     audience: str | None = None,
     squad: str | None = None,
     service: str | None = None,
-    period: str = "7d",
+    period: str | None = None,
     fmt: str | None = None,
     output: Path | None = None,
     *,
     at: str | None = None,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> list[Path]:
-    """Write the reports asked for and return their paths (see the module docstring)."""
+    """Write the reports asked for from the stored analysis run (the newest, or the one of
+    `at` / `period`) and return their paths (see the module docstring)."""
     catalog = workspace.load_catalog()
     _check_arguments(catalog, audience, squad, service, fmt, output)
+    run = stored_run(workspace, at, period)
     formats = (fmt,) if fmt else DEFAULT_FORMATS
     jobs = plan_jobs(catalog, audience, squad, service, formats, output, workspace.reports_dir)
     workers = _workers(len(jobs), fmt)
     if workers > 1:
-        written = _render_parallel(workspace, catalog, jobs, period, at, workers, progress)
+        written = _render_parallel(workspace, catalog, jobs, run, workers, progress)
     else:
-        written = render_jobs(workspace, catalog, jobs, period, at, progress)
+        written = render_jobs(workspace, catalog, jobs, run, progress)
     if output is None and audience is None:
-        written.append(write_index(workspace.reports_dir, written, catalog))
+        written.append(write_index(workspace.reports_dir, written, catalog, run))
     return written
 
 
-def render_jobs(workspace: Workspace, catalog: Catalog, jobs: list[tuple[tuple[Any, ...], str, Path]],
-                period: str, at: str | None, progress: Callable[[str, int, int], None] | None = None,
-                shared: Shared | None = None) -> list[Path]:
-    """Render jobs in this process over one read of the store (shared by every view; `shared`:
-    what the parent of a parallel run read for every worker)."""
+def render_jobs(workspace: Workspace, catalog: Catalog, jobs: list[Job], run: AnalysisRun,
+                progress: Callable[[str, int, int], None] | None = None) -> list[Path]:
+    """Render jobs in this process over one read of the store (shared by every view)."""
     from perfops.reports.compose import compose
 
     written = []
     composed: tuple[tuple[Any, ...], Any] | None = None  # the formats of one view share one composition
     with open_store(workspace.store_path, read_only=True) as store:
-        data = load_domain(store, catalog, period=parse_period(period), now=parse_moment(at), shared=shared)
+        data = load_domain(store, catalog, run)
         data.cache[RUN_SERVICES] = run_services(catalog, jobs)
-        if shared is not None and shared.derived:
-            from perfops.reports.capacity_data import adopt
-
-            adopt(data.cache, shared.derived)
         for index, (view_args, fmt_one, path) in enumerate(jobs):
             if progress:
                 progress(str(path.name), index, len(jobs))
@@ -220,7 +220,7 @@ def render_jobs(workspace: Workspace, catalog: Catalog, jobs: list[tuple[tuple[A
     return written
 
 
-def run_services(catalog: Catalog, jobs: list[tuple[tuple[Any, ...], str, Path]]) -> list[str]:
+def run_services(catalog: Catalog, jobs: list[Job]) -> list[str]:
     """The services the jobs' team reports cover, in the order they are rendered: the batches of
     perfops.reports.aggregates (a squad's services come together)."""
     names: list[str] = []
@@ -242,26 +242,22 @@ def _workers(jobs: int, fmt: str | None) -> int:
     return max(1, min(wanted, 8, jobs // 8))
 
 
-def _render_parallel(workspace: Workspace, catalog: Catalog, jobs: list[tuple[tuple[Any, ...], str, Path]], period: str,
-                     at: str | None, workers: int, progress: Callable[[str, int, int], None] | None) -> list[Path]:
+def _render_parallel(workspace: Workspace, catalog: Catalog, jobs: list[Job], run: AnalysisRun, workers: int,
+                     progress: Callable[[str, int, int], None] | None) -> list[Path]:
     """Split the jobs over worker processes; each opens the store read-only (DuckDB allows many
-    readers) and reads the domain once (see deal_jobs for the split)."""
+    readers) and reads the run's figures once. A squad's lead and developer reports go to the
+    same worker (they read the same batches of per-service sums)."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     from perfops.usecases.worker_lifetime import die_with_parent
 
-    chunks = deal_jobs(catalog, jobs, workers)
-    shared = read_shared(workspace, catalog, jobs, period, at)
+    chunks = split_jobs(catalog, jobs, workers)
     context = multiprocessing.get_context("spawn")
     written: list[Path] = []
     with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=die_with_parent,
                              initargs=(os.getpid(),)) as pool:  # no orphans when `report` is killed
-        lean = replace(shared, rollups={})  # the capacity figures need none of the rollups
-        parts = [pool.submit(derive_capacity, workspace, catalog, period, at, lean, names)
-                 for names in shared.capacity_parts]
-        shared = replace(shared, capacity_parts=[], derived=_collect(parts))
-        futures = [pool.submit(render_jobs, workspace, catalog, chunk, period, at, None, shared) for chunk in chunks]
+        futures = [pool.submit(render_jobs, workspace, catalog, chunk, run) for chunk in chunks]
         for index, future in enumerate(futures):
             written.extend(future.result())
             if progress:
@@ -270,64 +266,18 @@ def _render_parallel(workspace: Workspace, catalog: Catalog, jobs: list[tuple[tu
     return sorted(written, key=lambda p: order.get(p, 0))
 
 
-def _collect(parts: list[Any]) -> dict[tuple[Any, ...], Any]:
-    """The workers' capacity figures; a chunk that failed is left to the executive report, which
-    computes it again (and stops with exit 70 if it fails there too: no traceback printed here)."""
-    derived: dict[tuple[Any, ...], Any] = {}
-    for part in parts:
-        try:
-            derived.update(part.result())
-        except Exception:
-            log.debug("capacity figures of a chunk of services failed in a worker", exc_info=True)
-    return derived
-
-
-def read_shared(workspace: Workspace, catalog: Catalog, jobs: list[tuple[tuple[Any, ...], str, Path]], period: str,
-                at: str | None) -> Shared:
-    """The domain-wide reads of the jobs' reports, made once (perfops.reports.prefetch)."""
-    from perfops.reports.capacity_data import split
-    from perfops.reports.prefetch import warm
-
-    audiences = {args[0] for args, _, _ in jobs}
-    with open_store(workspace.store_path, read_only=True) as store:
-        data = load_domain(store, catalog, period=parse_period(period), now=parse_moment(at))
-        view = make_view(data, "executive")
-        warm(view, audiences)
-    parts = list(split(view, [s.name for s in catalog.services])) if "executive" in audiences else []
-    return Shared(inventory=data.inventory, rollups=dict(data.rollups or {}), capacity_parts=parts)
-
-
-def derive_capacity(workspace: Workspace, catalog: Catalog, period: str, at: str | None, shared: Shared,
-                    names: list[str]) -> dict[tuple[Any, ...], Any]:
-    """In a worker: the executive's capacity and cost figures of one chunk of services (the
-    chunks are the slowest part of the executive report; the workers share them out)."""
-    from perfops.reports.capacity_data import derived_entries
-
-    with open_store(workspace.store_path, read_only=True) as store:
-        data = load_domain(store, catalog, period=parse_period(period), now=parse_moment(at), shared=shared)
-        return derived_entries(make_view(data, "executive"), names)
-
-
-def deal_jobs(catalog: Catalog, jobs: list[tuple[tuple[Any, ...], str, Path]], workers: int,
-              ) -> list[list[tuple[tuple[Any, ...], str, Path]]]:
-    """Jobs per worker: a view's formats stay together (they share one composition) and so do a
-    squad's lead and developer reports (they share the per-service figures a worker caches).
-    Squads go to the least loaded worker, largest first (LPT); the executive report counts as
-    many views as the domain has squads, as it covers them all."""
-    groups: dict[str, list[tuple[tuple[Any, ...], str, Path]]] = {}
-    weight: dict[str, float] = {}
+def split_jobs(catalog: Catalog, jobs: list[Job], workers: int) -> list[list[Job]]:
+    """Jobs per worker, grouped by squad (the executive report on its own), the groups dealt to
+    the least loaded worker, largest first."""
+    groups: dict[str, list[Job]] = {}
     for job in jobs:
         audience, squad, service = job[0]
-        owner = squad or (catalog.squad_of(service) if service else "") or ""
-        key = "" if audience == "executive" else owner
+        key = "" if audience == "executive" else (squad or (catalog.squad_of(service) if service else "") or "")
         groups.setdefault(key, []).append(job)
-        weight[key] = weight.get(key, 0.0) + (max(1, len(catalog.squads)) if audience == "executive" else 1.0)
-    chunks: list[list[tuple[tuple[Any, ...], str, Path]]] = [[] for _ in range(workers)]
-    load = [0.0] * workers
-    for key in sorted(groups, key=lambda k: (-weight[k], k)):
-        least = load.index(min(load))
+    chunks: list[list[Job]] = [[] for _ in range(workers)]
+    for key in sorted(groups, key=lambda k: (-len(groups[k]), k)):
+        least = min(range(workers), key=lambda i: len(chunks[i]))
         chunks[least].extend(groups[key])
-        load[least] += weight[key]
     return [chunk for chunk in chunks if chunk]
 
 
@@ -350,7 +300,7 @@ def _check_arguments(catalog: Catalog, audience: str | None, squad: str | None, 
 
 
 def plan_jobs(catalog: Catalog, audience: str | None, squad: str | None, service: str | None,
-              formats: Sequence[str], output: Path | None, folder: Path) -> list[tuple[tuple[Any, ...], str, Path]]:
+              formats: Sequence[str], output: Path | None, folder: Path) -> list[Job]:
     """(view arguments, format, path) for every report to write."""
     views: list[tuple[tuple[Any, ...], Path]] = []
     if audience in (None, "executive"):
@@ -383,28 +333,30 @@ def report_file(base: Path, fmt: str) -> Path:
     return base.with_name(f"{name}.{fmt}")
 
 
-def write_index(folder: Path, written: list[Path], catalog: Catalog) -> Path:
+def write_index(folder: Path, written: list[Path], catalog: Catalog, run: AnalysisRun | None = None) -> Path:
     from perfops.reports.templating import environment
 
     links = [(p.relative_to(folder).as_posix(), p.stem, p.parent.name) for p in written
              if p.suffix == ".html" and folder in p.parents]
-    html = environment().get_template("index.html.j2").render(catalog=catalog, links=links)
+    html = environment().get_template("index.html.j2").render(catalog=catalog, links=links,
+                                                              run=run.describe() if run else None)
     path = folder / "index.html"
     path.write_text(html, encoding="utf-8")
     return path
 
 
 # ---- for the dashboard ------------------------------------------------------------------------
-def dashboard_view(workspace: Workspace, period: str = "7d") -> tuple[Catalog, Any, Any, list[Finding]]:
-    """(catalog, executive view, domain picture, every finding) read once, then detached from the
-    store: the view's loaders only serve what was read (the dashboard closes the store at once)."""
+def dashboard_view(workspace: Workspace, period: str | None = None) -> tuple[Catalog, Any, Any, list[Finding]]:
+    """(catalog, executive view of the newest stored analysis run, domain picture, every finding)
+    read once, then detached from the store: the view's loaders only serve what was read (the
+    dashboard closes the store at once)."""
     from dataclasses import replace
 
     from perfops.reports.picture import build_picture
 
     catalog = workspace.load_catalog()
     with open_store(workspace.store_path, read_only=True) as store:
-        data = load_domain(store, catalog, period=parse_period(period))
+        data = load_domain(store, catalog, select_run(store, None, period))
         view = make_view(data, "executive")
         picture = build_picture(view)
     cached = data.rollup
@@ -415,9 +367,12 @@ def dashboard_view(workspace: Workspace, period: str = "7d") -> tuple[Catalog, A
         except Exception:  # not read while the store was open, and the store is closed now
             return pd.DataFrame(columns=["bucket", "service", "metric", "value"])
 
-    view = replace(view, ctx=replace(view.ctx, load_telemetry=lambda *a: pd.DataFrame()), rollup=rollup,
-                   aggregates=None)
+    view = replace(view, ctx=replace(view.ctx, load_telemetry=_no_rows), rollup=rollup, aggregates=None)
     return catalog, view, picture, data.findings
+
+
+def _no_rows(*_: Any) -> pd.DataFrame:
+    return pd.DataFrame()
 
 
 def service_series(workspace: Workspace, service: str, endpoint: str | None, end: datetime,
@@ -429,7 +384,7 @@ def service_series(workspace: Workspace, service: str, endpoint: str | None, end
     metrics = ["requests", "errors", "latency_p95_ms"]
     with open_store(workspace.store_path, read_only=True) as store:
         if endpoint is None:
-            frame = telemetry_rollup(store, [service], metrics, start, end, 3600).rename(columns={"bucket": "timestamp"})
+            frame = store.telemetry.rollup([service], metrics, start, end, 3600).rename(columns={"bucket": "timestamp"})
         else:
             raw = store.telemetry.load(services=[service], metrics=metrics, start=start, end=end,
                                        endpoint=endpoint, consumers=False)
@@ -457,16 +412,16 @@ def _series_json(frame: pd.DataFrame, start: datetime, end: datetime) -> dict[st
 
 
 # ---- for the terminal ------------------------------------------------------------------------
-def executive_summary_text(workspace: Workspace, period: str = "7d", at: str | None = None, limit: int = 8) -> str:
+def executive_summary_text(workspace: Workspace, period: str | None = None, at: str | None = None, limit: int = 8) -> str:
     """A few plain lines for the terminal: headline, squads not normal, the top findings."""
-    from perfops.reports import format as fmt
-    from perfops.reports import health
+    from perfops.model import format as fmt
+    from perfops.model import health
+    from perfops.reports.overview_domain import headline
     from perfops.reports.picture import build_picture
-    from perfops.reports.sections.overview import headline
 
     catalog = workspace.load_catalog()
     with open_store(workspace.store_path, read_only=True) as store:
-        data = load_domain(store, catalog, period=parse_period(period), now=parse_moment(at))
+        data = load_domain(store, catalog, select_run(store, at, period))
         view = make_view(data, "executive")
         pic = build_picture(view)
     lines = [f"{catalog.domain}: {headline(pic.counts(), len(pic.services))}"]

@@ -29,6 +29,7 @@ from pydantic import BaseModel
 from perfops.errors import NotFoundError, PerfopsError, WorkspaceBusyError
 from perfops.web import pages
 from perfops.web.data import RETRY_AFTER, DashboardData, Snapshot, finding_key, workspace_of
+from perfops.web.figures_routes import figure_routes
 from perfops.web.freshness import Freshness, with_note
 from perfops.web.idempotency import WriteLedger
 
@@ -73,7 +74,7 @@ from perfops.web.limits import BodySizeLimit, WriteRateLimit  # noqa: E402
 from perfops.web.security import HostCheck, OriginCheck, SecurityHeaders, allowed_hosts  # noqa: E402
 
 
-def create_app(workspace: Path | str, *, token: str | None = None, period: str = "7d", host: str | None = None,
+def create_app(workspace: Path | str, *, token: str | None = None, period: str | None = None, host: str | None = None,
                trusted_proxies: Sequence[str] | None = None, scheduler: Any = None) -> FastAPI:
     """`host`: the address `serve --host` binds (answered besides the loopback names, see
     web/security.py); `trusted_proxies`: the addresses of reverse proxies whose
@@ -99,6 +100,7 @@ def create_app(workspace: Path | str, *, token: str | None = None, period: str =
     from perfops.web.metrics import metrics_routes
 
     metrics_routes(app, data, scheduler)
+    figure_routes(app, data)  # the stored figures: SLO, capacity, cost, maturity, tests (web/figures_routes.py)
     return app
 
 

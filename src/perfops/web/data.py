@@ -103,7 +103,7 @@ class Snapshot:
 
 
 class DashboardData:
-    def __init__(self, workspace: Workspace, period: str = "7d", *, clock: Callable[[], float] = time.monotonic,
+    def __init__(self, workspace: Workspace, period: str | None = None, *, clock: Callable[[], float] = time.monotonic,
                  wall: Callable[[], datetime] = utc_now, sleep: Callable[[float], None] = time.sleep) -> None:
         self.workspace = workspace
         self.period = period

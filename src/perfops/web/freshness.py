@@ -20,7 +20,7 @@ from datetime import datetime
 
 from markupsafe import escape
 
-from perfops.reports.format import local_time
+from perfops.model.format import local_time
 
 MARK = "<!--perfops:freshness-->"  # in base.html.j2, where the note goes
 AS_OF_HEADER = "X-Perfops-Data-As-Of"

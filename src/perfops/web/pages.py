@@ -1,5 +1,5 @@
 """Page and API content of the dashboard, from a snapshot (no SQL, no statistics here: the
-statuses, ranking and figures come from perfops.reports.health / picture, as in the reports)."""
+statuses, ranking and figures come from perfops.model.health / picture, as in the reports)."""
 
 from __future__ import annotations
 
@@ -8,21 +8,23 @@ from functools import lru_cache
 from typing import Any
 
 from perfops.errors import NotFoundError, PerfopsError
+from perfops.model import format as fmt
+from perfops.model import health
 from perfops.model.findings import CATEGORIES, SEVERITIES, STATUSES, Finding
-from perfops.reports import format as fmt
-from perfops.reports import health
 from perfops.reports.overview_team import finding_age
 from perfops.web.data import Snapshot
 
 
 @lru_cache(maxsize=1)
 def _env() -> Any:
-    from jinja2 import Environment, PackageLoader, StrictUndefined
+    """The reports' one Jinja environment (perfops.reports.templating: autoescape, strict
+    undefined, people's formats as filters) looking in the dashboard's templates first."""
+    from jinja2 import ChoiceLoader, PackageLoader
 
-    env = Environment(loader=PackageLoader("perfops.web", "templates"), autoescape=True,
-                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.filters.update({"compact": fmt.compact, "ms": fmt.ms, "pct": fmt.pct, "change": fmt.change,
-                        "number": fmt.number, "money": fmt.money})
+    from perfops.reports.templating import environment
+
+    base = environment()
+    env = base.overlay(loader=ChoiceLoader([PackageLoader("perfops.web", "templates"), base.loader]))
     env.globals["write_key"] = lambda: uuid.uuid4().hex  # a form's idempotency key (web/idempotency.py)
     return env
 
@@ -86,7 +88,7 @@ def _finding_row(snap: Snapshot, f: Finding) -> dict[str, Any]:
 
 # ---- JSON ----------------------------------------------------------------------------------------
 def domain_json(snap: Snapshot) -> dict[str, Any]:
-    from perfops.reports.sections.overview import headline
+    from perfops.reports.overview_domain import headline
 
     pic = snap.picture
     severe = [f for f in snap.view.active if f.severity in ("critical", "high")]

@@ -6,7 +6,8 @@
   instances needed);
 * developer: the same table and, per service, the forecast chart — history, forecast, its 90%
   interval and the capacity line, told apart by line style and labels, not colour.
-Figures come from perfops.analysis.capacity_model (definitions in docs/methods/capacity_cost.md).
+Figures are the stored CapacityFigure records `analyze` computed (perfops.model.figures;
+definitions in docs/methods/capacity_cost.md).
 """
 
 from __future__ import annotations
@@ -18,15 +19,11 @@ from typing import Any
 import numpy as np
 from markupsafe import Markup
 
-from perfops.analysis.capacity_model import (
-    CapacityParams,
-    ServiceCapacity,
-)
+from perfops.model import format as fmt
+from perfops.model.figures import CapacityFigure
 from perfops.model.findings import Finding
 from perfops.reports import charts
-from perfops.reports import format as fmt
 from perfops.reports.blocks import Doc, md_escape, severity_cell
-from perfops.reports.capacity_data import derived_of, states
 from perfops.reports.section import ReportView, Section
 
 MAX_CHARTS = 6
@@ -36,17 +33,17 @@ MAX_ROWS = 25
 def build(view: ReportView) -> list[Section]:
     if view.audience == "executive":
         return [saturation_calendar(view), domain_growth(view)]
-    states = assess(view, _chart_services(view), keep_series=view.audience == "developer")
+    states = figures_of(view, _chart_services(view))
     sections = [capacity_table(view, states)]
     if view.audience == "developer":
         sections.append(forecast_charts(view, states))
     return sections
 
 
-def assess(view: ReportView, names: list[str], keep_series: bool) -> list[ServiceCapacity]:
-    """perfops.analysis.capacity_model.assess over the run's shared chunks, computed once per
-    service for the run (capacity_data.states, which keeps the forecast series for the charts)."""
-    return states(view, names)  # with the series either way: a table ignores them
+def figures_of(view: ReportView, names: list[str]) -> list[CapacityFigure]:
+    """The stored capacity figures of `names` (in that order)."""
+    stored = view.ctx.figures.capacity
+    return [stored[n] for n in names if n in stored]
 
 
 def _chart_services(view: ReportView) -> list[str]:
@@ -126,14 +123,17 @@ def domain_growth(view: ReportView) -> Section:
 
 def domain_weekly_volumes(view: ReportView) -> list[float]:
     """Requests per whole week (ending at `now`) summed over the services in scope."""
-    names = _chart_services(view)
-    total: np.ndarray | None = None
-    for part in derived_of(view, names):
-        vols = part.volumes
-        with np.errstate(invalid="ignore"):
-            part = np.nansum(vols, axis=0)
-        total = part if total is None or len(total) != len(part) else total + part
-    return [] if total is None else [float(v) for v in total if v > 0]
+    rows = [f.weekly_requests for f in figures_of(view, _chart_services(view))]
+    if not rows:
+        return []
+    weeks = max(len(r) for r in rows)
+    matrix = np.full((len(rows), weeks), np.nan)
+    for i, r in enumerate(rows):  # aligned at the newest week
+        if r:
+            matrix[i, weeks - len(r):] = [np.nan if v is None else v for v in r]
+    with np.errstate(invalid="ignore"):
+        total = np.nansum(matrix, axis=0)
+    return [float(v) for v in total if v > 0]
 
 
 def _change(new: float, old: float) -> float | None:
@@ -141,32 +141,33 @@ def _change(new: float, old: float) -> float | None:
 
 
 # ---- lead and developer ------------------------------------------------------------------------------
-def capacity_table(view: ReportView, states: list[ServiceCapacity]) -> Section:
-    params = CapacityParams.from_ctx(view.ctx)
+def capacity_table(view: ReportView, states: list[CapacityFigure]) -> Section:
+    margin = states[0].safety_margin if states else 0.10
     doc = Doc()
     rows, data = [], []
     for s in states:
-        needed = s.needed_instances(s.growth, params.safety_margin)
+        needed = s.instances_needed
         sat = s.saturation
         rows.append([s.service, fmt.number(s.instances), fmt.number(s.peak_tps, 1), fmt.number(s.capacity_tps, 0),
-                     fmt.pct(s.tps_util, 0), fmt.pct(s.peak_cpu, 0), fmt.pct(s.cpu_target, 0),
+                     fmt.pct(s.throughput_utilisation_pct, 0), fmt.pct(s.peak_cpu_pct, 0), fmt.pct(s.cpu_target_pct, 0),
                      fmt.number(needed) if needed else "–",
                      f"{fmt.number(sat.days, 0)} days" if sat else "not within horizon"])
         data.append(_state_data(s, needed))
     doc.note("Peak = 99th percentile of 5-minute values over the last 7 days; capacity = instances × "
              "max requests/s per instance; 'needed' keeps the forecast peak under the target with a "
-             f"{params.safety_margin:.0%} margin.")
+             f"{margin:.0%} margin.")
     doc.table(["Service", "Instances", "Peak req/s", "Capacity req/s", "Throughput used", "Peak CPU", "Target",
                "Instances needed", "Runs out in"], rows, cls="capacity-table", empty="No service in scope.")
     return doc.section("capacity-table", "Capacity and headroom", 45, data)
 
 
-def _state_data(s: ServiceCapacity, needed: int | None) -> dict[str, Any]:
+def _state_data(s: CapacityFigure, needed: int | None) -> dict[str, Any]:
     sat = s.saturation
     return {"service": s.service, "instances": s.instances, "instances_source": s.instances_source,
-            "peak_tps": _num(s.peak_tps), "capacity_tps": _num(s.capacity_tps), "throughput_utilisation_pct": _num(s.tps_util),
-            "peak_cpu_pct": _num(s.peak_cpu), "cpu_target_pct": s.cpu_target, "headroom_pct": _num(s.headroom_pct),
-            "instances_needed": needed, "growth_over_horizon": _num(s.growth),
+            "peak_tps": _num(s.peak_tps), "capacity_tps": _num(s.capacity_tps),
+            "throughput_utilisation_pct": _num(s.throughput_utilisation_pct),
+            "peak_cpu_pct": _num(s.peak_cpu_pct), "cpu_target_pct": s.cpu_target_pct, "headroom_pct": _num(s.headroom_pct),
+            "instances_needed": needed, "growth_over_horizon": _num(s.growth_over_horizon),
             "days_to_saturation": sat.days if sat else None}
 
 
@@ -174,11 +175,11 @@ def _num(value: float | None) -> float | None:
     return None if value is None or not math.isfinite(value) else round(float(value), 3)
 
 
-def forecast_charts(view: ReportView, states: list[ServiceCapacity]) -> Section:
+def forecast_charts(view: ReportView, states: list[CapacityFigure]) -> Section:
     doc = Doc()
     drawn = 0
     for s in sorted(states, key=lambda s: (s.saturation.days if s.saturation else math.inf, s.service)):
-        if drawn >= MAX_CHARTS or not s.series:
+        if drawn >= MAX_CHARTS or s.forecast is None or not s.forecast.history_times:
             continue
         doc.rich(forecast_chart(s), forecast_words(s))
         drawn += 1
@@ -191,24 +192,28 @@ def forecast_charts(view: ReportView, states: list[ServiceCapacity]) -> Section:
     return doc.section("capacity-forecast", "Traffic forecast against capacity", 46, {})
 
 
-def forecast_chart(s: ServiceCapacity) -> Markup:
+def forecast_chart(s: CapacityFigure) -> Markup:
     """History, forecast, its interval and the capacity line as one inline SVG."""
-    ser = s.series
-    hist_x = [t.astype(datetime) for t in ser["history_times"]]
-    fc_x = [t.astype(datetime) for t in ser["forecast_times"]]
-    series = [charts.Series("daily peak so far", hist_x, list(ser["history"]), style=0, markers=True),
-              charts.Series("forecast daily peak", fc_x, list(ser["mean"]), style=1)]
-    if ser.get("capacity"):
-        series.append(charts.Series("capacity", [hist_x[0], fc_x[-1]], [ser["capacity"]] * 2, style=3))
+    ser = s.forecast
+    assert ser is not None
+    hist_x, fc_x = list(ser.history_times), list(ser.forecast_times)
+    series = [charts.Series("daily peak so far", hist_x, _nan(ser.history), style=0, markers=True),
+              charts.Series("forecast daily peak", fc_x, _nan(ser.mean), style=1)]
+    if ser.capacity:
+        series.append(charts.Series("capacity", [hist_x[0], fc_x[-1]], [ser.capacity] * 2, style=3))
     # the interval as two dotted lines, not a hatched band: a hatch pattern costs ~250 kB of SVG
-    series += [charts.Series("90% interval, upper", fc_x, list(ser["upper"]), style=2),
-               charts.Series("90% interval, lower", fc_x, list(ser["lower"]), style=2)]
+    series += [charts.Series("90% interval, upper", fc_x, _nan(ser.upper), style=2),
+               charts.Series("90% interval, lower", fc_x, _nan(ser.lower), style=2)]
     chart = charts.Chart(title=f"{s.service}: daily peak requests/s (p99 of 5-minute), history and forecast",
                          series=series, y_label="requests/s", height_in=2.4)
     return charts.line_chart(chart)
 
 
-def forecast_words(s: ServiceCapacity) -> str:
+def _nan(values: list[float | None]) -> list[float]:
+    return [math.nan if v is None else v for v in values]
+
+
+def forecast_words(s: CapacityFigure) -> str:
     """The chart in words for Markdown."""
     sat = s.saturation
     peak = fmt.number(s.peak_tps, 1)

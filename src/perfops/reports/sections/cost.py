@@ -4,7 +4,8 @@
   1,000 requests per service and for the domain, top savings with dollars;
 * lead and developer: the same per service of their scope, plus cost per endpoint allocated by
   its share of the service's requests.
-Figures come from perfops.analysis.capacity_costs (definitions in docs/methods/capacity_cost.md).
+Figures are the stored CostFigure records `analyze` computed (perfops.model.figures; definitions
+in docs/methods/capacity_cost.md).
 """
 
 from __future__ import annotations
@@ -12,14 +13,12 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from perfops.analysis.capacity_costs import ServiceCost
-from perfops.reports import format as fmt
+from perfops.model import format as fmt
+from perfops.model.figures import CostFigure
 from perfops.reports.aggregates import for_services
 from perfops.reports.blocks import Doc
-from perfops.reports.capacity_data import derived_of
 from perfops.reports.section import ReportView, Section
 
 TOP_SERVICES = 15
@@ -35,9 +34,9 @@ def build(view: ReportView) -> list[Section]:
     return sections
 
 
-def service_costs(view: ReportView) -> list[ServiceCost]:
-    names = [n for n in view.services_in_scope if n in view.ctx.catalog.service_by_name]
-    return [c for part in derived_of(view, names) for c in part.costs]
+def service_costs(view: ReportView) -> list[CostFigure]:
+    stored = view.ctx.figures.cost
+    return [stored[n] for n in view.services_in_scope if n in stored]
 
 
 def _sum(values: list[float | None]) -> float | None:
@@ -45,23 +44,17 @@ def _sum(values: list[float | None]) -> float | None:
     return float(sum(known)) if known else None
 
 
-def _week_spend(c: ServiceCost, weeks_back: int) -> float | None:
-    n = len(c.daily_spend)
-    part = c.daily_spend[max(0, n - 7 * (weeks_back + 1)) : n - 7 * weeks_back]
-    return float(np.nansum(part)) if part.size == 7 and np.isfinite(part).any() else None
-
-
-def domain_totals(costs: list[ServiceCost]) -> dict[str, float | None]:
-    monthly = _sum([c.monthly_spend() for c in costs])
-    requests = _sum([c.monthly_requests() for c in costs if c.monthly_spend() is not None])
+def domain_totals(costs: list[CostFigure]) -> dict[str, float | None]:
+    monthly = _sum([c.monthly_spend for c in costs])
+    requests = _sum([c.monthly_requests for c in costs if c.monthly_spend is not None])
     return {
-        "monthly_spend": monthly, "last_7_days": _sum([_week_spend(c, 0) for c in costs]),
-        "previous_7_days": _sum([_week_spend(c, 1) for c in costs]),
+        "monthly_spend": monthly, "last_7_days": _sum([c.last_7_days for c in costs]),
+        "previous_7_days": _sum([c.previous_7_days for c in costs]),
         "cost_per_1000_requests": monthly / (requests / 1000.0) if monthly and requests else None,
     }
 
 
-def spend_section(view: ReportView, costs: list[ServiceCost]) -> Section:
+def spend_section(view: ReportView, costs: list[CostFigure]) -> Section:
     cur = view.ctx.catalog.currency
     totals = domain_totals(costs)
     doc = Doc()
@@ -72,7 +65,7 @@ def spend_section(view: ReportView, costs: list[ServiceCost]) -> Section:
     doc.para(f"The domain spends {fmt.money(totals['monthly_spend'], cur, 'month')} at the current rate "
              f"({fmt.money(totals['last_7_days'], cur)} in the last 7 days, {fmt.change(wow)} on the week before); "
              f"a thousand requests cost {_unit(totals['cost_per_1000_requests'], cur)} on average.", "headline")
-    ranked = sorted((c for c in costs if c.monthly_spend()), key=lambda c: -(c.monthly_spend() or 0))
+    ranked = ranked_by_spend(costs)
     rows = [_service_row(c, cur) for c in ranked[:TOP_SERVICES]]
     doc.table(["Service", "Squad", "Spend a month", "Cost per 1,000 requests", "Change vs history"],
               rows, cls="cost-table")
@@ -80,6 +73,11 @@ def spend_section(view: ReportView, costs: list[ServiceCost]) -> Section:
         doc.note(f"The {TOP_SERVICES} largest of {len(ranked)} services with cost data.")
     data = {"domain": totals, "services": [_service_data(c) for c in ranked]}
     return doc.section("cost-spend", "Spend and cost per transaction", 52, data)
+
+
+def ranked_by_spend(costs: list[CostFigure]) -> list[CostFigure]:
+    """The services with spend, largest first (catalog order among equals)."""
+    return sorted((c for c in costs if c.monthly_spend), key=lambda c: -(c.monthly_spend or 0))
 
 
 def _pct(new: float | None, old: float | None) -> float | None:
@@ -95,15 +93,15 @@ def _unit(value: float | None, currency: str) -> str:
     return f"{symbol}{value:.3g}"
 
 
-def _service_row(c: ServiceCost, cur: str) -> list[Any]:
-    now, before = c.unit_cost(c.period), c.unit_cost(c.history)
-    return [c.service, c.squad, fmt.money(c.monthly_spend(), cur, "month"), _unit(now, cur),
+def _service_row(c: CostFigure, cur: str) -> list[Any]:
+    now, before = c.cost_per_1000_requests, c.cost_per_1000_requests_before
+    return [c.service, c.squad, fmt.money(c.monthly_spend, cur, "month"), _unit(now, cur),
             fmt.change(_pct(now, before))]
 
 
-def _service_data(c: ServiceCost) -> dict[str, Any]:
-    now, before = c.unit_cost(c.period), c.unit_cost(c.history)
-    return {"service": c.service, "squad": c.squad, "monthly_spend": c.monthly_spend(),
+def _service_data(c: CostFigure) -> dict[str, Any]:
+    now, before = c.cost_per_1000_requests, c.cost_per_1000_requests_before
+    return {"service": c.service, "squad": c.squad, "monthly_spend": c.monthly_spend,
             "cost_per_1000_requests": now, "cost_per_1000_requests_before": before,
             "cost_per_request": now / 1000.0 if now else None, "cost_source": c.source}
 
@@ -128,7 +126,7 @@ def savings_section(view: ReportView) -> Section:
     return doc.section("cost-savings", "Savings", 54, data)
 
 
-def endpoint_section(view: ReportView, costs: list[ServiceCost]) -> Section:
+def endpoint_section(view: ReportView, costs: list[CostFigure]) -> Section:
     """Cost per endpoint allocated by its share of the service's requests in the period."""
     cur = view.ctx.catalog.currency
     shares = endpoint_shares(view, [c.service for c in costs])
@@ -136,10 +134,10 @@ def endpoint_section(view: ReportView, costs: list[ServiceCost]) -> Section:
     rows, data = [], []
     for (service, endpoint), share in shares.items():
         c = by_name.get(service)
-        spend = c.monthly_spend() if c else None
+        spend = c.monthly_spend if c else None
         if spend is None:
             continue
-        unit = c.unit_cost(c.period) if c else None
+        unit = c.cost_per_1000_requests if c else None
         rows.append([service, endpoint, fmt.pct(100 * share, 1), fmt.money(spend * share, cur, "month"), _unit(unit, cur)])
         data.append({"service": service, "endpoint": endpoint, "request_share": share,
                      "monthly_cost": spend * share, "cost_per_1000_requests": unit})

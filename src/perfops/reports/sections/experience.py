@@ -9,30 +9,66 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
-from perfops.analysis import experience
-from perfops.analysis.experience import JourneyExperience, ServiceExperience
+from perfops.model.figures import ExperienceFigure, JourneyFigure
+from perfops.model.format import compact, ms, pct
 from perfops.reports.blocks import Doc, severity_cell, status_cell
-from perfops.reports.experience_data import detail_overview
-from perfops.reports.format import compact, ms, pct
 from perfops.reports.section import ReportView, Section
-from perfops.reports.slo_figures import brief_overview
 
 ORDER = 130
 
 
+@dataclass(frozen=True)
+class ServiceExperience:
+    """A stored ExperienceFigure as the rows the tables read."""
+
+    service: str
+    squad: str
+    tier: int
+    slo: list[dict[str, Any]] = field(default_factory=list)
+    monthly: list[dict[str, Any]] = field(default_factory=list)
+    apdex: list[dict[str, Any]] = field(default_factory=list)
+    consumers: list[dict[str, Any]] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, figure: ExperienceFigure) -> ServiceExperience:
+        return cls(figure.service, figure.squad, figure.tier, [r.model_dump() for r in figure.slo],
+                   [r.model_dump(exclude_none=True) for r in figure.monthly], [r.model_dump() for r in figure.apdex],
+                   [r.model_dump() for r in figure.consumers])
+
+
 def build(view: ReportView) -> list[Section]:
-    if view.audience == "executive":  # SLO figures from sums per service (perfops.reports.slo_figures)
-        return [slo_section(view, brief_overview(view), brief=True)]
-    # SLO figures from sums, Apdex and consumers from the rows they read (perfops.reports.experience_data)
-    services = detail_overview(view)
-    journeys = experience.journey_overview(view.ctx, view.services_in_scope, view.cache)
+    services = stored_services(view)
+    if view.audience == "executive":
+        return [slo_section(view, services, brief=True)]
+    journeys = stored_journeys(view)
     sections = [slo_section(view, services, brief=False), journey_section(view, journeys),
                 consumer_section(view, services)]
     if view.audience == "developer":
         sections.append(apdex_section(services))
     return sections
+
+
+def stored_services(view: ReportView) -> list[ServiceExperience]:
+    """The stored experience figures of the services in scope (blank for a service without)."""
+    stored = view.ctx.figures.experience
+    catalog = view.ctx.catalog
+    out = []
+    for name in view.services_in_scope:
+        if name in stored:
+            out.append(ServiceExperience.of(stored[name]))
+        elif name in catalog.service_by_name:
+            svc = catalog.service_by_name[name]
+            out.append(ServiceExperience(name, svc.squad, svc.tier))
+    return out
+
+
+def stored_journeys(view: ReportView) -> list[JourneyFigure]:
+    """The stored journeys that go through a service in scope."""
+    scope = set(view.services_in_scope)
+    return [j for j in view.ctx.figures.journeys if scope & set(j.services)]
 
 
 # ---- SLOs --------------------------------------------------------------------------------------
@@ -162,7 +198,7 @@ def _month_cell(month: dict[str, Any], sli: str) -> Any:
 
 
 # ---- journeys ------------------------------------------------------------------------------------
-def journey_section(view: ReportView, journeys: list[JourneyExperience]) -> Section:
+def journey_section(view: ReportView, journeys: list[JourneyFigure]) -> Section:
     doc = Doc()
     scope = set(view.services_in_scope)
     if not journeys:

@@ -12,10 +12,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pandas as pd
-
-from perfops.analysis.feedback import evaluate_run
-from perfops.analysis.feedback_compare import Thresholds
 from perfops.reports.blocks import Doc, severity_cell
 from perfops.reports.section import ReportView, Section
 
@@ -50,15 +46,12 @@ def findings_section(view: ReportView) -> Section:
 def endpoints_section(view: ReportView) -> Section:
     doc = Doc()
     data: list[dict[str, Any]] = []
-    runs = view.ctx.test_runs
+    stored = view.ctx.figures.tests  # the newest run of each service against production (analyze)
     for name in view.services_in_scope:
-        service = view.ctx.catalog.service_by_name.get(name)
-        mine = runs[runs["service"] == name] if runs is not None and len(runs) else pd.DataFrame()
-        if service is None or mine.empty:
+        comparison = stored.get(name)
+        if comparison is None:
             continue
-        latest = mine.sort_values("start").iloc[-1].to_dict()
-        comparison, _ = evaluate_run(view.ctx, latest, runs, service, Thresholds())
-        data.append(comparison.to_dict())
+        data.append(comparison.model_dump(mode="json"))
         doc.heading(f"{name}: run {comparison.run_id} ({comparison.verdict})")
         doc.table(["Check", "Verdict", "What was seen"], [[c.name, c.verdict, c.summary] for c in comparison.checks])
         doc.table(["Endpoint", "Test %", "Prod %", "Test p95 ms", "Prod p95 ms", "Test err %", "Prod err %"],

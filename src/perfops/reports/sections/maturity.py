@@ -10,7 +10,7 @@ import math
 
 from markupsafe import Markup
 
-from perfops.reports import format as fmt
+from perfops.model import format as fmt
 from perfops.reports.blocks import Cell, Doc
 from perfops.reports.maturity import NAMES, VISIBILITY, Maturity, assess
 from perfops.reports.section import ReportView, Section

@@ -11,10 +11,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from perfops.model.findings import Finding
+from perfops.model.findings import Finding, severity_rank
 from perfops.reports import charts
 from perfops.reports.blocks import Doc, md_escape
 from perfops.reports.section import ReportView, Section
@@ -56,8 +58,6 @@ def propagated_incidents(view: ReportView, findings: list[Finding]) -> Section |
 
 
 def series_charts(view: ReportView, findings: list[Finding]) -> Section:
-    from perfops.analysis.trends import series_view
-
     doc = Doc()
     scope = set(view.services_in_scope)
     by_service: dict[str, list[Finding]] = {}
@@ -67,7 +67,7 @@ def series_charts(view: ReportView, findings: list[Finding]) -> Section:
     drawn = 0
     for service in sorted(by_service, key=lambda s: min(_rank(f) for f in by_service[s])):
         wanted = {(f.endpoint or "", f.metric or "") for f in by_service[service]}
-        for view_data in series_view(view.ctx, service, wanted):
+        for view_data in _bands(view, service, wanted):
             if drawn >= MAX_CHARTS:
                 break
             mine = [f for f in by_service[service]
@@ -83,8 +83,22 @@ def series_charts(view: ReportView, findings: list[Finding]) -> Section:
     return doc.section("trends-series", "Series out of the ordinary", 55, {"charts": drawn})
 
 
+def _bands(view: ReportView, service: str, wanted: set[tuple[str, str]]) -> list[dict[str, Any]]:
+    """The stored norm bands of the service's series in `wanted` (perfops.model.figures.SeriesBand)."""
+    out = []
+    for band in view.ctx.figures.bands.get(service, []):
+        if (band.endpoint, band.role) in wanted:
+            out.append({"endpoint": band.endpoint, "role": band.role, "times": band.times,
+                        "observed": _array(band.observed), "norm": _array(band.norm), "upper": _array(band.upper)})
+    return out
+
+
+def _array(values: list[float | None]) -> np.ndarray:
+    return np.array([np.nan if v is None else v for v in values], dtype=float)
+
+
 def _chart(view: ReportView, service: str, data: dict, mine: list[Finding]):
-    x = [t.to_pydatetime() for t in pd.DatetimeIndex(data["times"])]
+    x = list(data["times"])
     role = data["role"]
     scale = 100.0 if role == "errors" else 1.0
     series = [
@@ -119,6 +133,4 @@ def _words(service: str, data: dict, mine: list[Finding]) -> str:
 
 
 def _rank(f: Finding) -> int:
-    from perfops.model.findings import severity_rank
-
     return severity_rank(f.severity)

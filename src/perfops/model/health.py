@@ -21,9 +21,9 @@ from datetime import datetime, timedelta
 import numpy as np
 import pandas as pd
 
+from perfops.model import format as fmt
 from perfops.model.catalog import Catalog
 from perfops.model.findings import Finding, severity_rank
-from perfops.reports import format as fmt
 
 LEVELS = ("red", "amber", "grey", "green")
 STATUS_WORDS = {"red": "Act now", "amber": "Watch", "grey": "No data", "green": "Normal"}
@@ -85,7 +85,7 @@ class Kpis:
 
 
 # ---- ranking ------------------------------------------------------------------------------
-def impact_score(f: Finding, catalog: Catalog) -> tuple[float, ...]:
+def impact_score(f: Finding, catalog: Catalog) -> tuple[float | str, ...]:
     """Sort key, most important first: severity, then service tier, then money at stake, then
     requests and consumers affected, then the nearest saturation."""
     svc = catalog.service_by_name.get(f.service)
