@@ -118,12 +118,12 @@ def serve(
 
     logs.check_format(log_format)
     ws = workspace_of(workspace)
-    scheduler = _scheduler(ws, log_format) if with_schedule else None
-    run = _stored_run_or_none(ws) if with_schedule else stored_run(ws)  # without a run: refused (exit 1)
-    app = create_app(ws.root, host=host, scheduler=scheduler)
     _check_port_free(host, port)
-    run = stored_run(ws)  # refuses (exit 1) when nothing was analysed: the dashboard shows a stored run
-    app = create_app(ws.root)
+    # the dashboard shows a stored run: refused (exit 1) when nothing was analysed, unless the
+    # schedule is to make the first one
+    run = _stored_run_or_none(ws) if with_schedule else stored_run(ws)
+    scheduler = _scheduler(ws, log_format) if with_schedule else None
+    app = create_app(ws.root, host=host, scheduler=scheduler)
     if not quiet:
         showing = f"the newest {run.describe()}" if run else "no analysis yet: the schedule will make one"
         console_err.print(f"perfops dashboard on http://{host}:{port}/ (API docs at /docs), showing {showing}; "
