@@ -78,6 +78,9 @@ def spend_section(view: ReportView, costs: list[ServiceCost]) -> Section:
               rows, cls="cost-table")
     if len(ranked) > TOP_SERVICES:
         doc.note(f"The {TOP_SERVICES} largest of {len(ranked)} services with cost data.")
+    for c in costs:  # cost data left unjudged (partly billed days, billing lag) is said, not hidden
+        for note in c.notes:
+            doc.note(f"{c.service}: {note}.")
     data = {"domain": totals, "services": [_service_data(c) for c in ranked]}
     return doc.section("cost-spend", "Spend and cost per transaction", 52, data)
 
@@ -105,7 +108,7 @@ def _service_data(c: ServiceCost) -> dict[str, Any]:
     now, before = c.unit_cost(c.period), c.unit_cost(c.history)
     return {"service": c.service, "squad": c.squad, "monthly_spend": c.monthly_spend(),
             "cost_per_1000_requests": now, "cost_per_1000_requests_before": before,
-            "cost_per_request": now / 1000.0 if now else None, "cost_source": c.source}
+            "cost_per_request": now / 1000.0 if now else None, "cost_source": c.source, "notes": list(c.notes)}
 
 
 def savings_section(view: ReportView) -> Section:
