@@ -107,3 +107,17 @@ def test_weekly_cost_rows_are_summed_but_never_judged_as_days():
     assert billed.monthly_spend() is None and "arrive every 7 days" in billed.notes[0]
     assert float(np.nansum(billed.daily_spend)) == pytest.approx(rows["value"].sum())
     assert not [f for f in cost.run(ctx) if f.service == "billed" and f.kind != "savings_opportunity"]
+
+
+def test_the_report_says_what_cost_data_was_not_judged():
+    from perfops.reports.section import ReportView
+    from perfops.reports.sections import cost as section
+
+    rows = _cost_rows("billed", timedelta(days=1), 240.0, {})
+    ctx = _context([rows[rows["timestamp"] < NOW - timedelta(days=2)], _cost_rows("quiet", timedelta(days=1), 100.0, {})])
+    spend = section.build(ReportView(ctx=ctx, findings=[], audience="executive"))[0]
+    assert "billed: the last 2 day(s) have no cost rows" in spend.markdown
+    (billed,) = [s for s in spend.data["services"] if s["service"] == "billed"]
+    assert billed["notes"] and spend.data["domain"]["last_7_days"] == pytest.approx(
+        rows[(rows["timestamp"] >= NOW - timedelta(days=7)) & (rows["timestamp"] < NOW - timedelta(days=2))]["value"].sum()
+        + 700.0)

@@ -71,6 +71,9 @@ def spend_section(view: ReportView, costs: list[CostFigure]) -> Section:
               rows, cls="cost-table")
     if len(ranked) > TOP_SERVICES:
         doc.note(f"The {TOP_SERVICES} largest of {len(ranked)} services with cost data.")
+    for c in costs:  # cost data left unjudged (partly billed days, billing lag) is said, not hidden
+        for note in c.notes:
+            doc.note(f"{c.service}: {note}.")
     data = {"domain": totals, "services": [_service_data(c) for c in ranked]}
     return doc.section("cost-spend", "Spend and cost per transaction", 52, data)
 
@@ -103,7 +106,7 @@ def _service_data(c: CostFigure) -> dict[str, Any]:
     now, before = c.cost_per_1000_requests, c.cost_per_1000_requests_before
     return {"service": c.service, "squad": c.squad, "monthly_spend": c.monthly_spend,
             "cost_per_1000_requests": now, "cost_per_1000_requests_before": before,
-            "cost_per_request": now / 1000.0 if now else None, "cost_source": c.source}
+            "cost_per_request": now / 1000.0 if now else None, "cost_source": c.source, "notes": list(c.notes)}
 
 
 def savings_section(view: ReportView) -> Section:
