@@ -94,10 +94,10 @@ class Incident:
         """What to do, in the incident's state: an ended event is reviewed, not rolled back."""
         text = self.lead.recommendation.strip()
         if self.state == "ended" and self.end is not None:
+            # over: to review, and never the live advice (no "roll back" for a blip that has passed)
             ago = _span(now - self.end)
             lasted = f" after {_span(self.duration)}" if self.duration else ""
-            return f"Ended {ago} ago{lasted}. Review the cause and whether it can recur" + (
-                f" (the finding suggested: {_first_sentence(text)})" if text else ".")
+            return f"Ended {ago} ago{lasted}: review the cause and whether it can recur."
         if self.state == "acknowledged":
             return "Acknowledged: the owning squad is on it."
         if self.state == "resolved":
@@ -246,11 +246,6 @@ def _span(delta: timedelta | None) -> str:
     if hours < 36:
         return f"{hours:.0f} h"
     return f"{hours / 24:.1f} days"
-
-
-def _first_sentence(text: str) -> str:
-    head = text.split(". ")[0].rstrip(".")
-    return head[:1].lower() + head[1:] + "."
 
 
 def _iso(moment: datetime | None) -> str | None:

@@ -78,7 +78,7 @@ def incidents_section(view: ReportView, order: int, severe_only: bool) -> Sectio
         rows.append([status_cell(WORD_LEVEL[i.word], i.word), severity_cell(i.severity), _what(i),
                      ", ".join(i.squads), _when(i, view), i.advice(view.now) or "–"])
         data.append(i.to_dict(view.now))
-    doc.table(["State", "Severity", "What", "Squads", "When", "Next step"], rows, cls="findings-table")
+    doc.table(["State", "Severity", "What", "Squads", "When", "Next step"], rows, cls="incidents-table")
     if len(incidents) > TOP_INCIDENTS:
         doc.note(f"{len(incidents) - TOP_INCIDENTS} more incidents are listed in the squads' reports.")
     return doc.section("out-of-ordinary", "Anything out of the ordinary", order, data)
@@ -107,11 +107,12 @@ def _action_cell(a: Action) -> Cell:
 
 def _what(i: Incident) -> Cell:
     extra = len(i.symptoms) - 1
-    text = i.lead.title + (f" (after {i.lead.event})" if i.lead.event else "") + (
+    event = i.lead.event if i.lead.event and i.lead.event not in i.lead.title else None
+    text = i.lead.title + (f" (after {event})" if event else "") + (
         f"; with {_count(extra, 'related finding', 'related findings')}" if extra else "")
     html = Markup('<span class="f-title">{}</span>').format(i.lead.title)
-    if i.lead.event:
-        html += Markup('<br><span class="f-event">after {}</span>').format(i.lead.event)
+    if event:
+        html += Markup('<br><span class="f-event">after {}</span>').format(event)
     if extra:
         html += Markup('<br><span class="f-event">with {}</span>').format(_count(extra, "related finding",
                                                                              "related findings"))

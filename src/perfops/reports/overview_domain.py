@@ -59,11 +59,11 @@ def domain_status(view: ReportView, pic: Picture) -> Section:
     attention = [n for n in pic.services if pic.status[n].level in ("red", "amber", "grey")]
     attention.sort(key=lambda n: (health.LEVELS.index(pic.status[n].level), cat.service(n).tier, n))
     if attention:
-        doc.heading("Services that are not normal")
+        doc.rich(Markup('<h3 class="print-skip">Services that are not normal</h3>'), "#### Services that are not normal")
         doc.table(["Service", "Squad", "Tier", "Status", "Why"], [
             [n, cat.squad_of(n), fmt.number(cat.service(n).tier), status_cell(pic.status[n].level, pic.status[n].word),
              pic.status[n].why] for n in attention[:30]
-        ], cls="status-table")
+        ], cls="status-table print-skip")
         if len(attention) > 30:
             doc.note(f"{len(attention) - 30} more services are not normal: see the appendix.")
     data = {"answer": answer, "counts": counts, "squads": {k: v.to_dict() for k, v in pic.squad_status.items()},
