@@ -7,6 +7,7 @@ command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
+command -v pdftotext >/dev/null 2>&1 || need+=(poppler-utils)  # the PDF tests read the printed text
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != "0" ] && ! command -v sudo >/dev/null 2>&1; then
   echo "install-system-deps: need ${need[*]} (Debian packages); run as root or install them by hand" >&2

@@ -156,8 +156,8 @@ def _sections(text: str) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {"New": [], "Still open": [], "Resolved": []}
     current = None
     for line in text.splitlines():
-        if line.rstrip(":") in out:
-            current = line.rstrip(":")
+        if line.endswith(":") and not line.startswith(" "):
+            current = line.rstrip(":") if line.rstrip(":") in out else None  # e.g. "Next actions"
         elif current and line.strip().startswith("•"):
             out[current].append(line.split()[-1])
     return out

@@ -40,7 +40,8 @@ def test_an_incident_that_ended_over_a_day_ago_is_never_act_now() -> None:
     (incident,) = group_incidents([blip], NOW)
     assert incident.state == "ended" and incident.word == "Review" and not incident.needs_action
     advice = incident.advice(NOW)
-    assert advice.startswith("Ended 3.0 days ago after 40 min. Review") and "roll back the release" in advice
+    assert advice == "Ended 3.0 days ago after 40 min: review the cause and whether it can recur."
+    assert "roll back" not in advice.lower()
     assert needing_action([incident]) == []
 
 
@@ -74,3 +75,11 @@ def test_separate_episodes_stay_separate_and_order_puts_action_first() -> None:
     incidents = group_incidents([first, second, third], NOW)
     assert [i.lead.id for i in incidents] == [third.id, second.id, first.id]
     assert [i.state for i in incidents] == ["ongoing", "ongoing", "ended"]
+
+
+def test_two_causes_at_the_same_hour_are_two_incidents() -> None:
+    deploy = _f("regression", "api", NOW - 5 * H, None, metric="latency_p95_ms", event="api 2.3.1")
+    dependency = _f("regression", "api", NOW - 5 * H, None, metric="errors", caused_by="F-elsewhere")
+    unexplained = _f("anomaly", "api", NOW - 4.5 * H, None, metric="requests", severity="low")
+    incidents = group_incidents([deploy, dependency, unexplained], NOW)
+    assert sorted(len(i.symptoms) for i in incidents) == [1, 2]  # the unexplained one joins the first

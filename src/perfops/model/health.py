@@ -5,8 +5,10 @@ Pure functions over the catalog, findings and rollup frames (no I/O, `now` passe
 the overview section, the dashboard and the digests so that all three say the same thing.
 
 Status rules (the first that holds wins):
-  red    an open or acknowledged critical/high finding, or the SLO missed this week
-  amber  an open medium finding, or this week's p95 within 10% of the SLO latency
+  red    an open or acknowledged critical/high finding that is live (ongoing, or a standing
+         condition: perfops.model.incidents.is_live), or the SLO missed this week
+  amber  a critical/high finding that ended (to review), an open medium finding, or this week's
+         p95 within 10% of the SLO latency
   grey   no traffic seen this week: perfops cannot tell
   green  otherwise
 """
@@ -24,6 +26,7 @@ import pandas as pd
 from perfops.model import format as fmt
 from perfops.model.catalog import Catalog
 from perfops.model.findings import Finding, severity_rank
+from perfops.model.incidents import is_live
 
 LEVELS = ("red", "amber", "grey", "green")
 STATUS_WORDS = {"red": "Act now", "amber": "Watch", "grey": "No data", "green": "Normal"}
@@ -132,9 +135,14 @@ def cause_squad(f: Finding, index: dict[str, Finding], catalog: Catalog) -> tupl
 
 
 # ---- status -------------------------------------------------------------------------------
-def service_status(service: str, active: Sequence[Finding], kpis: Kpis | None, catalog: Catalog) -> Status:
+def service_status(service: str, active: Sequence[Finding], kpis: Kpis | None, catalog: Catalog,
+                   now: datetime | None = None) -> Status:
+    """The status of one service at `now`: a critical or high finding that ended (more than an
+    hour before `now`) makes it amber, to review, never red: an ended blip is not "Act now"."""
     svc = catalog.service_by_name[service]
-    severe = [f for f in active if f.severity in ("critical", "high")]
+    high = [f for f in active if f.severity in ("critical", "high")]
+    severe = [f for f in high if now is None or is_live(f, now)]
+    ended = [f for f in high if f not in severe]
     slo_missed = _slo_problems(svc, kpis, margin=1.0)
     if severe or slo_missed:
         reasons = [f"{f.severity}: {f.title}" for f in rank_findings(severe, catalog)[:2]]
@@ -143,8 +151,9 @@ def service_status(service: str, active: Sequence[Finding], kpis: Kpis | None, c
         return Status("red", slo_missed + reasons)
     medium = [f for f in active if f.severity == "medium"]
     near = _slo_problems(svc, kpis, margin=0.9)
-    if medium or near:
-        reasons = [f"medium: {f.title}" for f in medium[:2]]
+    if ended or medium or near:
+        reasons = [f"ended, to review: {f.title}" for f in rank_findings(ended, catalog)[:2]]
+        reasons += [f"medium: {f.title}" for f in medium[:2]]
         if len(medium) > 2:
             reasons.append(f"and {len(medium) - 2} more medium")
         return Status("amber", near + reasons)

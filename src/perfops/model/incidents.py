@@ -94,10 +94,10 @@ class Incident:
         """What to do, in the incident's state: an ended event is reviewed, not rolled back."""
         text = self.lead.recommendation.strip()
         if self.state == "ended" and self.end is not None:
+            # over: to review, and never the live advice (no "roll back" for a blip that has passed)
             ago = _span(now - self.end)
             lasted = f" after {_span(self.duration)}" if self.duration else ""
-            return f"Ended {ago} ago{lasted}. Review the cause and whether it can recur" + (
-                f" (the finding suggested: {_first_sentence(text)})" if text else ".")
+            return f"Ended {ago} ago{lasted}: review the cause and whether it can recur."
         if self.state == "acknowledged":
             return "Acknowledged: the owning squad is on it."
         if self.state == "resolved":
@@ -142,17 +142,44 @@ def group_incidents(findings: Sequence[Finding], now: datetime) -> list[Incident
     return sorted(incidents, key=_importance)
 
 
+def is_live(f: Finding, now: datetime) -> bool:
+    """Still to act on at `now`: a standing condition, or an episode that has not ended (or ended
+    within ONGOING_GRACE). An episode that is over is to review, not to act on."""
+    return f.kind in STANDING_KINDS or f.end is None or f.end >= now - ONGOING_GRACE
+
+
 def _pairs_to_join(findings: Sequence[Finding], now: datetime) -> Iterable[tuple[Finding, Finding]]:
+    """Symptoms of one service that overlap in time and share their cause. A finding with no cause
+    of its own joins the first explained one it overlaps (the worst), never two different causes."""
     events = [f for f in findings if not _standing(f)]
     by_service: dict[str, list[Finding]] = {}
     for f in events:
         by_service.setdefault(f.service, []).append(f)
     for members in by_service.values():
-        members.sort(key=lambda f: (f.start or now, f.id))
+        members.sort(key=lambda f: (severity_rank(f.severity), f.start or now, f.id))
+        attached: dict[str, str] = {}  # unexplained finding id -> the cause it joined
         for i, a in enumerate(members):
             for b in members[i + 1:]:
-                if _same_slo(a, b) or _overlap(a, b, now):
+                if _same_slo(a, b):
                     yield a, b
+                elif _overlap(a, b, now) and _joinable(a, b, attached):
+                    yield a, b
+
+
+def _cause(f: Finding) -> str | None:
+    return f.caused_by or f.event
+
+
+def _joinable(a: Finding, b: Finding, attached: dict[str, str]) -> bool:
+    """A deploy and a slow dependency at the same hour are two incidents; an unexplained symptom
+    beside them belongs to one of them only."""
+    cause_a, cause_b = _cause(a), _cause(b)
+    if cause_a and cause_b:
+        return cause_a == cause_b
+    if not cause_a and not cause_b:
+        return attached.get(a.id) == attached.get(b.id)
+    loose, cause = (a, cause_b) if cause_b else (b, cause_a)
+    return attached.setdefault(loose.id, cause or "") == cause
 
 
 def _same_slo(a: Finding, b: Finding) -> bool:
@@ -219,11 +246,6 @@ def _span(delta: timedelta | None) -> str:
     if hours < 36:
         return f"{hours:.0f} h"
     return f"{hours / 24:.1f} days"
-
-
-def _first_sentence(text: str) -> str:
-    head = text.split(". ")[0].rstrip(".")
-    return head[:1].lower() + head[1:] + "."
 
 
 def _iso(moment: datetime | None) -> str | None:

@@ -7,9 +7,11 @@ from datetime import datetime
 from typing import Any
 
 from perfops.model import health
+from perfops.model.actions import next_actions
 from perfops.model.catalog import Catalog
 from perfops.model.changes import FindingTimes, changes_since
 from perfops.model.findings import Finding
+from perfops.model.incidents import group_incidents
 from perfops.notify.payloads import slack_payload, teams_payload
 from perfops.notify.record import Digest
 
@@ -29,12 +31,17 @@ def build_digests(catalog: Catalog, findings: list[Finding], history: list[dict[
         return when, changes.new, changes.still_open, changes.resolved
 
     when, new, still, done = split("domain", findings)
+    incidents = group_incidents([f for f in findings if f.status != "resolved"], now)
+    needing = [f"{i.word}: {i.lead.title.rstrip('.')} (squad {i.squad})" for i in incidents if i.needs_action]
     digests = [_digest(catalog, "domain", f"{catalog.domain}: performance digest", when,
-                       _severe(new, catalog), _severe(still, catalog), _severe(done, catalog), None)]
+                       _severe(new, catalog), _severe(still, catalog), _severe(done, catalog), None, needing)]
+    by_id = {f.id: f for f in findings}
     for squad in catalog.squads:
         when, new, still, done = split(squad.name, [f for f in findings if f.squad == squad.name])
+        actions = [f"{a.word}: {a.text}" for a in next_actions(incidents, by_id, squad.name, catalog.currency)]
         digests.append(_digest(catalog, squad.name, f"{catalog.domain} / squad {squad.name}: performance digest",
-                               when, *(health.rank_findings(m, catalog) for m in (new, still, done)), squad.webhook))
+                               when, *(health.rank_findings(m, catalog) for m in (new, still, done)), squad.webhook,
+                               actions))
     return digests
 
 
@@ -44,7 +51,7 @@ def _severe(findings: list[Finding], catalog: Catalog) -> list[Finding]:
 
 
 def _digest(catalog: Catalog, target: str, title: str, since: datetime, new: list[Finding],
-            still: list[Finding], done: list[Finding], webhook: str | None) -> Digest:
+            still: list[Finding], done: list[Finding], webhook: str | None, actions: list[str]) -> Digest:
     base = Digest(target=target, title=title, since=since, new=new, still_open=still, resolved=done,
-                  webhook=webhook, timezone=catalog.timezone)
+                  webhook=webhook, timezone=catalog.timezone, actions=actions)
     return Digest(**{**base.__dict__, "slack": slack_payload(base), "teams": teams_payload(base)})

@@ -7,7 +7,7 @@ from __future__ import annotations
 from html import escape as html_escape
 from typing import Any
 
-from perfops.notify.record import MAX_ITEMS, Digest, line_of
+from perfops.notify.record import ACTIONS_LABEL, MAX_ACTIONS, MAX_ITEMS, Digest, line_of
 
 
 def slack_escape(text: str) -> str:
@@ -28,6 +28,9 @@ def slack_payload(d: Digest) -> dict[str, Any]:
         {"type": "header", "text": {"type": "plain_text", "text": d.title[:150]}},
         {"type": "section", "text": {"type": "mrkdwn", "text": slack_escape(summary)}},
     ]
+    if d.actions:
+        listed = "\n".join(f"{i}. {slack_escape(a)}" for i, a in enumerate(d.actions[:MAX_ACTIONS], start=1))
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f"*{ACTIONS_LABEL}*\n{listed}"[:2900]}})
     for label, items in (("New", d.new), ("Still open", d.still_open), ("Resolved", d.resolved)):
         if items:
             blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f"*{label}*\n{_lines(items)}"[:2900]}})
@@ -38,6 +41,9 @@ def slack_payload(d: Digest) -> dict[str, Any]:
 
 def teams_payload(d: Digest) -> dict[str, Any]:
     sections = []
+    if d.actions:
+        sections.append({"activityTitle": ACTIONS_LABEL,
+                         "text": "<br>".join(html_escape(a) for a in d.actions[:MAX_ACTIONS])})
     for label, items in (("New", d.new), ("Still open", d.still_open), ("Resolved", d.resolved)):
         if items:
             text = "<br>".join(html_escape(line_of(f)) for f in items[:MAX_ITEMS])

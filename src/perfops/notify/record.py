@@ -11,6 +11,8 @@ from perfops.model import format as fmt
 from perfops.model.findings import Finding
 
 MAX_ITEMS = 8
+MAX_ACTIONS = 3
+ACTIONS_LABEL = "Next actions"
 
 
 @dataclass(frozen=True)
@@ -23,6 +25,7 @@ class Digest:
     resolved: list[Finding]
     webhook: str | None = None
     link: str | None = None
+    actions: list[str] = field(default_factory=list)  # the answer first: what needs doing, in order
     timezone: str = "UTC"
     slack: dict[str, Any] = field(default_factory=dict)
     teams: dict[str, Any] = field(default_factory=dict)
@@ -36,6 +39,9 @@ class Digest:
         """The plain-text form (Slack's `text` fallback, the dry-run print)."""
         lines = [self.title, f"since {fmt.local_time(self.since, self.timezone)}: "
                  f"{len(self.new)} new, {len(self.still_open)} still open, {len(self.resolved)} resolved"]
+        if self.actions:
+            lines.append(f"{ACTIONS_LABEL}:")
+            lines += [f"  {i}. {a}" for i, a in enumerate(self.actions[:MAX_ACTIONS], start=1)]
         for label, items in (("New", self.new), ("Still open", self.still_open), ("Resolved", self.resolved)):
             if items:
                 lines.append(f"{label}:")

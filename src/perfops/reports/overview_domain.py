@@ -19,11 +19,11 @@ from perfops.model import health
 from perfops.model.findings import Finding
 from perfops.reports import charts
 from perfops.reports.blocks import Cell, Doc, chart_cell, severity_cell, status_cell
+from perfops.reports.incidents_view import answer_lines, incidents_of, incidents_section
 from perfops.reports.picture import Picture, build_picture, daily_rollup, weekly_domain_rows
 from perfops.reports.section import ReportView, Section
 
 SPARK_SERVICES = 24  # executive: small charts for this many services; all of them in the appendix
-TOP_FINDINGS = 12
 
 
 # ---- executive ------------------------------------------------------------------------------
@@ -31,7 +31,7 @@ def executive(view: ReportView) -> list[Section]:
     pic = build_picture(view)
     return [
         domain_status(view, pic),
-        out_of_ordinary(view, view.active, order=20),
+        incidents_section(view, order=20, severe_only=True),
         weekly_trends(view, pic),
         capacity_outlook(view),
         top_savings(view),
@@ -43,7 +43,10 @@ def domain_status(view: ReportView, pic: Picture) -> Section:
     cat = view.ctx.catalog
     counts = pic.counts()
     doc = Doc()
-    doc.para(headline(counts, len(pic.services)), "headline")
+    answer = answer_lines(view, incidents_of(view), headline(counts, len(pic.services)))
+    doc.para(answer[0], "headline")
+    for line in answer[1:]:
+        doc.para(line, "answer")
     rows = []
     for squad in cat.squads:
         st = pic.squad_status.get(squad.name)
@@ -56,14 +59,14 @@ def domain_status(view: ReportView, pic: Picture) -> Section:
     attention = [n for n in pic.services if pic.status[n].level in ("red", "amber", "grey")]
     attention.sort(key=lambda n: (health.LEVELS.index(pic.status[n].level), cat.service(n).tier, n))
     if attention:
-        doc.heading("Services that are not normal")
+        doc.rich(Markup('<h3 class="print-skip">Services that are not normal</h3>'), "#### Services that are not normal")
         doc.table(["Service", "Squad", "Tier", "Status", "Why"], [
             [n, cat.squad_of(n), fmt.number(cat.service(n).tier), status_cell(pic.status[n].level, pic.status[n].word),
              pic.status[n].why] for n in attention[:30]
-        ], cls="status-table")
+        ], cls="status-table print-skip")
         if len(attention) > 30:
             doc.note(f"{len(attention) - 30} more services are not normal: see the appendix.")
-    data = {"counts": counts, "squads": {k: v.to_dict() for k, v in pic.squad_status.items()},
+    data = {"answer": answer, "counts": counts, "squads": {k: v.to_dict() for k, v in pic.squad_status.items()},
             "services": {k: v.to_dict() for k, v in pic.status.items()}}
     return doc.section("domain-status", "Domain status", 10, data)
 
@@ -84,30 +87,6 @@ def headline(counts: dict[str, int], total: int) -> str:
         parts.append(f"{grey} without data")
     green = counts["green"]
     return "; ".join(parts) + (f"; {green} normal." if green else "; none is normal.")
-
-
-def out_of_ordinary(view: ReportView, findings: list[Finding], order: int, severe_only: bool = True) -> Section:
-    """Critical and high findings ranked by impact, each with owning squad and cause squad."""
-    cat = view.ctx.catalog
-    chosen = [f for f in findings if f.severity in ("critical", "high")] if severe_only else list(findings)
-    ranked = health.rank_findings(chosen, cat)
-    doc = Doc()
-    if not ranked:
-        doc.para("Nothing out of the ordinary: no critical or high finding is open.", "calm")
-        return doc.section("out-of-ordinary", "Anything out of the ordinary", order, [])
-    rows, data = [], []
-    for rank, f in enumerate(ranked[:TOP_FINDINGS], start=1):
-        cause_sq, cause_svc = health.cause_squad(f, view.finding_index, cat)
-        cause = f"{cause_svc} (squad {cause_sq})" if cause_sq else (cause_svc or "–")
-        rows.append([fmt.number(rank), severity_cell(f.severity), _title_cell(f), f.service, f.squad, cause,
-                     health.impact_words(f, cat.currency) or "–",
-                     fmt.relative(f.start or view.first_seen.get(f.id), view.now), f.status])
-        data.append({**f.to_record(), "rank": rank, "cause_squad": cause_sq, "cause_service": cause_svc})
-    doc.table(["#", "Severity", "What", "Service", "Owning squad", "Caused by", "Impact", "Since", "Status"],
-              rows, cls="findings-table")
-    if len(ranked) > TOP_FINDINGS:
-        doc.note(f"{len(ranked) - TOP_FINDINGS} more critical/high findings are listed in the squads' reports.")
-    return doc.section("out-of-ordinary", "Anything out of the ordinary", order, data)
 
 
 def _title_cell(f: Finding) -> Cell:

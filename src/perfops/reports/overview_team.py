@@ -14,9 +14,9 @@ from perfops.model.findings import Finding
 from perfops.reports import charts
 from perfops.reports.aggregates import for_services
 from perfops.reports.blocks import Doc, md_escape, severity_cell, status_cell
+from perfops.reports.incidents_view import actions_section, incidents_section
 from perfops.reports.overview_domain import (
     _title_cell,
-    out_of_ordinary,
     service_table,
     spark_order,
     spark_row,
@@ -32,7 +32,8 @@ def lead(view: ReportView) -> list[Section]:
     pic = build_picture(view)
     return [
         squad_status(view, pic),
-        out_of_ordinary(view, view.active, order=15),
+        actions_section(view, order=12),
+        incidents_section(view, order=15, severe_only=False),
         open_findings(view, view.active, "squad-findings", "Open findings of the squad", 20),
         dependencies(view),
         slo_budgets(view, pic),

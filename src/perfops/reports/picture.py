@@ -82,7 +82,8 @@ def _build(view: ReportView, names: list[str], findings: Iterable[Finding]) -> P
     for f in findings:
         if f.status != "resolved":
             active[f.service].append(f)
-    status = {name: health.service_status(name, active.get(name, []), kpis.get(name), catalog) for name in names}
+    status = {name: health.service_status(name, active.get(name, []), kpis.get(name), catalog, view.now)
+              for name in names}
     squads: dict[str, list[tuple[str, Status]]] = defaultdict(list)
     for name in names:
         squads[catalog.service_by_name[name].squad].append((name, status[name]))

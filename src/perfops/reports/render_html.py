@@ -9,6 +9,11 @@ from typing import Any
 from perfops.model import format as fmt
 from perfops.reports.compose import Report
 
+# The executive printout is the answer: these sections; the rest (trends, volume, spend, maturity,
+# SLO tables, every service) stays in the HTML, below them. Two A4 pages for a domain like the demo.
+EXECUTIVE_PRINT = frozenset({"domain-status", "out-of-ordinary", "trends-propagated", "capacity-saturation",
+                             "cost-savings"})
+
 
 def render_html(report: Report) -> str:
     from perfops.reports.templating import environment
@@ -26,4 +31,5 @@ def page_values(report: Report) -> dict[str, Any]:
         "period_text": (f"{fmt.local_time(view.ctx.period_start, tz, False)} – {fmt.local_time(view.ctx.now, tz)} "
                         f"(analysis run {view.ctx.run.id})"),
         "generated_text": fmt.local_time(report.generated_at, tz),
+        "print_keep": EXECUTIVE_PRINT if report.audience == "executive" else None,
     }

@@ -47,6 +47,7 @@ class ReportContext:
     catalog: Catalog
     run: AnalysisRun
     figures: FigureSet = field(default_factory=FigureSet)
+    previous: AnalysisRun | None = None  # the run of the period before: "since the last report"
     events: pd.DataFrame = field(default_factory=pd.DataFrame)
     test_runs: pd.DataFrame = field(default_factory=pd.DataFrame)
     load_telemetry: Callable[..., pd.DataFrame] = _no_rows

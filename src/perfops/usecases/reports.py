@@ -87,7 +87,9 @@ def stored_run(workspace: Workspace, at: str | None = None, period: str | None =
 def load_domain(store: Store, catalog: Catalog, run: AnalysisRun) -> DomainData:
     """The run's figures and the store's findings, events and test runs, read once."""
     start = run.period_start - DEFAULT_HISTORY
-    ctx = ReportContext(catalog=catalog, run=run, figures=store.analysis_runs.figures(run.id),
+    earlier = [r for r in store.analysis_runs.runs() if r.period_end < run.period_end]
+    previous = max(earlier, key=lambda r: (r.period_end, r.id)) if earlier else None
+    ctx = ReportContext(catalog=catalog, run=run, figures=store.analysis_runs.figures(run.id), previous=previous,
                         events=store.telemetry.events(start, run.period_end + timedelta(days=1)),
                         test_runs=store.tests.runs(), load_telemetry=StoreTelemetryLoader(store))
     findings = store.findings.list(FindingFilter(status="all"))
