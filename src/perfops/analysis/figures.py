@@ -99,7 +99,8 @@ def cost_figure(c: ServiceCost) -> CostFigure:
     return CostFigure(
         service=c.service, squad=c.squad, source=c.source, monthly_spend=_num(c.monthly_spend()),
         monthly_requests=_num(c.monthly_requests()), last_7_days=_week_spend(c, 0), previous_7_days=_week_spend(c, 1),
-        cost_per_1000_requests=_num(c.unit_cost(c.period)), cost_per_1000_requests_before=_num(c.unit_cost(c.history)))
+        cost_per_1000_requests=_num(c.unit_cost(c.period)), cost_per_1000_requests_before=_num(c.unit_cost(c.history)),
+        notes=list(c.notes))
 
 
 def _week_spend(c: ServiceCost, weeks_back: int) -> float | None:

@@ -110,6 +110,7 @@ class CostFigure(Figure):
     previous_7_days: float | None
     cost_per_1000_requests: float | None  # median day of the period
     cost_per_1000_requests_before: float | None  # median day of the history
+    notes: list[str] = []  # what the spend figures could not cover (billing lag, partly billed days)
 
 
 # ---- customer experience ----------------------------------------------------------------------
