@@ -7,7 +7,9 @@ endpoint, over the period [now - period, now):
    period (`perfops.analysis.seasonal`), and each step gets a deviation signal
    (`perfops.analysis.trends_signals`);
 2. runs of flagged steps (at least `min_points` in a row, gaps of `merge_gap` steps merged) are
-   candidate findings;
+   candidate findings, and so are latency bursts of at least `burst` (5 minutes) above the SLO
+   or `burst_ratio` times the norm; CPU and memory are judged downwards too when they fall to
+   near zero (a dead process), missing data never counts as zero;
 3. for each series with a candidate, change points of its deseasonalised drift
    (`perfops.analysis.changepoint`, binary segmentation with t-tests as in Apache Otava) split
    the period into levels: a shift still on at the end of the period after at least `sustain`
@@ -15,9 +17,13 @@ endpoint, over the period [now - period, now):
    tied to the deploy or config event of the service in the `deploy_window` before it; the
    other runs are `anomaly` findings;
 4. memory or CPU whose daily means grow steadily while traffic does not is `resource_growth`,
-   with the projected time to 100 % (`perfops.analysis.trends_growth`);
+   with the projected time to 100 % (`perfops.analysis.trends_growth`), only where a slope
+   remains within the segments between its change points (a step is a regression) and traffic
+   data exists;
 5. one incident seen on a service and on its endpoints is reported once: on the endpoint when
-   only one endpoint shows it, on the service (naming the endpoints) when several do.
+   only one endpoint shows it, on the service (naming the endpoints) when several do;
+6. severity comes from the shared policy (`perfops.analysis.severity`, docs/methods/severity.md),
+   and an ongoing outage whose callers still call the service is critical.
 
 Acknowledged level changes (`ctx.level_marks`) become the norm: after a mark the norm is
 re-levelled to the data after it, and nothing before it is reported again. Services are
