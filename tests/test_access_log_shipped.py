@@ -76,8 +76,9 @@ def frame(batch: al.IngestBatch) -> pd.DataFrame:
 
 
 @pytest.mark.parametrize("wrap, label", [(cri, "CRI container log"), (docker_json, "Docker json-file log")])
-def test_container_logs_read_as_the_plain_log_with_partials_joined(tmp_path, wrap, label):
-    lines = plain_lines() + [long_line()]
+@pytest.mark.parametrize("with_long_line", [True, False])  # False: Docker's whole-block vectorised path
+def test_container_logs_read_as_the_plain_log_with_partials_joined(tmp_path, wrap, label, with_long_line):
+    lines = plain_lines() + ([long_line()] if with_long_line else [])
     plain = tmp_path / "plain.log"
     plain.write_text("\n".join(lines) + "\n")
     shipped_path = tmp_path / "0.log"

@@ -528,20 +528,20 @@ def choose_format(path: Path, lines: list[str], log_format: str | None, lenient:
                 path=str(path), line=1, field="--log-format",
             )
         return fmt
-    fmt = detect_format(lines, lenient)
-    if fmt is None:
+    detected = detect_format(lines, lenient)
+    if detected is None:
         raise InputError(
             f"not a recognised access log (nginx/Apache combined or common, ingress-nginx, AWS ALB, Envoy); "
             f"line 1 is: {lines[0][:160]!r}",
             path=str(path), line=1,
             hint="pass --log-format with the nginx log_format string that wrote this file",
         )
-    if fmt.problem:
-        raise InputError(fmt.problem + f"; line 1 is: {lines[0][:160]!r}", path=str(path), line=1,
+    if detected.problem:
+        raise InputError(detected.problem + f"; line 1 is: {lines[0][:160]!r}", path=str(path), line=1,
                          field="--log-format",
                          hint="pass --log-format with the log_format string that wrote this file, e.g. "
                               "'... \"$http_user_agent\" $request_length $request_time'")
-    return fmt
+    return detected
 
 
 @dataclass(frozen=True)
@@ -613,8 +613,7 @@ def _parsed_blocks(path: Path, parser: Parser, options: IngestOptions,
         stream = open_maybe_gzip(raw)
         in_flight: list = []
         line = 1
-        for block in _inner_blocks(_readable_blocks(stream, path), unwrapper):
-            numbers, block = block
+        for numbers, block in _inner_blocks(_readable_blocks(stream, path), unwrapper):
             in_flight.append(pool.submit(parser.parse, block, line, numbers))
             line += block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
             if len(in_flight) >= PREFETCH_BLOCKS:
