@@ -173,3 +173,21 @@ def test_recognise_needs_most_head_lines_to_share_the_wrapping():
     assert shipped.recognise([b"2024-01-01T00:00:00.000000000Z stdout F x"]).kind == "cri"
     assert shipped.recognise([b'10.0.0.1 - - [01/Mar/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 1']).kind is None
     assert shipped.recognise([b'{"level": "info"}', b"plain", b"plain"]).kind is None
+
+
+def test_ambassador_container_log_mixing_its_own_lines_with_access_lines(tmp_path):
+    """The `ACCESS ` word is found among the commonest first words of a container's mixed output."""
+    access = ('ACCESS [2019-02-12T18:37:4{i}.921Z] "GET /httpbin/ip HTTP/1.1" 200 - 0 43 21{i} 216 "172.17.0.5" '
+              '"curl/7.59.0" "c62ec130-6dee-4f3b-a52b-4f0d1312d89d" "httpbin.org" "52.87.35.92:80"')
+    own = 'time="2019-02-12 18:37:4{i}" level=info msg="diagd: snapshot updated" THREAD=MainThread'
+    lines = [own.format(i=0), own.format(i=1)] + [access.format(i=i) for i in range(2, 6)]
+    path = tmp_path / "0.log"
+    path.write_text(cri(lines, []))
+    with pytest.raises(InputError) as err:
+        read(path)
+    assert err.value.line == 1 and "diagd" in err.value.message
+    batch = read(path, skip_bad_rows=True)
+    assert len(batch.skipped) == 2 and "ACCESS" in batch.notes[0]
+    tel = batch.telemetry
+    assert tel[(tel.metric == "latency_max_ms") & (tel.endpoint == "") & (tel.consumer == "")]["value"].tolist() == [
+        215.0]

@@ -2,8 +2,10 @@
 
 Reads nginx and Apache `combined` and `common` (with a request time after them when present:
 nginx `$request_time` in seconds, Apache `%D` in microseconds, or a `key=value` tail such as
-`request_time=0.025`), AWS Application Load Balancer logs, Envoy's default access-log format, and
-any nginx `log_format` string the user gives (IngestOptions.log_format); plain or gzip.
+`request_time=0.025`), ingress-nginx's default format, AWS Application Load Balancer logs, Envoy's
+default access-log format, and any nginx `log_format` string the user gives
+(IngestOptions.log_format); plain or gzip; as written, or as shipped (Docker json-file, JSON
+`message` lines, CRI, a word such as Ambassador's `ACCESS ` before the line: shipped_logs).
 
 How (see docs/formats/access-log.md):
 - every format is an nginx-style template (`$remote_addr - $remote_user [$time_local] ...`)

@@ -20,6 +20,7 @@ totals stay exact while a scanner walking 100,000 random URLs cannot explode the
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -369,14 +370,15 @@ def detect_format(lines: list[str], lenient: bool = False) -> LineFormat | None:
     found = _detect_builtin(lines, lenient)
     if found is not None or not lines:
         return found
-    first = {line.split(" ", 1)[0] for line in lines}
-    prefix = first.pop() if len(first) == 1 else ""
-    if not _PREFIX.match(prefix):
-        return None
-    found = _detect_builtin([line[len(prefix) + 1:] for line in lines], lenient)
-    if found is None:
-        return None
-    return LineFormat(f"{found.name} after '{prefix} '", f"{prefix} {found.template}", found.problem, found.caveat)
+    words = Counter(line.split(" ", 1)[0] for line in lines)
+    # strict: every line starts with the word; lenient (a container's mixed output): the commonest words
+    candidates = [w for w, _ in words.most_common(3)] if lenient else list(words)[:1] if len(words) == 1 else []
+    for prefix in (w for w in candidates if _PREFIX.match(w)):
+        found = _detect_builtin([line[len(prefix) + 1:] for line in lines if line.startswith(prefix + " ")], lenient)
+        if found is not None:
+            return LineFormat(f"{found.name} after '{prefix} '", f"{prefix} {found.template}", found.problem,
+                              found.caveat)
+    return None
 
 
 _PREFIX = re.compile(r"^[A-Za-z][\w.-]*:?$")
