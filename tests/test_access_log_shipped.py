@@ -191,3 +191,19 @@ def test_ambassador_container_log_mixing_its_own_lines_with_access_lines(tmp_pat
     tel = batch.telemetry
     assert tel[(tel.metric == "latency_max_ms") & (tel.endpoint == "") & (tel.consumer == "")]["value"].tolist() == [
         215.0]
+
+
+def test_cli_ingests_a_rotated_cri_log_by_auto_detection(workspace, cli):
+    """The user's path: `perfops ingest 0.log.<date>.gz --service S`, no --format, no --log-format."""
+    path = workspace / "0.log.20200207-115000.gz"
+    path.write_bytes(gzip.compress(cri(plain_lines(), NGINX_STDERR).encode()))
+    result = cli("ingest", str(path), "--service", "checkout-api", "-v", workspace=workspace)
+    assert result.code == 0, result
+    assert "CRI container log" in result.out + result.err and "ingress-nginx" in result.out + result.err
+    from perfops.store import open_store
+    from perfops.workspace import Workspace
+
+    with open_store(Workspace(workspace).store_path) as store:
+        frame = store.telemetry.load()
+    rows = frame[(frame.metric == "requests") & (frame.endpoint == "") & (frame.consumer == "")]
+    assert rows["value"].sum() == len(plain_lines())
