@@ -221,11 +221,19 @@ INGRESS_NGINX = (
     "[$proxy_alternative_upstream_name] $upstream_addr $upstream_response_length "
     "$upstream_response_time $upstream_status $req_id$tail"
 )
-# before ingress-nginx 0.22 (2019) there was no [$proxy_alternative_upstream_name]
-INGRESS_NGINX_LEGACY = (
+# Earlier and common variants (kubernetes/ingress-nginx internal/ingress/controller/config/config.go,
+# logFormatUpstream): before 0.20 the line began `$the_real_ip - [$the_real_ip] - $remote_user` and had
+# no alternative upstream; many clusters still set a layout without it. `$tail` takes what follows
+# the upstream status (`$req_id`, `$host [$proxy_alternative_upstream_name]` on Alibaba Cloud).
+INGRESS_NGINX_NO_ALTERNATIVE = (
     '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" '
     '"$http_user_agent" $request_length $request_time [$proxy_upstream_name] $upstream_addr '
-    "$upstream_response_length $upstream_response_time $upstream_status $req_id$tail"
+    "$upstream_response_length $upstream_response_time $upstream_status$tail"
+)
+INGRESS_NGINX_REAL_IP = (
+    '$remote_addr - [$the_real_ip] - $remote_user [$time_local] "$request" $status $body_bytes_sent '
+    '"$http_referer" "$http_user_agent" $request_length $request_time [$proxy_upstream_name] $upstream_addr '
+    "$upstream_response_length $upstream_response_time $upstream_status$tail"
 )
 
 _QUOTED = r'(?:[^"\\]|\\.)*'
@@ -349,8 +357,9 @@ def builtin_formats() -> list[LineFormat]:
         LineFormat("Envoy", ENVOY),
         LineFormat("Envoy (with response details)", ENVOY_DETAILS),
         # before combined: an ingress-nginx line is also a combined line with a tail
-        LineFormat("ingress-nginx", INGRESS_NGINX),
-        LineFormat("ingress-nginx (before 0.22)", INGRESS_NGINX_LEGACY),
+        LineFormat("ingress-nginx", INGRESS_NGINX),  # first: its lines also match the two below
+        LineFormat("ingress-nginx (no alternative upstream)", INGRESS_NGINX_NO_ALTERNATIVE),
+        LineFormat("ingress-nginx (before 0.20, [$the_real_ip])", INGRESS_NGINX_REAL_IP),
         LineFormat("combined", COMBINED + "$tail"),
         LineFormat("common", COMMON + "$tail"),
     ]
