@@ -754,8 +754,9 @@ def sniff(path: Path, head: bytes) -> bool:
 
 READER = Reader(
     name="access-log",
-    description="web access logs: nginx/Apache combined or common (+ request time), AWS ALB, Envoy, "
-                "or any nginx log_format (--log-format); gzip too",
+    description="web access logs: nginx/Apache combined or common (+ request time), ingress-nginx, AWS ALB, "
+                "Envoy, or any nginx log_format (--log-format); gzip too; plain or shipped (Docker json-file, "
+                "CRI, JSON lines)",
     sniff=sniff,
     read=read_access_log,
     priority=30,
