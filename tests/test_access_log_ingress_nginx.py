@@ -145,3 +145,24 @@ def test_invalid_methods_are_counted_under_invalid_not_as_endpoints():
                                           ("", tpl.INVALID)])
 def test_endpoint_names_need_a_registered_method(method, name):
     assert tpl.endpoint_name(method, "/a") == name
+
+
+@pytest.mark.parametrize("line, latency_ms", [
+    # ingress-nginx before 0.20 (`$the_real_ip - [$the_real_ip] - ...`), a line quoted in a public ELK guide
+    ('35.185.145.221 - [35.185.145.221] - - [26/Dec/2018:10:44:22 +0000] "GET /modules/actions/api?timestamp='
+     '1545821062&hash=e63ffc17319baa5524a7ad10dbb3c4be822c4e519d88efdae511116498d6c9e2 HTTP/1.1" 200 3 "-" '
+     '"python-requests/2.18.4" 416 0.013 [default-app-server-80] 10.24.10.14:8080 3 0.014 200 '
+     "67ce5290d19e39b2a6b614a617a1cd98", 13.0),
+    # Alibaba Cloud's layout: `... $upstream_status $req_id $host [$proxy_alternative_upstream_name]`
+    ('10.0.0.1 - [10.0.0.1] - - [26/Dec/2018:10:44:22 +0000] "GET /a HTTP/1.1" 502 3 "-" "curl/8" 416 0.250 '
+     "[default-a-80] 10.24.10.14:8080, 10.24.10.15:8080 0, 0 0.100, 0.150 502, 502 67ce5290 a.example []", 250.0),
+    # the default without `[$proxy_alternative_upstream_name]` and `$req_id`
+    ('10.0.0.1 - - [26/Dec/2018:10:44:22 +0000] "GET /a HTTP/1.1" 200 3 "-" "curl/8" 2057 0.033 [default-a-80] '
+     "10.24.10.14:8080 3 0.030 200", 33.0),
+])
+def test_older_and_vendor_ingress_nginx_layouts(tmp_path, line, latency_ms):
+    path = tmp_path / "x.log"
+    path.write_text(line + "\n")
+    batch = read(path)
+    assert "ingress-nginx" in batch.notes[0]
+    assert at(batch.telemetry, "latency_max_ms").tolist() == [pytest.approx(latency_ms)]

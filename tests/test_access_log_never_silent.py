@@ -43,7 +43,7 @@ def line(kind: str, second: int, ms: int, text: str) -> str:
     elif kind == "long_time":
         rt = f"{4300 + ms}.000"  # a websocket held open over 71 minutes
     elif kind == "method":
-        method = text.strip().replace(" ", "").replace('"', "")[:8].lower() or "x"
+        method = "".join(ch for ch in text if ch.isascii() and ch.isalnum())[:8].lower() or "x"
     elif kind == "retried":
         status, upstream = "502", "0.001, 0.002 : 0.003 502, 504 : 502"
     elif kind == "upstream_junk":

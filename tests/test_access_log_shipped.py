@@ -76,8 +76,9 @@ def frame(batch: al.IngestBatch) -> pd.DataFrame:
 
 
 @pytest.mark.parametrize("wrap, label", [(cri, "CRI container log"), (docker_json, "Docker json-file log")])
-def test_container_logs_read_as_the_plain_log_with_partials_joined(tmp_path, wrap, label):
-    lines = plain_lines() + [long_line()]
+@pytest.mark.parametrize("with_long_line", [True, False])  # False: Docker's whole-block vectorised path
+def test_container_logs_read_as_the_plain_log_with_partials_joined(tmp_path, wrap, label, with_long_line):
+    lines = plain_lines() + ([long_line()] if with_long_line else [])
     plain = tmp_path / "plain.log"
     plain.write_text("\n".join(lines) + "\n")
     shipped_path = tmp_path / "0.log"
@@ -172,3 +173,37 @@ def test_recognise_needs_most_head_lines_to_share_the_wrapping():
     assert shipped.recognise([b"2024-01-01T00:00:00.000000000Z stdout F x"]).kind == "cri"
     assert shipped.recognise([b'10.0.0.1 - - [01/Mar/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 1']).kind is None
     assert shipped.recognise([b'{"level": "info"}', b"plain", b"plain"]).kind is None
+
+
+def test_ambassador_container_log_mixing_its_own_lines_with_access_lines(tmp_path):
+    """The `ACCESS ` word is found among the commonest first words of a container's mixed output."""
+    access = ('ACCESS [2019-02-12T18:37:4{i}.921Z] "GET /httpbin/ip HTTP/1.1" 200 - 0 43 21{i} 216 "172.17.0.5" '
+              '"curl/7.59.0" "c62ec130-6dee-4f3b-a52b-4f0d1312d89d" "httpbin.org" "52.87.35.92:80"')
+    own = 'time="2019-02-12 18:37:4{i}" level=info msg="diagd: snapshot updated" THREAD=MainThread'
+    lines = [own.format(i=0), own.format(i=1)] + [access.format(i=i) for i in range(2, 6)]
+    path = tmp_path / "0.log"
+    path.write_text(cri(lines, []))
+    with pytest.raises(InputError) as err:
+        read(path)
+    assert err.value.line == 1 and "diagd" in err.value.message
+    batch = read(path, skip_bad_rows=True)
+    assert len(batch.skipped) == 2 and "ACCESS" in batch.notes[0]
+    tel = batch.telemetry
+    assert tel[(tel.metric == "latency_max_ms") & (tel.endpoint == "") & (tel.consumer == "")]["value"].tolist() == [
+        215.0]
+
+
+def test_cli_ingests_a_rotated_cri_log_by_auto_detection(workspace, cli):
+    """The user's path: `perfops ingest 0.log.<date>.gz --service S`, no --format, no --log-format."""
+    path = workspace / "0.log.20200207-115000.gz"
+    path.write_bytes(gzip.compress(cri(plain_lines(), NGINX_STDERR).encode()))
+    result = cli("ingest", str(path), "--service", "checkout-api", "-v", workspace=workspace)
+    assert result.code == 0, result
+    assert "CRI container log" in result.out + result.err and "ingress-nginx" in result.out + result.err
+    from perfops.store import open_store
+    from perfops.workspace import Workspace
+
+    with open_store(Workspace(workspace).store_path) as store:
+        frame = store.telemetry.load()
+    rows = frame[(frame.metric == "requests") & (frame.endpoint == "") & (frame.consumer == "")]
+    assert rows["value"].sum() == len(plain_lines())

@@ -87,3 +87,17 @@ def test_a_unit_that_does_not_fit_is_refused_as_an_unknown_column(tmp_path):
     with pytest.raises(InputError) as err:
         read(path)
     assert "requests (ms)" in err.value.message
+
+
+def test_cli_stores_converted_values(workspace, cli):
+    """Through `perfops ingest` (the store's fast path declines such headers; the reader converts)."""
+    path = workspace / "grafana.csv"
+    path.write_text('"Time","service","Latency (s)","p99 [ms]"\n2026-11-15 00:00:00,checkout-api,0.25,900\n')
+    result = cli("ingest", str(path), workspace=workspace)
+    assert result.code == 0, result
+    from perfops.store import open_store
+    from perfops.workspace import Workspace
+
+    with open_store(Workspace(workspace).store_path) as store:
+        frame = store.telemetry.load()
+    assert dict(zip(frame.metric, frame.value, strict=True)) == {"latency_avg_ms": 250.0, "latency_p99_ms": 900.0}

@@ -2,8 +2,10 @@
 
 Reads nginx and Apache `combined` and `common` (with a request time after them when present:
 nginx `$request_time` in seconds, Apache `%D` in microseconds, or a `key=value` tail such as
-`request_time=0.025`), AWS Application Load Balancer logs, Envoy's default access-log format, and
-any nginx `log_format` string the user gives (IngestOptions.log_format); plain or gzip.
+`request_time=0.025`), ingress-nginx's default format, AWS Application Load Balancer logs, Envoy's
+default access-log format, and any nginx `log_format` string the user gives
+(IngestOptions.log_format); plain or gzip; as written, or as shipped (Docker json-file, JSON
+`message` lines, CRI, a word such as Ambassador's `ACCESS ` before the line: shipped_logs).
 
 How (see docs/formats/access-log.md):
 - every format is an nginx-style template (`$remote_addr - $remote_user [$time_local] ...`)
@@ -528,20 +530,20 @@ def choose_format(path: Path, lines: list[str], log_format: str | None, lenient:
                 path=str(path), line=1, field="--log-format",
             )
         return fmt
-    fmt = detect_format(lines, lenient)
-    if fmt is None:
+    detected = detect_format(lines, lenient)
+    if detected is None:
         raise InputError(
             f"not a recognised access log (nginx/Apache combined or common, ingress-nginx, AWS ALB, Envoy); "
             f"line 1 is: {lines[0][:160]!r}",
             path=str(path), line=1,
             hint="pass --log-format with the nginx log_format string that wrote this file",
         )
-    if fmt.problem:
-        raise InputError(fmt.problem + f"; line 1 is: {lines[0][:160]!r}", path=str(path), line=1,
+    if detected.problem:
+        raise InputError(detected.problem + f"; line 1 is: {lines[0][:160]!r}", path=str(path), line=1,
                          field="--log-format",
                          hint="pass --log-format with the log_format string that wrote this file, e.g. "
                               "'... \"$http_user_agent\" $request_length $request_time'")
-    return fmt
+    return detected
 
 
 @dataclass(frozen=True)
@@ -614,8 +616,7 @@ def _parsed_blocks(path: Path, parser: Parser, options: IngestOptions,
         raw.seek(0)
         in_flight: list = []
         line = 1
-        for block in _inner_blocks(_readable_blocks(stream, path), unwrapper):
-            numbers, block = block
+        for numbers, block in _inner_blocks(_readable_blocks(stream, path), unwrapper):
             in_flight.append(pool.submit(parser.parse, block, line, numbers))
             line += block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
             if len(in_flight) >= PREFETCH_BLOCKS:
@@ -754,8 +755,9 @@ def sniff(path: Path, head: bytes) -> bool:
 
 READER = Reader(
     name="access-log",
-    description="web access logs: nginx/Apache combined or common (+ request time), AWS ALB, Envoy, "
-                "or any nginx log_format (--log-format); gzip too",
+    description="web access logs: nginx/Apache combined or common (+ request time), ingress-nginx, AWS ALB, "
+                "Envoy, or any nginx log_format (--log-format); gzip too; plain or shipped (Docker json-file, "
+                "CRI, JSON lines)",
     sniff=sniff,
     read=read_access_log,
     priority=30,

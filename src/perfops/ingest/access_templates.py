@@ -20,6 +20,7 @@ totals stay exact while a scanner walking 100,000 random URLs cannot explode the
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -222,11 +223,19 @@ INGRESS_NGINX = (
     "[$proxy_alternative_upstream_name] $upstream_addr $upstream_response_length "
     "$upstream_response_time $upstream_status $req_id$tail"
 )
-# before ingress-nginx 0.22 (2019) there was no [$proxy_alternative_upstream_name]
-INGRESS_NGINX_LEGACY = (
+# Earlier and common variants (kubernetes/ingress-nginx internal/ingress/controller/config/config.go,
+# logFormatUpstream): before 0.20 the line began `$the_real_ip - [$the_real_ip] - $remote_user` and had
+# no alternative upstream; many clusters still set a layout without it. `$tail` takes what follows
+# the upstream status (`$req_id`, `$host [$proxy_alternative_upstream_name]` on Alibaba Cloud).
+INGRESS_NGINX_NO_ALTERNATIVE = (
     '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" '
     '"$http_user_agent" $request_length $request_time [$proxy_upstream_name] $upstream_addr '
-    "$upstream_response_length $upstream_response_time $upstream_status $req_id$tail"
+    "$upstream_response_length $upstream_response_time $upstream_status$tail"
+)
+INGRESS_NGINX_REAL_IP = (
+    '$remote_addr - [$the_real_ip] - $remote_user [$time_local] "$request" $status $body_bytes_sent '
+    '"$http_referer" "$http_user_agent" $request_length $request_time [$proxy_upstream_name] $upstream_addr '
+    "$upstream_response_length $upstream_response_time $upstream_status$tail"
 )
 
 _QUOTED = r'(?:[^"\\]|\\.)*'
@@ -350,8 +359,9 @@ def builtin_formats() -> list[LineFormat]:
         LineFormat("Envoy", ENVOY),
         LineFormat("Envoy (with response details)", ENVOY_DETAILS),
         # before combined: an ingress-nginx line is also a combined line with a tail
-        LineFormat("ingress-nginx", INGRESS_NGINX),
-        LineFormat("ingress-nginx (before 0.22)", INGRESS_NGINX_LEGACY),
+        LineFormat("ingress-nginx", INGRESS_NGINX),  # first: its lines also match the two below
+        LineFormat("ingress-nginx (no alternative upstream)", INGRESS_NGINX_NO_ALTERNATIVE),
+        LineFormat("ingress-nginx (before 0.20, [$the_real_ip])", INGRESS_NGINX_REAL_IP),
         LineFormat("combined", COMBINED + "$tail"),
         LineFormat("common", COMMON + "$tail"),
     ]
@@ -371,14 +381,15 @@ def detect_format(lines: list[str], lenient: bool = False) -> LineFormat | None:
     found = _detect_builtin(lines, lenient)
     if found is not None or not lines:
         return found
-    first = {line.split(" ", 1)[0] for line in lines}
-    prefix = first.pop() if len(first) == 1 else ""
-    if not _PREFIX.match(prefix):
-        return None
-    found = _detect_builtin([line[len(prefix) + 1:] for line in lines], lenient)
-    if found is None:
-        return None
-    return LineFormat(f"{found.name} after '{prefix} '", f"{prefix} {found.template}", found.problem, found.caveat)
+    words = Counter(line.split(" ", 1)[0] for line in lines)
+    # strict: every line starts with the word; lenient (a container's mixed output): the commonest words
+    candidates = [w for w, _ in words.most_common(3)] if lenient else list(words)[:1] if len(words) == 1 else []
+    for prefix in (w for w in candidates if _PREFIX.match(w)):
+        found = _detect_builtin([line[len(prefix) + 1:] for line in lines if line.startswith(prefix + " ")], lenient)
+        if found is not None:
+            return LineFormat(f"{found.name} after '{prefix} '", f"{prefix} {found.template}", found.problem,
+                              found.caveat)
+    return None
 
 
 _PREFIX = re.compile(r"^[A-Za-z][\w.-]*:?$")

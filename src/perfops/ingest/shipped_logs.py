@@ -128,6 +128,10 @@ class Unwrapper:
 
     def block(self, block: bytes, first_line: int) -> tuple[bytes, np.ndarray]:
         """(inner lines joined by newlines, the shipped line number of each)."""
+        if self.shipping.kind == "json" and not self._pending and not self.record:
+            fast = self._json_block(block, first_line)
+            if fast is not None:
+                return fast
         out: list[bytes] = []
         numbers: list[int] = []
         for offset, line in enumerate(block.split(b"\n")[:-1] if block.endswith(b"\n") else block.split(b"\n")):
@@ -135,6 +139,48 @@ class Unwrapper:
                 continue
             self._take(line, first_line + offset, out, numbers)
         return _joined(out, numbers)
+
+    def _json_block(self, block: bytes, first_line: int) -> tuple[bytes, np.ndarray] | None:
+        """The common case in one vectorised pass (Arrow's JSON reader): every line an object whose
+        line is a string holding exactly one newline, at its end. None: take the line-by-line path."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        import pyarrow.json as pajson
+
+        key = self.shipping.key
+        schema = pa.schema([(key, pa.large_string()), ("stream", pa.string())])
+        try:
+            table = pajson.read_json(pa.BufferReader(block), parse_options=pajson.ParseOptions(
+                explicit_schema=schema, unexpected_field_behavior="ignore", newlines_in_values=False))
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            return None
+        lines = block.split(b"\n")
+        if lines and not lines[-1]:
+            lines.pop()
+        filled = [i for i, x in enumerate(lines) if x.strip()]
+        texts = table.column(key).combine_chunks()
+        if len(filled) != len(texts) or texts.null_count:
+            return None
+        if not self.shipping.newline_partials:  # every entry is a whole line, with or without its newline
+            empty, newline = pa.scalar("", pa.large_string()), pa.scalar("\n", pa.large_string())
+            texts = pc.binary_join_element_wise(pc.replace_substring_regex(texts, "\r?\n$", ""), empty, newline)
+        if not pc.all(pc.equal(pc.count_substring(texts, "\n"), 1)).as_py() or \
+                not pc.all(pc.ends_with(texts, "\n")).as_py():
+            return None
+        numbers = first_line + np.asarray(filled, dtype=np.int64)
+        if self.shipping.streams is not None:
+            streams = pc.fill_null(table.column("stream").combine_chunks(), "")
+            keep = np.asarray(pc.is_in(streams, value_set=pa.array(sorted(self.shipping.streams))).to_numpy(
+                zero_copy_only=False), dtype=bool)
+            if not keep.all():
+                for stream, count in zip(*np.unique(np.asarray(streams.to_pylist(), dtype=object)[~keep],
+                                                    return_counts=True), strict=True):
+                    self.ignored[stream] = self.ignored.get(stream, 0) + int(count)
+                texts, numbers = texts.filter(pa.array(keep)), numbers[keep]
+        if not len(texts):
+            return b"", numbers
+        offsets = np.frombuffer(texts.buffers()[1], dtype=np.int64)[texts.offset:texts.offset + len(texts) + 1]
+        return texts.buffers()[2].to_pybytes()[offsets[0]:offsets[-1]], numbers
 
     def finish(self) -> tuple[bytes, np.ndarray]:
         """Partial lines still open at the end of the file, passed on as they are."""
