@@ -47,7 +47,7 @@ from perfops.ingest.access_templates import (
     head_lines,
     user_format,
 )
-from perfops.ingest.base import IngestBatch, IngestOptions, Reader
+from perfops.ingest.base import DataWarning, IngestBatch, IngestOptions, Reader
 from perfops.ingest.common import gunzip_bounded
 
 BLOCK_BYTES = 8 * 1024 * 1024
@@ -601,7 +601,7 @@ def read_access_log(path: Path, options: IngestOptions) -> IngestBatch:
     if unwrapper is not None:
         notes[0] = f"unwrapped from a {layout.shipping.label}; " + notes[0]
         ignored = shipped.ignored_note(unwrapper)
-        notes += [ignored] if ignored else []
+        notes += [DataWarning(ignored)] if ignored else []
     return IngestBatch(telemetry=telemetry, skipped=state.skipped, notes=notes)
 
 
@@ -718,13 +718,13 @@ def _notes(fmt: LineFormat, source: ConsumerSource, state: FileState, late: int)
                 if source.variable else "nothing (no consumer breakdown)")]
     if fmt.latency_variable() is None:
         notes.append("this format has no request time: requests and errors only, no latency")
-    if fmt.caveat:
-        notes.append(f"{fmt.caveat} ({state.lines:,} lines)")
+    if fmt.caveat:  # an assumption about the numbers: shown without -v
+        notes.append(DataWarning(f"{fmt.caveat} ({state.lines:,} lines)"))
     if state.skipped_count > len(state.skipped):
         notes.append(f"{state.skipped_count:,} lines skipped; the first {len(state.skipped):,} are listed")
     if state.no_request_time:
-        notes.append(f"{state.no_request_time:,} requests had no request time ('-' or -1): counted as requests, "
-                     "left out of the latency figures")
+        notes.append(DataWarning(f"{state.no_request_time:,} requests had no request time ('-' or -1): counted "
+                                 "as requests, left out of the latency figures"))
     if state.not_http:
         notes.append(f"{state.not_http:,} non-HTTP lines (status 0, e.g. Envoy TCP proxy) ignored")
     if state.endpoints.table.overflowed:
