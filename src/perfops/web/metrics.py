@@ -48,8 +48,9 @@ class PerfopsCollector(Collector):
         up = GaugeMetricFamily("perfops_store_readable", "1 when the store (or its last snapshot) could be read")
         try:
             findings = self.data.snapshot().findings
-        except PerfopsError:
+        except PerfopsError:  # nothing analysed yet, or the store unreadable: no counts, not zeros
             up.add_metric([], 0)
+            yield family
             yield up
             return
         counts: dict[tuple[str, str], int] = {}
