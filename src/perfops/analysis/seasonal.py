@@ -79,8 +79,9 @@ def young_norm(history: np.ndarray, history_epoch: np.ndarray, target_epoch: np.
     A weekday is compared with the weekdays there are, a weekend day with the weekend days, at
     the same time of day; when the history has no day of the target's kind, with every day.
     The tolerance widens with how few days are behind the norm: the scale is multiplied by
-    1 + 1/sqrt(n), n = the days behind it, because the norm itself is then uncertain (the
-    standard error of a location from n days, added to the spread of one day)."""
+    sqrt(1 + (pi/2)/n), n = the days behind it, because the norm itself is then uncertain: a
+    median of n days has a standard error of about sqrt(pi/2) x sigma / sqrt(n) (its asymptotic
+    efficiency against the mean), added in quadrature to the spread of one day."""
     d_slot = (target_epoch % DAY_SECONDS) // step
     weekend_h, weekend_t = is_weekend(history_epoch), is_weekend(target_epoch)
     every = _profile(history, history_epoch, step, DAY_SECONDS, spread)
@@ -96,7 +97,7 @@ def young_norm(history: np.ndarray, history_epoch: np.ndarray, target_epoch: np.
         scale[:, targets] = np.where(has, own[1][:, d_slot[targets]], scale[:, targets])
         samples[:, targets] = np.where(has, own[2][:, d_slot[targets]], samples[:, targets])
     n_days = np.maximum(samples / (2 * spread + 1), 1.0)
-    return Norm(level, 1.4826 * scale * (1 + 1 / np.sqrt(n_days)), samples)
+    return Norm(level, 1.4826 * scale * np.sqrt(1 + (np.pi / 2) / n_days), samples)
 
 
 def _profile(history: np.ndarray, epoch: np.ndarray, step: int, cycle: int,

@@ -330,7 +330,7 @@ def norm_history(days: float, role: str) -> dict:
         basis = "the median hourly error rate of the history"
     elif days < YOUNG_NORM_DAYS:
         basis = ("young norm: the same time of day on the weekdays (for a weekday) or weekend days "
-                 "(for a weekend day) of the history, tolerance widened by 1 + 1/sqrt(days)")
+                 "(for a weekend day) of the history, tolerance widened by sqrt(1 + (pi/2)/days)")
     else:
         basis = "the same time of week in the previous weeks"
     return {"norm_history_days": round(days, 1), "norm_basis": basis}
