@@ -146,8 +146,12 @@ def test_pages_and_api_answer_from_the_last_read_while_the_store_is_held(served)
     assert "workspace busy" in client.get(f"/findings/{fid}").text
     never = client.get(f"/findings/{unread}")  # never read: the snapshot's record, without history
     assert never.status_code == 200 and 'id="history-missing"' in never.text and unread in never.text
-    api = client.get(f"/api/findings/{unread}")
-    assert api.status_code == 503 and int(api.headers["Retry-After"]) > 0 and api.json()["error"]["status"] == 503
+    api = client.get(f"/api/findings/{unread}")  # the same for the API: the record, saying the history is missing
+    assert api.status_code == 200 and api.headers["X-Perfops-History"] == "unavailable"
+    assert api.json()["id"] == unread and api.json()["history"] == [] and api.headers["X-Perfops-Stale"] == "true"
+    never_charted = client.get("/api/services/payments-api/series")  # never opened: read ahead with the snapshot
+    assert never_charted.status_code == 200 and never_charted.headers["X-Perfops-Stale"] == "true"
+    assert len(never_charted.json()["t"]) == 14 * 24
 
     holder.release()
     after = _until_fresh(client, f"/api/findings/{fid}")
