@@ -307,3 +307,24 @@ def test_a_write_is_retried_then_refused_as_not_saved(tmp_path: Path) -> None:
     with pytest.raises(WorkspaceBusyError, match="NOT saved"):
         data.write(held)
     assert len(tries) > 1 and tries[-1] >= WRITE_PATIENCE  # retried for the patience, then refused
+
+
+def test_the_charts_read_ahead_equal_the_charts_read_on_demand(tmp_path: Path) -> None:
+    """The dashboard reads every chart ahead in one query (to draw it while the store is held);
+    each must be exactly what the chart's own read gives."""
+    from perfops.usecases.chart_series import every_endpoint_series, every_service_series
+    from perfops.usecases.reports import service_series
+    from perfops.workspace import Workspace
+    from reports_fixture import NOW
+
+    ws = Workspace(build_workspace(tmp_path / "ws"))
+    names = [s.name for s in ws.load_catalog().services]
+    services = every_service_series(ws, names, NOW)
+    assert set(services) == set(names)
+    for name in names:
+        assert services[name] == service_series(ws, name, None, NOW), name
+    endpoints = every_endpoint_series(ws, NOW)
+    assert ("cart", "GET /cart") in endpoints and len(endpoints) > 3
+    for (service, endpoint), series in endpoints.items():
+        assert series == service_series(ws, service, endpoint, NOW), (service, endpoint)
+    assert len(every_endpoint_series(ws, NOW, limit=2)) == 2

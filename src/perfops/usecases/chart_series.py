@@ -14,6 +14,23 @@ from perfops.workspace import Workspace
 METRICS = ["requests", "errors", "latency_p95_ms"]
 
 
+def every_endpoint_series(workspace: Workspace, end: datetime, days: int = 14,
+                          limit: int | None = None) -> dict[tuple[str, str], dict[str, Any]]:
+    """(service, endpoint) -> what `service_series(workspace, service, endpoint, end, days)`
+    returns, for at most `limit` endpoints (the busiest first), read with one query."""
+    end = end.replace(minute=0, second=0, microsecond=0)
+    start = end - timedelta(days=days)
+    with open_store(workspace.store_path, read_only=True) as store:
+        frame = store.telemetry.endpoint_hours(METRICS, start, end)
+    if frame.empty:
+        return {}
+    traffic = frame[frame["metric"] == "requests"].groupby(["service", "endpoint"])["value"].sum()
+    keys = list(traffic.sort_values(ascending=False, kind="stable").index)
+    keys += sorted(set(zip(frame["service"], frame["endpoint"], strict=True)) - set(keys))
+    groups = dict(tuple(frame.groupby(["service", "endpoint"])))
+    return {key: _series_json(groups[key][["timestamp", "metric", "value"]], start, end) for key in keys[:limit]}
+
+
 def every_service_series(workspace: Workspace, services: list[str], end: datetime,
                          days: int = 14) -> dict[str, dict[str, Any]]:
     """service -> what `service_series(workspace, service, None, end, days)` returns, read with
