@@ -79,8 +79,8 @@ def served(tmp_path: Path) -> Iterator[tuple[httpx.Client, Path, list[Holder]]]:
     from perfops.web.app import create_app
 
     root = build_workspace(tmp_path / "ws")
-    srv = uvicorn.Server(uvicorn.Config(create_app(root, token=TOKEN), host="127.0.0.1", port=_free_port(),
-                                        log_level="warning"))
+    app = create_app(root, token=TOKEN)
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=_free_port(), log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
@@ -88,6 +88,7 @@ def served(tmp_path: Path) -> Iterator[tuple[httpx.Client, Path, list[Holder]]]:
         time.sleep(0.05)
     holders: list[Holder] = []
     with httpx.Client(base_url=f"http://127.0.0.1:{srv.config.port}", timeout=TIMEOUT) as client:
+        client.dashboard = app.state.data  # type: ignore[attr-defined]  # the server's, in this process
         yield client, root, holders
     for holder in holders:
         holder.kill()
@@ -133,6 +134,7 @@ def test_pages_and_api_answer_from_the_last_read_while_the_store_is_held(served)
         assert client.get(path).status_code == 200  # read once while the store is free
     fresh = client.get("/")
     assert fresh.headers["X-Perfops-Stale"] == "false" and "workspace busy" not in fresh.text
+    assert client.dashboard.wait_warm(60)  # the charts read ahead with the snapshot are in
 
     holder = _hold(root, holders, comment_on=fid)  # holds the store, and changed it
     page = client.get("/")

@@ -236,6 +236,13 @@ class DashboardData:
 
         threading.Thread(target=warm, name="perfops-dashboard-warm", daemon=True).start()
 
+    def wait_warm(self, timeout: float) -> bool:
+        """Wait until no chart warm-up runs (tests, benches); False when one still runs."""
+        if not self._warming.acquire(timeout=timeout):
+            return False
+        self._warming.release()
+        return True
+
     def warm_series(self, snap: Snapshot, days: int = 14) -> None:
         """Every service's chart, and the endpoints' charts (busiest first) up to half the reads
         kept across snapshots (LAST_READS: the memory bound), each one query."""
