@@ -4,6 +4,7 @@ is lost.
 
     .venv/bin/python bench/load_reliability.py [--clients 50] [--seconds 60] [--baseline-seconds 20]
                                                [--workspace DIR] [--json OUT.json] [--no-writes]
+                                               [--ingest-days N] [--unread-charts]
 
 Phases, in one run: (1) a baseline — the same clients with no ingest running; (2) the load with
 ingest running, a new day of telemetry per `perfops ingest` call, back to back. Reported: requests,
@@ -60,10 +61,11 @@ SERIES = [("checkout-api", "POST /checkout"), ("checkout-api", "GET /cart"), ("c
           ("payments", "POST /pay"), ("payments", "")]
 
 
-def write_day(path: Path, day: pd.Timestamp, seed: int, slow: bool = False) -> int:
-    """One day of 5-minute telemetry for the two services; returns the number of rows."""
+def write_day(path: Path, day: pd.Timestamp, seed: int, slow: bool = False, days: int = 1) -> int:
+    """`days` days (default one) of 5-minute telemetry for the two services from `day`; returns
+    the number of rows."""
     rng = np.random.default_rng(seed)
-    stamps = pd.date_range(day, periods=288, freq="5min")
+    stamps = pd.date_range(day, periods=288 * days, freq="5min")
     frames = []
     for service, endpoint in SERIES:
         requests = rng.poisson(300, len(stamps))
@@ -128,6 +130,18 @@ def paths_of(base: str) -> list[str]:
              "/findings?status=all", "/api/domain", "/api/findings", "/api/services/checkout-api",
              "/api/services/checkout-api/series", "/services/checkout-api/endpoint?name=GET%20/cart"]
             + [f"/findings/{i}" for i in ids] + [f"/api/findings/{i}" for i in ids])
+
+
+def unread_charts(base: str) -> list[str]:
+    """The chart series of every service and endpoint, none of which `paths_of` reads: charts a
+    user opens for the first time while the ingest runs."""
+    out = []
+    for service in httpx.get(f"{base}/api/domain", timeout=60).json()["services"]:
+        name = service["name"]
+        out.append(f"/api/services/{name}/series")
+        endpoints = httpx.get(f"{base}/api/services/{name}", timeout=60).json()["endpoints"]
+        out += [str(httpx.URL(f"/api/services/{name}/series", params={"endpoint": e})) for e in endpoints]
+    return [p for p in out if p != "/api/services/checkout-api/series"]
 
 
 async def hammer(base: str, paths: list[str], clients: int, seconds: float) -> dict:
@@ -219,24 +233,42 @@ def figures(latencies: list[float]) -> dict:
 class IngestLoop(threading.Thread):
     """`perfops ingest` of a new day, back to back, until stopped."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, days: int = 1) -> None:
         super().__init__(daemon=True)
-        self.root, self.stop = root, threading.Event()
+        self.root, self.stop, self.days = root, threading.Event(), days
         self.done: list[tuple[str, int, float]] = []  # (file, exit code, seconds)
         self.rows_written = 0
 
     def run(self) -> None:
-        day = pd.Timestamp("2026-02-01")
-        i = 0
-        while not self.stop.is_set():
-            path = self.root / "live" / f"live-{i:03d}.csv"
-            path.parent.mkdir(exist_ok=True)
-            self.rows_written += write_day(path, day + pd.Timedelta(days=i), seed=1000 + i)
-            t0 = time.monotonic()
-            code = subprocess.run([*PERFOPS, "ingest", str(path), "--workspace", str(self.root), "--quiet"],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
-            self.done.append((path.name, code, round(time.monotonic() - t0, 1)))
-            i += 1
+        # the files are written in another process, the next one while the current one is ingested:
+        # writing a large CSV here would hold this process' GIL and delay the clients' own timing
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(1) as writer:
+            upcoming = self._write(writer, 0)
+            i = 0
+            while not self.stop.is_set():
+                path, rows = upcoming.result()
+                self.rows_written += rows
+                upcoming = self._write(writer, i + 1)
+                self._ingest(path)
+                i += 1
+
+    def _write(self, writer, i: int):  # noqa: ANN001, ANN202
+        path = self.root / "live" / f"live-{i:03d}.csv"
+        path.parent.mkdir(exist_ok=True)
+        day = pd.Timestamp("2026-02-01") + pd.Timedelta(days=i * self.days)
+        return writer.submit(_written, path, day, 1000 + i, self.days)
+
+    def _ingest(self, path: Path) -> None:
+        t0 = time.monotonic()
+        code = subprocess.run([*PERFOPS, "ingest", str(path), "--workspace", str(self.root), "--quiet"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
+        self.done.append((path.name, code, round(time.monotonic() - t0, 1)))
+
+
+def _written(path: Path, day: pd.Timestamp, seed: int, days: int) -> tuple[Path, int]:
+    return path, write_day(path, day, seed=seed, days=days)
 
 
 def check_store(root: Path, ingested: list[tuple[str, int, float]]) -> dict:
@@ -261,6 +293,10 @@ def main() -> int:
     parser.add_argument("--workspace", type=Path)
     parser.add_argument("--json", type=Path)
     parser.add_argument("--no-writes", action="store_true", help="no comments through the API during the ingest")
+    parser.add_argument("--ingest-days", type=int, default=1,
+                        help="days of telemetry per ingested file (4,320 rows a day): larger ingests hold the store longer")
+    parser.add_argument("--unread-charts", action="store_true",
+                        help="during the ingest, also ask for every service's and endpoint's chart, never asked before")
     args = parser.parse_args()
     root = args.workspace or Path(tempfile.mkdtemp(prefix="perfops-load-")) / "ws"
     if not (root / "perfops.yaml").exists():
@@ -272,9 +308,10 @@ def main() -> int:
         paths = paths_of(base)
         baseline = asyncio.run(hammer(base, paths, args.clients, args.baseline_seconds))
         finding_id = next((p.rsplit("/", 1)[-1] for p in paths if p.startswith("/api/findings/")), None)
-        ingest = IngestLoop(root)
+        during = paths + (unread_charts(base) if args.unread_charts else [])
+        ingest = IngestLoop(root, args.ingest_days)
         ingest.start()
-        loaded, sent = asyncio.run(_load_phase(base, paths, args.clients, args.seconds,
+        loaded, sent = asyncio.run(_load_phase(base, during, args.clients, args.seconds,
                                                None if args.no_writes else finding_id))
         ingest.stop.set()
         ingest.join()
@@ -283,7 +320,8 @@ def main() -> int:
         server.terminate()
         server.wait(timeout=30)
     store = check_store(root, ingest.done)
-    result = {"clients": args.clients, "paths": len(paths), "baseline": baseline, "with_ingest": loaded,
+    result = {"clients": args.clients, "paths": len(paths), "paths_during_ingest": len(during),
+              "rows_per_ingest": ingest.rows_written // max(len(ingest.done), 1), "baseline": baseline, "with_ingest": loaded,
               "writes": writes, "ingests": ingest.done, "store": store, "load_average": os.getloadavg()[0],
               "p50_ratio": _ratio(loaded["p50_ms"], baseline["p50_ms"]),
               "p95_ratio": _ratio(loaded["p95_ms"], baseline["p95_ms"])}
@@ -322,7 +360,8 @@ def report(r: dict) -> str:
                     f"{p['max_ms']} |")
     s = r["store"]
     rows.append("")
-    rows.append(f"ingest during the load: {s['ingests_finished']} files finished, {s['ingests_failed']} failed "
+    rows.append(f"ingest during the load: {s['ingests_finished']} files of about {r['rows_per_ingest']:,} rows "
+                f"finished, {s['ingests_failed']} failed; {r['paths_during_ingest']} paths in rotation "
                 f"(times {[t for _, _, t in r['ingests']]} s); store: {s['telemetry_rows']} telemetry rows, "
                 f"ledger {s['ledger_rows']} rows, rows lost {s['rows_lost']}; "
                 f"latency with ingest / baseline: p50 x{r['p50_ratio']}, p95 x{r['p95_ratio']}; "

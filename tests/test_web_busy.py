@@ -79,8 +79,8 @@ def served(tmp_path: Path) -> Iterator[tuple[httpx.Client, Path, list[Holder]]]:
     from perfops.web.app import create_app
 
     root = build_workspace(tmp_path / "ws")
-    srv = uvicorn.Server(uvicorn.Config(create_app(root, token=TOKEN), host="127.0.0.1", port=_free_port(),
-                                        log_level="warning"))
+    app = create_app(root, token=TOKEN)
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=_free_port(), log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
@@ -88,6 +88,7 @@ def served(tmp_path: Path) -> Iterator[tuple[httpx.Client, Path, list[Holder]]]:
         time.sleep(0.05)
     holders: list[Holder] = []
     with httpx.Client(base_url=f"http://127.0.0.1:{srv.config.port}", timeout=TIMEOUT) as client:
+        client.dashboard = app.state.data  # type: ignore[attr-defined]  # the server's, in this process
         yield client, root, holders
     for holder in holders:
         holder.kill()
@@ -133,6 +134,7 @@ def test_pages_and_api_answer_from_the_last_read_while_the_store_is_held(served)
         assert client.get(path).status_code == 200  # read once while the store is free
     fresh = client.get("/")
     assert fresh.headers["X-Perfops-Stale"] == "false" and "workspace busy" not in fresh.text
+    assert client.dashboard.wait_warm(60)  # the charts read ahead with the snapshot are in
 
     holder = _hold(root, holders, comment_on=fid)  # holds the store, and changed it
     page = client.get("/")
@@ -146,8 +148,12 @@ def test_pages_and_api_answer_from_the_last_read_while_the_store_is_held(served)
     assert "workspace busy" in client.get(f"/findings/{fid}").text
     never = client.get(f"/findings/{unread}")  # never read: the snapshot's record, without history
     assert never.status_code == 200 and 'id="history-missing"' in never.text and unread in never.text
-    api = client.get(f"/api/findings/{unread}")
-    assert api.status_code == 503 and int(api.headers["Retry-After"]) > 0 and api.json()["error"]["status"] == 503
+    api = client.get(f"/api/findings/{unread}")  # the same for the API: the record, saying the history is missing
+    assert api.status_code == 200 and api.headers["X-Perfops-History"] == "unavailable"
+    assert api.json()["id"] == unread and api.json()["history"] == [] and api.headers["X-Perfops-Stale"] == "true"
+    never_charted = client.get("/api/services/payments-api/series")  # never opened: read ahead with the snapshot
+    assert never_charted.status_code == 200 and never_charted.headers["X-Perfops-Stale"] == "true"
+    assert len(never_charted.json()["t"]) == 14 * 24
 
     holder.release()
     after = _until_fresh(client, f"/api/findings/{fid}")
@@ -303,3 +309,24 @@ def test_a_write_is_retried_then_refused_as_not_saved(tmp_path: Path) -> None:
     with pytest.raises(WorkspaceBusyError, match="NOT saved"):
         data.write(held)
     assert len(tries) > 1 and tries[-1] >= WRITE_PATIENCE  # retried for the patience, then refused
+
+
+def test_the_charts_read_ahead_equal_the_charts_read_on_demand(tmp_path: Path) -> None:
+    """The dashboard reads every chart ahead in one query (to draw it while the store is held);
+    each must be exactly what the chart's own read gives."""
+    from perfops.usecases.chart_series import every_endpoint_series, every_service_series
+    from perfops.usecases.reports import service_series
+    from perfops.workspace import Workspace
+    from reports_fixture import NOW
+
+    ws = Workspace(build_workspace(tmp_path / "ws"))
+    names = [s.name for s in ws.load_catalog().services]
+    services = every_service_series(ws, names, NOW)
+    assert set(services) == set(names)
+    for name in names:
+        assert services[name] == service_series(ws, name, None, NOW), name
+    endpoints = every_endpoint_series(ws, NOW)
+    assert ("cart", "GET /cart") in endpoints and len(endpoints) > 3
+    for (service, endpoint), series in endpoints.items():
+        assert series == service_series(ws, service, endpoint, NOW), (service, endpoint)
+    assert len(every_endpoint_series(ws, NOW, limit=2)) == 2

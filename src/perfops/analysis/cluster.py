@@ -83,15 +83,31 @@ class ParquetLoader:
             where &= (ds.field("consumer") != "") if consumers else (ds.field("consumer") == "")
         dataset = ds.dataset([_join(self.root, n) for n in names], format="parquet")
         # sorted in Arrow (keys are unique, so any sort gives the store's order), before the
-        # strings become Python objects: several times cheaper than sorting the pandas frame
-        table = dataset.to_table(filter=where).sort_by([(c, "ascending") for c in ORDER])
-        return self._restore(table.to_pandas())
+        # strings become Python objects: several times cheaper than sorting the pandas frame.
+        # Categorical columns come back dictionary-encoded, which Arrow cannot sort: decoded
+        # first, then made categoricals again the way the store's reader makes them.
+        table = _decoded(dataset.to_table(filter=where)).sort_by([(c, "ascending") for c in ORDER])
+        return self._restore(table.to_pandas(strings_to_categorical=self.categorical))
+
+    @property
+    def categorical(self) -> bool:
+        return "category" in self.dtypes.values()
 
     def _restore(self, frame: pd.DataFrame) -> pd.DataFrame:
         return frame.astype({c: t for c, t in self.dtypes.items() if c in frame.columns})
 
     def _empty(self) -> pd.DataFrame:
         return self._restore(pd.DataFrame({c: pd.Series(dtype=t) for c, t in self.dtypes.items()}))
+
+
+def _decoded(table: Any) -> Any:
+    """The table with dictionary (categorical) columns cast to their value type."""
+    import pyarrow as pa
+
+    for i, column in enumerate(table.schema):
+        if pa.types.is_dictionary(column.type):
+            table = table.set_column(i, column.name, table.column(i).cast(column.type.value_type))
+    return table
 
 
 def _join(root: str, name: str) -> str:

@@ -242,6 +242,18 @@ class TelemetryRepo:
         """Whole-service values per time bucket, all consumers (see rollup_query)."""
         return rollup_query(self.con, services, metrics, start, end, bucket_seconds)
 
+    def endpoint_hours(self, metrics: Sequence[str], start: datetime, end: datetime) -> pd.DataFrame:
+        """Every endpoint's hourly values (consumer rows left out): counts summed, the others
+        averaged over the hour, as the dashboard's endpoint charts show them. Columns:
+        timestamp, service, endpoint, metric, value."""
+        counts = [m for m in metrics if m in _COUNTS]
+        return self.con.execute(
+            "SELECT date_trunc('hour', timestamp) AS timestamp, service, endpoint, metric, "
+            "CASE WHEN metric IN (SELECT unnest(?)) THEN sum(value) ELSE avg(value) END AS value "
+            "FROM telemetry WHERE consumer = '' AND endpoint <> '' AND metric IN (SELECT unnest(?)) "
+            "AND timestamp >= ? AND timestamp < ? GROUP BY 1, 2, 3, 4",
+            [counts, list(metrics), start, end]).df()
+
     def inventory(self) -> pd.DataFrame:
         """What telemetry each service has: (service, endpoint, metric, rows, first, last)."""
         return self.con.execute(

@@ -35,6 +35,7 @@ from perfops.web.idempotency import WriteLedger
 
 TOKEN_ENV = "PERFOPS_TOKEN"
 TOKEN_FILE = "token"
+HISTORY_HEADER = "X-Perfops-History"  # "unavailable": the record without its history (store busy)
 ACTIONS = ("acknowledge", "resolve", "reopen", "assign", "comment")
 # ?message= takes one of these codes; anything else shows nothing (no text from the URL on a page)
 DONE_MESSAGES = {"acknowledge": "Acknowledged.", "resolve": "Resolved.", "reopen": "Reopened.",
@@ -241,7 +242,13 @@ def _api_routes(app: FastAPI, data: DashboardData) -> None:
     @app.get("/api/findings/{finding_id}", tags=["api"], summary="A finding with its history")
     def api_finding(finding_id: str, response: Response) -> dict[str, Any]:
         snap = data.snapshot()
-        found, fell_back = data.finding(snap, finding_id)
+        try:
+            found, fell_back = data.finding(snap, finding_id)
+        except WorkspaceBusyError:  # never read and the store is held: the snapshot's record, no history
+            found, fell_back = pages.finding_from_snapshot(snap, finding_id), snap.checked_at
+            if found is None:
+                raise
+            response.headers[HISTORY_HEADER] = "unavailable"
         _stamp(response, data.freshness(snap, fell_back))
         return pages.finding_json(found)
 

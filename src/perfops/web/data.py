@@ -109,6 +109,7 @@ class DashboardData:
         self.period = period
         self.lock = threading.RLock()  # store access in this process
         self._refreshing = threading.Lock()  # one snapshot rebuild at a time
+        self._warming = threading.Lock()  # one chart warm-up at a time
         self._clock, self._wall, self._sleep = clock, wall, sleep
         self._snapshot: Snapshot | None = None
         self._dirty = False
@@ -216,7 +217,47 @@ class DashboardData:
                                          hint="retry in a few seconds") from exc
             return snap
         self._snapshot = fresh
+        self._warm_later(fresh)
         return fresh
+
+    def _warm_later(self, snap: Snapshot) -> None:
+        """Read every service's chart series for `snap` in a thread of its own (one query), so a
+        chart first opened while another process holds the store is drawn from it, not a 503."""
+        if not self._warming.acquire(blocking=False):
+            return  # a warm-up is running; the next snapshot warms again
+
+        def warm() -> None:
+            try:
+                self.warm_series(snap)
+            except PerfopsError:
+                pass  # the store is held again: the charts are read when asked for, as before
+            finally:
+                self._warming.release()
+
+        threading.Thread(target=warm, name="perfops-dashboard-warm", daemon=True).start()
+
+    def wait_warm(self, timeout: float) -> bool:
+        """Wait until no chart warm-up runs (tests, benches); False when one still runs."""
+        if not self._warming.acquire(timeout=timeout):
+            return False
+        self._warming.release()
+        return True
+
+    def warm_series(self, snap: Snapshot, days: int = 14) -> None:
+        """Every service's chart, and the endpoints' charts (busiest first) up to half the reads
+        kept across snapshots (LAST_READS: the memory bound), each one query."""
+        from perfops.usecases.chart_series import every_endpoint_series, every_service_series
+
+        names = [s.name for s in snap.catalog.services]
+        services = self.attempt(lambda: every_service_series(self.workspace, names, snap.view.now, days), 0)
+        room = max(LAST_READS // 2 - len(services), 0)
+        endpoints = self.attempt(lambda: every_endpoint_series(self.workspace, snap.view.now, days, room), 0)
+        ready = [(series_key(s, None, days), v) for s, v in services.items()]
+        ready += [(series_key(s, e, days), v) for (s, e), v in endpoints.items()]
+        for key, value in ready:
+            if snap.pages.get(key, _MISSING) is _MISSING:
+                snap.pages.put(key, value)
+            self._remember(key, value)
 
     def _probe(self) -> None:
         from perfops.store import open_store
@@ -310,7 +351,7 @@ class DashboardData:
         """Hourly traffic, p95 and server errors for a service (or one endpoint), for the charts."""
         from perfops.usecases.reports import service_series
 
-        return self.stored(snap, f"read:series:{service}:{endpoint or ''}:{days}",
+        return self.stored(snap, series_key(service, endpoint, days),
                            lambda: service_series(self.workspace, service, endpoint, snap.view.now, days))
 
     def finding(self, snap: Snapshot, finding_id: str) -> tuple[Any, datetime | None]:
@@ -318,6 +359,11 @@ class DashboardData:
         from perfops.usecases.workflow import get_finding
 
         return self.stored(snap, finding_key(finding_id), lambda: get_finding(self.workspace, finding_id))
+
+
+def series_key(service: str, endpoint: str | None, days: int) -> str:
+    """The cache key of a chart's series (`DashboardData.series`, `warm_series`)."""
+    return f"read:series:{service}:{endpoint or ''}:{days}"
 
 
 def finding_key(finding_id: str) -> str:
