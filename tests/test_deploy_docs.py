@@ -47,7 +47,7 @@ def test_crontab_is_what_schedule_prints(workspace: Path, tmp_path: Path) -> Non
     (documented,) = _blocks("cron")
     paris = tmp_path / "paris"
     paris.mkdir()
-    (paris / "perfops.yaml").write_text(_configmap_catalog())
+    (paris / "perfops.yaml").write_text(_default_schedule_catalog())
     printed = subprocess.run([*PERFOPS, "schedule", "--print", "cron", "--perfops", "/opt/perfops/.venv/bin/perfops",
                               "--workspace", str(paris)], capture_output=True, text=True, check=True).stdout
     assert printed.replace(str(paris), "/srv/perfops") == documented  # the doc shows what the command prints
@@ -69,7 +69,7 @@ def test_systemd_units_parse_and_run(workspace: Path, tmp_path: Path) -> None:
     assert service["Service"]["Type"] == "oneshot" and service["Service"]["SuccessExitStatus"] == "75"
     paris = tmp_path / "paris"
     paris.mkdir()
-    (paris / "perfops.yaml").write_text(_configmap_catalog())
+    (paris / "perfops.yaml").write_text(_default_schedule_catalog())
     printed = subprocess.run([*PERFOPS, "schedule", "--print", "systemd", "--workspace", str(paris)],
                              capture_output=True, text=True, check=True).stdout
     assert f"OnCalendar={timer['Timer']['OnCalendar']}\n" in printed
@@ -88,12 +88,21 @@ def _configmap_catalog() -> str:
     return _manifests()["ConfigMap"]["data"]["perfops.yaml"]
 
 
+def _default_schedule_catalog() -> str:
+    """The doc's catalog with the default schedule: what its crontab and timers show."""
+    text = _configmap_catalog()
+    return text[:text.index("schedule:")] + "schedule:\n  period: 7d\n"
+
+
 def test_kubernetes_manifests_hang_together() -> None:
     kinds = _manifests()
     assert set(kinds) == {"PersistentVolumeClaim", "Secret", "ConfigMap", "Deployment", "CronJob"}
     catalog = parse_catalog(_configmap_catalog())
     cron = kinds["CronJob"]["spec"]
-    assert catalog.schedule is not None and cron["schedule"] == catalog.schedule.cycle
+    # the weekly cycle is the CronJob's alone; serve --schedule runs the frequent jobs
+    assert catalog.schedule is not None and catalog.schedule.cycle is None and catalog.schedule.collect
+    assert croniter.is_valid(cron["schedule"]) and "--schedule" in kinds["Deployment"]["spec"]["template"]["spec"][
+        "containers"][0]["args"]
     assert cron["timeZone"] == catalog.timezone and cron["concurrencyPolicy"] == "Forbid"
     secret = kinds["Secret"]["metadata"]["name"]
     claim = kinds["PersistentVolumeClaim"]["metadata"]["name"]
