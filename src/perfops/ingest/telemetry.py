@@ -114,9 +114,28 @@ def _text_blocks(path: Path, names: list[str], parse: pacsv.ParseOptions,
             yield table, line
             line += table.num_rows
     except pa.ArrowInvalid as exc:
-        raise InputError(_arrow_message(exc), path=str(path), hint="expected a CSV with one row per line") from exc
+        raise InputError(_arrow_message(exc), path=str(path), line=_line_of_row(path, _arrow_row(exc)),
+                         hint="expected a CSV with one row per line") from exc
     finally:
         source.close()
+
+
+def _arrow_row(exc: Exception) -> str | None:
+    """The row text of pyarrow's "Expected 4 columns, got 5: <row>" (the only place it says which)."""
+    first = str(exc).splitlines()[0]
+    return first.split(": ", 2)[-1] if "columns, got" in first else None
+
+
+def _line_of_row(path: Path, row: str | None) -> int | None:
+    """The line a malformed row is on, found by scanning the file on the error path only."""
+    if not row:
+        return None
+    wanted = row.encode("utf-8", errors="replace").rstrip(b"\r")
+    with open_maybe_gzip(path) as f:
+        for number, line in enumerate(f, start=1):
+            if line.rstrip(b"\r\n") == wanted:
+                return number
+    return None
 
 
 def _convert(column_types: dict[str, pa.DataType]) -> pacsv.ConvertOptions:
