@@ -152,3 +152,14 @@ def test_analyze_ignores_far_future_rows_stored_by_an_older_perfops(workspace):
     result = analyze(Workspace(workspace))
     assert result.period_end.year == 2026
     assert any("1 telemetry row(s) dated after" in note for note in result.notes)
+
+
+def test_an_access_log_line_in_the_future_names_its_line_or_is_skipped(workspace):
+    good = '10.0.0.1 - - [05/Jan/2026:10:00:10 +0000] "GET /cart HTTP/1.1" 200 512 "-" "curl/8" 0.012\n'
+    path = workspace / "access.log"
+    path.write_text(good * 3 + good.replace("2026", "2062") + good)
+    with pytest.raises(InputError) as caught:
+        ingest_paths(Workspace(workspace), [path], service="checkout-api", now=NOW)
+    assert caught.value.line == 4
+    [result] = ingest_paths(Workspace(workspace), [path], service="checkout-api", now=NOW, skip_bad_rows=True)
+    assert result.rows > 0 and any(":4: time: outside" in s for s in result.skipped)

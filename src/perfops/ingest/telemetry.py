@@ -8,6 +8,8 @@ vectorised checks; row-by-row work happens only to describe the rows that failed
 
 from __future__ import annotations
 
+import gzip
+import zlib
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -66,6 +68,8 @@ def read(path: Path, options: IngestOptions) -> IngestBatch:
     except (UnicodeDecodeError, pa.ArrowInvalid) as exc:  # bytes that are not UTF-8 text in some column
         raise InputError(f"not UTF-8 text, or not CSV ({str(exc).splitlines()[0][:120]})", path=str(path),
                          hint="save the file as UTF-8 CSV or Parquet") from exc
+    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:  # a gzip that breaks part-way
+        raise InputError(f"not a readable gzip file ({exc})", path=str(path)) from exc
     tables = [t for t in tables if t.num_rows]
     batch.telemetry = pa.concat_tables(tables) if tables else _empty()
     return batch
@@ -131,10 +135,13 @@ def _line_of_row(path: Path, row: str | None) -> int | None:
     if not row:
         return None
     wanted = row.encode("utf-8", errors="replace").rstrip(b"\r")
-    with open_maybe_gzip(path) as f:
-        for number, line in enumerate(f, start=1):
-            if line.rstrip(b"\r\n") == wanted:
-                return number
+    try:
+        with open_maybe_gzip(path) as f:
+            for number, line in enumerate(f, start=1):
+                if line.rstrip(b"\r\n") == wanted:
+                    return number
+    except (OSError, EOFError, zlib.error, InputError):
+        return None
     return None
 
 
@@ -182,8 +189,11 @@ def _header_names(path: Path) -> list[str]:
 
 def _first_line(path: Path) -> str:
     most = limit("header_bytes")
-    with open_maybe_gzip(path) as f:
-        first = f.readline(most + 1)
+    try:
+        with open_maybe_gzip(path) as f:
+            first = f.readline(most + 1)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise InputError(f"not a readable gzip file ({exc})", path=str(path)) from exc
     if len(first) > most and not first.endswith(b"\n"):
         raise InputError(f"the header line is longer than {described('header_bytes')}; expected a telemetry "
                          "CSV of a few columns", path=str(path), line=1, field="header")
