@@ -39,7 +39,6 @@ from perfops.ingest.common import (
 from perfops.ingest.telemetry_columns import (
     KEY_COLUMNS,
     alias_notes,
-    canonical_names,
     check_column_count,
     check_names,
 )
@@ -48,6 +47,15 @@ from perfops.model.tables import METRICS, PERCENT_METRICS
 
 BLOCK_BYTES = 64 << 20
 IN_MEMORY_BYTES = 1 << 30
+
+
+def canonical_names(names: list[str]) -> list[str]:
+    """Header names as perfops reads them: trimmed, lower case, and Grafana's and Datadog's `time`
+    column taken as `timestamp` when the file has no `timestamp` of its own."""
+    names = [n.strip().lower() for n in names]
+    if "timestamp" not in names and names.count("time") == 1:
+        names = ["timestamp" if n == "time" else n for n in names]
+    return names
 
 
 def sniff(path: Path, head: bytes) -> bool:
