@@ -138,3 +138,25 @@ def test_json_nested_50000_levels_is_refused_naming_the_limit(workspace, fmt):
     result = perfops(workspace, "ingest", str(path), "--format", fmt, *service)
     assert result.returncode == 1, result
     assert "nested deeper than" in result.stderr and "RecursionError" not in result.stderr
+
+
+def test_every_limit_is_documented_with_its_variable_and_default():
+    from perfops.model.limits import defaults
+
+    text = (ROOT / "docs" / "reliability.md").read_text()
+    table = text[text.index("## Limits"):text.index("## 2. Crash safety")]
+    for variable, default, unit in defaults().values():
+        row = next((line for line in table.splitlines() if f"`{variable}`" in line), None)
+        assert row is not None, f"{variable} is not in the limits table of docs/reliability.md"
+        shown = {"bytes": f"{default / (1 << 30):g} GiB" if default >= 1 << 30 else f"{default / (1 << 20):g} MiB",
+                 "hours": f"{default} hours"}.get(unit, f"{default:,}")
+        assert shown in row, (variable, shown, row)
+
+
+def test_a_limit_is_raised_by_its_environment_variable(monkeypatch):
+    from perfops.model.limits import described, limit
+
+    monkeypatch.setenv("PERFOPS_MAX_COLUMNS", "20_000")
+    assert limit("columns") == 20_000 and "20,000 columns (PERFOPS_MAX_COLUMNS)" in described("columns")
+    monkeypatch.setenv("PERFOPS_MAX_COLUMNS", "-5")
+    assert limit("columns") == 10_000

@@ -152,3 +152,31 @@ def test_analyze_ignores_far_future_rows_stored_by_an_older_perfops(workspace):
     result = analyze(Workspace(workspace))
     assert result.period_end.year == 2026
     assert any("1 telemetry row(s) dated after" in note for note in result.notes)
+
+
+def test_an_access_log_line_in_the_future_names_its_line_or_is_skipped(workspace):
+    good = '10.0.0.1 - - [05/Jan/2026:10:00:10 +0000] "GET /cart HTTP/1.1" 200 512 "-" "curl/8" 0.012\n'
+    path = workspace / "access.log"
+    path.write_text(good * 3 + good.replace("2026", "2062") + good)
+    with pytest.raises(InputError) as caught:
+        ingest_paths(Workspace(workspace), [path], service="checkout-api", now=NOW)
+    assert caught.value.line == 4
+    [result] = ingest_paths(Workspace(workspace), [path], service="checkout-api", now=NOW, skip_bad_rows=True)
+    assert result.rows > 0 and any(":4: time: outside" in s for s in result.skipped)
+
+
+@pytest.mark.parametrize("arrow", [True, False], ids=["arrow-table", "pandas-frame"])
+def test_the_ingest_boundary_checks_every_table_form_a_reader_returns(arrow):
+    """The last line of defence sees Arrow tables (the telemetry reader's) as well as frames."""
+    import pyarrow as pa
+
+    from perfops.ingest.base import IngestBatch
+    from perfops.usecases.input_times import check_batch_times
+
+    frame = pd.DataFrame({"timestamp": pd.array([pd.Timestamp("2026-01-05"), pd.Timestamp("2062-01-05")],
+                                                dtype="datetime64[us]"),
+                          "service": ["checkout-api", "payments"], "endpoint": ["", ""], "metric": ["requests"] * 2})
+    table = pa.Table.from_pandas(frame, preserve_index=False) if arrow else frame
+    with pytest.raises(InputError) as caught:
+        check_batch_times(IngestBatch(telemetry=table), Path("x.csv"), NOW)
+    assert caught.value.field == "timestamp" and "2062-01-05T00:00:00Z (service 'payments'" in str(caught.value)

@@ -25,6 +25,7 @@ import re
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
 
@@ -48,7 +49,8 @@ from perfops.ingest.access_templates import (
     user_format,
 )
 from perfops.ingest.base import DataWarning, IngestBatch, IngestOptions, Reader
-from perfops.ingest.common import gunzip_bounded
+from perfops.ingest.common import epoch_ms, gunzip_bounded, range_text
+from perfops.model.limits import LATEST
 
 BLOCK_BYTES = 8 * 1024 * 1024
 PREFETCH_BLOCKS = 3  # blocks read ahead and parsed on the two worker threads
@@ -497,6 +499,7 @@ class FileState:
     not_http: int = 0
     no_request_time: int = 0  # requests whose request time is `-` or `-1`
     lines: int = 0
+    latest: datetime = LATEST  # the accepted range's end (IngestOptions.latest)
 
     def reject(self, line_number: int, reason: str) -> None:
         if not self.skip_bad_rows:
@@ -583,7 +586,7 @@ def read_access_log(path: Path, options: IngestOptions) -> IngestBatch:
     source = consumer_source(fmt, options.consumer_field)
     parser = Parser.build(fmt, source)
     state = FileState(
-        path=path, skip_bad_rows=options.skip_bad_rows,
+        path=path, skip_bad_rows=options.skip_bad_rows, latest=options.latest,
         endpoints=tpl.EndpointNamer(tpl.CodeTable(tpl.MAX_ENDPOINTS)),
         consumers=tpl.ConsumerNamer(tpl.CodeTable(tpl.MAX_CONSUMERS), source.namer) if source.variable else None,
     )
@@ -666,13 +669,17 @@ def _code_rows(parsed: ParsedBlock, state: FileState) -> Rows:
         state.skipped_count += len(parsed.bad) - max(room, 0)  # counted, not listed
     n = len(parsed.minute)
     not_a_status = (parsed.status != 0) & ((parsed.status < 100) | (parsed.status > 599))
-    invalid = (parsed.minute < 0) | not_a_status
+    after = parsed.minute >= epoch_ms(state.latest) // 60_000  # the accepted time range (model.limits)
+    invalid = (parsed.minute < 0) | not_a_status | after
+    good_indexes = None
     if invalid.any():
         good_indexes = np.setdiff1d(np.arange(len(parsed.lines)), parsed.bad)
         for i in np.flatnonzero(invalid):
-            reason = ("impossible date or time" if parsed.minute[i] < 0
+            reason = ("impossible date or time" if parsed.minute[i] < 0 and not after[i]
+                      else f"time: outside {range_text(state.latest)}; expected the time of the request" if after[i]
                       else f"status {int(parsed.status[i])} is not an HTTP status (100-599)")
             state.reject(parsed.line_of(int(good_indexes[i])), reason)
+        parsed.minute[after] = -1  # skipped with --skip-bad-rows, as impossible times are
     endpoint = _endpoint_codes(parsed, state.endpoints)
     consumer = np.zeros(n, dtype=np.int32)
     if state.consumers is not None and parsed.consumers is not None:

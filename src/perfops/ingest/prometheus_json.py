@@ -229,7 +229,7 @@ def pieces_of(series: list[RawSeries], naming: Naming, problems: S.Problems,
             continue
         if kind == "summary":
             item = _observed(item, empty.get(_summary_key(item.labels), set()))
-        pieces.extend(_convert(kind, item, service, naming))
+        pieces.extend(_without_negatives(_convert(kind, item, service, naming), item, problems))
     for key, group in histograms.items():
         pieces.extend(_histogram_pieces(dict(key)["__service__"], dict(key)["__name__"], group, naming))
     return pieces
@@ -293,6 +293,28 @@ def _names(labels: Mapping[str, str], naming: Naming) -> tuple[str, str]:
     endpoint = S.endpoint_of(labels, naming.labels.get("endpoint"))
     consumer = S.pick(labels, naming.labels.get("consumer"), S.CONSUMER_LABELS)
     return endpoint, consumer
+
+
+def _without_negatives(pieces: list[S.Piece], item: RawSeries, problems: S.Problems) -> list[S.Piece]:
+    """Counts, durations and shares are never negative. Raw counters are diffed reset-aware (a
+    decrease is a restart, as in PromQL `rate`/`increase`), so a negative value can only come from
+    a series computed elsewhere (`delta()`/`deriv()` of a counter, which do not treat resets):
+    refused naming the series and time, or its points dropped with --skip-bad-rows."""
+    kept = []
+    for piece in pieces:
+        negative = np.asarray(piece.values, dtype=float) < 0
+        if negative.any():
+            i = int(np.flatnonzero(negative)[0])
+            shown = ", ".join(f'{k}="{v}"' for k, v in sorted(item.labels.items()))
+            problems.report(
+                f"series {{{shown}}}: {piece.values[i]:g} {piece.metric} at "
+                f"{np.datetime_as_string(np.asarray(piece.timestamps)[i].astype('datetime64[s]'))}Z "
+                f"({int(negative.sum())} negative point(s)); expected a value of 0 or more", field="values",
+                hint="query rate() or increase(), which treat a counter's decrease as a reset, not delta() or deriv()")
+            piece = S.Piece(piece.service, piece.endpoint, piece.consumer, piece.metric,
+                            np.asarray(piece.timestamps)[~negative], np.asarray(piece.values)[~negative])
+        kept.append(piece)
+    return kept
 
 
 def _convert(kind: str, item: RawSeries, service: str, naming: Naming) -> list[S.Piece]:

@@ -8,7 +8,9 @@ vectorised checks; row-by-row work happens only to describe the rows that failed
 
 from __future__ import annotations
 
+import gzip
 import re
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -39,7 +41,6 @@ from perfops.ingest.common import (
 from perfops.ingest.telemetry_columns import (
     KEY_COLUMNS,
     alias_notes,
-    canonical_names,
     check_column_count,
     check_names,
 )
@@ -49,6 +50,15 @@ from perfops.model.tables import METRICS, PERCENT_METRICS
 
 BLOCK_BYTES = 64 << 20
 IN_MEMORY_BYTES = 1 << 30
+
+
+def canonical_names(names: list[str]) -> list[str]:
+    """Header names as perfops reads them: trimmed, lower case, and Grafana's and Datadog's `time`
+    column taken as `timestamp` when the file has no `timestamp` of its own."""
+    names = [n.strip().lower() for n in names]
+    if "timestamp" not in names and names.count("time") == 1:
+        names = ["timestamp" if n == "time" else n for n in names]
+    return names
 
 
 # ---- unit-suffixed headers (Grafana and Datadog exports: `p95 [ms]`, `Latency (s)`, `cpu (%)`) -------------
@@ -175,6 +185,8 @@ def read(path: Path, options: IngestOptions) -> IngestBatch:
     except (UnicodeDecodeError, pa.ArrowInvalid) as exc:  # bytes that are not UTF-8 text in some column
         raise InputError(f"not UTF-8 text, or not CSV ({str(exc).splitlines()[0][:120]})", path=str(path),
                          hint="save the file as UTF-8 CSV or Parquet") from exc
+    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:  # a gzip that breaks part-way
+        raise InputError(f"not a readable gzip file ({exc})", path=str(path)) from exc
     tables = [t for t in tables if t.num_rows]
     batch.telemetry = pa.concat_tables(tables) if tables else _empty()
     return batch
@@ -194,8 +206,8 @@ def _blocks(path: Path, options: IngestOptions) -> Iterator[tuple[pa.Table, int]
     names = _header_names(path)
     text_columns = {n: pa.string() for n in names if n.strip().lower() in KEY_COLUMNS[1:] + ("metric",)}
     parse = pacsv.ParseOptions(delimiter=_delimiter(path), newlines_in_values=False)
-    if is_gzip_file(path):  # streamed as text through a bounded gunzip (PERFOPS_MAX_DECOMPRESSED_BYTES)
-        yield from _text_blocks(path, names, parse, options)
+    if is_gzip_file(path):
+        yield from _gzip_blocks(path, names, parse, text_columns, options)
         return
     if path.stat().st_size <= IN_MEMORY_BYTES:
         try:
@@ -206,6 +218,25 @@ def _blocks(path: Path, options: IngestOptions) -> Iterator[tuple[pa.Table, int]
             return
         except pa.ArrowInvalid:
             pass  # mixed forms in a column: read everything as text and check row by row below
+    yield from _text_blocks(path, names, parse, options)
+
+
+def _gzip_blocks(path: Path, names: list[str], parse: pacsv.ParseOptions, text_columns: dict[str, pa.DataType],
+                 options: IngestOptions) -> Iterator[tuple[pa.Table, int]]:
+    """A gzip CSV: in one multi-threaded pass when it decompresses to at most IN_MEMORY_BYTES (the
+    common case, as fast as plain files), else streamed in blocks through a gunzip bounded by
+    PERFOPS_MAX_DECOMPRESSED_BYTES, so a bomb is refused at the limit with memory bounded."""
+    most = min(IN_MEMORY_BYTES, limit("decompressed_bytes"))
+    try:
+        with open_maybe_gzip(path, most) as stream:
+            table = pacsv.read_csv(stream, parse_options=parse, convert_options=_convert(text_columns))
+        yield table, 2
+        return
+    except InputError:
+        if most == limit("decompressed_bytes"):
+            raise  # over the decompressed-size limit itself: refused
+    except pa.ArrowInvalid:
+        pass  # mixed forms in a column: text blocks, checked row by row
     yield from _text_blocks(path, names, parse, options)
 
 
@@ -223,9 +254,31 @@ def _text_blocks(path: Path, names: list[str], parse: pacsv.ParseOptions,
             yield table, line
             line += table.num_rows
     except pa.ArrowInvalid as exc:
-        raise InputError(_arrow_message(exc), path=str(path), hint="expected a CSV with one row per line") from exc
+        raise InputError(_arrow_message(exc), path=str(path), line=_line_of_row(path, _arrow_row(exc)),
+                         hint="expected a CSV with one row per line") from exc
     finally:
         source.close()
+
+
+def _arrow_row(exc: Exception) -> str | None:
+    """The row text of pyarrow's "Expected 4 columns, got 5: <row>" (the only place it says which)."""
+    first = str(exc).splitlines()[0]
+    return first.split(": ", 2)[-1] if "columns, got" in first else None
+
+
+def _line_of_row(path: Path, row: str | None) -> int | None:
+    """The line a malformed row is on, found by scanning the file on the error path only."""
+    if not row:
+        return None
+    wanted = row.encode("utf-8", errors="replace").rstrip(b"\r")
+    try:
+        with open_maybe_gzip(path) as f:
+            for number, line in enumerate(f, start=1):
+                if line.rstrip(b"\r\n") == wanted:
+                    return number
+    except (OSError, EOFError, zlib.error, InputError):
+        return None
+    return None
 
 
 def _convert(column_types: dict[str, pa.DataType]) -> pacsv.ConvertOptions:
@@ -272,8 +325,11 @@ def _header_names(path: Path) -> list[str]:
 
 def _first_line(path: Path) -> str:
     most = limit("header_bytes")
-    with open_maybe_gzip(path) as f:
-        first = f.readline(most + 1)
+    try:
+        with open_maybe_gzip(path) as f:
+            first = f.readline(most + 1)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise InputError(f"not a readable gzip file ({exc})", path=str(path)) from exc
     if len(first) > most and not first.endswith(b"\n"):
         raise InputError(f"the header line is longer than {described('header_bytes')}; expected a telemetry "
                          "CSV of a few columns", path=str(path), line=1, field="header")
@@ -395,7 +451,8 @@ def _resolve(problems: RowProblems, row: np.ndarray, first_line: int, path: Path
 
 
 def _short(value: object, limit: int = 60) -> str:
-    text = str(value.as_py() if hasattr(value, "as_py") else value)
+    value = value.as_py() if hasattr(value, "as_py") else value
+    text = "" if value is None else str(value)  # an empty cell of a column pyarrow typed as null
     return text if len(text) <= limit else text[:limit] + "…"
 
 

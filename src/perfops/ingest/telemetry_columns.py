@@ -2,8 +2,9 @@
 columns, so that a misspelt column (`endpiont`) is refused with the nearest known name instead of
 being dropped silently (which stored one row where the file had two: the endpoint was lost).
 
-`ALIASES` maps names other tools write to ours; each one used is said in the ingest notes. A new
-header convention (unit suffixes, another tool's names) is added here, nowhere else.
+`telemetry.canonical_names` maps names other tools write to ours (each one used is said in the
+ingest notes); `check_names` then sees canonical names only, so a new header convention (unit
+suffixes, another tool's names) is a change to `canonical_names` (and `ALIASES`, for suggestions).
 """
 
 from __future__ import annotations
@@ -19,18 +20,9 @@ from perfops.model.tables import METRICS
 KEY_COLUMNS = ("timestamp", "service", "endpoint", "consumer")
 LONG_COLUMNS = ("metric", "value")
 
-# another tool's name -> ours, applied only when the file lacks ours (Grafana and Datadog: `time`)
+# another tool's name -> ours (Grafana and Datadog: `time`): the mapping itself is
+# `telemetry.canonical_names`; here the names are offered as suggestions for a misspelt column.
 ALIASES = {"time": "timestamp"}
-
-
-def canonical_names(names: list[str]) -> list[str]:
-    """Header names as perfops reads them: trimmed, lower case, aliases mapped when the file
-    has no column of the canonical name already."""
-    names = [n.strip().lower() for n in names]
-    for alias, name in ALIASES.items():
-        if name not in names and names.count(alias) == 1:
-            names = [name if n == alias else n for n in names]
-    return names
 
 
 def alias_notes(raw: list[str], names: list[str]) -> list[str]:

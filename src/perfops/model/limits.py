@@ -6,7 +6,7 @@ header of a million commas, a YAML alias bomb, 50,000 nested brackets) cannot ex
 
 Times: the store keeps naive-UTC microseconds, pandas nanoseconds end in 2262 and Python's
 datetime in 9999, so a time before 1970 or from 2200 on is a corrupt value, not a measurement.
-A time more than FUTURE_MARGIN after the moment of ingest is refused too: Grafana Mimir and
+A time more than PERFOPS_MAX_FUTURE_HOURS (24) after the moment of ingest is refused too: Grafana Mimir and
 Cortex refuse samples "too far in the future" by the same rule (`-validation.create-grace-period`,
 10 minutes by default); perfops allows a day, for clocks and for local times written without their
 offset, so that a typo year (2062 for 2026) cannot move every default period decades ahead.

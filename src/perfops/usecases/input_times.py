@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from perfops.errors import InputError
 from perfops.ingest.base import IngestBatch
@@ -29,20 +30,20 @@ _TIMED = (
 
 def check_batch_times(batch: IngestBatch, path: Path, latest: datetime) -> None:
     """Refuse the file when any of its times is outside the accepted range, naming the field,
-    the value and the row (its series or run), and how many rows share the problem."""
+    the value and the row (its series or run), and how many rows share the problem. Tables may
+    be pandas or Arrow (the telemetry reader's)."""
     for table_name, columns, keys in _TIMED:
         table = getattr(batch, table_name)
         if table is None or not len(table):
             continue
-        for column in columns:
-            if column not in table:
-                continue
-            values = pd.to_datetime(table[column]).to_numpy(dtype="datetime64[us]") \
-                if not np.issubdtype(np.asarray(table[column]).dtype, np.datetime64) else np.asarray(table[column])
-            wrong = ~times_in_range(values, latest) & ~np.isnat(values.astype("datetime64[us]"))
+        names = table.column_names if isinstance(table, pa.Table) else list(table.columns)
+        for column in (c for c in columns if c in names):
+            values = _times(table, column)
+            wrong = ~times_in_range(values, latest) & ~np.isnat(values)
             if wrong.any():
                 i = int(np.flatnonzero(wrong)[0])
-                row = ", ".join(f"{k} '{table[k].iloc[i]}'" for k in keys if k in table and str(table[k].iloc[i]))
+                cells = {k: _cell(table, k, i) for k in keys if k in names}
+                row = ", ".join(f"{k} '{v}'" for k, v in cells.items() if v)
                 count = int(wrong.sum())
                 raise InputError(
                     f"{np.datetime_as_string(values[i].astype('datetime64[s]'))}Z ({row}"
@@ -50,3 +51,17 @@ def check_batch_times(batch: IngestBatch, path: Path, latest: datetime) -> None:
                     "expected the time of a measurement", path=str(path), field=column,
                     hint="a typo in the year, or a clock set wrong where the file was written?",
                 )
+
+
+def _times(table: pd.DataFrame | pa.Table, column: str) -> np.ndarray:
+    if isinstance(table, pa.Table):
+        return np.asarray(table.column(column).cast(pa.timestamp("us")).to_numpy()).astype("datetime64[us]")
+    values = table[column]
+    if not np.issubdtype(np.asarray(values).dtype, np.datetime64):
+        values = pd.to_datetime(values)
+    return np.asarray(values).astype("datetime64[us]")
+
+
+def _cell(table: pd.DataFrame | pa.Table, column: str, row: int) -> str:
+    value = table.column(column)[row].as_py() if isinstance(table, pa.Table) else table[column].iloc[row]
+    return "" if value is None else str(value)
