@@ -128,3 +128,14 @@ def test_a_damaged_line_is_refused_or_counted(name, data, latencies, tmp_path, s
     if name == "k6" and _another_metric(lines[index]):
         n -= 1  # the damage named another (custom) metric: a valid line that is no request
     assert loaded == n or loaded + _warned(batch) == n, (lines[index], loaded, batch.warnings, batch.notes)
+
+
+def test_a_locust_percentile_that_is_not_a_number_is_refused_naming_it(tmp_path, small_catalog):
+    """It used to become 'no value' (NaN) without a word."""
+    head, lines = _locust([10, 20, 30])
+    lines[1] = lines[1].replace(",40,40,40", ",4O,40,40")  # a letter O for a zero: 95% unreadable
+    path = tmp_path / "r_stats.csv"
+    path.write_text("\n".join([head, *lines]) + "\n")
+    with pytest.raises(InputError) as refused:
+        readers()["locust"].read(path, IngestOptions(small_catalog, service="checkout-api"))
+    assert (refused.value.line, refused.value.field) == (3, "95%") and "'4O' is not a number" in str(refused.value)
