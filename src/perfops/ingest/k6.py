@@ -187,12 +187,17 @@ def read_ndjson(path: Path, options: IngestOptions) -> IngestBatch:
 
 
 _METRIC_KEY = re.compile(r'"metric"\s*:\s*"[A-Za-z0-9_.\-]+"\s*[,}]')
+# the start of a line as k6 writes it (compact JSON, either key order): the fast path
+_K6_LINE = re.compile(r'\{"(?:metric":"[A-Za-z0-9_.\-]+","type":"(?:Point|Metric)"|'
+                      r'type":"(?:Point|Metric)",.*"metric":"[A-Za-z0-9_.\-]+"\}\s*$)')
 
 
 def _damaged(line: str) -> bool:
     """A line that is no k6 output line, checked without parsing it (the lines of the metrics
     perfops does not read are many): not one JSON object, neither a Metric nor a Point, or no
     well-formed metric name (what would tell a damaged request from another metric)."""
+    if _K6_LINE.match(line) and line.rstrip().endswith("}"):
+        return False
     text = line.strip()
     if not text:
         return False
