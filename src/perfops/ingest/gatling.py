@@ -100,6 +100,9 @@ def _parse_request(fields: list[str]) -> tuple[str, list[int], bool] | None:
     return fields[first - 1], stamps, fields[status] == "OK"
 
 
+_KNOWN_KINDS = frozenset({"RUN", "USER", "REQUEST", "GROUP", "ERROR", "ASSERTION"})
+
+
 def read(path: Path, options: IngestOptions) -> IngestBatch:
     from perfops.ingest.registry import read_head
 
@@ -119,6 +122,8 @@ def read(path: Path, options: IngestOptions) -> IngestBatch:
             simulation, run_version = fields[0 if fields[0] != "RUN" else 1], fields[-1].strip()
             continue
         if kind != "REQUEST":
+            if not _KNOWN_KINDS.intersection(fields[:3]) and line.strip():
+                bad += 1  # no record kind Gatling writes: a damaged line, maybe a request
             continue
         parsed = _parse_request(fields)
         if parsed is None:
@@ -137,7 +142,7 @@ def read(path: Path, options: IngestOptions) -> IngestBatch:
         raise InputError("no REQUEST records: expected a Gatling simulation.log", path=str(path))
     notes = [f"Gatling simulation.log (log version {run_version or '?'}, {simulation})"]
     if bad:
-        notes.append(DataWarning(f"{bad} REQUEST records unreadable (a file cut mid-line?) and skipped"))
+        notes.append(DataWarning(f"{bad} unreadable records skipped (REQUEST or unknown kind; a file cut mid-line?)"))
     if out_of_range:
         notes.append(f"{out_of_range} REQUEST records with a time outside {TIME_RANGE} skipped")
     return _assemble(path, options, records, notes)

@@ -16,6 +16,7 @@ What JMeter writes that would distort counts, and what this reader does about it
 
 from __future__ import annotations
 
+import csv
 import re
 import xml.etree.ElementTree as ET
 import zlib
@@ -368,7 +369,55 @@ def read_csv_jtl(path: Path, head: bytes, options: IngestOptions) -> tuple[_JtlS
         hint = ("--skip-bad-rows skips rows with a wrong number of fields, not a value of the wrong type or "
                 "text that is not UTF-8: fix or remove the row" if options.skip_bad_rows
                 else "pass --skip-bad-rows to skip malformed rows")
+        found = _first_bad_row(path, layout)
+        if found is not None:
+            line, field, what = found
+            raise InputError(what, path=str(path), line=line, field=field, hint=hint) from exc
         raise InputError(f"not a readable JMeter CSV ({_arrow_message(exc)})", path=str(path), hint=hint) from exc
+
+
+_INTEGER = re.compile(r"^[+-]?\d+$")
+_NULLS = ("", "null", "NULL")
+_BOOLEANS = ("true", "TRUE", "True", "false", "FALSE", "False")
+
+
+def _first_bad_row(path: Path, layout: CsvLayout) -> tuple[int, str | None, str] | None:
+    """(line, field, what is wrong) of the first row the fast parser refused: a slow pass with
+    the csv module, made only to name the line (pyarrow says neither the row nor, for a value of
+    the wrong type, its text)."""
+    from perfops.ingest.testrun_common import open_text
+
+    checks = {"elapsed": _INTEGER.match, "success": lambda v: v in _BOOLEANS,
+              "allThreads": _is_float, **({} if layout.timestamp_format else {"timeStamp": _INTEGER.match})}
+    where = {name: layout.names.index(name) for name in checks if name in layout.names}
+    with open_text(path) as text:
+        rows = csv.reader(text, delimiter=layout.delimiter)
+        start, index = 1, -1
+        while True:
+            try:
+                row = next(rows)
+            except StopIteration:
+                return None
+            except csv.Error as exc:  # a NUL byte, a field over the csv module's size limit
+                return start, None, f"not a readable CSV row ({exc})"
+            index += 1
+            line, start = start, rows.line_num + 1
+            if (index == 0 and layout.header) or not row:
+                continue
+            if len(row) != len(layout.names):
+                return line, None, f"expected {len(layout.names)} fields, found {len(row)}"
+            for name, column in where.items():
+                value = row[column]
+                if value not in _NULLS and not checks[name](value):
+                    return line, name, f"'{value[:40]}' is not a valid {name}"
+
+
+def _is_float(value: str) -> bool:
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
 
 
 def _url_hints(head: bytes, layout: CsvLayout) -> set[str]:

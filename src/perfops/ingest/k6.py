@@ -114,12 +114,16 @@ class _Samples:
     def take(self, number: int, point: object) -> None:
         """One decoded JSON line (a Metric, a Point of another metric, ...); _BadPoint when a
         vus or http_req_duration Point lacks what it needs."""
-        if not isinstance(point, dict) or point.get("type") != "Point":
+        if not isinstance(point, dict) or point.get("type") not in ("Point", "Metric"):
+            raise _BadPoint("not a k6 output line: expected an object of type Metric or Point", "type")
+        if point["type"] == "Metric":
             return
         data = point.get("data")
         if not isinstance(data, dict):
             raise _BadPoint("a Point without a data object", "data")
         metric = point.get("metric")
+        if not isinstance(metric, str):
+            raise _BadPoint("a Point without a metric name", "metric")
         if metric == "vus":
             self.vus.append((_epoch_ms(data.get("time")), _number(data.get("value", 0))))
             return
@@ -154,7 +158,9 @@ def _number(value: object) -> float:
 def read_ndjson(path: Path, options: IngestOptions) -> IngestBatch:
     samples = _Samples()
     for number, line in text_lines(path):
-        if '"Point"' not in line or not ('"http_req_duration"' in line or '"vus"' in line):
+        if '"Point"' not in line or not ("http_req_duration" in line or '"vus"' in line):
+            if _damaged(line):
+                samples.unreadable += 1  # cut or damaged: it may have been a request
             continue
         try:
             point = json.loads(line)
@@ -178,6 +184,25 @@ def read_ndjson(path: Path, options: IngestOptions) -> IngestBatch:
         raise InputError("no http_req_duration points: expected k6 --out json output of an HTTP test",
                          path=str(path))
     return _assemble_ndjson(path, options, samples, notes)
+
+
+_METRIC_KEY = re.compile(r'"metric"\s*:\s*"[A-Za-z0-9_.\-]+"\s*[,}]')
+# the start of a line as k6 writes it (compact JSON, either key order): the fast path
+_K6_LINE = re.compile(r'\{"(?:metric":"[A-Za-z0-9_.\-]+","type":"(?:Point|Metric)"|'
+                      r'type":"(?:Point|Metric)",.*"metric":"[A-Za-z0-9_.\-]+"\}\s*$)')
+
+
+def _damaged(line: str) -> bool:
+    """A line that is no k6 output line, checked without parsing it (the lines of the metrics
+    perfops does not read are many): not one JSON object, neither a Metric nor a Point, or no
+    well-formed metric name (what would tell a damaged request from another metric)."""
+    if _K6_LINE.match(line) and line.rstrip().endswith("}"):
+        return False
+    text = line.strip()
+    if not text:
+        return False
+    return (not (text.startswith("{") and text.endswith("}")) or ('"Point"' not in text and '"Metric"' not in text)
+            or _METRIC_KEY.search(text) is None)
 
 
 def _failed(tags: dict[str, str]) -> bool:

@@ -156,6 +156,23 @@ def _number(series: pd.Series) -> np.ndarray:
     return pd.to_numeric(series.replace({"N/A": None, "": None}), errors="coerce").to_numpy(dtype=float)
 
 
+_NUMBER_TEXT = re.compile(r"^\s*[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?\s*$")
+
+
+def check_numbers(frame: pd.DataFrame, path: Path, columns: list[str]) -> None:
+    """Every value of these columns is a number, empty or N/A (Locust's "no value"); anything
+    else is refused with its line and column rather than read as "no value"."""
+    for column in columns:
+        if column not in frame.columns:
+            continue
+        text = frame[column].fillna("").astype(str).str.strip()
+        bad = ~(text.isin(["", "N/A"]) | text.str.match(_NUMBER_TEXT))
+        if bad.any():
+            i = int(np.flatnonzero(bad.to_numpy())[0])
+            raise InputError(f"'{text.iloc[i][:40]}' is not a number; expected a number, empty or N/A",
+                             path=str(path), line=int(frame.index[i]), field=column)
+
+
 _MAX_COUNT = 2.0**53  # counts beyond this are not counts (and do not fit an int64 exactly)
 
 
@@ -239,6 +256,7 @@ def _stats_endpoints(stats: pd.DataFrame, path: Path, distribution: Path | None 
     stats, methods = stats[keep], methods[keep]
     samples = _counts(stats, "samples", path)
     errors = _counts(stats, "errors", path, missing=0) if "errors" in stats else 0
+    check_numbers(stats, path, ["rps", "avg", "median", "max", *(c for c in stats.columns if _PERCENT_COLUMN.match(c))])
     stats, methods = stats.reset_index(drop=True), methods.reset_index(drop=True)
     if distribution is not None:
         dist = read_table(distribution)[0]
@@ -297,6 +315,7 @@ def _history(path: Path) -> pd.DataFrame:
     """The _stats_history.csv, its Timestamp (epoch seconds) as `seconds` (NaN where empty); a
     time outside the accepted range is refused with its line."""
     history = read_table(path)[0]
+    check_numbers(history, path, ["total_requests", "total_errors", "95%", "users"])
     if "timestamp" in history.columns:
         seconds = _number(history["timestamp"])
         with np.errstate(invalid="ignore"):
