@@ -272,3 +272,18 @@ def test_a_series_that_cannot_be_judged_is_named_in_the_analyze_summary(tmp_path
     result = cli("analyze", "--period", "7d", workspace=tmp_path)
     assert result.code == 0
     assert "not judged: batch requests: no data before the period" in result.out
+
+
+def test_a_regression_without_a_preceding_deploy_gets_no_release_advice_and_with_one_it_does():
+    rng = np.random.default_rng(9)
+    t = pd.date_range(NOW - timedelta(days=35), NOW, freq="5min", inclusive="left")
+    x = traffic(rng, t)
+    x[t >= "2026-11-26 10:00"] *= 0.3  # a sustained fall (weather, a competitor): no deploy
+    cat = parse_catalog(catalog_text())
+    alone = [f for f in trends.run(context(cat, frame(t, "web", "requests", x))) if f.kind == "regression"]
+    assert alone and alone[0].event is None and "roll back" not in alone[0].recommendation
+    deploy = pd.DataFrame({"timestamp": [datetime(2026, 11, 26, 9, 30)], "service": ["web"], "type": ["deploy"],
+                           "version": ["2.4.0"], "description": [""]})
+    after = [f for f in trends.run(context(cat, frame(t, "web", "requests", x), events=deploy))
+             if f.kind == "regression"]
+    assert after and after[0].event == "web 2.4.0" and "roll back" in after[0].recommendation

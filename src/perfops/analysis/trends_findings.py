@@ -28,6 +28,14 @@ LABEL = {"latency": "p95 latency", "errors": "error rate", "traffic": "traffic",
 UNIT = {"latency": " ms", "errors": "", "traffic": " req/step", "cpu": " %", "memory": " %"}
 
 
+def advice(kind: str, event: str | None) -> str:
+    """Release advice only where a release (deploy or config change) preceded the shift."""
+    if kind == "regression" and event is None:
+        return ("No deploy or config change of the service preceded it: look at its dependencies, traffic "
+                "mix, infrastructure and outside causes (a holiday, the weather, a campaign) before the code.")
+    return ADVICE[kind]
+
+
 def label(role: str) -> str:
     """How a metric is named in text: the built-in roles' labels, a gauge's own name."""
     return LABEL.get(role) or role.replace("_", " ")
@@ -71,7 +79,7 @@ class Reporter:
             title=self._title(signal.role, ep, service, endpoint, stats, event, start, end),
             detail=self._detail(signal.role, ep, stats, start, end),
             start=start, end=end, metric=signal.role, endpoint=endpoint or None,
-            evidence=evidence, recommendation=ADVICE[ep.kind],
+            evidence=evidence, recommendation=advice(ep.kind, event),
             impact={"requests_affected": int(stats["requests"] if signal.role != "traffic" else stats["lost_requests"]),
                     "failed_requests": int(stats["excess_errors"]),
                     "duration_minutes": None if end is None else int((end - start).total_seconds() // 60)},
