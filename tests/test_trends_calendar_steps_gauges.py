@@ -211,10 +211,11 @@ def test_a_user_named_gauge_with_a_capacity_is_judged_in_points_and_both_ways():
     assert queue_f and queue_f[0].start == datetime(2026, 11, 25, 12)
 
 
-def test_catalog_refuses_a_metric_that_has_its_own_analysis():
+@pytest.mark.parametrize("name", ["requests", "cpu_pct", "latency_p95_ms"])
+def test_catalog_refuses_a_metric_that_has_its_own_analysis(name):
     with pytest.raises(PerfopsError) as caught:
-        parse_catalog(catalog_text(service_extra="    metrics:\n      requests: {direction: down}\n"))
-    assert "requests" in str(caught.value)
+        parse_catalog(catalog_text(service_extra=f"    metrics:\n      {name}: {{direction: down}}\n"))
+    assert name in str(caught.value) and ":8: services.0.metrics" in str(caught.value)
 
 
 def test_a_30_minute_series_beside_5_minute_ones_counts_fully_in_the_weekly_volume():
