@@ -211,10 +211,11 @@ def test_a_user_named_gauge_with_a_capacity_is_judged_in_points_and_both_ways():
     assert queue_f and queue_f[0].start == datetime(2026, 11, 25, 12)
 
 
-def test_catalog_refuses_a_metric_that_has_its_own_analysis():
+@pytest.mark.parametrize("name", ["requests", "cpu_pct", "latency_p95_ms"])
+def test_catalog_refuses_a_metric_that_has_its_own_analysis(name):
     with pytest.raises(PerfopsError) as caught:
-        parse_catalog(catalog_text(service_extra="    metrics:\n      requests: {direction: down}\n"))
-    assert "requests" in str(caught.value)
+        parse_catalog(catalog_text(service_extra=f"    metrics:\n      {name}: {{direction: down}}\n"))
+    assert name in str(caught.value) and ":8: services.0.metrics" in str(caught.value)
 
 
 def test_a_30_minute_series_beside_5_minute_ones_counts_fully_in_the_weekly_volume():
@@ -272,3 +273,18 @@ def test_a_series_that_cannot_be_judged_is_named_in_the_analyze_summary(tmp_path
     result = cli("analyze", "--period", "7d", workspace=tmp_path)
     assert result.code == 0
     assert "not judged: batch requests: no data before the period" in result.out
+
+
+def test_a_regression_without_a_preceding_deploy_gets_no_release_advice_and_with_one_it_does():
+    rng = np.random.default_rng(9)
+    t = pd.date_range(NOW - timedelta(days=35), NOW, freq="5min", inclusive="left")
+    x = traffic(rng, t)
+    x[t >= "2026-11-26 10:00"] *= 0.3  # a sustained fall (weather, a competitor): no deploy
+    cat = parse_catalog(catalog_text())
+    alone = [f for f in trends.run(context(cat, frame(t, "web", "requests", x))) if f.kind == "regression"]
+    assert alone and alone[0].event is None and "roll back" not in alone[0].recommendation
+    deploy = pd.DataFrame({"timestamp": [datetime(2026, 11, 26, 9, 30)], "service": ["web"], "type": ["deploy"],
+                           "version": ["2.4.0"], "description": [""]})
+    after = [f for f in trends.run(context(cat, frame(t, "web", "requests", x), events=deploy))
+             if f.kind == "regression"]
+    assert after and after[0].event == "web 2.4.0" and "roll back" in after[0].recommendation

@@ -40,7 +40,7 @@ def series_steps(frame: pd.DataFrame, keys: tuple[str, ...] = ("service", "endpo
     from perfops.analysis.trends_grid import codes_of  # run-aware factorising (no import cycle)
 
     epoch = frame["timestamp"].to_numpy(dtype="datetime64[s]").astype(np.int64)
-    key = np.zeros(len(frame), dtype=np.int64)
+    key: np.ndarray = np.zeros(len(frame), dtype=np.int64)
     for k in keys:
         codes, names = codes_of(frame[k])
         key = key * (len(names) + 2) + codes.astype(np.int64) + 1

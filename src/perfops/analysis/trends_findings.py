@@ -37,6 +37,14 @@ LABEL = {"latency": "p95 latency", "errors": "error rate", "traffic": "traffic",
 UNIT = {"latency": " ms", "errors": "", "traffic": " req/step", "cpu": " %", "memory": " %"}
 
 
+def advice(kind: str, event: str | None) -> str:
+    """Release advice only where a release (deploy or config change) preceded the shift."""
+    if kind == "regression" and event is None:
+        return ("No deploy or config change of the service preceded it: look at its dependencies, traffic "
+                "mix, infrastructure and outside causes (a holiday, the weather, a campaign) before the code.")
+    return ADVICE[kind]
+
+
 def label(role: str) -> str:
     """How a metric is named in text: the built-in roles' labels, a gauge's own name."""
     return LABEL.get(role) or role.replace("_", " ")
@@ -92,10 +100,7 @@ class Reporter:
         if stats.get("outage"):
             return ("Check that the service is up and receiving work (health checks, scheduler, load balancer "
                     "targets, upstream routing); callers of a stopped service fail or queue.")
-        if ep.kind == "regression" and not event:
-            return ("Find what changed at that time (release, configuration, dependency, workload); roll back "
-                    "a change if users are hurt.")
-        return ADVICE[ep.kind]
+        return advice(ep.kind, event)  # release advice only where a release preceded it
 
     def _stats(self, signal: Signal, ep: Episode, cols: slice) -> dict[str, float]:
         """The episode's own numbers: the total against the norm over its stretch (sum of observed

@@ -113,7 +113,7 @@ class Service(_Strict):
     def _metric_names(cls, metrics: dict[str, MetricSpec]) -> dict[str, MetricSpec]:
         from perfops.model.tables import METRIC_NAME, METRICS
 
-        fixed = {"requests", "errors", "client_errors", "instances", "cost"}
+        fixed = {"requests", "errors", "client_errors", "instances", "cost", "cpu_pct", "memory_pct"}
         for name in metrics:
             if not re.match(METRIC_NAME, name):
                 raise ValueError(f"metric name '{name}': expected lower case letters, digits and _ "
