@@ -198,11 +198,11 @@ def focus_csv() -> str:
 
 
 def opencost_json() -> str:
-    sets = []
-    for day in range(3):
-        window = {"start": f"2026-01-0{day + 5}T00:00:00Z", "end": f"2026-01-0{day + 6}T00:00:00Z"}
+    sets = []  # hourly sets of one day (the day every seed is of, so a test can move it in time)
+    for hour in range(3):
+        window = {"start": f"2026-01-05T{hour:02d}:00:00Z", "end": f"2026-01-05T{hour + 1:02d}:00:00Z"}
         sets.append({name: {"name": name, "properties": {"namespace": name}, "window": window, **window,
-                            "cpuCost": 1.5 + day, "ramCost": 0.5, "totalCost": 2.0 + day}
+                            "cpuCost": 1.5 + hour, "ramCost": 0.5, "totalCost": 2.0 + hour}
                      for name in ("checkout-api", "payments", "__idle__")})
     return json.dumps({"code": 200, "status": "success", "data": sets})
 

@@ -95,7 +95,7 @@ def test_reference_problems_alone_are_located_too():
 def test_an_unknown_key_far_from_any_lists_the_allowed_keys():
     text = "domain: d\nsquads: [{name: s, colour: red}]\nservices: [{name: a, squad: s}]\n"
     (problem,) = problems_of(text)
-    assert problem == "perfops.yaml:2: squads.0.colour: unknown key 'colour'; expected one of name, lead, webhook"
+    assert problem == "perfops.yaml:2: squads.0.colour: unknown key 'colour'; expected one of name, lead, webhook, webhook_env"
 
 
 def test_a_tab_in_the_indentation_says_so():

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "fuzz" / "seeds"
 SEED_DAY = datetime(2026, 1, 5)
 NOW = datetime(2026, 1, 6, 12)  # the seeds are of 2026-01-05: "now" is the next day
-NEEDS_SERVICE = {"access-log", "jmeter", "k6", "gatling", "cloudwatch-json"}
+NEEDS_SERVICE = {"access-log", "jmeter", "k6", "gatling", "cloudwatch-json", "focus"}  # focus: no cost.match rules here
 TIMED_SEEDS = [p for p in sorted(SEEDS.glob("*/*")) if p.name not in ("summary.json", "run_stats.csv",
                                                                          "run_stats_history.csv")]
 

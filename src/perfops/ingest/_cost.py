@@ -55,11 +55,20 @@ class CostTally:
     unallocated_amount: float = 0.0
     unallocated_by: Counter[str] = field(default_factory=Counter)  # what the unmatched rows were, by amount
     left_out: dict[str, list[float]] = field(default_factory=dict)  # category -> [rows, amount]
+    latest: datetime | None = None  # naive UTC, exclusive: the accepted time range's end (model.limits)
+    future_amount: float = 0.0  # the days of a long charge period that have not come yet
+    future_rows: int = 0
 
     def add(self, service: str, start: datetime, end: datetime, amount: float) -> None:
         self.rows_used += 1
+        ahead = False
         for moment, part in spread(start, end, amount):
+            if self.latest is not None and moment >= self.latest:
+                self.future_amount += part  # a monthly fee billed today covers days still to come
+                ahead = True
+                continue
             self.spend[(service, moment)] += part
+        self.future_rows += ahead
 
     def unallocated(self, label: str, amount: float) -> None:
         self.unallocated_rows += 1
@@ -95,6 +104,9 @@ class CostTally:
             out.append(f"unallocated: {self.unallocated_rows} row(s), {_money(self.unallocated_amount, self.currency)}"
                        f"{share}, matched no service and are not in any service's spend (largest: {top}); "
                        f"{how_to_map}")
+        if self.future_rows:
+            out.append(f"{_money(self.future_amount, self.currency)} of {self.future_rows} charge period(s) falls on "
+                       "days that have not come yet and is not stored; ingest a later export to count those days")
         for category, (rows, amount) in sorted(self.left_out.items()):
             out.append(f"{int(rows)} {category} row(s) totalling {_money(amount, self.currency)} are not counted as "
                        "service spend (cost.charge_categories)")

@@ -38,6 +38,7 @@ from perfops.errors import InputError
 from perfops.ingest._cost import DAY, MAX_SPREAD_DAYS, CostTally
 from perfops.ingest._series import Problems
 from perfops.ingest.base import DataWarning, IngestBatch, IngestOptions, Reader
+from perfops.ingest.common import range_text
 from perfops.model.cost_settings import CHARGE_CATEGORIES
 
 REQUIRED = ("ChargePeriodStart", "ChargePeriodEnd", "ChargeCategory", "BilledCost")
@@ -198,7 +199,7 @@ def read(path: Path, options: IngestOptions) -> IngestBatch:
                          path=str(path), line=1, hint="see docs/formats/focus.md")
     column = cost_column(header, options.catalog.cost.column, path)
     problems = Problems(str(path), options.skip_bad_rows)
-    tally = CostTally(options.catalog.currency)
+    tally = CostTally(options.catalog.currency, latest=options.latest)
     reader = _RowReader(header, column, options)
     unlisted = 0
     for line, values in rows:
@@ -264,6 +265,9 @@ class _RowReader:
                                                  f"{start:%Y-%m-%dT%H:%M:%SZ}")
         if end - start > MAX_SPREAD_DAYS * DAY:
             raise _RowProblem("ChargePeriodEnd", f"a charge period of {(end - start).days} days is not plausible")
+        if tally.latest is not None and start >= tally.latest:  # a period that began after now: a wrong year
+            raise _RowProblem("ChargePeriodStart", f"{start:%Y-%m-%dT%H:%M:%SZ} is outside "
+                                                   f"{range_text(tally.latest)}; expected the time of a charge")
         try:
             amount = _amount(self.get(values, self.column))
         except ValueError as exc:
