@@ -133,3 +133,25 @@ def test_figures_round_trip_through_the_store(ws):
     assert figures.experience["checkout-api"].slo and figures.journeys[0].name == "purchase"
     assert list(capacity_only.capacity) == ["auth"] and not capacity_only.cost
     assert capacity_only.capacity["auth"] == figures.capacity["auth"]
+
+
+def test_the_stored_rollups_are_the_stores_rollups(ws):
+    """Report processes read the week-over-week and trend rollups analyze stored; they are the
+    rows the store's rollup query gives (without empty values)."""
+    import pandas as pd
+
+    from perfops.model.health import rollup_windows
+    from perfops.reports.picture import stored_rollups
+    from perfops.store import open_store
+    from perfops.workspace import Workspace
+
+    with open_store(Workspace(ws).store_path, read_only=True) as store:
+        run = store.analysis_runs.runs()[0]
+        frames = stored_rollups(store.analysis_runs.figures(run.id).rollups)
+        for w in rollup_windows(run.period_end):
+            order = ["service", "metric", "bucket"]
+            got = frames[(None, w.metrics, w.start, w.end, w.bucket_seconds)].sort_values(order, ignore_index=True)
+            want = store.telemetry.rollup(None, w.metrics, w.start, w.end, w.bucket_seconds)
+            want = want[want["value"].notna()].sort_values(order, ignore_index=True)
+            assert len(got) > 100
+            pd.testing.assert_frame_equal(got, want, check_dtype=False)

@@ -5,19 +5,21 @@ from the view's rollup loader and findings; pure apart from calling that loader.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import pandas as pd
 
 from perfops.model import health
 from perfops.model.catalog import Catalog
+from perfops.model.figures import RollupFigure
 from perfops.model.findings import Finding
 from perfops.model.health import Kpis, Status
 from perfops.reports.section import ReportView
 
-TREND_WEEKS = 6
+TREND_WEEKS = health.TREND_WEEKS
 
 
 @dataclass(frozen=True)
@@ -53,14 +55,31 @@ def hour_floor(moment: datetime) -> datetime:
 
 
 def hourly_rollup(view: ReportView, services: list[str] | None) -> pd.DataFrame:
-    end = hour_floor(view.now)
-    return view.rollup(services, list(health.WOW_METRICS), end - timedelta(days=14), end, health.HOUR)
+    hourly, _ = health.rollup_windows(view.now)
+    return view.rollup(services, list(hourly.metrics), hourly.start, hourly.end, hourly.bucket_seconds)
 
 
 def daily_rollup(view: ReportView, services: list[str] | None, weeks: int = TREND_WEEKS) -> pd.DataFrame:
     end = hour_floor(view.now)
-    metrics = ["requests", "errors", "latency_p95_ms", "cost"]
-    return view.rollup(services, metrics, end - timedelta(days=7 * weeks), end, health.DAY)
+    return view.rollup(services, list(health.DAILY_METRICS), end - timedelta(days=7 * weeks), end, health.DAY)
+
+
+def stored_rollups(figures: Sequence[RollupFigure]) -> dict[tuple[Any, ...], pd.DataFrame]:
+    """The domain-wide rollups `analyze` stored (RollupFigure, one per service and window) as the
+    frames the rollup loader answers, keyed like its memo: (None, metrics, start, end, bucket)."""
+    parts: dict[tuple[Any, ...], list[pd.DataFrame]] = defaultdict(list)
+    for f in figures:
+        key = (None, tuple(f.metrics), f.start, f.end, f.bucket_seconds)
+        step = pd.Timedelta(seconds=f.bucket_seconds)
+        for metric, values in f.values.items():
+            keep = [(pd.Timestamp(f.start) + i * step, v) for i, v in enumerate(values) if v is not None]
+            if keep:
+                parts[key].append(pd.DataFrame({"bucket": [b for b, _ in keep], "service": f.service,
+                                                "metric": metric, "value": [v for _, v in keep]}))
+        parts.setdefault(key, [])
+    columns = ["bucket", "service", "metric", "value"]
+    return {key: (pd.concat(frames, ignore_index=True)[columns].astype({"bucket": "datetime64[us]"}) if frames
+                  else pd.DataFrame(columns=columns)) for key, frames in parts.items()}
 
 
 def build_picture(view: ReportView, services: list[str] | None = None) -> Picture:

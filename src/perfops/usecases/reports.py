@@ -22,6 +22,7 @@ from perfops.model.catalog import Catalog
 from perfops.model.figures import AnalysisRun
 from perfops.model.findings import Finding
 from perfops.reports.aggregates import RUN_SERVICES
+from perfops.reports.picture import stored_rollups
 from perfops.reports.section import ReportContext
 from perfops.store import Store, open_store
 from perfops.store.findings_repo import FindingFilter
@@ -96,7 +97,7 @@ def load_domain(store: Store, catalog: Catalog, run: AnalysisRun) -> DomainData:
     for row in history:
         if row["action"] == "found":
             first_seen.setdefault(row["finding_id"], row["at"])
-    cache: dict[tuple[Any, ...], pd.DataFrame] = {}
+    cache: dict[tuple[Any, ...], pd.DataFrame] = stored_rollups(ctx.figures.rollups)  # what analyze kept
 
     def rollup(services: Sequence[str] | None, metrics: Sequence[str], start: datetime, end: datetime,
                bucket_seconds: int) -> pd.DataFrame:
