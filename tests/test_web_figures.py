@@ -83,3 +83,8 @@ def test_capacity_and_slo_figures_are_the_lead_reports(ws, client):
 
 def test_a_hostile_name_is_escaped_on_the_slo_page(client):
     assert XSS not in client.get("/slo").text
+
+
+def test_every_page_says_which_stored_run_and_period_it_shows(client):
+    for path in ("/", "/services", "/squads/checkout", *PAGES):
+        assert "analysis run" in client.get(path).text and "2026-11-16 00:00 to 2026-11-23 00:00 UTC" in client.get(path).text
