@@ -155,3 +155,20 @@ def test_the_stored_rollups_are_the_stores_rollups(ws):
             want = want[want["value"].notna()].sort_values(order, ignore_index=True)
             assert len(got) > 100
             pd.testing.assert_frame_equal(got, want, check_dtype=False)
+
+
+def test_the_stored_inventory_is_the_stores_inventory(ws):
+    import pandas as pd
+
+    from perfops.reports.picture import stored_inventory
+    from perfops.store import open_store
+    from perfops.workspace import Workspace
+
+    with open_store(Workspace(ws).store_path, read_only=True) as store:
+        run = store.analysis_runs.runs()[0]
+        got = stored_inventory(store.analysis_runs.figures(run.id).inventory)
+        want = store.telemetry.inventory()
+    order = ["service", "endpoint", "metric"]
+    assert len(got) > 20
+    pd.testing.assert_frame_equal(got.sort_values(order, ignore_index=True), want.sort_values(order, ignore_index=True),
+                                  check_dtype=False)

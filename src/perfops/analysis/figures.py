@@ -30,6 +30,8 @@ from perfops.model.figures import (
     CostFigure,
     FigureSet,
     ForecastSeries,
+    InventoryFigure,
+    InventoryRow,
     RollupFigure,
     SaturationFigure,
     SeriesBand,
@@ -181,6 +183,20 @@ def rollup_figures(frame: pd.DataFrame, window: RollupWindow, names: list[str]) 
             values[str(metric)] = series
         out.append(RollupFigure(service=str(service), metrics=list(window.metrics), start=window.start,
                                 end=window.end, bucket_seconds=window.bucket_seconds, values=values))
+    return out
+
+
+def inventory_figures(inventory: pd.DataFrame) -> dict[str, InventoryFigure]:
+    """The store's telemetry inventory (service, endpoint, metric, rows, first, last) by service."""
+    if inventory is None or inventory.empty:
+        return {}
+    out = {}
+    ordered = inventory.sort_values(["service", "endpoint", "metric"], kind="stable")
+    for service, part in ordered.groupby("service", sort=True, observed=True):
+        out[str(service)] = InventoryFigure(service=str(service), series=[
+            InventoryRow(endpoint=str(r.endpoint), metric=str(r.metric), rows=int(r.rows),
+                         first=pd.Timestamp(r.first).to_pydatetime(), last=pd.Timestamp(r.last).to_pydatetime())
+            for r in part.itertuples(index=False)])
     return out
 
 

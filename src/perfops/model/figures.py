@@ -19,7 +19,8 @@ Kinds (the `kind` column of the `figures` table):
 * ``band`` — SeriesBand: observed values, the seasonal norm and the alarm line of a series
   with a trends finding (the developer report's charts);
 * ``rollup`` — RollupFigure: a service's hourly (14 days) and daily (6 weeks) whole-service
-  values, behind the week-over-week figures, statuses and trend charts.
+  values, behind the week-over-week figures, statuses and trend charts;
+* ``inventory`` — InventoryFigure: what telemetry a service had (the maturity measures).
 """
 
 from __future__ import annotations
@@ -229,9 +230,26 @@ class RollupFigure(Figure):
     values: dict[str, list[float | None]]  # metric -> value per bucket from `start` (None: no rows)
 
 
+class InventoryRow(Figure):
+    endpoint: str
+    metric: str
+    rows: int
+    first: datetime
+    last: datetime
+
+
+class InventoryFigure(Figure):
+    """What telemetry a service had when the run was analysed (the maturity measures, the
+    dashboard's endpoint list): per endpoint and metric, its rows and first and last times."""
+
+    service: str
+    series: list[InventoryRow]
+
+
 KINDS: dict[str, type[Figure]] = {
     "capacity": CapacityFigure, "cost": CostFigure, "experience": ExperienceFigure,
     "journey": JourneyFigure, "test": TestComparisonFigure, "band": SeriesBand, "rollup": RollupFigure,
+    "inventory": InventoryFigure,
 }
 
 
@@ -246,6 +264,7 @@ class FigureSet:
     tests: dict[str, TestComparisonFigure] = field(default_factory=dict)
     bands: dict[str, list[SeriesBand]] = field(default_factory=dict)
     rollups: list[RollupFigure] = field(default_factory=list)
+    inventory: dict[str, InventoryFigure] = field(default_factory=dict)
 
     def records(self) -> list[tuple[str, str, Figure]]:
         """(kind, service, figure) of every figure, in a stable order (for the store)."""
@@ -257,6 +276,7 @@ class FigureSet:
         out += [("test", k, v) for k, v in self.tests.items()]
         out += [("band", k, b) for k, bands in self.bands.items() for b in bands]
         out += [("rollup", r.service, r) for r in self.rollups]
+        out += [("inventory", k, v) for k, v in self.inventory.items()]
         return out
 
     @classmethod

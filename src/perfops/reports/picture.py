@@ -14,7 +14,7 @@ import pandas as pd
 
 from perfops.model import health
 from perfops.model.catalog import Catalog
-from perfops.model.figures import RollupFigure
+from perfops.model.figures import InventoryFigure, RollupFigure
 from perfops.model.findings import Finding
 from perfops.model.health import Kpis, Status
 from perfops.reports.section import ReportView
@@ -62,6 +62,13 @@ def hourly_rollup(view: ReportView, services: list[str] | None) -> pd.DataFrame:
 def daily_rollup(view: ReportView, services: list[str] | None, weeks: int = TREND_WEEKS) -> pd.DataFrame:
     end = hour_floor(view.now)
     return view.rollup(services, list(health.DAILY_METRICS), end - timedelta(days=7 * weeks), end, health.DAY)
+
+
+def stored_inventory(figures: dict[str, InventoryFigure]) -> pd.DataFrame:
+    """The telemetry inventory `analyze` stored, as the store's inventory frame."""
+    columns = ["service", "endpoint", "metric", "rows", "first", "last"]
+    rows = [(f.service, r.endpoint, r.metric, r.rows, r.first, r.last) for f in figures.values() for r in f.series]
+    return pd.DataFrame(rows, columns=columns)
 
 
 def stored_rollups(figures: Sequence[RollupFigure]) -> dict[tuple[Any, ...], pd.DataFrame]:

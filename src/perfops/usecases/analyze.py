@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from perfops.analysis.context import AnalysisContext
-from perfops.analysis.figures import compute_figures, rollup_figures
+from perfops.analysis.figures import compute_figures, inventory_figures, rollup_figures
 from perfops.analysis.registry import analyses
 from perfops.analysis.rootcause import link_causes
 from perfops.errors import PerfopsError
@@ -50,7 +50,8 @@ def analyze(
                 progress("figures", len(by_area), len(by_area) + 1)
             figures = compute_figures(ctx, [f for f in store.findings.list(FindingFilter(status="all"))
                                               if f.status != "resolved"])
-            figures = replace(figures, rollups=stored_rollups(store, ctx))
+            figures = replace(figures, rollups=stored_rollups(store, ctx),
+                              inventory=inventory_figures(store.telemetry.inventory()))
             run_id = store.analysis_runs.record(ctx.period_start, ctx.now, len(saved), figures)
     saved.sort(key=lambda f: (severity_rank(f.severity), f.service))
     return AnalysisResult(saved, ctx.period_start, ctx.now, by_area, run_id)
