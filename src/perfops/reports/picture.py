@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from perfops.model import health
@@ -74,19 +75,28 @@ def stored_inventory(figures: dict[str, InventoryFigure]) -> pd.DataFrame:
 def stored_rollups(figures: Sequence[RollupFigure]) -> dict[tuple[Any, ...], pd.DataFrame]:
     """The domain-wide rollups `analyze` stored (RollupFigure, one per service and window) as the
     frames the rollup loader answers, keyed like its memo: (None, metrics, start, end, bucket)."""
-    parts: dict[tuple[Any, ...], list[pd.DataFrame]] = defaultdict(list)
+    parts: dict[tuple[Any, ...], list[tuple[np.ndarray, str, str, np.ndarray]]] = defaultdict(list)
     for f in figures:
         key = (None, tuple(f.metrics), f.start, f.end, f.bucket_seconds)
-        step = pd.Timedelta(seconds=f.bucket_seconds)
-        for metric, values in f.values.items():
-            keep = [(pd.Timestamp(f.start) + i * step, v) for i, v in enumerate(values) if v is not None]
-            if keep:
-                parts[key].append(pd.DataFrame({"bucket": [b for b, _ in keep], "service": f.service,
-                                                "metric": metric, "value": [v for _, v in keep]}))
         parts.setdefault(key, [])
-    columns = ["bucket", "service", "metric", "value"]
-    return {key: (pd.concat(frames, ignore_index=True)[columns].astype({"bucket": "datetime64[us]"}) if frames
-                  else pd.DataFrame(columns=columns)) for key, frames in parts.items()}
+        for metric, values in f.values.items():
+            array = np.array([np.nan if v is None else v for v in values], dtype=float)
+            slots = np.flatnonzero(~np.isnan(array))
+            buckets = np.datetime64(f.start, "us") + slots * np.timedelta64(f.bucket_seconds, "s")
+            parts[key].append((buckets, f.service, metric, array[slots]))
+    return {key: _frame(chunks) for key, chunks in parts.items()}
+
+
+def _frame(chunks: list[tuple[np.ndarray, str, str, np.ndarray]]) -> pd.DataFrame:
+    if not chunks:
+        return pd.DataFrame(columns=["bucket", "service", "metric", "value"])
+    sizes = [len(c[0]) for c in chunks]
+    return pd.DataFrame({
+        "bucket": np.concatenate([c[0] for c in chunks]).astype("datetime64[us]"),
+        "service": np.repeat(np.array([c[1] for c in chunks], dtype=object), sizes),
+        "metric": np.repeat(np.array([c[2] for c in chunks], dtype=object), sizes),
+        "value": np.concatenate([c[3] for c in chunks]),
+    })
 
 
 def build_picture(view: ReportView, services: list[str] | None = None) -> Picture:
