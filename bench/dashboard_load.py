@@ -1,6 +1,6 @@
 """Dashboard under load: starts `perfops serve` on loopback over a workspace (default: the
 1,000-service one from bench/reports_scale.py --keep), then 20 concurrent httpx clients request
-the domain page and service pages; prints p50/p95/max per page.
+the domain page, service pages and the stored-figure views; prints p50/p95/max per page.
 
 Baseline in the same run: a static file served by the same server (the framework's floor).
 
@@ -21,6 +21,10 @@ import time
 from pathlib import Path
 
 import httpx
+
+# the stored-figure views (issue 15): pages and their JSON endpoints
+FIGURE_PATHS = ["/slo", "/capacity", "/cost", "/maturity", "/tests", "/api/figures/slo", "/api/figures/capacity",
+                "/api/figures/cost", "/api/figures/maturity", "/api/figures/tests"]
 
 
 def free_port() -> int:
@@ -92,10 +96,12 @@ def main() -> int:
         static = asyncio.run(hammer(base, ["/static/uPlot.min.css"], args.clients, args.requests))
         domain = asyncio.run(hammer(base, ["/"], args.clients, args.requests))
         service = asyncio.run(hammer(base, service_paths, args.clients, args.requests))
+        figures = asyncio.run(hammer(base, FIGURE_PATHS, args.clients, args.requests))
         print(f"{len(services)} services, {args.clients} concurrent clients")
         print(describe("static (floor)", static))
         print(describe("domain page", domain))
         print(describe("service pages", service))
+        print(describe("figure views (SLO, capacity, cost, maturity, tests; pages and JSON)", figures))
         print("in-process, one client, no network (the app's own cost; first render of each page included):")
         print(describe("domain page", in_process(args.workspace, ["/"] * 100)))
         print(describe("service pages", in_process(args.workspace, service_paths)))

@@ -182,14 +182,19 @@ def build_workspace(root: Path, hostile: bool = False, ack: bool = True) -> Path
 def record_run(store, catalog, now: datetime, period: timedelta, count: int) -> int:
     """Record an analysis run with the figures `analyze` would store for it (the findings are
     the hand-made ones already in the store)."""
-    from perfops.analysis.figures import compute_figures
+    from dataclasses import replace
+
+    from perfops.analysis.figures import compute_figures, inventory_figures
     from perfops.store.findings_repo import FindingFilter
+    from perfops.usecases.analyze import stored_rollups
     from perfops.usecases.context import build_context
 
     ctx = build_context(store, catalog, now=now, period=period)
     active = [f for f in store.findings.list(FindingFilter(status="all")) if f.status != "resolved"]
+    figures = replace(compute_figures(ctx, active), rollups=stored_rollups(store, ctx),
+                      inventory=inventory_figures(store.telemetry.inventory()))
     with store.transaction():
-        return store.analysis_runs.record(now - period, now, count, compute_figures(ctx, active))
+        return store.analysis_runs.record(now - period, now, count, figures)
 
 
 def report_context(ctx, findings=()):  # noqa: ANN001, ANN201

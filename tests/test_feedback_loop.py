@@ -260,3 +260,21 @@ def test_cli_workload_model_and_window(seeded, tmp_path):
 
     with pytest.raises(PerfopsError, match="START..END"):
         compare_test(seeded, LATEST, window="yesterday")
+
+
+def test_the_dashboard_shows_the_stored_test_against_production(seeded):
+    """analyze stores the newest run of each service held against production; the dashboard's
+    test view and its JSON show that comparison, as `compare-test` gives it."""
+    from fastapi.testclient import TestClient
+
+    from perfops.usecases.analyze import analyze
+    from perfops.web.app import create_app
+
+    analyze(seeded, period="7d", at="2026-11-20T00:00:00Z")
+    client = TestClient(create_app(seeded.root, token="t"))
+    stored = client.get("/api/figures/tests").json()["services"]
+    expected = compare_test(seeded, LATEST)
+    assert [t["run_id"] for t in stored] == [LATEST] and stored[0]["verdict"] == expected.verdict == "fail"
+    assert {c["name"]: c["verdict"] for c in stored[0]["checks"]} == {c.name: c.verdict for c in expected.checks}
+    page = client.get("/tests").text
+    assert LATEST in page and "coverage" in page

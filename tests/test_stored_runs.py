@@ -92,3 +92,83 @@ def test_dashboard_pages_are_the_same_between_two_reads_of_a_run(ws):
         bodies.append({p: client.get(p).content for p in paths})
     assert all(client.get(p).status_code == 200 for p in paths)
     assert bodies[0] == bodies[1]
+
+
+def test_a_store_analysed_by_an_older_perfops_says_to_analyze_again(tmp_path, cli):
+    import duckdb
+
+    from perfops.store.migrations import MIGRATIONS
+
+    (tmp_path / "perfops.yaml").write_text((Path(__file__).parent / "reports_fixture.py").read_text()
+                                           .split('CATALOG = """\\\n', 1)[1].split('"""', 1)[0])
+    from perfops.workspace import Workspace
+
+    store_path = Workspace(tmp_path).store_path
+    store_path.parent.mkdir(parents=True)
+    con = duckdb.connect(str(store_path))
+    con.execute("CREATE TABLE schema_version (version INTEGER)")
+    con.execute(MIGRATIONS[0])
+    con.execute("INSERT INTO schema_version VALUES (1)")
+    con.execute("INSERT INTO analysis_runs VALUES ('2026-11-23 01:00', '2026-11-16', '2026-11-23', 3)")
+    con.close()
+    from perfops.store import open_store
+
+    with open_store(store_path) as store:  # migrates: the old run gets an id, and no figures
+        runs = store.analysis_runs.runs()
+    assert [r.id for r in runs] == [1] and runs[0].period == timedelta(days=7)
+    result, _ = _json_report(cli, tmp_path)
+    assert result.code == 1 and "has no figures" in result.err and "perfops analyze" in result.err
+
+
+def test_figures_round_trip_through_the_store(ws):
+    from perfops.store import open_store
+    from perfops.workspace import Workspace
+
+    with open_store(Workspace(ws).store_path, read_only=True) as store:
+        run = store.analysis_runs.runs()[0]
+        figures = store.analysis_runs.figures(run.id)
+        again = store.analysis_runs.figures(run.id)
+        capacity_only = store.analysis_runs.figures(run.id, kinds=("capacity",), services=["auth"])
+    assert figures == again and set(figures.capacity) >= {"auth", "cart", "checkout-api"}
+    assert figures.experience["checkout-api"].slo and figures.journeys[0].name == "purchase"
+    assert list(capacity_only.capacity) == ["auth"] and not capacity_only.cost
+    assert capacity_only.capacity["auth"] == figures.capacity["auth"]
+
+
+def test_the_stored_rollups_are_the_stores_rollups(ws):
+    """Report processes read the week-over-week and trend rollups analyze stored; they are the
+    rows the store's rollup query gives (without empty values)."""
+    import pandas as pd
+
+    from perfops.model.health import rollup_windows
+    from perfops.reports.picture import stored_rollups
+    from perfops.store import open_store
+    from perfops.workspace import Workspace
+
+    with open_store(Workspace(ws).store_path, read_only=True) as store:
+        run = store.analysis_runs.runs()[0]
+        frames = stored_rollups(store.analysis_runs.figures(run.id).rollups)
+        for w in rollup_windows(run.period_end):
+            order = ["service", "metric", "bucket"]
+            got = frames[(None, w.metrics, w.start, w.end, w.bucket_seconds)].sort_values(order, ignore_index=True)
+            want = store.telemetry.rollup(None, w.metrics, w.start, w.end, w.bucket_seconds)
+            want = want[want["value"].notna()].sort_values(order, ignore_index=True)
+            assert len(got) > 100
+            pd.testing.assert_frame_equal(got, want, check_dtype=False)
+
+
+def test_the_stored_inventory_is_the_stores_inventory(ws):
+    import pandas as pd
+
+    from perfops.reports.picture import stored_inventory
+    from perfops.store import open_store
+    from perfops.workspace import Workspace
+
+    with open_store(Workspace(ws).store_path, read_only=True) as store:
+        run = store.analysis_runs.runs()[0]
+        got = stored_inventory(store.analysis_runs.figures(run.id).inventory)
+        want = store.telemetry.inventory()
+    order = ["service", "endpoint", "metric"]
+    assert len(got) > 20
+    pd.testing.assert_frame_equal(got.sort_values(order, ignore_index=True), want.sort_values(order, ignore_index=True),
+                                  check_dtype=False)

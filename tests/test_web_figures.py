@@ -83,3 +83,16 @@ def test_capacity_and_slo_figures_are_the_lead_reports(ws, client):
 
 def test_a_hostile_name_is_escaped_on_the_slo_page(client):
     assert XSS not in client.get("/slo").text
+
+
+def test_every_page_says_which_stored_run_and_period_it_shows(client):
+    for path in ("/", "/services", "/squads/checkout", *PAGES):
+        assert "analysis run" in client.get(path).text and "2026-11-16 00:00 to 2026-11-23 00:00 UTC" in client.get(path).text
+
+
+def test_capacity_forecast_series_only_when_asked(client):
+    plain = client.get("/api/figures/capacity").json()["services"]
+    full = client.get("/api/figures/capacity", params={"forecast": "true"}).json()["services"]
+    assert all(s["forecast"] is None for s in plain)
+    assert any(s["forecast"] and s["forecast"]["forecast_times"] for s in full)
+    assert [s["peak_tps"] for s in plain] == [s["peak_tps"] for s in full]

@@ -62,8 +62,7 @@ def _wide(rows: pd.DataFrame) -> pd.DataFrame:
     rows = rows[rows["metric"].isin(metrics)]
     wide = rows.pivot_table(index=["timestamp", "endpoint"], columns="metric", values="value", aggfunc="sum", observed=True)
     wide = wide.reindex(columns=metrics).reset_index()
-    # object first: a categorical endpoint column may lack the '' category fillna needs
-    wide["endpoint"] = wide["endpoint"].astype(object).fillna("").astype(str)
+    wide["endpoint"] = wide["endpoint"].astype(object).fillna("").astype(str)  # a categorical read may lack the '' category
     per_ep = wide[wide["endpoint"] != ""]
     if not (wide["endpoint"] == "").any() and not per_ep.empty:
         per_ep_lat = per_ep.assign(_w=per_ep["latency_p95_ms"] * per_ep["requests"])

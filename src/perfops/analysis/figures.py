@@ -30,12 +30,16 @@ from perfops.model.figures import (
     CostFigure,
     FigureSet,
     ForecastSeries,
+    InventoryFigure,
+    InventoryRow,
+    RollupFigure,
     SaturationFigure,
     SeriesBand,
     TestCheckFigure,
     TestComparisonFigure,
 )
 from perfops.model.findings import Finding
+from perfops.model.health import RollupWindow
 
 TREND_KINDS = ("anomaly", "regression", "improvement", "resource_growth")
 
@@ -154,6 +158,46 @@ def band_figures(ctx: AnalysisContext, findings: list[Finding]) -> dict[str, lis
                  for v in series_view(ctx, service, wanted[service])]
         if bands:
             out[service] = bands
+    return out
+
+
+# ---- rollups ---------------------------------------------------------------------------------
+def rollup_figures(frame: pd.DataFrame, window: RollupWindow, names: list[str]) -> list[RollupFigure]:
+    """The store's rollup of `window` (columns bucket, service, metric, value) as one record per
+    service of `names` that has rows, values aligned on the window's buckets."""
+    if frame is None or frame.empty:
+        return []
+    step = pd.Timedelta(seconds=window.bucket_seconds)
+    count = int((pd.Timestamp(window.end) - pd.Timestamp(window.start)) / step)
+    slot = ((pd.to_datetime(frame["bucket"]) - pd.Timestamp(window.start)) / step).round().astype(int).to_numpy()
+    frame = frame.assign(slot=slot)[(slot >= 0) & (slot < count)]
+    out = []
+    wanted = set(names)
+    for service, part in frame.groupby("service", sort=True, observed=True):
+        if str(service) not in wanted:
+            continue
+        values: dict[str, list[float | None]] = {}
+        for metric, rows in part.groupby("metric", sort=True, observed=True):
+            series: list[float | None] = [None] * count
+            for i, v in zip(rows["slot"].to_numpy(), rows["value"].to_numpy(), strict=True):
+                series[int(i)] = _num(v)
+            values[str(metric)] = series
+        out.append(RollupFigure(service=str(service), metrics=list(window.metrics), start=window.start,
+                                end=window.end, bucket_seconds=window.bucket_seconds, values=values))
+    return out
+
+
+def inventory_figures(inventory: pd.DataFrame) -> dict[str, InventoryFigure]:
+    """The store's telemetry inventory (service, endpoint, metric, rows, first, last) by service."""
+    if inventory is None or inventory.empty:
+        return {}
+    out = {}
+    ordered = inventory.sort_values(["service", "endpoint", "metric"], kind="stable")
+    for service, part in ordered.groupby("service", sort=True, observed=True):
+        out[str(service)] = InventoryFigure(service=str(service), series=[
+            InventoryRow(endpoint=str(r.endpoint), metric=str(r.metric), rows=int(r.rows),
+                         first=pd.Timestamp(r.first).to_pydatetime(), last=pd.Timestamp(r.last).to_pydatetime())
+            for r in part.itertuples(index=False)])
     return out
 
 

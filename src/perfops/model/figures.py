@@ -17,7 +17,10 @@ Kinds (the `kind` column of the `figures` table):
 * ``journey`` — JourneyFigure (service ''): end-to-end latency and availability of a journey;
 * ``test`` — TestComparisonFigure: the newest load test of a service held against production;
 * ``band`` — SeriesBand: observed values, the seasonal norm and the alarm line of a series
-  with a trends finding (the developer report's charts).
+  with a trends finding (the developer report's charts);
+* ``rollup`` — RollupFigure: a service's hourly (14 days) and daily (6 weeks) whole-service
+  values, behind the week-over-week figures, statuses and trend charts;
+* ``inventory`` — InventoryFigure: what telemetry a service had (the maturity measures).
 """
 
 from __future__ import annotations
@@ -214,9 +217,40 @@ class SeriesBand(Figure):
     upper: list[float | None]
 
 
+# ---- rollups ---------------------------------------------------------------------------------
+class RollupFigure(Figure):
+    """A service's whole-service values per bucket over one of the windows the reports read
+    (perfops.model.health.rollup_windows; perfops.store.telemetry_repo.rollup): the source of the
+    week-over-week figures, statuses, trend charts and SLO window totals."""
+
+    service: str
+    metrics: list[str]
+    start: datetime
+    end: datetime
+    bucket_seconds: int
+    values: dict[str, list[float | None]]  # metric -> value per bucket from `start` (None: no rows)
+
+
+class InventoryRow(Figure):
+    endpoint: str
+    metric: str
+    rows: int
+    first: datetime
+    last: datetime
+
+
+class InventoryFigure(Figure):
+    """What telemetry a service had when the run was analysed (the maturity measures, the
+    dashboard's endpoint list): per endpoint and metric, its rows and first and last times."""
+
+    service: str
+    series: list[InventoryRow]
+
+
 KINDS: dict[str, type[Figure]] = {
     "capacity": CapacityFigure, "cost": CostFigure, "experience": ExperienceFigure,
-    "journey": JourneyFigure, "test": TestComparisonFigure, "band": SeriesBand,
+    "journey": JourneyFigure, "test": TestComparisonFigure, "band": SeriesBand, "rollup": RollupFigure,
+    "inventory": InventoryFigure,
 }
 
 
@@ -230,6 +264,8 @@ class FigureSet:
     journeys: list[JourneyFigure] = field(default_factory=list)
     tests: dict[str, TestComparisonFigure] = field(default_factory=dict)
     bands: dict[str, list[SeriesBand]] = field(default_factory=dict)
+    rollups: list[RollupFigure] = field(default_factory=list)
+    inventory: dict[str, InventoryFigure] = field(default_factory=dict)
 
     def records(self) -> list[tuple[str, str, Figure]]:
         """(kind, service, figure) of every figure, in a stable order (for the store)."""
@@ -240,6 +276,8 @@ class FigureSet:
         out += [("journey", "", j) for j in self.journeys]
         out += [("test", k, v) for k, v in self.tests.items()]
         out += [("band", k, b) for k, bands in self.bands.items() for b in bands]
+        out += [("rollup", r.service, r) for r in self.rollups]
+        out += [("inventory", k, v) for k, v in self.inventory.items()]
         return out
 
     @classmethod
@@ -250,6 +288,8 @@ class FigureSet:
                 out.journeys.append(figure)  # type: ignore[arg-type]
             elif kind == "band":
                 out.bands.setdefault(service, []).append(figure)  # type: ignore[arg-type]
+            elif kind == "rollup":
+                out.rollups.append(figure)  # type: ignore[arg-type]
             else:
                 getattr(out, "tests" if kind == "test" else kind)[service] = figure
         return out

@@ -31,8 +31,29 @@ from perfops.model.incidents import is_live
 LEVELS = ("red", "amber", "grey", "green")
 STATUS_WORDS = {"red": "Act now", "amber": "Watch", "grey": "No data", "green": "Normal"}
 WOW_METRICS = ("requests", "errors", "latency_p95_ms")
+DAILY_METRICS = ("requests", "errors", "latency_p95_ms", "cost")
 HOUR = 3600
 DAY = 86400
+TREND_WEEKS = 6
+
+
+@dataclass(frozen=True)
+class RollupWindow:
+    """A domain-wide rollup the reports read (perfops.store.telemetry_repo.rollup): `analyze`
+    stores it with the run's figures, so report processes read it rather than scan the store."""
+
+    metrics: tuple[str, ...]
+    start: datetime
+    end: datetime
+    bucket_seconds: int
+
+
+def rollup_windows(now: datetime) -> tuple[RollupWindow, RollupWindow]:
+    """(hourly over 14 days: the week-over-week figures, daily over TREND_WEEKS weeks: the
+    trends and SLO window totals), both ending at the hour of `now`."""
+    end = now.replace(minute=0, second=0, microsecond=0)
+    return (RollupWindow(WOW_METRICS, end - timedelta(days=14), end, HOUR),
+            RollupWindow(DAILY_METRICS, end - timedelta(days=7 * TREND_WEEKS), end, DAY))
 
 
 @dataclass(frozen=True)

@@ -5,19 +5,22 @@ from the view's rollup loader and findings; pure apart from calling that loader.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from perfops.model import health
 from perfops.model.catalog import Catalog
+from perfops.model.figures import InventoryFigure, RollupFigure
 from perfops.model.findings import Finding
 from perfops.model.health import Kpis, Status
 from perfops.reports.section import ReportView
 
-TREND_WEEKS = 6
+TREND_WEEKS = health.TREND_WEEKS
 
 
 @dataclass(frozen=True)
@@ -53,14 +56,47 @@ def hour_floor(moment: datetime) -> datetime:
 
 
 def hourly_rollup(view: ReportView, services: list[str] | None) -> pd.DataFrame:
-    end = hour_floor(view.now)
-    return view.rollup(services, list(health.WOW_METRICS), end - timedelta(days=14), end, health.HOUR)
+    hourly, _ = health.rollup_windows(view.now)
+    return view.rollup(services, list(hourly.metrics), hourly.start, hourly.end, hourly.bucket_seconds)
 
 
 def daily_rollup(view: ReportView, services: list[str] | None, weeks: int = TREND_WEEKS) -> pd.DataFrame:
     end = hour_floor(view.now)
-    metrics = ["requests", "errors", "latency_p95_ms", "cost"]
-    return view.rollup(services, metrics, end - timedelta(days=7 * weeks), end, health.DAY)
+    return view.rollup(services, list(health.DAILY_METRICS), end - timedelta(days=7 * weeks), end, health.DAY)
+
+
+def stored_inventory(figures: dict[str, InventoryFigure]) -> pd.DataFrame:
+    """The telemetry inventory `analyze` stored, as the store's inventory frame."""
+    columns = ["service", "endpoint", "metric", "rows", "first", "last"]
+    rows = [(f.service, r.endpoint, r.metric, r.rows, r.first, r.last) for f in figures.values() for r in f.series]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def stored_rollups(figures: Sequence[RollupFigure]) -> dict[tuple[Any, ...], pd.DataFrame]:
+    """The domain-wide rollups `analyze` stored (RollupFigure, one per service and window) as the
+    frames the rollup loader answers, keyed like its memo: (None, metrics, start, end, bucket)."""
+    parts: dict[tuple[Any, ...], list[tuple[np.ndarray, str, str, np.ndarray]]] = defaultdict(list)
+    for f in figures:
+        key = (None, tuple(f.metrics), f.start, f.end, f.bucket_seconds)
+        parts.setdefault(key, [])
+        for metric, values in f.values.items():
+            array = np.array([np.nan if v is None else v for v in values], dtype=float)
+            slots = np.flatnonzero(~np.isnan(array))
+            buckets = np.datetime64(f.start, "us") + slots * np.timedelta64(f.bucket_seconds, "s")
+            parts[key].append((buckets, f.service, metric, array[slots]))
+    return {key: _frame(chunks) for key, chunks in parts.items()}
+
+
+def _frame(chunks: list[tuple[np.ndarray, str, str, np.ndarray]]) -> pd.DataFrame:
+    if not chunks:
+        return pd.DataFrame(columns=["bucket", "service", "metric", "value"])
+    sizes = [len(c[0]) for c in chunks]
+    return pd.DataFrame({
+        "bucket": np.concatenate([c[0] for c in chunks]).astype("datetime64[us]"),
+        "service": np.repeat(np.array([c[1] for c in chunks], dtype=object), sizes),
+        "metric": np.repeat(np.array([c[2] for c in chunks], dtype=object), sizes),
+        "value": np.concatenate([c[3] for c in chunks]),
+    })
 
 
 def build_picture(view: ReportView, services: list[str] | None = None) -> Picture:

@@ -7,13 +7,15 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from perfops.analysis.context import AnalysisContext
-from perfops.analysis.figures import compute_figures
+from perfops.analysis.figures import compute_figures, inventory_figures, rollup_figures
 from perfops.analysis.notes import notes_of
 from perfops.analysis.registry import analyses
 from perfops.analysis.rootcause import link_causes
 from perfops.errors import PerfopsError
+from perfops.model.figures import RollupFigure
 from perfops.model.findings import Finding, severity_rank
-from perfops.store import open_store
+from perfops.model.health import rollup_windows
+from perfops.store import Store, open_store
 from perfops.store.findings_repo import FindingFilter
 from perfops.store.report_queries import ReportQueries
 from perfops.usecases.context import build_context, implausible_rows, parse_moment, parse_period
@@ -55,9 +57,20 @@ def analyze(
                 progress("figures", len(by_area), len(by_area) + 1)
             figures = compute_figures(ctx, [f for f in store.findings.list(FindingFilter(status="all"))
                                               if f.status != "resolved"])
+            figures = replace(figures, rollups=stored_rollups(store, ctx),
+                              inventory=inventory_figures(store.telemetry.inventory()))
             run_id = store.analysis_runs.record(ctx.period_start, ctx.now, len(saved), figures)
     saved.sort(key=lambda f: (severity_rank(f.severity), f.service))
     return AnalysisResult(saved, ctx.period_start, ctx.now, by_area, notes + notes_of(ctx), run_id)
+
+
+def stored_rollups(store: Store, ctx: AnalysisContext) -> list[RollupFigure]:
+    """The domain-wide rollups the reports read (perfops.model.health.rollup_windows), kept with
+    the run's figures so that report processes do not scan the store for them."""
+    names = [s.name for s in ctx.catalog.services]
+    return [figure for window in rollup_windows(ctx.now)
+            for figure in rollup_figures(store.telemetry.rollup(None, window.metrics, window.start, window.end,
+                                                                window.bucket_seconds), window, names)]
 
 
 def run_all(

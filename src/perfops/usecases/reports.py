@@ -22,6 +22,7 @@ from perfops.model.catalog import Catalog
 from perfops.model.figures import AnalysisRun
 from perfops.model.findings import Finding
 from perfops.reports.aggregates import RUN_SERVICES
+from perfops.reports.picture import stored_inventory, stored_rollups
 from perfops.reports.section import ReportContext
 from perfops.store import Store, open_store
 from perfops.store.findings_repo import FindingFilter
@@ -98,7 +99,7 @@ def load_domain(store: Store, catalog: Catalog, run: AnalysisRun) -> DomainData:
     for row in history:
         if row["action"] == "found":
             first_seen.setdefault(row["finding_id"], row["at"])
-    cache: dict[tuple[Any, ...], pd.DataFrame] = {}
+    cache: dict[tuple[Any, ...], pd.DataFrame] = stored_rollups(ctx.figures.rollups)  # what analyze kept
 
     def rollup(services: Sequence[str] | None, metrics: Sequence[str], start: datetime, end: datetime,
                bucket_seconds: int) -> pd.DataFrame:
@@ -108,7 +109,7 @@ def load_domain(store: Store, catalog: Catalog, run: AnalysisRun) -> DomainData:
         return cache[key]
 
     return DomainData(ctx=ctx, findings=findings, history=history, first_seen=first_seen,
-                      inventory=store.telemetry.inventory(), rollup=rollup, cache={},
+                      inventory=stored_inventory(ctx.figures.inventory), rollup=rollup, cache={},
                       aggregates=ReportQueries(store))
 
 

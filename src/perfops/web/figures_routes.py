@@ -117,9 +117,11 @@ def slo_view(snap: Snapshot, squad: str | None = None) -> SloView:
                    journeys=[j for j in stored.journeys if set(j.services) & set(names)])
 
 
-def capacity_view(snap: Snapshot, squad: str | None = None) -> CapacityView:
+def capacity_view(snap: Snapshot, squad: str | None = None, forecast: bool = False) -> CapacityView:
+    """`forecast`: with the forecast series of each service (the chart data; large)."""
     stored = snap.view.ctx.figures.capacity
-    found = [stored[n] for n in _services(snap, squad) if n in stored]
+    found = [stored[n] if forecast else stored[n].model_copy(update={"forecast": None})
+             for n in _services(snap, squad) if n in stored]
     found.sort(key=lambda f: (f.saturation.days if f.saturation else float("inf"), f.service))
     return CapacityView(run=snap.view.ctx.run, services=found)
 
@@ -261,40 +263,43 @@ def tests_page(snap: Snapshot) -> str:
 def figure_routes(app: FastAPI, data: DashboardData) -> None:
     """Register the JSON endpoints and pages of the stored figures."""
 
-    def answer(response: Response, build: Callable[[Snapshot], Any]) -> Any:
+    def answer(response: Response, key: str, build: Callable[[Snapshot], Any]) -> Any:
+        """The view built once per snapshot (like the pages), with the freshness headers."""
         snap = data.snapshot()
         response.headers.update(data.freshness(snap).headers())
-        return build(snap)
+        return data.cached_page(snap, f"figures-json:{key}", lambda: build(snap))
 
     @app.get("/api/figures/run", tags=["figures"], response_model=RunView,
              summary="The stored analysis run the dashboard shows: its id and period")
     def api_run(response: Response) -> RunView:
-        return answer(response, run_view)  # type: ignore[no-any-return]
+        return answer(response, "run", run_view)  # type: ignore[no-any-return]
 
     @app.get("/api/figures/slo", tags=["figures"], response_model=SloView,
              summary="SLO compliance and error budget left per SLI and window, month by month; journeys")
     def api_slo(response: Response, squad: str | None = None) -> SloView:
-        return answer(response, lambda s: slo_view(s, squad))  # type: ignore[no-any-return]
+        return answer(response, f"slo:{squad}", lambda s: slo_view(s, squad))  # type: ignore[no-any-return]
 
     @app.get("/api/figures/capacity", tags=["figures"], response_model=CapacityView,
-             summary="Capacity, headroom, instances needed and the runway (forecast with its interval)")
-    def api_capacity(response: Response, squad: str | None = None) -> CapacityView:
-        return answer(response, lambda s: capacity_view(s, squad))  # type: ignore[no-any-return]
+             summary="Capacity, headroom, instances needed and the runway (days to saturation with its "
+                     "interval); forecast=true adds each service's forecast series")
+    def api_capacity(response: Response, squad: str | None = None, forecast: bool = False) -> CapacityView:
+        return answer(response, f"capacity:{squad}:{forecast}",  # type: ignore[no-any-return]
+                      lambda s: capacity_view(s, squad, forecast))
 
     @app.get("/api/figures/cost", tags=["figures"], response_model=CostView,
              summary="Spend, cost per 1,000 requests and the savings found")
     def api_cost(response: Response, squad: str | None = None) -> CostView:
-        return answer(response, lambda s: cost_view(s, squad))  # type: ignore[no-any-return]
+        return answer(response, f"cost:{squad}", lambda s: cost_view(s, squad))  # type: ignore[no-any-return]
 
     @app.get("/api/figures/maturity", tags=["figures"], response_model=MaturityView,
              summary="Squad maturity 0-4 with the measures behind it and what would raise it")
     def api_maturity(response: Response, squad: str | None = None) -> MaturityView:
-        return answer(response, lambda s: maturity_view(s, squad))  # type: ignore[no-any-return]
+        return answer(response, f"maturity:{squad}", lambda s: maturity_view(s, squad))  # type: ignore[no-any-return]
 
     @app.get("/api/figures/tests", tags=["figures"], response_model=TestsView,
              summary="The newest load test of each service held against production")
     def api_tests(response: Response, squad: str | None = None) -> TestsView:
-        return answer(response, lambda s: tests_view(s, squad))  # type: ignore[no-any-return]
+        return answer(response, f"tests:{squad}", lambda s: tests_view(s, squad))  # type: ignore[no-any-return]
 
     for path, render in (("/slo", slo_page), ("/capacity", capacity_page), ("/cost", cost_page),
                          ("/maturity", maturity_page), ("/tests", tests_page)):

@@ -140,7 +140,7 @@ def finding_json(found: Any) -> dict[str, Any]:
 # ---- pages ---------------------------------------------------------------------------------------
 def _base(snap: Snapshot) -> dict[str, Any]:
     return {"domain": snap.catalog.domain, "generated": fmt.local_time(snap.view.now, snap.catalog.timezone),
-            "tz": snap.catalog.timezone}
+            "tz": snap.catalog.timezone, "run": snap.view.ctx.run.describe()}
 
 
 DOMAIN_PAGE_SERVICES = 60
