@@ -124,3 +124,17 @@ def demo_run(tmp_path_factory):
         ingest_paths(workspace, [item.path], format_name=item.format, **item.options)
     result = analyze(workspace, period="7d", at=manifest.end.strftime("%Y-%m-%dT%H:%M:%SZ"))
     return manifest, workspace, result.findings
+
+
+def analysed_workspace(root: Path, services: list[str], cli) -> None:  # noqa: ANN001
+    """Two days of 5-minute traffic for `services`, ingested and analysed: the stored run a report
+    or the dashboard shows (they compute no analysis of their own)."""
+    lines = ["timestamp,service,metric,value"]
+    for step in range(2 * 288):
+        minutes = 5 * step
+        stamp = f"2026-01-{5 + minutes // 1440:02d}T{(minutes % 1440) // 60:02d}:{minutes % 60:02d}:00Z"
+        lines += [f"{stamp},{name},requests,{100 + step % 7}" for name in services]
+    (root / "traffic.csv").write_text("\n".join(lines) + "\n")
+    assert cli("ingest", str(root / "traffic.csv"), workspace=root).code == 0
+    done = cli("analyze", "--period", "1d", workspace=root)
+    assert done.code == 0, done

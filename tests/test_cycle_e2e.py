@@ -190,11 +190,11 @@ def test_two_weeks_of_cycles(tmp_path: Path, prometheus: PrometheusServer, recei
         texts[target] = [_slack_text(b) for b in bodies]
     week3_alpha = _sections(texts["alpha"][2])
     assert resolved_id in week3_alpha["Resolved"] and resolved_id not in week3_alpha["Still open"]
-    assert still_open_id in week3_alpha["Still open"] and still_open_id not in week3_alpha["New"]
+    assert still_open_id in week3_alpha["Still open"] and still_open_id not in week3_alpha["New"], texts["alpha"]
     week2_alpha = _sections(texts["alpha"][1])
     assert {resolved_id, still_open_id} <= set(week2_alpha["New"])  # found in week 2, so new then
     payments_new = _sections(texts["beta"][2])["New"]
-    assert _finding_of(ws, "payments", BASE + timedelta(days=14)) in payments_new
+    assert _finding_of(ws, "payments", BASE + timedelta(days=14)) in payments_new, texts["beta"][2]
     _metrics_scraped(ws, prometheus)
 
 

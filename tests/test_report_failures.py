@@ -8,6 +8,14 @@ import pytest
 
 
 @pytest.fixture
+def analysed(workspace, cli):  # noqa: ANN001, ANN201 - a report shows a stored analysis run
+    from conftest import analysed_workspace
+
+    analysed_workspace(workspace, ["checkout-api", "payments"], cli)
+    return workspace
+
+
+@pytest.fixture
 def broken_section(monkeypatch):
     import perfops.reports.compose as compose_module
 
@@ -22,29 +30,29 @@ def broken_section(monkeypatch):
     monkeypatch.setattr(compose_module, "section_builders", builders)
 
 
-def test_report_with_a_failing_section_exits_70(workspace, cli, broken_section, monkeypatch):
+def test_report_with_a_failing_section_exits_70(analysed, cli, broken_section, monkeypatch):
     monkeypatch.delenv("PERFOPS_DEBUG", raising=False)
-    result = cli("report", "--audience", "developer", "--service", "checkout-api", workspace=workspace)
+    result = cli("report", "--audience", "developer", "--service", "checkout-api", workspace=analysed)
     assert result.code == 70, result
     lines = [line for line in result.err.splitlines() if line.startswith("error:")]
     assert lines == ["error: internal error (a bug in perfops): SectionFailed: the 'feedback' section of the "
                      "developer report of checkout-api failed: TypeError: cannot convert the series to <class "
                      "'float'>"], result.err
     assert "Traceback" not in result.err and "PERFOPS_DEBUG=1" in result.err
-    assert not (workspace / "reports" / "developer" / "checkout-api.md").exists()
-    assert not (workspace / "reports" / "developer" / "checkout-api.html").exists()
+    assert not (analysed / "reports" / "developer" / "checkout-api.md").exists()
+    assert not (analysed / "reports" / "developer" / "checkout-api.html").exists()
 
 
-def test_report_failure_traceback_with_debug(workspace, cli, broken_section, monkeypatch):
+def test_report_failure_traceback_with_debug(analysed, cli, broken_section, monkeypatch):
     from perfops.reports.compose import SectionFailed
 
     monkeypatch.setenv("PERFOPS_DEBUG", "1")
     with pytest.raises(SectionFailed) as failed:
-        cli("report", "--audience", "developer", "--service", "checkout-api", workspace=workspace)
+        cli("report", "--audience", "developer", "--service", "checkout-api", workspace=analysed)
     assert isinstance(failed.value.__cause__, TypeError)
 
 
-def test_report_to_stdout_with_a_failing_section_exits_70(workspace, cli, broken_section, monkeypatch):
+def test_report_to_stdout_with_a_failing_section_exits_70(analysed, cli, broken_section, monkeypatch):
     monkeypatch.delenv("PERFOPS_DEBUG", raising=False)
-    result = cli("report", "--audience", "executive", "--format", "md", "--output", "-", workspace=workspace)
+    result = cli("report", "--audience", "executive", "--format", "md", "--output", "-", workspace=analysed)
     assert result.code == 70 and result.out == "", result

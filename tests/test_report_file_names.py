@@ -29,7 +29,10 @@ services:
 
 
 def test_two_dotted_services_get_two_reports(tmp_path, cli):
+    from conftest import analysed_workspace
+
     (tmp_path / "perfops.yaml").write_text(DOTTED)
+    analysed_workspace(tmp_path, ["orders.api", "orders.worker", "checkout-api"], cli)
     result = cli("report", "-v", workspace=tmp_path)
     assert result.code == 0, result
     developer = tmp_path / "reports" / "developer"

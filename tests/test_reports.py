@@ -37,27 +37,28 @@ def test_executive_has_one_page_sections_in_order(all_reports: list[Path], hosti
     ids = ["domain-status", "out-of-ordinary", "weekly-trends", "maturity"]
     positions = [html.index(f'id="{i}"') for i in ids]
     assert positions == sorted(positions)
-    assert html.index('id="service-status"') > html.index('class="appendix"')
+    assert html.index('id="service-status"') > html.index('class="appendix')
     assert "<svg" in html and "<script" not in html.split("</head>")[1].replace("&lt;script", "")
     # self-contained: nothing fetched from elsewhere (no CDN, no external stylesheet, script or image)
     assert "<link" not in html and 'src="http' not in html and "@import" not in html
 
 
-def test_findings_ranked_by_impact_with_cause_squad(hostile_ws: Workspace) -> None:
+def test_incidents_ranked_with_the_cause_squad_owning_its_callers_symptoms(hostile_ws: Workspace) -> None:
     from perfops.usecases.reports import render_reports
 
     out = hostile_ws.root / "exec.json"
     render_reports(hostile_ws, audience="executive", fmt="json", output=out)
     doc = json.loads(out.read_text())
     ranked = next(s for s in doc["sections"] if s["id"] == "out-of-ordinary")["data"]
-    assert ranked[0]["severity"] == "critical" and ranked[0]["service"] == "checkout-api"
+    assert ranked[0]["severity"] == "critical" and ranked[0]["services"] == ["checkout-api"]
+    assert ranked[0]["word"] == "Act now" and ranked[0]["state"] == "ongoing"
     assert all(r["severity"] in ("critical", "high") for r in ranked)
-    # high tier-1 with 4.2M requests before high tier-1 with 0.8M, before tier-2 cart
+    # the slow dependency leads the incident its caller's symptom belongs to; its squad owns it
+    slow = next(r for r in ranked if r["title"] == "payments-api got 50% slower on POST /pay")
+    assert slow["squad"] == "payments" and slow["squads"] == ["checkout", "payments"]
+    assert len(slow["symptoms"]) == 2 and slow["services"] == ["checkout-api", "payments-api"]
     titles = [r["title"] for r in ranked]
-    assert titles.index("payments-api got 50% slower on POST /pay") < titles.index(
-        "Checkout status calls slow because payments-api is slow")
-    upstream = next(r for r in ranked if r["caused_by"])
-    assert upstream["cause_squad"] == "payments" and upstream["squad"] == "checkout"
+    assert "Checkout status calls slow because payments-api is slow" not in titles  # a symptom, not an incident
 
 
 def test_domain_status_gives_reasons_in_words(hostile_ws: Workspace) -> None:

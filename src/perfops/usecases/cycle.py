@@ -210,9 +210,15 @@ class _Runner:
     started: float = field(default_factory=time.monotonic)
 
     def moment(self) -> datetime:
-        """The cycle's clock: `now` plus the time spent since it started, so the findings of this
-        cycle are found before its digests are sent, on a real or a simulated clock alike."""
-        return self.now + timedelta(seconds=time.monotonic() - self.started)
+        """The cycle's clock: `now` plus the time spent since it started, and never earlier than a
+        moment an earlier (killed) run of this period already used, so the findings of a period
+        are found before its digests are sent, on a real or a simulated clock alike."""
+        moment = self.now + timedelta(seconds=time.monotonic() - self.started)
+        used = self.state.data.get("clock")
+        if used and datetime.fromisoformat(used) >= moment:
+            moment = datetime.fromisoformat(used) + timedelta(milliseconds=1)
+        self.state.data["clock"] = moment.isoformat()
+        return moment
 
     @property
     def key(self) -> str:
