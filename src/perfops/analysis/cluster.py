@@ -185,8 +185,10 @@ def remote_context(ctx: AnalysisContext, loader: ParquetLoader) -> AnalysisConte
     runs = list(ctx.test_runs["run_id"]) if "run_id" in getattr(ctx.test_runs, "columns", []) else []
     endpoints = {r: ctx.load_test_endpoints(r) for r in runs}
     series = {r: ctx.load_test_series(r) for r in runs}
+    # `sums` queries the store (an open connection, which does not travel): the figures that use
+    # it are computed in the driver after the run
     return replace(ctx, load_telemetry=loader, load_test_endpoints=partial(_lookup, endpoints),
-                   load_test_series=partial(_lookup, series))
+                   load_test_series=partial(_lookup, series), sums=None)
 
 
 def run_task(analysis: Callable[..., list[Finding]], ctx: AnalysisContext,
