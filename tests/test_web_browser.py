@@ -8,12 +8,10 @@ Skips with the reason when either is missing.
 from __future__ import annotations
 
 import shutil
-import socket
-import threading
-import time
 
 import pytest
 
+from live_server import serve
 from reports_fixture import build_workspace
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -22,28 +20,14 @@ TOKEN = "browser-token"
 pytestmark = pytest.mark.slow
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def server(tmp_path):  # noqa: ANN001, ANN201
-    uvicorn = pytest.importorskip("uvicorn")
+    pytest.importorskip("uvicorn")
     from perfops.web.app import create_app
 
     app = create_app(build_workspace(tmp_path / "ws"), token=TOKEN)
-    port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not srv.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with serve(app) as base:
+        yield base
 
 
 def test_drill_down_acknowledge_and_history(server: str) -> None:

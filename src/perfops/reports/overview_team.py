@@ -258,22 +258,22 @@ def developer(view: ReportView) -> list[Section]:
 
 def finding_details(view: ReportView) -> Section:
     doc = Doc()
+    currency = view.ctx.catalog.currency
     for f in health.rank_findings(view.active, view.ctx.catalog):
+        # each finding's block carries its id, the anchor every other report links to (reports/links.py)
+        doc.add(Markup('<div class="finding-detail" id="{}">').format(f.id), "")
         doc.heading(f"{f.severity.upper()}: {f.title}", 4)
+        doc.rich(Markup('<p class="meta"><span class="f-id">{}</span></p>').format(f.id), md_escape(f.id))
         doc.para(f.detail)
         if f.recommendation:
             doc.para(f"What to do: {f.recommendation}", "reco")
         if f.evidence:
-            doc.table(["Evidence", "Value"], [[k, _plain(v)] for k, v in f.evidence.items()], cls="compact")
+            doc.table(["Evidence", "Value"], [list(row) for row in fmt.evidence_rows(f.evidence, currency)],
+                      cls="compact evidence")
+        doc.add(Markup("</div>"), "")
     if not doc.html:
         doc.para("No open findings.", "calm")
     return doc.section("finding-details", "Findings in detail", 25)
-
-
-def _plain(value: object) -> str:
-    if isinstance(value, float):
-        return fmt.number(value)
-    return str(value)
 
 
 def endpoints(view: ReportView) -> Section:

@@ -24,6 +24,7 @@ from typing import Any
 from fastapi import FastAPI, Header, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel
 
 from perfops.errors import NotFoundError, PerfopsError, WorkspaceBusyError
@@ -82,7 +83,11 @@ def create_app(workspace: Path | str, *, token: str | None = None, period: str |
     jobs of `serve --schedule`, counted in /metrics."""
     ws = workspace_of(Path(workspace))
     data = DashboardData(ws, period=period)
-    app = FastAPI(title="perfops dashboard", version="1", description="Findings, statuses and trends of a service domain.")
+    # FastAPIOffline: Swagger UI and ReDoc from the assets bundled in the fastapi-offline wheel
+    # (mounted at /static-offline-docs), so /docs works without the internet; /docs itself is ours,
+    # with its init script as a file (no inline script under the CSP of web/security.py)
+    app = FastAPIOffline(docs_url=None, redoc_url="/redoc", favicon_url="/favicon.ico", title="perfops dashboard",
+                         version="1", description="Findings, statuses and trends of a service domain.")
     app.state.data = data
     app.state.ledger = WriteLedger()
     app.state.token = token if token is not None else configured_token(ws.root)
@@ -95,6 +100,7 @@ def create_app(workspace: Path | str, *, token: str | None = None, period: str |
     app.add_middleware(HostCheck, hosts=allowed_hosts(host))
     app.add_middleware(SecurityHeaders)
     _errors(app)
+    _asset_routes(app)
     _api_routes(app, data)
     _page_routes(app, data)
     from perfops.web.metrics import metrics_routes
@@ -200,6 +206,28 @@ def _saved_answer(data: DashboardData, finding_id: str, updated: Any, response: 
     if fell_back is not None and updated is not None:
         record.update(updated.to_record())
     return record
+
+
+STATIC = Path(__file__).parent / "static"
+DOCS_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>perfops dashboard API</title><link rel="icon" href="/favicon.ico" type="image/svg+xml">
+<link rel="stylesheet" href="/static-offline-docs/swagger-ui.css"><link rel="stylesheet" href="/static/swagger-fit.css">
+</head><body><div id="swagger-ui"></div>
+<script src="/static-offline-docs/swagger-ui-bundle.js"></script><script src="/static/swagger-init.js"></script>
+</body></html>"""
+
+
+def _asset_routes(app: FastAPI) -> None:
+    @app.get("/docs", response_class=HTMLResponse, include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return HTMLResponse(DOCS_PAGE)
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> Response:
+        # an SVG under the name browsers ask for by themselves (no 404 in any page's console)
+        return Response((STATIC / "favicon.svg").read_bytes(), media_type="image/svg+xml",
+                        headers={"Cache-Control": "public, max-age=86400"})
 
 
 def _api_routes(app: FastAPI, data: DashboardData) -> None:

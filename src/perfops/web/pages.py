@@ -190,6 +190,7 @@ def finding_page(snap: Snapshot, found: Any, message: str | None, writable: bool
     for row in f["history"]:
         row["when"] = fmt.local_time(_parse(row.get("at")), snap.catalog.timezone)
     return render("finding.html.j2", **_base(snap), f=f, message=message, writable=writable,
+                  evidence=fmt.evidence_rows(f.get("evidence"), snap.catalog.currency),
                   squads=[s.name for s in snap.catalog.squads], history_missing=history_missing)
 
 

@@ -20,6 +20,6 @@
   document.querySelectorAll(".chart[data-series]").forEach(function (el) {
     fetch(el.dataset.series).then(function (r) { return r.json(); }).then(function (d) {
       if (d && d.t) { draw(el, d); el.setAttribute("data-ready", "1"); }
-    }).catch(function () { el.textContent = "Chart data could not be loaded."; });
+    }).catch(function () { el.textContent = "Chart data could not be loaded."; el.classList.add("chart-failed"); });
   });
 })();
