@@ -73,3 +73,20 @@ def test_index_links_every_report(reports: Path) -> None:
     index = (reports / "index.html").read_text()
     hrefs = set(re.findall(r'href="([^"#]+)"', index))
     assert {"executive.html", "lead/checkout.html", "developer/payments-api.html"} <= hrefs
+
+
+def test_index_gives_each_report_its_status(reports: Path) -> None:
+    index = (reports / "index.html").read_text()
+    items = dict(re.findall(r'<li><a href="([^"]+)">[^<]*</a> <span class="status status-(\w+)">', index))
+    # the executive is as bad as the worst service; checkout-api has a critical regression
+    assert items["executive.html"] == "red" and items["developer/checkout-api.html"] == "red"
+    assert items["developer/reporting.html"] in ("grey", "green")  # no telemetry, no finding
+    assert set(items) >= {"lead/checkout.html", "lead/payments.html", "lead/platform.html"}
+
+
+def test_squads_and_services_link_to_their_reports(reports: Path) -> None:
+    executive = (reports / "executive.html").read_text()
+    assert '<a href="lead/checkout.html">checkout</a>' in executive
+    assert '<a href="developer/checkout-api.html">checkout-api</a>' in executive
+    lead = (reports / "lead" / "checkout.html").read_text()
+    assert '<a href="../developer/cart.html">cart</a>' in lead

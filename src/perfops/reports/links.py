@@ -15,6 +15,7 @@ from urllib.parse import quote
 from markupsafe import Markup, escape
 
 from perfops.model.findings import Finding
+from perfops.reports.blocks import Cell
 from perfops.reports.paths import report_href
 from perfops.reports.section import ReportView
 
@@ -58,3 +59,25 @@ def link_finding_ids(html: str, view: ReportView) -> str:
         return f'<span class="f-id">{inner}</span>'
 
     return _ID_SPAN.sub(one_span, html)
+
+
+def squad_cell(view: ReportView, squad: str) -> Cell:
+    """A squad's name linking to its lead report."""
+    if squad not in view.ctx.catalog.squad_by_name:
+        return Cell(text=squad)
+    return Cell(text=squad, html=Markup('<a href="{}">{}</a>').format(report_href(view.audience, "lead", squad), squad))
+
+
+def service_cell(view: ReportView, service: str) -> Cell:
+    """A service's name linking to its developer report."""
+    if service not in view.ctx.catalog.service_by_name:
+        return Cell(text=service)
+    return Cell(text=service, html=Markup('<a href="{}">{}</a>').format(
+        report_href(view.audience, "developer", service), service))
+
+
+def squads_cell(view: ReportView, squads: list[str]) -> Cell:
+    """Several squads, each linking to its lead report, comma separated."""
+    cells = [squad_cell(view, s) for s in squads]
+    html = Markup(", ").join(c.html if c.html is not None else escape(c.text) for c in cells)
+    return Cell(text=", ".join(squads), html=html)

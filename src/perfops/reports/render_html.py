@@ -44,4 +44,14 @@ def page_values(report: Report) -> dict[str, Any]:
                         f"(analysis run {view.ctx.run.id})"),
         "generated_text": fmt.local_time(report.generated_at, tz),
         "print_keep": EXECUTIVE_PRINT if report.audience == "executive" else None,
+        "status": report_status(report),
     }
+
+
+def report_status(report: Report) -> Any:
+    """The status of what the report covers: the worst of its services' (the domain, a squad or
+    one service); written into the page's head, where the index reads it (reports/index_status.py)."""
+    from perfops.model import health
+    from perfops.reports.picture import build_picture
+
+    return health.worst(build_picture(report.view).status.items())

@@ -320,9 +320,10 @@ def plan_jobs(catalog: Catalog, audience: str | None, squad: str | None, service
 
 
 def write_index(folder: Path, written: list[Path], catalog: Catalog, run: AnalysisRun | None = None) -> Path:
+    from perfops.reports.index_status import report_status
     from perfops.reports.templating import environment
 
-    links = [(p.relative_to(folder).as_posix(), p.stem, p.parent.name) for p in written
+    links = [(p.relative_to(folder).as_posix(), p.stem, p.parent.name, report_status(p)) for p in written
              if p.suffix == ".html" and folder in p.parents]
     html = environment().get_template("index.html.j2").render(catalog=catalog, links=links,
                                                               run=run.describe() if run else None)
