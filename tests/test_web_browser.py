@@ -58,3 +58,31 @@ def test_drill_down_acknowledge_and_history(server: str) -> None:
         history = page.inner_text("#history")
         assert "acknowledged" in history and "Priya Shah" in history and "rolling back 2.3.1" in history
         browser.close()
+
+
+def test_token_once_per_session_and_a_wrong_token_keeps_the_note(server: str) -> None:
+    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
+    if not shutil.which("chromium") and not __import__("os").path.exists(CHROMIUM):
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        page = browser.new_page()
+        page.goto(server + "/findings?status=all")
+        page.click("table.findings a >> nth=0")
+        finding_url = page.url
+        page.fill("#token", "wrong")
+        page.fill("#note", "paging the payments team")
+        page.click("#do-comment")
+        assert "not saved" in page.inner_text("#form-error")
+        assert page.input_value("#note") == "paging the payments team"  # kept: fix the token, send again
+        page.fill("#token", TOKEN)
+        page.click("#do-comment")
+        page.wait_for_selector(".flash")
+        page.goto(finding_url)  # a later visit in the same browser session: no token asked
+        assert page.query_selector("#token") is None and page.query_selector("#signed-in") is not None
+        page.fill("#note", "second note, no token typed")
+        page.click("#do-comment")
+        page.wait_for_selector(".flash")
+        history = page.inner_text("#history")
+        assert "paging the payments team" in history and "second note, no token typed" in history
+        browser.close()

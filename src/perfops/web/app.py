@@ -28,7 +28,7 @@ from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel
 
 from perfops.errors import NotFoundError, PerfopsError, WorkspaceBusyError
-from perfops.web import pages
+from perfops.web import pages, session
 from perfops.web.data import RETRY_AFTER, DashboardData, Snapshot, finding_key, workspace_of
 from perfops.web.figures_routes import figure_routes
 from perfops.web.freshness import Freshness, with_note
@@ -178,9 +178,11 @@ def _page(data: DashboardData, snap: Snapshot, html: str, fell_back: Any = None)
     return HTMLResponse(with_note(html, freshness, snap.catalog.timezone), headers=freshness.headers())
 
 
-def _finding_page(data: DashboardData, finding_id: str, message: str | None, writable: bool) -> HTMLResponse:
+def _finding_page(data: DashboardData, finding_id: str, message: str | None, writable: bool,
+                  form: pages.WorkflowForm | None = None, status_code: int = 200) -> HTMLResponse:
     """The finding with its history; while the store is held and it was never read, the finding as
-    the snapshot holds it, saying its history is not available."""
+    the snapshot holds it, saying its history is not available. `form`: the workflow form's state
+    (the browser session's CSRF token, a refused write's fields and error)."""
     snap = data.snapshot()
     try:
         found, fell_back = data.finding(snap, finding_id)
@@ -189,7 +191,9 @@ def _finding_page(data: DashboardData, finding_id: str, message: str | None, wri
         found, fell_back, missing = pages.finding_from_snapshot(snap, finding_id), snap.checked_at, True
         if found is None:
             raise
-    return _page(data, snap, pages.finding_page(snap, found, message, writable, missing), fell_back)
+    response = _page(data, snap, pages.finding_page(snap, found, message, writable, missing, form), fell_back)
+    response.status_code = status_code
+    return response
 
 
 def _saved_answer(data: DashboardData, finding_id: str, updated: Any, response: Response) -> dict[str, Any]:
@@ -326,9 +330,16 @@ def _page_routes(app: FastAPI, data: DashboardData) -> None:
             "squad": squad, "service": service, "category": category, "status": status,
             "min_severity": min_severity}))
 
+    def form_state(request: Request) -> pages.WorkflowForm:
+        """The browser's session (cookie) as the form needs it: its CSRF token, or none."""
+        token = app.state.token
+        nonce = session.session_nonce(token, request.cookies.get(session.COOKIE))
+        return pages.WorkflowForm(csrf=session.csrf_token(token, nonce) if token and nonce else None)
+
     @app.get("/findings/{finding_id}", response_class=HTMLResponse, include_in_schema=False)
-    def finding_page(finding_id: str, message: str | None = None) -> HTMLResponse:
-        return _finding_page(data, finding_id, DONE_MESSAGES.get(message or ""), writable=bool(app.state.token))
+    def finding_page(finding_id: str, request: Request, message: str | None = None) -> HTMLResponse:
+        return _finding_page(data, finding_id, DONE_MESSAGES.get(message or ""), writable=bool(app.state.token),
+                             form=form_state(request))
 
     @app.post("/findings/{finding_id}/{action}", include_in_schema=False)
     async def finding_form(finding_id: str, action: str, request: Request) -> Response:
@@ -336,7 +347,20 @@ def _page_routes(app: FastAPI, data: DashboardData) -> None:
 
         # urlencoded form parsed here: no python-multipart dependency for four text fields
         form = {k: v[0] for k, v in parse_qs((await request.body()).decode("utf-8", "replace")).items()}
-        check_token(app.state.token, form.get("token"))
+        token = app.state.token
+        nonce = session.session_nonce(token, request.cookies.get(session.COOKIE))
+        started = None
+        if not session.csrf_ok(token, nonce, form.get("csrf")):
+            try:
+                check_token(token, form.get("token"))
+            except ApiError as exc:
+                if exc.status != 401:
+                    raise
+                # answered on the same page, with what was typed kept (never the token)
+                kept = pages.WorkflowForm(csrf=None, by=form.get("by", ""), note=form.get("note", ""),
+                                          squad=form.get("squad", ""), error=exc.message)
+                return _finding_page(data, finding_id, None, writable=True, form=kept, status_code=401)
+            started = session.new_session(token or "")
         body = WorkflowBody(by=form.get("by") or None, note=form.get("note") or None, squad=form.get("squad") or None)
         from starlette.concurrency import run_in_threadpool
 
@@ -344,4 +368,8 @@ def _page_routes(app: FastAPI, data: DashboardData) -> None:
                                 (finding_id, action, body.model_dump_json()),
                                 lambda: apply_action(data, finding_id, action, body))
         # a message code, not text: the page shows only the messages it knows (no spoofing)
-        return RedirectResponse(f"/findings/{quote(finding_id)}?message={quote(action)}", status_code=303)
+        response = RedirectResponse(f"/findings/{quote(finding_id)}?message={quote(action)}", status_code=303)
+        if started:  # the token was right: a session cookie for the rest of this browser session
+            response.set_cookie(session.COOKIE, started, httponly=True, samesite="strict",
+                                secure=request.url.scheme == "https", path="/")
+        return response

@@ -4,6 +4,7 @@ statuses, ranking and figures come from perfops.model.health / picture, as in th
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -184,14 +185,27 @@ def findings_page(snap: Snapshot, chosen: list[Finding], filters: dict[str, Any]
                   severities=SEVERITIES, statuses=(*STATUSES, "all"))
 
 
+@dataclass(frozen=True)
+class WorkflowForm:
+    """The finding page's workflow form: the browser session's CSRF token (None: no session yet,
+    so the form asks for the token) and, after a refused write, what was typed and why."""
+
+    csrf: str | None = None
+    by: str = ""
+    note: str = ""
+    squad: str = ""
+    error: str | None = None
+
+
 def finding_page(snap: Snapshot, found: Any, message: str | None, writable: bool,
-                 history_missing: bool = False) -> str:
+                 history_missing: bool = False, form: WorkflowForm | None = None) -> str:
     f = finding_json(found)
     for row in f["history"]:
         row["when"] = fmt.local_time(_parse(row.get("at")), snap.catalog.timezone)
     return render("finding.html.j2", **_base(snap), f=f, message=message, writable=writable,
                   evidence=fmt.evidence_rows(f.get("evidence"), snap.catalog.currency),
-                  squads=[s.name for s in snap.catalog.squads], history_missing=history_missing)
+                  squads=[s.name for s in snap.catalog.squads], history_missing=history_missing,
+                  form=form or WorkflowForm())
 
 
 def finding_from_snapshot(snap: Snapshot, finding_id: str) -> Any:
