@@ -108,7 +108,7 @@ def visit(browser: Any, urls: list[str]) -> dict[str, list[str]]:
         for url in urls:
             at["where"] = f"{url} @ {width}"
             page.goto(url, wait_until="networkidle")
-            if page.query_selector(".chart[data-series]"):
+            if page.query_selector(".chart[data-series], .chart[data-band]"):
                 page.wait_for_selector(".chart[data-ready='1'], .chart-failed", timeout=10_000)
             scroll, inner = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
             if scroll > inner:

@@ -87,3 +87,12 @@ def test_a_session_of_another_token_is_no_session(tmp_path) -> None:  # noqa: AN
     assert session.session_nonce("new-token", "forged.value") is None
     nonce = session.session_nonce("old-token", cookie)
     assert not session.csrf_ok("new-token", nonce, session.csrf_token("old-token", nonce or ""))
+
+
+def test_dates_are_iso_in_the_domains_timezone(client) -> None:  # noqa: ANN001
+    # the fixture's data ends 2026-11-23 00:00 UTC; the domain is in Australia/Sydney (UTC+11 then)
+    assert "data up to 2026-11-23 11:00 AEDT" in client.get("/").text
+    fid = _fid()
+    client.post(f"/findings/{fid}/comment", data={"token": TOKEN, "note": "dated"}, follow_redirects=False)
+    history = client.get(f"/findings/{fid}").text.split('id="history"', 1)[1]
+    assert re.search(r"<td>\d{4}-\d{2}-\d{2} \d{2}:\d{2} AE[DS]T</td>", history)

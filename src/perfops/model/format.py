@@ -124,6 +124,15 @@ def local_time(moment: datetime | None, timezone: str = "UTC", with_zone: bool =
     return f"{text} {aware.tzname()}" if with_zone else text
 
 
+def local_iso(moment: datetime | None, timezone: str = "UTC") -> str:
+    """A naive-UTC moment as an ISO 8601 date and time in the catalog's timezone, read the same in
+    every country: '2026-10-12 14:05 AEDT' (the dashboard's dates)."""
+    if moment is None:
+        return "–"
+    aware = _naive_utc(moment).replace(tzinfo=UTC).astimezone(ZoneInfo(timezone))
+    return f"{aware:%Y-%m-%d %H:%M} {aware.tzname()}"
+
+
 def local_date(moment: datetime | None, timezone: str = "UTC") -> str:
     if moment is None:
         return "–"

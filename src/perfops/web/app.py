@@ -277,6 +277,21 @@ def _api_routes(app: FastAPI, data: DashboardData) -> None:
         _stamp(response, data.freshness(snap, fell_back))
         return pages.finding_json(found)
 
+    @app.get("/api/findings/{finding_id}/series", tags=["api"],
+             summary="The finding's series with its stored norm band, and markers (start, end, deploys of "
+                     "its service and of its cause's service); 404 when no band is stored for it")
+    def api_finding_series(finding_id: str, response: Response) -> dict[str, Any]:
+        from perfops.web.finding_chart import finding_series
+
+        snap = data.snapshot()
+        found = next((f for f in snap.findings if f.id == finding_id), None)
+        series = None if found is None else finding_series(snap, found)
+        if series is None:
+            raise ApiError(404, f"no stored norm band for finding '{finding_id}'",
+                           "bands are stored by analyze for open trends findings (anomaly, regression, growth)")
+        _stamp(response, data.freshness(snap))
+        return series
+
     @app.post("/api/findings/{finding_id}/{action}", tags=["api"],
               summary="Workflow: acknowledge, resolve, reopen, assign (body.squad) or comment (needs the token); "
                       "503 with Retry-After, not saved, when another process keeps the workspace busy; "

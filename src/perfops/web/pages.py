@@ -140,7 +140,7 @@ def finding_json(found: Any) -> dict[str, Any]:
 
 # ---- pages ---------------------------------------------------------------------------------------
 def _base(snap: Snapshot) -> dict[str, Any]:
-    return {"domain": snap.catalog.domain, "generated": fmt.local_time(snap.view.now, snap.catalog.timezone),
+    return {"domain": snap.catalog.domain, "generated": fmt.local_iso(snap.view.now, snap.catalog.timezone),
             "tz": snap.catalog.timezone}
 
 
@@ -201,11 +201,17 @@ def finding_page(snap: Snapshot, found: Any, message: str | None, writable: bool
                  history_missing: bool = False, form: WorkflowForm | None = None) -> str:
     f = finding_json(found)
     for row in f["history"]:
-        row["when"] = fmt.local_time(_parse(row.get("at")), snap.catalog.timezone)
+        row["when"] = fmt.local_iso(_parse(row.get("at")), snap.catalog.timezone)
     return render("finding.html.j2", **_base(snap), f=f, message=message, writable=writable,
                   evidence=fmt.evidence_rows(f.get("evidence"), snap.catalog.currency),
                   squads=[s.name for s in snap.catalog.squads], history_missing=history_missing,
-                  form=form or WorkflowForm())
+                  form=form or WorkflowForm(), has_band=_has_band(snap, found.finding))
+
+
+def _has_band(snap: Snapshot, f: Finding) -> bool:
+    from perfops.web.finding_chart import band_of
+
+    return band_of(snap, f) is not None
 
 
 def finding_from_snapshot(snap: Snapshot, finding_id: str) -> Any:
