@@ -56,11 +56,12 @@
         ctx.strokeStyle = "#6b3fa0"; ctx.setLineDash([4 * px, 3 * px]); ctx.lineWidth = px;
         ctx.beginPath(); ctx.moveTo(x, top); ctx.lineTo(x, bottom); ctx.stroke();
         var w = ctx.measureText(m.label).width, left = x + 3 * px > right - w ? x - 3 * px - w : x + 3 * px;
+        left = Math.max(px, Math.min(left, u.ctx.canvas.width - w - px));  // never cut by the canvas edge
         var row = 0;
         while (ends[row] !== undefined && ends[row] > left) row++;
         ends[row] = left + w + 6 * px;
         ctx.fillStyle = "rgba(255,255,255,0.85)"; ctx.fillRect(left - px, top + row * rowH + px, w + 2 * px, rowH - px);
-        ctx.fillStyle = "#3d2466"; ctx.textBaseline = "top";
+        ctx.fillStyle = "#3d2466"; ctx.textBaseline = "top"; ctx.textAlign = "left";
         ctx.fillText(m.label, left, top + row * rowH + 2 * px);
       });
       ctx.restore();
