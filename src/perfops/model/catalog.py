@@ -322,6 +322,21 @@ class Catalog(_Strict):
     retention: Retention | None = None
     calendar: Calendar | None = None
     cost: CostSettings = Field(default_factory=CostSettings)  # billing column, categories, cost.match rules
+    dashboard_url: str | None = None  # base URL of `perfops serve`: reports link finding ids to it
+
+    @field_validator("dashboard_url")
+    @classmethod
+    def _dashboard_is_a_web_address(cls, value: str | None) -> str | None:
+        from urllib.parse import urlsplit
+
+        if value is None:
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.username or parts.password \
+                or parts.query or parts.fragment:
+            raise ValueError("expected the base URL of perfops serve, e.g. http://127.0.0.1:8080 "
+                             "(http or https, no user name, password, query or fragment)")
+        return value.strip().rstrip("/")
 
     @field_validator("cluster")
     @classmethod

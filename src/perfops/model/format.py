@@ -124,6 +124,15 @@ def local_time(moment: datetime | None, timezone: str = "UTC", with_zone: bool =
     return f"{text} {aware.tzname()}" if with_zone else text
 
 
+def local_iso(moment: datetime | None, timezone: str = "UTC") -> str:
+    """A naive-UTC moment as an ISO 8601 date and time in the catalog's timezone, read the same in
+    every country: '2026-10-12 14:05 AEDT' (the dashboard's dates)."""
+    if moment is None:
+        return "–"
+    aware = _naive_utc(moment).replace(tzinfo=UTC).astimezone(ZoneInfo(timezone))
+    return f"{aware:%Y-%m-%d %H:%M} {aware.tzname()}"
+
+
 def local_date(moment: datetime | None, timezone: str = "UTC") -> str:
     if moment is None:
         return "–"
@@ -160,6 +169,7 @@ METRIC_LABELS = {
     "errors": "server errors",
     "client_errors": "client errors",
     "latency_p95_ms": "p95 latency",
+    "errors/requests": "server error rate",
     "latency_p50_ms": "median latency",
     "latency_p99_ms": "p99 latency",
     "cpu_pct": "CPU",
@@ -179,3 +189,96 @@ def metric_label(metric: str | None) -> str:
 def now_utc() -> datetime:
     """The clock, for the use-case layer only (sections receive `generated_at`)."""
     return datetime.now(UTC).replace(tzinfo=None)
+
+
+# ---- evidence: labelled values with units --------------------------------------------------------
+# The unit of a finding's `norm` / `observed` / `before` / `after` / `extreme` values follows its
+# `telemetry_metric` (see analysis/trends_findings.py: an error rate is a fraction, shown in % with
+# two decimals, as the title shows it; latency in ms; traffic in requests per step).
+_LEVEL_KEYS = frozenset({"norm", "observed", "before", "after", "baseline", "limit", "peak"})
+EVIDENCE_LABELS = {
+    "p_value": "p-value", "deviation_z": "deviation (robust z)", "change_pct": "change",
+    "telemetry_metric": "metric", "sample_size": "sample size", "norm_samples": "norm samples",
+    "steps_observed": "steps observed", "severity_inputs": "severity from", "effect_size": "effect size",
+    "nfr_peak_tps": "NFR peak", "observed_peak_rps": "observed peak", "nfr_latency_p95_ms": "NFR p95 latency",
+}
+_MAX_LIST = 8
+
+
+def p_value(value: float | None) -> str:
+    """'p = 1.9e-05', 'p = 0.032'; a p-value that underflowed to 0: 'p < 1e-300'."""
+    if _missing(value):
+        return "–"
+    v = float(value)  # type: ignore[arg-type]
+    if v <= 0:
+        return "p < 1e-300"
+    return f"p = {v:.2g}"
+
+
+def evidence_label(key: str) -> str:
+    """'observed_p95_ms' -> 'observed p95' (the unit goes with the value), 'p_value' -> 'p-value'."""
+    if key in EVIDENCE_LABELS:
+        return EVIDENCE_LABELS[key]
+    for suffix in ("_ms", "_pct", "_rps", "_tps"):
+        if key.endswith(suffix):
+            key = key.removesuffix(suffix)
+            break
+    return key.replace("_", " ")
+
+
+def _level(value: float, metric: str | None) -> str:
+    """A level in the unit of `metric`, with the title's rounding (analysis/trends_findings.py)."""
+    if metric == "errors/requests":
+        return f"{value * 100:.2f}%"
+    if metric in ("cpu_pct", "memory_pct"):
+        return f"{value:.1f}%" if abs(value) < 10 else f"{value:.0f}%"
+    unit = {"latency_p95_ms": " ms", "requests": " req/step"}.get(metric or "", "")
+    return (f"{value:,.1f}" if abs(value) < 100 else f"{value:,.0f}") + unit
+
+
+def evidence_value(key: str, value: object, metric: str | None = None, currency: str = "USD") -> str:
+    """One evidence value for people, by what its key says it is."""
+    if value is None:
+        return "–"
+    if isinstance(value, dict):
+        return " · ".join(f"{evidence_label(str(k))} {evidence_value(str(k), v, metric, currency)}"
+                          for k, v in value.items())
+    if isinstance(value, list | tuple):
+        shown = [evidence_value(key, v, metric, currency) for v in value[:_MAX_LIST]]
+        more = f" … ({len(value)} values)" if len(value) > _MAX_LIST else ""
+        return ", ".join(shown) + more
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if not isinstance(value, int | float):
+        return metric_label(str(value)) if key == "telemetry_metric" else str(value)
+    v = float(value)
+    if _missing(v):
+        return "–"
+    if key == "p_value":
+        return p_value(v)
+    if key == "confidence":
+        return f"{v * 100:.4g}%"
+    if key in _LEVEL_KEYS:
+        return _level(v, metric)
+    if key.endswith("_ms"):
+        return ms(v)
+    if key.endswith("_pct") or key.endswith("utilisation"):
+        return change(v) if key == "change_pct" else pct(v)
+    if key.endswith("_rps") or key.endswith("_tps"):
+        return f"{number(v)} req/s"
+    if "cost" in key or "spend" in key or "saving" in key:
+        return money(v, currency)
+    if key.startswith("days") or key.endswith("_days"):
+        return f"{number(v)} days"
+    if key.endswith("_minutes") or key == "minutes":
+        return f"{number(v)} min"
+    return number(v)
+
+
+def evidence_rows(evidence: dict[str, object] | None, currency: str = "USD") -> list[tuple[str, str]]:
+    """(label, value with unit) for each evidence key, in the finding's order: what the developer
+    report and the dashboard's finding page show, never a Python repr."""
+    ev = evidence or {}
+    metric = ev.get("telemetry_metric")
+    metric = metric if isinstance(metric, str) else None
+    return [(evidence_label(k), evidence_value(k, v, metric, currency)) for k, v in ev.items()]

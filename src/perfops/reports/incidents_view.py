@@ -13,6 +13,7 @@ from perfops.model.actions import Action, next_actions
 from perfops.model.changes import Changes, FindingTimes, changes_since
 from perfops.model.incidents import Incident, group_incidents
 from perfops.reports.blocks import Cell, Doc, severity_cell, status_cell
+from perfops.reports.links import squads_cell
 from perfops.reports.section import ReportView, Section
 
 WORD_LEVEL = {"Act now": "red", "Plan": "amber", "Watch": "amber", "Review": "grey", "In hand": "green",
@@ -76,7 +77,7 @@ def incidents_section(view: ReportView, order: int, severe_only: bool) -> Sectio
     rows, data = [], []
     for i in incidents[:TOP_INCIDENTS]:
         rows.append([status_cell(WORD_LEVEL[i.word], i.word), severity_cell(i.severity), _what(i),
-                     ", ".join(i.squads), _when(i, view), i.advice(view.now) or "–"])
+                     squads_cell(view, list(i.squads)), _when(i, view), i.advice(view.now) or "–"])
         data.append(i.to_dict(view.now))
     doc.table(["State", "Severity", "What", "Squads", "When", "Next step"], rows, cls="incidents-table")
     if len(incidents) > TOP_INCIDENTS:

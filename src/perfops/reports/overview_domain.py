@@ -20,6 +20,7 @@ from perfops.model.findings import Finding
 from perfops.reports import charts
 from perfops.reports.blocks import Cell, Doc, chart_cell, severity_cell, status_cell
 from perfops.reports.incidents_view import answer_lines, incidents_of, incidents_section
+from perfops.reports.links import service_cell, squad_cell
 from perfops.reports.picture import Picture, build_picture, daily_rollup, weekly_domain_rows
 from perfops.reports.section import ReportView, Section
 
@@ -53,7 +54,7 @@ def domain_status(view: ReportView, pic: Picture) -> Section:
         if st is None:
             continue
         n_active = sum(len(pic.active_by_service.get(s.name, [])) for s in cat.services_of(squad.name))
-        rows.append([squad.name, squad.lead or "–", status_cell(st.level, st.word), st.why,
+        rows.append([squad_cell(view, squad.name), squad.lead or "–", status_cell(st.level, st.word), st.why,
                      fmt.number(len(cat.services_of(squad.name))), fmt.number(n_active)])
     doc.table(["Squad", "Lead", "Status", "Why", "Services", "Open findings"], rows, cls="status-table")
     attention = [n for n in pic.services if pic.status[n].level in ("red", "amber", "grey")]
@@ -61,7 +62,8 @@ def domain_status(view: ReportView, pic: Picture) -> Section:
     if attention:
         doc.rich(Markup('<h3 class="print-skip">Services that are not normal</h3>'), "#### Services that are not normal")
         doc.table(["Service", "Squad", "Tier", "Status", "Why"], [
-            [n, cat.squad_of(n), fmt.number(cat.service(n).tier), status_cell(pic.status[n].level, pic.status[n].word),
+            [service_cell(view, n), squad_cell(view, cat.squad_of(n)), fmt.number(cat.service(n).tier),
+             status_cell(pic.status[n].level, pic.status[n].word),
              pic.status[n].why] for n in attention[:30]
         ], cls="status-table print-skip")
         if len(attention) > 30:
@@ -122,7 +124,7 @@ def weekly_trends(view: ReportView, pic: Picture) -> Section:
              "p95 is the request-weighted mean of hourly p95 across endpoints.")
     ranked = spark_order(view, pic)
     doc.table(["Service", "Status", "Traffic", "p95 latency", "Server errors"],
-              [spark_row(pic, name) for name in ranked[:SPARK_SERVICES]], cls="spark-table")
+              [spark_row(pic, name, view) for name in ranked[:SPARK_SERVICES]], cls="spark-table")
     if len(ranked) > SPARK_SERVICES:
         doc.note(f"Showing the {SPARK_SERVICES} services that matter most now (not normal first, then tier "
                  f"and traffic); all {len(ranked)} are in the appendix with their figures.")
@@ -143,13 +145,15 @@ def spark_order(view: ReportView, pic: Picture) -> list[str]:
     return sorted(pic.services, key=key)
 
 
-def spark_row(pic: Picture, name: str) -> list[object]:
+def spark_row(pic: Picture, name: str, view: ReportView | None = None) -> list[object]:
+    """A service's status and sparklines; its name links to its developer report when `view` is given."""
     k = pic.kpis.get(name)
     st = pic.status[name]
+    first: object = name if view is None else service_cell(view, name)
     if k is None or not k.has_traffic:
-        return [name, status_cell(st.level, st.word), "no data", "no data", "no data"]
+        return [first, status_cell(st.level, st.word), "no data", "no data", "no data"]
     return [
-        name, status_cell(st.level, st.word),
+        first, status_cell(st.level, st.word),
         _spark(k, "requests", f"{fmt.compact(k.requests)} req {fmt.change(k.change('requests'))}", name),
         _spark(k, "latency_p95_ms", f"{fmt.ms(k.p95)} {fmt.change(k.change('latency_p95_ms'))}", name),
         _spark(k, "errors", f"{fmt.pct(k.error_rate, 2)} {fmt.change(k.change('errors'))}", name),
@@ -216,7 +220,8 @@ def service_table(view: ReportView, pic: Picture, sid: str, title: str, order: i
         k, st = pic.kpis.get(name), pic.status[name]
         svc = cat.service(name)
         rows.append([
-            name, svc.squad, fmt.number(svc.tier), status_cell(st.level, st.word), st.why,
+            service_cell(view, name), squad_cell(view, svc.squad), fmt.number(svc.tier), status_cell(st.level, st.word),
+            st.why,
             fmt.compact(k.requests) if k else "–", fmt.change(k.change("requests")) if k else "–",
             fmt.ms(k.p95) if k else "–", fmt.pct(k.error_rate, 2) if k else "–",
         ])

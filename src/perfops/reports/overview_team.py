@@ -51,7 +51,7 @@ def squad_status(view: ReportView, pic: Picture) -> Section:
     doc.rich(Markup('<p class="headline">Squad {} is {} — {}</p>').format(squad.name, status_cell(st.level, st.word).html, st.why),
              f"**Squad {md_escape(squad.name)}: {st.word}** — {md_escape(st.why)}")
     doc.table(["Service", "Status", "Traffic", "p95 latency", "Server errors"],
-              [spark_row(pic, n) for n in spark_order(view, pic)], cls="spark-table")
+              [spark_row(pic, n, view) for n in spark_order(view, pic)], cls="spark-table")
     doc.table(["Service", "Tier", "Why"], [[n, fmt.number(cat.service(n).tier), pic.status[n].why] for n in pic.services])
     return doc.section("squad-status", f"Squad {squad.name} at a glance", 10,
                        {n: {**pic.status[n].to_dict(), **(pic.kpis[n].to_dict() if n in pic.kpis else {})}
@@ -244,7 +244,7 @@ def developer(view: ReportView) -> list[Section]:
     status = Doc()
     status.rich(Markup('<p class="headline">{} is {} — {}</p>').format(name, status_cell(st.level, st.word).html, st.why),
                 f"**{md_escape(name)}: {st.word}** — {md_escape(st.why)}")
-    status.table(["Service", "Status", "Traffic", "p95 latency", "Server errors"], [spark_row(pic, name)], cls="spark-table")
+    status.table(["Service", "Status", "Traffic", "p95 latency", "Server errors"], [spark_row(pic, name, view)], cls="spark-table")
     return [
         status.section("service-status", f"{name} at a glance", 10, pic.status[name].to_dict()),
         open_findings(view, view.active, "service-findings", "Open findings", 20),
@@ -258,22 +258,22 @@ def developer(view: ReportView) -> list[Section]:
 
 def finding_details(view: ReportView) -> Section:
     doc = Doc()
+    currency = view.ctx.catalog.currency
     for f in health.rank_findings(view.active, view.ctx.catalog):
+        # each finding's block carries its id, the anchor every other report links to (reports/links.py)
+        doc.add(Markup('<div class="finding-detail" id="{}">').format(f.id), "")
         doc.heading(f"{f.severity.upper()}: {f.title}", 4)
+        doc.rich(Markup('<p class="meta"><span class="f-id">{}</span></p>').format(f.id), md_escape(f.id))
         doc.para(f.detail)
         if f.recommendation:
             doc.para(f"What to do: {f.recommendation}", "reco")
         if f.evidence:
-            doc.table(["Evidence", "Value"], [[k, _plain(v)] for k, v in f.evidence.items()], cls="compact")
+            doc.table(["Evidence", "Value"], [list(row) for row in fmt.evidence_rows(f.evidence, currency)],
+                      cls="compact evidence")
+        doc.add(Markup("</div>"), "")
     if not doc.html:
         doc.para("No open findings.", "calm")
     return doc.section("finding-details", "Findings in detail", 25)
-
-
-def _plain(value: object) -> str:
-    if isinstance(value, float):
-        return fmt.number(value)
-    return str(value)
 
 
 def endpoints(view: ReportView) -> Section:

@@ -23,6 +23,7 @@ from perfops.model.figures import AnalysisRun
 from perfops.model.findings import Finding
 from perfops.reports.aggregates import RUN_SERVICES
 from perfops.reports.picture import stored_inventory, stored_rollups
+from perfops.reports.paths import report_base, report_file
 from perfops.reports.section import ReportContext
 from perfops.store import Store, open_store
 from perfops.store.findings_repo import FindingFilter
@@ -307,39 +308,23 @@ def plan_jobs(catalog: Catalog, audience: str | None, squad: str | None, service
     """(view arguments, format, path) for every report to write."""
     views: list[tuple[tuple[Any, ...], Path]] = []
     if audience in (None, "executive"):
-        views.append((("executive", None, None), folder / "executive"))
+        views.append((("executive", None, None), folder / report_base("executive")))
     if audience in (None, "lead"):
         squads = [squad] if squad else [s.name for s in catalog.squads]
-        views += [(("lead", sq, None), folder / "lead" / sq) for sq in squads]
+        views += [(("lead", sq, None), folder / report_base("lead", sq)) for sq in squads]
     if audience in (None, "developer"):
         names = [service] if service else [s.name for s in catalog.services if not squad or s.squad == squad]
-        views += [(("developer", None, name), folder / "developer" / name) for name in names]
+        views += [(("developer", None, name), folder / report_base("developer", name)) for name in names]
     if output is not None:
         return [(views[0][0], formats[0], output)]
     return [(args, f, report_file(base, f)) for args, base in views for f in formats]
 
 
-# names Windows reserves for devices, whatever the extension (`con.html` cannot be created there)
-_DEVICE_NAMES = frozenset({"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)),
-                           *(f"lpt{i}" for i in range(1, 10))})
-
-
-def report_file(base: Path, fmt: str) -> Path:
-    """`developer/orders.api` + html -> `developer/orders.api.html`: the format is appended, never
-    put in place of a dot in the name (`orders.api` and `orders.worker` once both wrote
-    `orders.html`). Names the catalog accepts ([a-z0-9][a-z0-9._-]*) are URL- and file-safe and
-    the format has no dot, so the mapping is one to one; a device name (`con`) gets a `_`, which
-    no catalog name starts with."""
-    name = base.name
-    if name.split(".", 1)[0].lower() in _DEVICE_NAMES:
-        name = "_" + name
-    return base.with_name(f"{name}.{fmt}")
-
-
 def write_index(folder: Path, written: list[Path], catalog: Catalog, run: AnalysisRun | None = None) -> Path:
+    from perfops.reports.index_status import report_status
     from perfops.reports.templating import environment
 
-    links = [(p.relative_to(folder).as_posix(), p.stem, p.parent.name) for p in written
+    links = [(p.relative_to(folder).as_posix(), p.stem, p.parent.name, report_status(p)) for p in written
              if p.suffix == ".html" and folder in p.parents]
     html = environment().get_template("index.html.j2").render(catalog=catalog, links=links,
                                                               run=run.describe() if run else None)

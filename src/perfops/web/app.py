@@ -24,10 +24,11 @@ from typing import Any
 from fastapi import FastAPI, Header, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel
 
 from perfops.errors import NotFoundError, PerfopsError, WorkspaceBusyError
-from perfops.web import pages
+from perfops.web import pages, session
 from perfops.web.data import RETRY_AFTER, DashboardData, Snapshot, finding_key, workspace_of
 from perfops.web.figures_routes import figure_routes
 from perfops.web.freshness import Freshness, with_note
@@ -83,7 +84,11 @@ def create_app(workspace: Path | str, *, token: str | None = None, period: str |
     jobs of `serve --schedule`, counted in /metrics."""
     ws = workspace_of(Path(workspace))
     data = DashboardData(ws, period=period)
-    app = FastAPI(title="perfops dashboard", version="1", description="Findings, statuses and trends of a service domain.")
+    # FastAPIOffline: Swagger UI and ReDoc from the assets bundled in the fastapi-offline wheel
+    # (mounted at /static-offline-docs), so /docs works without the internet; /docs itself is ours,
+    # with its init script as a file (no inline script under the CSP of web/security.py)
+    app = FastAPIOffline(docs_url=None, redoc_url="/redoc", favicon_url="/favicon.ico", title="perfops dashboard",
+                         version="1", description="Findings, statuses and trends of a service domain.")
     app.state.data = data
     app.state.ledger = WriteLedger()
     app.state.token = token if token is not None else configured_token(ws.root)
@@ -96,6 +101,7 @@ def create_app(workspace: Path | str, *, token: str | None = None, period: str |
     app.add_middleware(HostCheck, hosts=allowed_hosts(host))
     app.add_middleware(SecurityHeaders)
     _errors(app)
+    _asset_routes(app)
     _api_routes(app, data)
     _page_routes(app, data)
     from perfops.web.metrics import metrics_routes
@@ -173,9 +179,11 @@ def _page(data: DashboardData, snap: Snapshot, html: str, fell_back: Any = None)
     return HTMLResponse(with_note(html, freshness, snap.catalog.timezone), headers=freshness.headers())
 
 
-def _finding_page(data: DashboardData, finding_id: str, message: str | None, writable: bool) -> HTMLResponse:
+def _finding_page(data: DashboardData, finding_id: str, message: str | None, writable: bool,
+                  form: pages.WorkflowForm | None = None, status_code: int = 200) -> HTMLResponse:
     """The finding with its history; while the store is held and it was never read, the finding as
-    the snapshot holds it, saying its history is not available."""
+    the snapshot holds it, saying its history is not available. `form`: the workflow form's state
+    (the browser session's CSRF token, a refused write's fields and error)."""
     snap = data.snapshot()
     try:
         found, fell_back = data.finding(snap, finding_id)
@@ -184,7 +192,9 @@ def _finding_page(data: DashboardData, finding_id: str, message: str | None, wri
         found, fell_back, missing = pages.finding_from_snapshot(snap, finding_id), snap.checked_at, True
         if found is None:
             raise
-    return _page(data, snap, pages.finding_page(snap, found, message, writable, missing), fell_back)
+    response = _page(data, snap, pages.finding_page(snap, found, message, writable, missing, form), fell_back)
+    response.status_code = status_code
+    return response
 
 
 def _saved_answer(data: DashboardData, finding_id: str, updated: Any, response: Response) -> dict[str, Any]:
@@ -201,6 +211,28 @@ def _saved_answer(data: DashboardData, finding_id: str, updated: Any, response: 
     if fell_back is not None and updated is not None:
         record.update(updated.to_record())
     return record
+
+
+STATIC = Path(__file__).parent / "static"
+DOCS_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>perfops dashboard API</title><link rel="icon" href="/favicon.ico" type="image/svg+xml">
+<link rel="stylesheet" href="/static-offline-docs/swagger-ui.css"><link rel="stylesheet" href="/static/swagger-fit.css">
+</head><body><div id="swagger-ui"></div>
+<script src="/static-offline-docs/swagger-ui-bundle.js"></script><script src="/static/swagger-init.js"></script>
+</body></html>"""
+
+
+def _asset_routes(app: FastAPI) -> None:
+    @app.get("/docs", response_class=HTMLResponse, include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return HTMLResponse(DOCS_PAGE)
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> Response:
+        # an SVG under the name browsers ask for by themselves (no 404 in any page's console)
+        return Response((STATIC / "favicon.svg").read_bytes(), media_type="image/svg+xml",
+                        headers={"Cache-Control": "public, max-age=86400"})
 
 
 def _api_routes(app: FastAPI, data: DashboardData) -> None:
@@ -251,6 +283,21 @@ def _api_routes(app: FastAPI, data: DashboardData) -> None:
             response.headers[HISTORY_HEADER] = "unavailable"
         _stamp(response, data.freshness(snap, fell_back))
         return pages.finding_json(found)
+
+    @app.get("/api/findings/{finding_id}/series", tags=["api"],
+             summary="The finding's series with its stored norm band, and markers (start, end, deploys of "
+                     "its service and of its cause's service); 404 when no band is stored for it")
+    def api_finding_series(finding_id: str, response: Response) -> dict[str, Any]:
+        from perfops.web.finding_chart import finding_series
+
+        snap = data.snapshot()
+        found = next((f for f in snap.findings if f.id == finding_id), None)
+        series = None if found is None else finding_series(snap, found)
+        if series is None:
+            raise ApiError(404, f"no stored norm band for finding '{finding_id}'",
+                           "bands are stored by analyze for open trends findings (anomaly, regression, growth)")
+        _stamp(response, data.freshness(snap))
+        return series
 
     @app.post("/api/findings/{finding_id}/{action}", tags=["api"],
               summary="Workflow: acknowledge, resolve, reopen, assign (body.squad) or comment (needs the token); "
@@ -305,9 +352,16 @@ def _page_routes(app: FastAPI, data: DashboardData) -> None:
             "squad": squad, "service": service, "category": category, "status": status,
             "min_severity": min_severity}))
 
+    def form_state(request: Request) -> pages.WorkflowForm:
+        """The browser's session (cookie) as the form needs it: its CSRF token, or none."""
+        token = app.state.token
+        nonce = session.session_nonce(token, request.cookies.get(session.COOKIE))
+        return pages.WorkflowForm(csrf=session.csrf_token(token, nonce) if token and nonce else None)
+
     @app.get("/findings/{finding_id}", response_class=HTMLResponse, include_in_schema=False)
-    def finding_page(finding_id: str, message: str | None = None) -> HTMLResponse:
-        return _finding_page(data, finding_id, DONE_MESSAGES.get(message or ""), writable=bool(app.state.token))
+    def finding_page(finding_id: str, request: Request, message: str | None = None) -> HTMLResponse:
+        return _finding_page(data, finding_id, DONE_MESSAGES.get(message or ""), writable=bool(app.state.token),
+                             form=form_state(request))
 
     @app.post("/findings/{finding_id}/{action}", include_in_schema=False)
     async def finding_form(finding_id: str, action: str, request: Request) -> Response:
@@ -315,7 +369,20 @@ def _page_routes(app: FastAPI, data: DashboardData) -> None:
 
         # urlencoded form parsed here: no python-multipart dependency for four text fields
         form = {k: v[0] for k, v in parse_qs((await request.body()).decode("utf-8", "replace")).items()}
-        check_token(app.state.token, form.get("token"))
+        token = app.state.token
+        nonce = session.session_nonce(token, request.cookies.get(session.COOKIE))
+        started = None
+        if not session.csrf_ok(token, nonce, form.get("csrf")):
+            try:
+                check_token(token, form.get("token"))
+            except ApiError as exc:
+                if exc.status != 401:
+                    raise
+                # answered on the same page, with what was typed kept (never the token)
+                kept = pages.WorkflowForm(csrf=None, by=form.get("by", ""), note=form.get("note", ""),
+                                          squad=form.get("squad", ""), error=exc.message)
+                return _finding_page(data, finding_id, None, writable=True, form=kept, status_code=401)
+            started = session.new_session(token or "")
         body = WorkflowBody(by=form.get("by") or None, note=form.get("note") or None, squad=form.get("squad") or None)
         from starlette.concurrency import run_in_threadpool
 
@@ -323,4 +390,8 @@ def _page_routes(app: FastAPI, data: DashboardData) -> None:
                                 (finding_id, action, body.model_dump_json()),
                                 lambda: apply_action(data, finding_id, action, body))
         # a message code, not text: the page shows only the messages it knows (no spoofing)
-        return RedirectResponse(f"/findings/{quote(finding_id)}?message={quote(action)}", status_code=303)
+        response = RedirectResponse(f"/findings/{quote(finding_id)}?message={quote(action)}", status_code=303)
+        if started:  # the token was right: a session cookie for the rest of this browser session
+            response.set_cookie(session.COOKIE, started, httponly=True, samesite="strict",
+                                secure=request.url.scheme == "https", path="/")
+        return response

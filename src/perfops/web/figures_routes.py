@@ -178,7 +178,7 @@ def _text(value: Any) -> str:
 
 def _page(snap: Snapshot, title: str, api: str, tables: list[dict[str, Any]], lines: list[str] | None = None) -> str:
     return pages.render("figures.html.j2", domain=snap.catalog.domain, tz=snap.catalog.timezone,
-                        generated=fmt.local_time(snap.view.now, snap.catalog.timezone), title=title,
+                        generated=fmt.local_iso(snap.view.now, snap.catalog.timezone), title=title,
                         run=snap.view.ctx.run.describe(), api=api, lines=lines or [], tables=tables)
 
 

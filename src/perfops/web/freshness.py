@@ -20,7 +20,7 @@ from datetime import datetime
 
 from markupsafe import escape
 
-from perfops.model.format import local_time
+from perfops.model.format import local_iso
 
 MARK = "<!--perfops:freshness-->"  # in base.html.j2, where the note goes
 AS_OF_HEADER = "X-Perfops-Data-As-Of"
@@ -40,7 +40,7 @@ class Freshness:
         """The line a page shows while the store is held, in the catalog's time zone; None when not."""
         if not self.busy:
             return None
-        return (f"Data as of {local_time(self.as_of, timezone)} — workspace busy (an ingest or analyze is "
+        return (f"Data as of {local_iso(self.as_of, timezone)} — workspace busy (an ingest or analyze is "
                 "running): this page shows the data read before it started and updates once it finishes.")
 
 

@@ -4,6 +4,7 @@ statuses, ranking and figures come from perfops.model.health / picture, as in th
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -139,7 +140,7 @@ def finding_json(found: Any) -> dict[str, Any]:
 
 # ---- pages ---------------------------------------------------------------------------------------
 def _base(snap: Snapshot) -> dict[str, Any]:
-    return {"domain": snap.catalog.domain, "generated": fmt.local_time(snap.view.now, snap.catalog.timezone),
+    return {"domain": snap.catalog.domain, "generated": fmt.local_iso(snap.view.now, snap.catalog.timezone),
             "tz": snap.catalog.timezone, "run": snap.view.ctx.run.describe()}
 
 
@@ -184,13 +185,33 @@ def findings_page(snap: Snapshot, chosen: list[Finding], filters: dict[str, Any]
                   severities=SEVERITIES, statuses=(*STATUSES, "all"))
 
 
+@dataclass(frozen=True)
+class WorkflowForm:
+    """The finding page's workflow form: the browser session's CSRF token (None: no session yet,
+    so the form asks for the token) and, after a refused write, what was typed and why."""
+
+    csrf: str | None = None
+    by: str = ""
+    note: str = ""
+    squad: str = ""
+    error: str | None = None
+
+
 def finding_page(snap: Snapshot, found: Any, message: str | None, writable: bool,
-                 history_missing: bool = False) -> str:
+                 history_missing: bool = False, form: WorkflowForm | None = None) -> str:
     f = finding_json(found)
     for row in f["history"]:
-        row["when"] = fmt.local_time(_parse(row.get("at")), snap.catalog.timezone)
+        row["when"] = fmt.local_iso(_parse(row.get("at")), snap.catalog.timezone)
     return render("finding.html.j2", **_base(snap), f=f, message=message, writable=writable,
-                  squads=[s.name for s in snap.catalog.squads], history_missing=history_missing)
+                  evidence=fmt.evidence_rows(f.get("evidence"), snap.catalog.currency),
+                  squads=[s.name for s in snap.catalog.squads], history_missing=history_missing,
+                  form=form or WorkflowForm(), has_band=_has_band(snap, found.finding))
+
+
+def _has_band(snap: Snapshot, f: Finding) -> bool:
+    from perfops.web.finding_chart import band_of
+
+    return band_of(snap, f) is not None
 
 
 def finding_from_snapshot(snap: Snapshot, finding_id: str) -> Any:

@@ -13,8 +13,9 @@ dashboard that runs on a laptop next to the user's browser:
 - `SecurityHeaders`: on every answer, a Content-Security-Policy allowing only the dashboard's
   own scripts, styles and fetches (the templates hold no inline script or style), no framing
   (frame-ancestors 'none' and X-Frame-Options: DENY), X-Content-Type-Options: nosniff and
-  Referrer-Policy: same-origin. FastAPI's /docs and /redoc pages load Swagger UI / ReDoc from
-  a CDN with an inline script, so they get a policy that allows exactly that.
+  Referrer-Policy: same-origin. /docs and /redoc (Swagger UI / ReDoc from the bundled assets
+  of fastapi-offline, no CDN, no inline script) get a policy that also allows the inline
+  styles those libraries set on their elements.
 
 Order in create_app: SecurityHeaders outermost (so refusals carry the headers too), then
 HostCheck, OriginCheck, then the rate and size limits of web/limits.py.
@@ -33,11 +34,11 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
        "font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
-DOCS_CDN = "https://cdn.jsdelivr.net"  # where FastAPI's get_swagger_ui_html / get_redoc_html load from
-DOCS_CSP = (f"default-src 'self'; script-src 'self' 'unsafe-inline' {DOCS_CDN}; style-src 'self' 'unsafe-inline' "
-            f"{DOCS_CDN} https://fonts.googleapis.com; img-src 'self' data: https://fastapi.tiangolo.com; "
-            "font-src 'self' https://fonts.gstatic.com; worker-src 'self' blob:; connect-src 'self'; "
-            "object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
+# /docs and /redoc: Swagger UI and ReDoc from the dashboard's own bundled assets (fastapi-offline),
+# no CDN; both set inline styles on elements and ReDoc runs a worker from a blob
+DOCS_CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+            "font-src 'self'; worker-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+            "frame-ancestors 'none'")
 DOCS_PATHS = ("/docs", "/redoc")
 HEADERS = ((b"x-content-type-options", b"nosniff"), (b"x-frame-options", b"DENY"),
            (b"referrer-policy", b"same-origin"), (b"cross-origin-opener-policy", b"same-origin"))
