@@ -22,8 +22,8 @@ from perfops.model.catalog import Catalog
 from perfops.model.figures import AnalysisRun
 from perfops.model.findings import Finding
 from perfops.reports.aggregates import RUN_SERVICES
-from perfops.reports.picture import stored_inventory, stored_rollups
 from perfops.reports.paths import report_base, report_file
+from perfops.reports.picture import stored_inventory, stored_rollups
 from perfops.reports.section import ReportContext
 from perfops.store import Store, open_store
 from perfops.store.findings_repo import FindingFilter
