@@ -70,3 +70,24 @@ def test_daily_disk_bursts_on_a_young_norm_are_not_medium(nab: Path) -> None:  #
     found = [f for f in analyse(frame, datetime(2014, 4, 14), timedelta(days=7)) if f.kind == "anomaly"]
     assert len(found) >= 5, "the bursts are still detected"
     assert all(f.severity in ("low", "info") for f in found), [(f.severity, f.title) for f in found]
+
+
+# ---- young norms tell weekdays from weekends in the catalog's timezone -----------------------------
+def test_a_young_norm_tells_the_weekend_by_the_catalogs_timezone():
+    # a service in New York that is half as busy on its own Saturdays and Sundays (local days):
+    # Friday 22:00 there is Saturday 03:00 UTC, and must be compared with weekdays
+    import numpy as np
+    import pandas as pd
+
+    from perfops.analysis.seasonal import is_weekend, seasonal_norm
+
+    zone = "America/New_York"
+    t = pd.date_range("2026-11-02", "2026-11-13", freq="1h", tz="UTC", inclusive="left")
+    local_weekend = t.tz_convert(zone).dayofweek >= 5
+    x = np.where(local_weekend, 50.0, 100.0)[None, :]
+    friday_night = pd.DatetimeIndex([pd.Timestamp("2026-11-13 22:00", tz=zone)]).tz_convert("UTC")
+    epoch = t.asi8 // 10**9
+    target = friday_night.asi8 // 10**9
+    assert bool(is_weekend(target)[0]) and not bool(is_weekend(target, zone)[0])
+    assert seasonal_norm(x, epoch, target, 3600, spread=0, timezone=zone).level[0, 0] == 100.0
+    assert seasonal_norm(x, epoch, target, 3600, spread=0).level[0, 0] < 100.0  # UTC days mix in weekends
