@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 WEEK_SECONDS = 7 * 86_400
 DAY_SECONDS = 86_400
@@ -51,7 +52,7 @@ def _pick_median(sorted_stack: np.ndarray, count: np.ndarray, axis: int) -> np.n
 
 
 def seasonal_norm(history: np.ndarray, history_epoch: np.ndarray, target_epoch: np.ndarray,
-                  step: int, spread: int = 1, min_weeks: int = 2) -> Norm:
+                  step: int, spread: int = 1, min_weeks: int = 2, timezone: str = "UTC") -> Norm:
     """Norm of `history` (S, Th) at epoch seconds `history_epoch` (Th,), for times `target_epoch`.
 
     `step` is the grid spacing in seconds; times are UTC epoch seconds on that grid. Where a
@@ -61,19 +62,24 @@ def seasonal_norm(history: np.ndarray, history_epoch: np.ndarray, target_epoch: 
     use_week = week[2][:, w_slot] >= min_weeks * (2 * spread + 1) * 0.75  # some gaps allowed
     if use_week.all():
         return Norm(week[0][:, w_slot], 1.4826 * week[1][:, w_slot], week[2][:, w_slot])
-    young = young_norm(history, history_epoch, target_epoch, step, spread)
+    young = young_norm(history, history_epoch, target_epoch, step, spread, timezone)
     return Norm(np.where(use_week, week[0][:, w_slot], young.level),
                 np.where(use_week, 1.4826 * week[1][:, w_slot], young.scale),
                 np.where(use_week, week[2][:, w_slot], young.samples))
 
 
-def is_weekend(epoch: np.ndarray) -> np.ndarray:
-    """Saturday or Sunday (UTC) of epoch seconds (1970-01-01 was a Thursday)."""
+def is_weekend(epoch: np.ndarray, timezone: str = "UTC") -> np.ndarray:
+    """Saturday or Sunday of epoch seconds in `timezone` (1970-01-01 was a Thursday): the
+    catalog's, so that Friday evening in New York (Saturday in UTC) is a weekday."""
+    epoch = np.asarray(epoch, dtype=np.int64)
+    if timezone != "UTC" and epoch.size:
+        local = pd.to_datetime(epoch, unit="s", utc=True).tz_convert(timezone)
+        epoch = local.tz_localize(None).to_numpy(dtype="datetime64[s]").astype(np.int64)
     return ((epoch // DAY_SECONDS + 3) % 7) >= 5
 
 
 def young_norm(history: np.ndarray, history_epoch: np.ndarray, target_epoch: np.ndarray, step: int,
-               spread: int = 1) -> Norm:
+               spread: int = 1, timezone: str = "UTC") -> Norm:
     """A norm from less than two weeks of history, like with like (issue 13 item 6).
 
     A weekday is compared with the weekdays there are, a weekend day with the weekend days, at
@@ -83,7 +89,7 @@ def young_norm(history: np.ndarray, history_epoch: np.ndarray, target_epoch: np.
     median of n days has a standard error of about sqrt(pi/2) x sigma / sqrt(n) (its asymptotic
     efficiency against the mean), added in quadrature to the spread of one day."""
     d_slot = (target_epoch % DAY_SECONDS) // step
-    weekend_h, weekend_t = is_weekend(history_epoch), is_weekend(target_epoch)
+    weekend_h, weekend_t = is_weekend(history_epoch, timezone), is_weekend(target_epoch, timezone)
     every = _profile(history, history_epoch, step, DAY_SECONDS, spread)
     level, scale, samples = every[0][:, d_slot], every[1][:, d_slot], every[2][:, d_slot]
     for kind in (False, True):

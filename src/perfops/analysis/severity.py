@@ -22,6 +22,10 @@ Incidents (anomaly, regression, short bursts) add impact points:
 | blast radius (transitive callers + journeys through it) | < 3 | ≥ 3: +1 | | |
 | size of the change | small (< 20 %): −1 | | | |
 
+Gauges (network, disk, the catalog's `metrics:`) get their magnitude from `gauge_magnitude`, in
+their own scale and bad direction; a z adds a point only against a norm of at least
+`MIN_SPREAD_SAMPLES` samples.
+
 The total maps to critical ≥ 10, high ≥ 8, medium ≥ 6, low ≥ 4, else info. Floors on top:
 an outage (the metric's own scale says the service stopped: traffic, throughput or CPU at near
 zero from a real level) is at least high on tier 1-2, and critical while ongoing when callers
@@ -68,6 +72,7 @@ class Impact:
     outage: bool = False  # the metric says the service stopped (near zero from a real level)
     dependents: int = 0  # services calling it, directly or transitively, plus journeys through it
     callers_active: bool | None = None  # its callers still send traffic (None: unknown / none)
+    norm_samples: float | None = None  # history samples behind the norm (median over the episode)
 
 
 def impact_points(impact: Impact) -> int:
@@ -87,14 +92,20 @@ def impact_points(impact: Impact) -> int:
 def magnitude(impact: Impact) -> int:
     """Magnitude points: the metric's own scale, one more when the episode is also extreme in
     robust units (its median |z| >= 10: far outside anything the norm has seen, for the whole
-    episode and not only one step), at most 3."""
+    episode and not only one step) and that norm stands on at least `MIN_SPREAD_SAMPLES`
+    samples, at most 3."""
     if impact.outage:
         return 3
-    extreme = impact.magnitude >= 1 and impact.robust_z is not None and abs(impact.robust_z) >= EXTREME_Z
+    thin = impact.norm_samples is not None and impact.norm_samples < MIN_SPREAD_SAMPLES
+    extreme = (impact.magnitude >= 1 and not thin and impact.robust_z is not None
+               and abs(impact.robust_z) >= EXTREME_Z)
     return min(3, impact.magnitude + (1 if extreme else 0))
 
 
 EXTREME_Z = 10.0
+# the MAD of fewer samples is no estimate of a spread (of 1-2 it is 0, of 3-4 the distance to one
+# neighbour): a z against it says nothing about how extreme a value is, so it adds no point
+MIN_SPREAD_SAMPLES = 5
 
 
 def severity_from_impact(impact: Impact, cap: str | None = None) -> str:
@@ -160,6 +171,49 @@ def magnitude_points(role: str, observed: float, norm: float, slo: float | None 
     if ratio >= 3 or (ratio >= 2 and above_slo):
         return 2
     return 1 if ratio >= 1.5 else 0
+
+
+# units with an arbitrary zero (interval scales): a ratio of two temperatures means nothing
+INTERVAL_UNITS = {"degf", "degc", "°f", "°c", "f", "c", "fahrenheit", "celsius"}
+
+
+def gauge_magnitude(direction: str, observed: float, norm: float, capacity: float | None = None,
+                    robust_z: float | None = None, unit: str = "", usual_peak: float | None = None) -> int:
+    """0-3 for a gauge (network, disk, a catalog-named metric), in its own scale and only in the
+    direction that is bad for it (`up`, `down` or `both`):
+
+    - with a capacity (a percentage, or `capacity:` in the catalog): points of it, as CPU:
+      +25 / +50 points; falling to near zero from at least 10 % of it is a stop (3) where down is bad;
+    - on a ratio scale (bytes, counts, a queue): −40 % / −75 % of the norm down, near zero
+      (≤ 5 %) from a real level is a stop (3) where down is bad; up, ×1.5 / ×3 of the larger of
+      the norm and its `usual_peak` (the median daily maximum of the history): without a
+      capacity, what the service copes with every day is the scale of a rise, and a disk that is
+      idle at the median and writes 500 MB bursts every day is not "100× its norm" in a burst;
+    - on an interval scale (a temperature in °F or °C, whose zero is arbitrary) a ratio means
+      nothing: the deviation in robust units of the norm's own spread decides, |z| ≥ 6 / ≥ 12."""
+    if not (math.isfinite(observed) and math.isfinite(norm)):
+        return 0
+    ups, downs = direction in ("up", "both"), direction in ("down", "both")
+    if capacity:
+        move = (observed - norm) / capacity * 100
+        if downs and norm >= 0.1 * capacity and observed <= 0.1 * norm:
+            return 3
+        bad = max(move if ups else 0.0, -move if downs else 0.0)
+        return 2 if bad >= 50 else 1 if bad >= 25 else 0
+    if unit.strip().lower() in INTERVAL_UNITS:
+        if robust_z is None or not math.isfinite(robust_z):
+            return 0
+        bad = max(robust_z if ups else 0.0, -robust_z if downs else 0.0)
+        return 2 if bad >= 12 else 1 if bad >= 6 else 0
+    if norm <= 0:
+        return 0
+    ratio = observed / norm
+    if downs and ratio <= 0.05:
+        return 3
+    rise = observed / max(norm, usual_peak or 0.0)
+    up = 2 if ups and rise >= 3 else 1 if ups and rise >= 1.5 else 0
+    down = 2 if downs and ratio <= 0.25 else 1 if downs and ratio <= 0.6 else 0
+    return max(up, down)
 
 
 def is_outage(role: str, observed: float, norm: float) -> bool:

@@ -165,8 +165,15 @@ def in_catalog_order(ctx: AnalysisContext, findings: list[Finding]) -> list[Find
     return sorted(findings, key=lambda f: position.get(f.service, len(position)))
 
 
+def with_timezone(grid: Grid, ctx: AnalysisContext) -> Grid:
+    """`grid` with the catalog's timezone, in which young norms tell weekdays from weekends."""
+    tz = getattr(ctx.catalog, "timezone", "UTC") or "UTC"
+    return grid if grid.timezone == tz else replace(grid, timezone=tz)
+
+
 def analyse_grid(grid: Grid, ctx: AnalysisContext, params: TrendParams) -> list[Finding]:
     """Findings of one chunk of series laid out on a grid."""
+    grid = with_timezone(grid, ctx)
     split = int(np.searchsorted(grid.epoch, to_epoch(ctx.period_start)))
     if split >= grid.epoch.size:
         return []
@@ -275,7 +282,7 @@ def series_view(ctx: AnalysisContext, service: str, wanted: set[tuple[str, str]]
     averaged into `bucket`-second points: {endpoint, role, times, observed, norm, upper}, where
     `upper` is the alarm line (for traffic: the lower one)."""
     frame = ctx.telemetry(services=[service], metrics=TELEMETRY_METRICS)
-    grid = build_grid(frame, ctx.history_start, ctx.now, TELEMETRY_METRICS)
+    grid = with_timezone(build_grid(frame, ctx.history_start, ctx.now, TELEMETRY_METRICS), ctx)
     split = int(np.searchsorted(grid.epoch, to_epoch(ctx.period_start)))
     if not grid.keys or split >= grid.epoch.size:
         return []

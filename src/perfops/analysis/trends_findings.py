@@ -20,6 +20,7 @@ from perfops.analysis.context import AnalysisContext
 from perfops.analysis.severity import (
     Impact,
     blast_radius,
+    gauge_magnitude,
     incident,
     is_outage,
     lower_to,
@@ -80,8 +81,9 @@ class Reporter:
         history_days = self.history_days_of(service)
         evidence.update(norm_history(history_days, signal.role))
         if signal.role != "errors" and history_days < YOUNG_NORM_DAYS:
-            # a young norm (perfops.analysis.seasonal.young_norm) compares like days only
-            cap = lower_to(cap, "low" if ep.kind == "anomaly" else "medium")
+            # a young norm (perfops.analysis.seasonal.young_norm) compares like days only and its
+            # tolerance is already widened by how few they are: medium at most, never high
+            cap = lower_to(cap, "medium")
         verdict = incident(impact, cap=cap)
         return Finding(
             kind=ep.kind, severity=verdict.level, service=service, squad=self._squad(service),
@@ -184,14 +186,39 @@ class Reporter:
         slo_ratio = self._slo_ratio(svc, role, stats["observed"])
         slo = svc.slo.latency_p95_ms if role == "latency" and svc is not None and svc.slo is not None else None
         # the magnitude of a shift is its level; of an anomaly, also its extreme (a burst)
-        size = magnitude_points(role, stats["observed"], stats["norm"], slo)
+        size = self._magnitude(ep.row, role, stats["observed"], stats["norm"], slo, stats.get("z"))
         if ep.kind == "anomaly" and "peak" in stats and role != "traffic":
-            size = max(size, magnitude_points(role, stats["peak"], stats["peak_norm"], slo) - 1)
+            size = max(size, self._magnitude(ep.row, role, stats["peak"], stats["peak_norm"], slo, None) - 1)
         return Impact(tier=tier, requests_affected=stats["requests"] if role != "traffic" else stats["lost_requests"],
                       failed_requests=stats["excess_errors"], duration=duration, slo_ratio=slo_ratio,
                       relative_change=None if math.isnan(stats["change"]) else abs(stats["change"]),
                       magnitude=size, outage=bool(stats["outage"]), dependents=dependents,
-                      robust_z=stats.get("z"))
+                      robust_z=stats.get("z"), norm_samples=stats["samples"])
+
+    def _magnitude(self, row: int, role: str, observed: float, norm: float, slo: float | None,
+                   z: float | None) -> int:
+        """Magnitude points in the metric's own scale: the built-in roles by `magnitude_points`,
+        a gauge by its direction, capacity, unit and usual daily peak (`gauge_magnitude`)."""
+        if role in LABEL:
+            return magnitude_points(role, observed, norm, slo)
+        from perfops.analysis.trends_gauges import spec_of  # trends_gauges imports this module
+
+        spec = spec_of(self.ctx.catalog, self.grid.keys[row][0], role)
+        signed = None if z is None else math.copysign(z, observed - norm)
+        return gauge_magnitude(spec.direction, observed, norm, spec.capacity, signed, spec.unit,
+                               usual_peak=self._usual_peak(role, row))
+
+    def _usual_peak(self, metric: str, row: int) -> float | None:
+        """The median over the history's days of each day's maximum (UTC days with data)."""
+        values = self.grid.values.get(metric)
+        if values is None:
+            return None
+        history = values[row, : self.split]
+        seen = np.isfinite(history)
+        if not seen.any():
+            return None
+        days = pd.Series(history[seen]).groupby(self.grid.epoch[: self.split][seen] // 86_400).max()
+        return float(days.median())
 
     @staticmethod
     def _slo_ratio(svc, role: str, observed: float) -> float | None:

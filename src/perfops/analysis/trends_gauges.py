@@ -88,7 +88,8 @@ def gauge_signals(grid: Grid, split: int, p: SignalParams, catalog: Catalog) -> 
 def _signal(metric: str, direction: str, x: np.ndarray, rows: np.ndarray, capacity: np.ndarray, grid: Grid,
             split: int, p: SignalParams) -> Signal:
     spread = int(300 // grid.step)
-    norm = seasonal_norm(x[:, :split], grid.epoch[:split], grid.epoch[split:], grid.step, spread=spread)
+    norm = seasonal_norm(x[:, :split], grid.epoch[:split], grid.epoch[split:], grid.step, spread=spread,
+                         timezone=grid.timezone)
     obs, level = x[:, split:], norm.level
     cap = capacity[:, None]
     points = np.isfinite(cap)

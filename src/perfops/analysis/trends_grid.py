@@ -25,6 +25,7 @@ class Grid:
     epoch: np.ndarray  # (T,) int64 UTC epoch seconds of each column
     step: int  # seconds between columns
     values: dict[str, np.ndarray]  # metric -> (S, T) float, NaN = no data
+    timezone: str = "UTC"  # the catalog's: where young norms tell weekdays from weekend days
 
     def metric(self, name: str) -> np.ndarray:
         return self.values.get(name, np.full((len(self.keys), self.epoch.size), np.nan))

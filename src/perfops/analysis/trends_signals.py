@@ -66,7 +66,8 @@ def gauge_signal(role: str, grid: Grid, split: int, p: SignalParams) -> Signal |
         return None
     # neighbours within +-5 minutes smooth the norm; hourly data uses its own slot only
     spread = int(300 // grid.step)
-    norm = seasonal_norm(x[:, :split], grid.epoch[:split], grid.epoch[split:], grid.step, spread=spread)
+    norm = seasonal_norm(x[:, :split], grid.epoch[:split], grid.epoch[split:], grid.step, spread=spread,
+                         timezone=grid.timezone)
     obs = x[:, split:]
     level, scale = norm.level, norm.scale
     minimum: float | np.ndarray

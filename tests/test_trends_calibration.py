@@ -1,0 +1,93 @@
+"""Severity calibrated on real data (issue 13, "How to measure it, honestly"): one rule per test.
+
+The values are those of real NAB series (../shared/data/nab, Numenta Anomaly Benchmark, MIT
+licence), each file named where it is used; the young-norm rule is tested on a real file in
+test_trends_trust.py (test_a_tier1_gateway_traffic_surge_reaches_medium).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from perfops.analysis.severity import Impact, gauge_magnitude, incident, magnitude
+from test_trends_trust import analyse, nab, nab_series  # noqa: F401  (nab: the fixture, skips without ../shared)
+
+
+# ---- gauges are judged in their own scale and direction ------------------------------------------
+def test_a_temperature_is_judged_in_robust_units_not_as_a_ratio():
+    # NAB realKnownCause/machine_temperature_system_failure.csv: a machine at ~85-95 degF that
+    # falls to ~20-40 degF before it fails; a fall of 40 % of a Fahrenheit reading means nothing,
+    # its distance from the norm in units of the norm's own spread does
+    assert gauge_magnitude("both", 30.0, 88.0, robust_z=-14.0, unit="degF") == 2
+    assert gauge_magnitude("both", 30.0, 88.0, robust_z=-7.0, unit="degF") == 1
+    assert gauge_magnitude("both", 80.0, 88.0, robust_z=-3.0, unit="degF") == 0
+    # a ratio-scale gauge with the same numbers: -66 % of its norm is large
+    assert gauge_magnitude("both", 30.0, 88.0, robust_z=-3.0, unit="") == 1
+
+
+def test_a_gauge_counts_only_in_its_bad_direction():
+    # realTraffic/speed_t4013.csv (down is bad) and occupancy_t4013.csv (up is bad, capacity 100)
+    assert gauge_magnitude("down", 20.0, 60.0, unit="mph") == 1
+    assert gauge_magnitude("up", 20.0, 60.0, unit="mph") == 0
+    assert gauge_magnitude("down", 2.0, 60.0, unit="mph") == 3  # stopped
+    assert gauge_magnitude("up", 40.0, 10.0, capacity=100.0) == 1  # +30 points
+    assert gauge_magnitude("up", 65.0, 10.0, capacity=100.0) == 2
+    assert gauge_magnitude("down", 40.0, 10.0, capacity=100.0) == 0
+
+
+def test_a_gauge_whose_norm_is_zero_gets_no_ratio_point():
+    # realAWSCloudwatch/ec2_disk_write_bytes_c0d644.csv: a disk idle most of the time (median
+    # write 0 bytes per 5 min) that writes hundreds of MB in bursts: "103x its norm" is no size
+    assert gauge_magnitude("both", 5.0e8, 0.0, unit="bytes") == 0
+
+
+# ---- a robust z needs a spread to stand on ----------------------------------------------------------
+def test_an_extreme_z_against_a_thin_norm_adds_no_magnitude_point():
+    # realTraffic/TravelTime_387.csv is sampled irregularly: 1-4 samples per time-of-week slot,
+    # whose MAD is 0 or one neighbour's distance, and ordinary rush hours reach |z| 10-120
+    thin = Impact(tier=2, magnitude=1, robust_z=44.0, norm_samples=3, duration=timedelta(hours=3))
+    thick = Impact(tier=2, magnitude=1, robust_z=44.0, norm_samples=30, duration=timedelta(hours=3))
+    assert magnitude(thin) == 1 and magnitude(thick) == 2
+    assert incident(thin).level == "low" and incident(thick).level == "medium"
+    assert incident(thin).inputs["norm_samples"] == 3
+
+
+def test_a_rise_of_a_gauge_is_measured_against_what_it_copes_with_every_day():
+    # realAWSCloudwatch/ec2_disk_write_bytes_c0d644.csv: median 0 bytes per 5 min, but bursts of
+    # ~500 MB every day (p99 502 MB): 130 MB for an hour is within its daily work; 1.6 GB is not
+    assert gauge_magnitude("both", 1.3e8, 1.0e6, unit="bytes", usual_peak=5.0e8) == 0
+    assert gauge_magnitude("both", 1.6e9, 1.0e6, unit="bytes", usual_peak=5.0e8) == 2
+    # a steady gauge: its daily peak is close to its norm, so the ratio stays the norm's
+    assert gauge_magnitude("up", 3.5e5 * 3.2, 3.5e5, unit="bytes", usual_peak=3.7e5) == 2
+
+
+def test_daily_disk_bursts_on_a_young_norm_are_not_medium(nab: Path) -> None:  # noqa: F811
+    # NAB realAWSCloudwatch/ec2_disk_write_bytes_c0d644.csv: two weeks of an EC2 disk, idle at the
+    # median and writing 300-700 MB bursts every day. With young-norm anomalies allowed to reach
+    # medium and the norm at 0, these daily bursts were medium "100x its norm" findings.
+    frame = nab_series(nab / "realAWSCloudwatch" / "ec2_disk_write_bytes_c0d644.csv", "db", "disk_write_bytes")
+    found = [f for f in analyse(frame, datetime(2014, 4, 14), timedelta(days=7)) if f.kind == "anomaly"]
+    assert len(found) >= 5, "the bursts are still detected"
+    assert all(f.severity in ("low", "info") for f in found), [(f.severity, f.title) for f in found]
+
+
+# ---- young norms tell weekdays from weekends in the catalog's timezone -----------------------------
+def test_a_young_norm_tells_the_weekend_by_the_catalogs_timezone():
+    # a service in New York that is half as busy on its own Saturdays and Sundays (local days):
+    # Friday 22:00 there is Saturday 03:00 UTC, and must be compared with weekdays
+    import numpy as np
+    import pandas as pd
+
+    from perfops.analysis.seasonal import is_weekend, seasonal_norm
+
+    zone = "America/New_York"
+    t = pd.date_range("2026-11-02", "2026-11-13", freq="1h", tz="UTC", inclusive="left")
+    local_weekend = t.tz_convert(zone).dayofweek >= 5
+    x = np.where(local_weekend, 50.0, 100.0)[None, :]
+    friday_night = pd.DatetimeIndex([pd.Timestamp("2026-11-13 22:00", tz=zone)]).tz_convert("UTC")
+    epoch = t.asi8 // 10**9
+    target = friday_night.asi8 // 10**9
+    assert bool(is_weekend(target)[0]) and not bool(is_weekend(target, zone)[0])
+    assert seasonal_norm(x, epoch, target, 3600, spread=0, timezone=zone).level[0, 0] == 100.0
+    assert seasonal_norm(x, epoch, target, 3600, spread=0).level[0, 0] < 100.0  # UTC days mix in weekends
