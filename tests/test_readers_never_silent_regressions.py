@@ -62,7 +62,7 @@ def _otlp(change) -> bytes:
     return json.dumps(document).encode()
 
 
-@pytest.mark.parametrize(("field", "value"), [("asInt", "n/a"), ("asInt", "-5"), ("startTimeUnixNano", "soon"),
+@pytest.mark.parametrize(("field", "value"), [("asInt", "n/a"), ("asInt", "-5"), ("asInt", "4.5"), ("startTimeUnixNano", "soon"),
                                               ("attributes", "n/a")])
 def test_an_otlp_point_field_of_the_wrong_kind_is_refused(workspace, field, value):
     """asInt 'n/a' was stored as 0 requests, -5 as -5; a start time 'soon' or attributes that are

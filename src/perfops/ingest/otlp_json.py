@@ -205,7 +205,8 @@ def _point(base: OtlpPoint, raw: Mapping[str, Any]) -> OtlpPoint:
         sum=_num(raw.get("sum")), min=_num(raw.get("min")), max=_num(raw.get("max")),
     )
     if base.kind in ("sum", "gauge"):
-        double, whole = _field_number(raw, "asDouble", base.metric), _field_number(raw, "asInt", base.metric)
+        double = _field_number(raw, "asDouble", base.metric)
+        whole = _field_number(raw, "asInt", base.metric, whole=True)  # int64: NaN or 4.5 is no asInt
         value = float(double if double is not None else whole if whole is not None else 0.0)
         if base.kind == "sum" and base.monotonic and value < 0:  # a monotonic sum counts up from 0
             raise ValueError(f"metric '{base.metric[:80]}': a monotonic sum's value {value:g} is negative; "
