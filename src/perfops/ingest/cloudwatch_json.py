@@ -27,6 +27,7 @@ Timestamps are the start of each period (CloudWatch's own convention), naive UTC
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -38,7 +39,7 @@ import pyarrow as pa
 
 from perfops.errors import InputError
 from perfops.ingest import _series as S
-from perfops.ingest.base import IngestBatch, IngestOptions, Reader
+from perfops.ingest.base import DataWarning, IngestBatch, IngestOptions, Reader
 from perfops.ingest.common import out_of_range, parse_timestamps, times_in_range
 from perfops.ingest.prometheus_json import load_json
 
@@ -82,11 +83,17 @@ def parse_document(document: Any, path: str = "") -> tuple[list[CwSeries], list[
     """Series and notes (service messages, incomplete pages) from either answer."""
     pages = document if isinstance(document, list) else [document]
     if not pages or not all(isinstance(p, Mapping) for p in pages):
-        raise InputError("expected a CloudWatch answer object or an array of pages", path=path)
+        raise InputError("expected a CloudWatch answer object or an array of pages", path=path,
+                         field="MetricDataResults")
     if all("Datapoints" in p for p in pages):
+        if not all(isinstance(p["Datapoints"], list) for p in pages):
+            raise InputError("expected a list of datapoints", path=path, field="Datapoints")
         return [s for p in pages for s in _statistics_series(p, path)], []
     if not all("MetricDataResults" in p for p in pages):
-        raise InputError("not a CloudWatch answer; expected MetricDataResults or Datapoints", path=path)
+        raise InputError("not a CloudWatch answer; expected MetricDataResults or Datapoints", path=path,
+                         field="MetricDataResults")
+    if not all(isinstance(p["MetricDataResults"], list) for p in pages):  # null: not "no data", a broken answer
+        raise InputError("expected a list of results", path=path, field="MetricDataResults")
     return _metric_data_series(pages, path)
 
 
@@ -126,6 +133,15 @@ def _statistics_series(page: Mapping[str, Any], path: str) -> list[CwSeries]:
     return out
 
 
+def _value(value: Any, path: str, field: str) -> float:
+    """A value of MetricDataResults: a finite JSON number (CloudWatch writes no NaN, null or text;
+    such a value would otherwise vanish from the series unsaid)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise InputError(f"{str(value)[:40]!r} is not a number; expected the datapoint's value", path=path,
+                         field=field)
+    return float(value)
+
+
 def _metric_data_series(pages: list[Mapping[str, Any]], path: str) -> tuple[list[CwSeries], list[str]]:
     """Results merged across pages by (Id, Label); a later page's point wins a timestamp."""
     merged: dict[tuple[str, str], dict[str, Any]] = {}
@@ -147,11 +163,12 @@ def _metric_data_series(pages: list[Mapping[str, Any]], path: str) -> tuple[list
         stamps = list(entry["points"])
         times = (_times(stamps, path, (f"MetricDataResults[Id={rid}].Timestamps", "")) if stamps
                  else np.array([], dtype="datetime64[us]"))
-        values = np.array([float(entry["points"][s]) for s in stamps])
+        values = np.array([_value(entry["points"][s], path, f"MetricDataResults[Id={rid}].Values[{i}]")
+                           for i, s in enumerate(stamps)])
         order = np.argsort(times, kind="stable")
         series.append(CwSeries(rid, label, None, None, times[order], values[order], entry["status"]))
         if entry["status"] == "PartialData":
-            notes.append(f"result '{rid}' ({label}) is PartialData: fetch the remaining pages with NextToken")
+            notes.append(DataWarning(f"result '{rid}' ({label}) is PartialData: fetch the remaining pages with NextToken"))
     return series, notes
 
 
@@ -214,6 +231,12 @@ def pieces_of(series: list[CwSeries], options: IngestOptions, path: Path, proble
                             field="Label", hint="pass --service, or put service=NAME in the query's Label")
             continue
         metric, factor = named
+        negative = np.flatnonzero(item.values < 0)
+        if len(negative):  # perfops' metrics (counts, durations, shares) are never below zero
+            i = int(negative[0])
+            problems.report(f"result '{item.id}' ({item.label}): {item.values[i]:g} at {item.times[i]} is negative; "
+                            f"expected a {metric} of 0 or more", field=f"MetricDataResults[Id={item.id}].Values")
+            continue
         pieces.append(S.Piece(service, pairs.get("endpoint", ""), pairs.get("consumer", ""), metric,
                               item.times, factor * item.values))
     return pieces
@@ -241,12 +264,23 @@ def sniff(path: Path, head: bytes) -> bool:
     return text.lstrip().startswith(("{", "[")) and ('"MetricDataResults"' in text or '"Datapoints"' in text)
 
 
+def _top_field(document: object) -> str:
+    """The part of the answer that did not have its shape: the key a refusal names."""
+    documents = document if isinstance(document, list) else [document]
+    for key in ("MetricDataResults", "Datapoints"):
+        if any(isinstance(d, dict) and key in d for d in documents):
+            return key
+    return "MetricDataResults"
+
+
 def read(path: Path, options: IngestOptions) -> IngestBatch:
     document = load_json(path)
     try:
         series, notes = parse_document(document, str(path))
     except (AttributeError, TypeError, KeyError, ValueError) as exc:
-        raise InputError(f"not a CloudWatch answer of the expected shape ({exc})", path=str(path)) from exc
+        raise InputError(f"not a CloudWatch answer of the expected shape ({exc}); expected MetricDataResults (a "
+                         "list of objects with Timestamps and Values) or Datapoints", path=str(path),
+                         field=_top_field(document)) from exc
     problems = S.Problems(str(path), options.skip_bad_rows)
     frame = S.frame_of(pieces_of(series, options, path, problems))
     return IngestBatch(telemetry=frame, skipped=problems.skipped, notes=notes)

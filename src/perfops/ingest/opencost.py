@@ -51,12 +51,14 @@ def allocation_sets(document: Any, where: str) -> list[dict[str, Any]]:
                          hint="see docs/formats/opencost.md")
     code = document.get("code", 200)
     if code != 200:
-        raise InputError(f"the answer has code {code}: {str(document.get('message') or '')[:200]}", path=where)
+        raise InputError(f"the answer has code {code}: {str(document.get('message') or '')[:200]}", path=where,
+                         field="code")
     data = document["data"]
     sets = data if isinstance(data, list) else [data]
     for i, one in enumerate(sets):
         if one is not None and not isinstance(one, dict):
-            raise InputError(f"data[{i}] is a {type(one).__name__}; expected an object of allocations", path=where)
+            raise InputError(f"is a {type(one).__name__}; expected an object of allocations", path=where,
+                             field=f"data[{i}]")
     return [one for one in sets if one]
 
 

@@ -42,7 +42,7 @@ import numpy as np
 
 from perfops.errors import InputError
 from perfops.ingest import _series as S
-from perfops.ingest.base import IngestBatch, IngestOptions, Reader
+from perfops.ingest.base import DataWarning, IngestBatch, IngestOptions, Reader
 from perfops.ingest.common import LATEST_MS, TIME_RANGE
 
 DELTA, CUMULATIVE = 1, 2
@@ -98,6 +98,19 @@ def _num(value: Any, default: float | None = None) -> float | None:
         return default
 
 
+def _field_number(raw: Mapping[str, Any], camel: str, metric: str, whole: bool = False) -> float | int | None:
+    """A data point's number field: absent is None (proto3 leaves zero out); text that is no
+    number, or a wrong JSON type, is refused rather than read as zero or as no time."""
+    value = _get(raw, camel)
+    if value is None:
+        return None
+    number = None if isinstance(value, bool) else _int(value) if whole else _num(value)
+    if number is None:
+        raise ValueError(f"metric '{metric[:80]}': {camel} {str(value)[:40]!r} is not "
+                         f"{'an integer' if whole else 'a number'}")
+    return number
+
+
 def _int(value: Any) -> int | None:
     if value is None:
         return None
@@ -123,8 +136,10 @@ def _temporality(metric: Mapping[str, Any], body: Mapping[str, Any]) -> int:
 
 def attribute_value(value: Mapping[str, Any] | None) -> Any:
     """An AnyValue: stringValue, intValue (maybe a string), doubleValue, boolValue, arrays, kvlists."""
-    if not isinstance(value, Mapping):
+    if value is None:
         return None
+    if not isinstance(value, Mapping):  # e.g. a bare string: the route or service would be lost unsaid
+        raise ValueError(f"attribute value {str(value)[:40]!r} is not an AnyValue object ({{\"stringValue\": ...}})")
     for key in ("stringValue", "string_value", "boolValue", "bool_value", "bytesValue", "bytes_value"):
         if key in value:
             return value[key]
@@ -143,6 +158,12 @@ def attribute_value(value: Mapping[str, Any] | None) -> Any:
 
 
 def attributes_of(items: Any) -> dict[str, Any]:
+    """A KeyValue list; anything else (text, an object) is refused: read as no attributes, a
+    point's route or service would silently become the whole service's."""
+    if items is None:
+        return {}
+    if not isinstance(items, list) or not all(isinstance(kv, Mapping) for kv in items):
+        raise ValueError(f"attributes {str(items)[:60]!r} is not a list of {{key, value}} objects")
     return {str(kv.get("key")): attribute_value(kv.get("value")) for kv in items or [] if isinstance(kv, Mapping)}
 
 
@@ -150,6 +171,8 @@ def iter_points(document: Any) -> Iterator[OtlpPoint]:
     """Every data point of an ExportMetricsServiceRequest (or a list of them)."""
     requests = document if isinstance(document, list) else [document]
     for request in requests:
+        if not isinstance(request, Mapping) or _get(request, "resourceMetrics") is None:
+            raise ValueError("expected an object with resourceMetrics")  # a request without it holds nothing
         for rm in _get(request, "resourceMetrics") or []:
             resource = attributes_of((_get(rm, "resource") or {}).get("attributes"))
             for sm in _get(rm, "scopeMetrics") or _get(rm, "instrumentationLibraryMetrics") or []:
@@ -158,6 +181,8 @@ def iter_points(document: Any) -> Iterator[OtlpPoint]:
 
 
 def _metric_points(resource: Mapping[str, Any], metric: Mapping[str, Any]) -> Iterator[OtlpPoint]:
+    if not isinstance(metric.get("name"), str) or not metric["name"]:  # required by the data model
+        raise ValueError(f"a metric without a name ({str(metric)[:60]}); expected its name")
     for kind in KINDS:
         body = _get(metric, kind)
         if body is None:
@@ -174,12 +199,19 @@ def _metric_points(resource: Mapping[str, Any], metric: Mapping[str, Any]) -> It
 def _point(base: OtlpPoint, raw: Mapping[str, Any]) -> OtlpPoint:
     point = replace(
         base, attributes=attributes_of(raw.get("attributes")),
-        start_ns=_int(_get(raw, "startTimeUnixNano")) or None, time_ns=_int(_get(raw, "timeUnixNano")) or 0,
+        start_ns=int(_field_number(raw, "startTimeUnixNano", base.metric, whole=True) or 0) or None,
+        time_ns=int(_field_number(raw, "timeUnixNano", base.metric, whole=True) or 0),
         count=_num(raw.get("count"), 0.0) if base.kind in ("histogram", "exponentialHistogram", "summary") else None,
         sum=_num(raw.get("sum")), min=_num(raw.get("min")), max=_num(raw.get("max")),
     )
     if base.kind in ("sum", "gauge"):
-        return replace(point, value=_num(_get(raw, "asDouble"), _num(_get(raw, "asInt"), 0.0)))
+        double = _field_number(raw, "asDouble", base.metric)
+        whole = _field_number(raw, "asInt", base.metric, whole=True)  # int64: NaN or 4.5 is no asInt
+        value = float(double if double is not None else whole if whole is not None else 0.0)
+        if base.kind == "sum" and base.monotonic and value < 0:  # a monotonic sum counts up from 0
+            raise ValueError(f"metric '{base.metric[:80]}': a monotonic sum's value {value:g} is negative; "
+                             "expected 0 or more")
+        return replace(point, value=value)
     if base.kind == "histogram":
         bounds = tuple(float(b) for b in _get(raw, "explicitBounds") or [])
         counts = tuple(_num(c, 0.0) or 0.0 for c in _get(raw, "bucketCounts") or [])
@@ -255,8 +287,10 @@ class Interval:
     quantiles: tuple[tuple[float, float], ...] = field(default=())
 
 
-def intervals(points: list[OtlpPoint]) -> list[Interval]:
-    """Delta points as they are; cumulative points differenced within their stream."""
+def intervals(points: list[OtlpPoint], bases: list[OtlpPoint] | None = None) -> list[Interval]:
+    """Delta points as they are; cumulative points differenced within their stream. A cumulative
+    point that starts a stream without a usable startTimeUnixNano only serves as the base of the
+    next one: it is appended to `bases`, so the caller can say what was not read."""
     streams: dict[tuple[Any, ...], list[OtlpPoint]] = defaultdict(list)
     out: list[Interval] = []
     for p in points:
@@ -268,7 +302,7 @@ def intervals(points: list[OtlpPoint]) -> list[Interval]:
                    tuple(sorted(p.attributes.items(), key=str)))
             streams[key].append(p)
     for stream in streams.values():
-        out.extend(_differenced(sorted(stream, key=lambda p: p.time_ns)))
+        out.extend(_differenced(sorted(stream, key=lambda p: p.time_ns), bases))
     return out
 
 
@@ -280,7 +314,7 @@ def _as_is(p: OtlpPoint) -> bool:
     return p.kind == "gauge" or p.temporality != CUMULATIVE
 
 
-def _differenced(stream: list[OtlpPoint]) -> Iterator[Interval]:
+def _differenced(stream: list[OtlpPoint], bases: list[OtlpPoint] | None = None) -> Iterator[Interval]:
     previous: OtlpPoint | None = None
     for p in stream:
         restarted = previous is None or p.start_ns != previous.start_ns or (p.count or p.value or 0) < (
@@ -288,6 +322,8 @@ def _differenced(stream: list[OtlpPoint]) -> Iterator[Interval]:
         if restarted:
             if p.start_ns and p.start_ns < p.time_ns:
                 yield Interval(p, p.start_ns, p.value, p.count, p.sum, p.bucket_counts, quantiles=p.quantiles)
+            elif bases is not None:
+                bases.append(p)
         else:
             assert previous is not None
             yield Interval(
@@ -458,7 +494,8 @@ def telemetry_of(points: list[OtlpPoint], options: IngestOptions, problems: S.Pr
     resolver = S.ServiceResolver(options.catalog, options.service)
     placed: list[tuple[Interval, Where]] = []
     unnamed: dict[str, int] = defaultdict(int)
-    for item in intervals(points):
+    bases: list[OtlpPoint] = []
+    for item in intervals(points, bases):
         role = role_of(item.point)
         if role is None:
             unnamed[item.point.metric] += 1
@@ -474,6 +511,11 @@ def telemetry_of(points: list[OtlpPoint], options: IngestOptions, problems: S.Pr
         placed.append((item, where))
     for name, count in sorted(unnamed.items()):
         notes.append(f"metric '{name}' ({count} points) is not one perfops reads; skipped")
+    read_bases = [p for p in bases if role_of(p) is not None]
+    if read_bases:
+        notes.append(DataWarning(
+            f"{len(read_bases):,} cumulative points had no startTimeUnixNano before their time: each served only "
+            "as the base of its stream's next point, and what it counted before is not in the totals"))
     return _pieces(placed)
 
 

@@ -39,7 +39,7 @@ import numpy as np
 
 from perfops.errors import InputError
 from perfops.ingest import _series as S
-from perfops.ingest.base import IngestBatch, IngestOptions, Reader
+from perfops.ingest.base import DataWarning, IngestBatch, IngestOptions, Reader
 from perfops.ingest.common import LATEST_S, out_of_range
 from perfops.model.catalog import Catalog
 
@@ -51,6 +51,7 @@ class RawSeries:
     labels: dict[str, str]
     times: np.ndarray  # float64 epoch seconds
     values: np.ndarray  # float64
+    not_numbers: int = 0  # NaN/±Inf points of the answer left out (the user is told how many)
 
 
 @dataclass(frozen=True)
@@ -118,28 +119,41 @@ def parse_document(document: Any, path: str = "") -> list[RawSeries]:
 def _series(item: Any, path: str) -> RawSeries:
     if not isinstance(item, dict) or not isinstance(item.get("metric", {}), dict):
         raise InputError("each result must be an object with metric and values", path=path, field="result")
-    labels = {str(k): str(v) for k, v in (item.get("metric") or {}).items()}
+    labels = {str(k): v for k, v in (item.get("metric") or {}).items()}
+    odd = next((k for k, v in labels.items() if not isinstance(v, str)), None)
+    if odd is not None:  # str(None) would become the endpoint or service "None"
+        raise InputError(f"label {odd} is {str(labels[odd])[:40]}; expected a label value, a string", path=path,
+                         field=f"metric.{odd}")
     pairs = item.get("values") if "values" in item else ([item["value"]] if "value" in item else [])
-    times, values = points_of(pairs or [], path)
-    return RawSeries(labels, times, values)
+    if not isinstance(pairs, list):  # null or an object: not "no points"
+        raise InputError(f"{str(pairs)[:40]} is not a list of [timestamp, \"value\"] points", path=path,
+                         field="values")
+    times, values, not_numbers = points_of(pairs or [], path)
+    return RawSeries(labels, times, values, not_numbers)
 
 
-def points_of(pairs: list[Any], path: str = "") -> tuple[np.ndarray, np.ndarray]:
-    """[[ts, "v"], ...] -> (float seconds, float values) without non-finite values."""
+def points_of(pairs: list[Any], path: str = "") -> tuple[np.ndarray, np.ndarray, int]:
+    """[[ts, "v"], ...] -> (float seconds, float values, how many NaN/±Inf values were left out).
+    A value that is no number's text (null, a list) or a time that is no finite number is refused:
+    numpy would read null as NaN and the point would vanish unsaid."""
     if not pairs:
-        return np.empty(0), np.empty(0)
+        return np.empty(0), np.empty(0), 0
+    for i, pair in enumerate(pairs):
+        if (not isinstance(pair, list | tuple) or len(pair) != 2 or not isinstance(pair[1], str | int | float)
+                or isinstance(pair[1], bool) or not isinstance(pair[0], str | int | float) or isinstance(pair[0], bool)):
+            raise InputError(f"point {i} is {str(pair)[:60]}; expected [timestamp, \"value\"]", path=path,
+                             field="values")
     try:
         table = np.asarray(pairs, dtype=object)
         times = table[:, 0].astype(float)
         values = table[:, 1].astype(float)
     except (ValueError, TypeError, IndexError) as exc:
         raise InputError(f"a point is not [timestamp, \"value\"] ({exc})", path=path, field="values") from exc
-    keep = np.isfinite(values) & np.isfinite(times)
-    times, values = times[keep], values[keep]
-    wrong = (times < 0) | (times >= LATEST_S)
+    wrong = ~np.isfinite(times) | (times < 0) | (times >= LATEST_S)
     if wrong.any():
         raise out_of_range(f"a point time ({times[wrong][0]:g} s since 1970)", path=path, field="values")
-    return times, values
+    keep = np.isfinite(values)
+    return times[keep], values[keep], int((~keep).sum())
 
 
 _DECODER = json.JSONDecoder()
@@ -171,13 +185,15 @@ def parse_matrix_text(text: str) -> list[RawSeries] | None:
         points = _numbers(text[pos:end])
         if points is None:
             return None
-        series.append(RawSeries({str(k): str(v) for k, v in labels.items()}, points[0], points[1]))
+        keep = np.isfinite(points[1])
+        series.append(RawSeries({str(k): str(v) for k, v in labels.items()}, points[0][keep], points[1][keep],
+                                int((~keep).sum())))
         pos = end
     return series
 
 
 def _numbers(segment: str) -> tuple[np.ndarray, np.ndarray] | None:
-    """'[t,"v"],[t,"v"]' -> (times, values) without the non-finite values."""
+    """'[t,"v"],[t,"v"]' -> (times, values), the values as they are (NaN, ±Inf included)."""
     if not segment:
         return np.empty(0), np.empty(0)
     flat = segment.replace('"', "").replace("[", "").replace("]", "")
@@ -191,8 +207,7 @@ def _numbers(segment: str) -> tuple[np.ndarray, np.ndarray] | None:
     times, values = numbers[0::2], numbers[1::2]
     if ((times < 0) | (times >= LATEST_S) | np.isnan(times)).any():
         return None  # the careful path names the bad point
-    keep = np.isfinite(values)
-    return times[keep], values[keep]
+    return times, values
 
 
 def to_datetime(seconds: np.ndarray) -> np.ndarray:
@@ -447,6 +462,10 @@ def read(path: Path, options: IngestOptions) -> IngestBatch:
     batch = IngestBatch(telemetry=S.frame_of(pieces), skipped=problems.skipped)
     if not series:
         batch.notes.append(f"{path}: the answer holds no series")
+    not_numbers = sum(s.not_numbers for s in series)
+    if not_numbers:  # a counter's interval next to such a point is then missing or spans the gap
+        batch.notes.append(DataWarning(f"{not_numbers:,} points were NaN or ±Inf and were not read; counter "
+                                       "intervals next to them are missing or span the gap"))
     return batch
 
 

@@ -31,7 +31,7 @@ import numpy as np
 from perfops.errors import InputError
 from perfops.ingest import _series as S
 from perfops.ingest import prometheus_json as P
-from perfops.ingest.base import IngestBatch, IngestOptions, Reader
+from perfops.ingest.base import DataWarning, IngestBatch, IngestOptions, Reader
 from perfops.ingest.common import EPOCH_MS_THRESHOLD, out_of_range, seconds_in_range
 
 _NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
@@ -86,7 +86,13 @@ def parse_line(text: str, number: int, openmetrics: bool, path: str = "") -> Sam
     return Sample(name, labels, value, stamp, number)
 
 
+_COUNTING = ("counter", "histogram", "summary")
+# the samples of such a family that count, by its type: never below zero
+_COUNT_SUFFIXES = {"counter": ("", "_total"), "histogram": ("_count", "_bucket"), "summary": ("_count",)}
+
+
 def iter_samples(lines: Iterator[str], openmetrics: bool, path: str = "") -> Iterator[Sample]:
+    counting: dict[str, str] = {}  # family -> counter, histogram or summary
     for number, raw in enumerate(lines, start=1):
         text = raw.strip()
         if not text:
@@ -94,12 +100,27 @@ def iter_samples(lines: Iterator[str], openmetrics: bool, path: str = "") -> Ite
         if text.startswith("#"):
             if text == "# EOF":
                 return
+            typed = text.split()
+            if len(typed) >= 4 and typed[1] == "TYPE" and typed[3] in _COUNTING:
+                counting[typed[2]] = typed[3]
             continue
-        yield parse_line(text, number, openmetrics, path)
+        sample = parse_line(text, number, openmetrics, path)
+        if sample.value < 0 and _counts(sample.name, counting):
+            # a counter never goes below zero: read on, the drop would be taken as a reset
+            raise InputError(f"{sample.value:g} in '{text[:80]}' is negative; expected a counter's value, 0 or more",
+                             path=path, line=number, field="value")
+        yield sample
 
 
-def to_series(samples: Iterator[Sample], scrape_time: float) -> list[P.RawSeries]:
-    """Samples grouped by name and labels, in time order."""
+def _counts(name: str, counting: dict[str, str]) -> bool:
+    """A counter's sample, a histogram's buckets and count, or a summary's count."""
+    return any(name == family + suffix for family, kind in counting.items() for suffix in _COUNT_SUFFIXES[kind])
+
+
+def to_series(samples: Iterator[Sample], scrape_time: float, unread: list[int] | None = None) -> list[P.RawSeries]:
+    """Samples grouped by name and labels, in time order. NaN and ±Inf samples (valid exposition
+    values: an empty summary's quantiles, a stale marker) are no number to store: left out, and
+    their count appended to `unread` so the caller can say so."""
     grouped: dict[tuple[str, tuple[tuple[str, str], ...]], list[tuple[float, float]]] = defaultdict(list)
     for s in samples:
         key = (s.name, tuple(sorted(s.labels.items())))
@@ -110,6 +131,8 @@ def to_series(samples: Iterator[Sample], scrape_time: float) -> list[P.RawSeries
         times = np.array([t for t, _ in points])
         values = np.array([v for _, v in points])
         keep = np.isfinite(values)
+        if unread is not None and not keep.all():
+            unread.append(int((~keep).sum()))
         series.append(P.RawSeries({"__name__": name, **dict(labels)}, times[keep], values[keep]))
     return series
 
@@ -127,7 +150,9 @@ def read(path: Path, options: IngestOptions) -> IngestBatch:
 
     text = decode_utf8(read_bytes_maybe_gzip(path), path)
     openmetrics = "# EOF" in text[-64:] or path.name.endswith((".om", ".om.txt"))
-    series = to_series(iter_samples(iter(text.split("\n")), openmetrics, str(path)), path.stat().st_mtime)
+    not_numbers: list[int] = []
+    series = to_series(iter_samples(iter(text.split("\n")), openmetrics, str(path)), path.stat().st_mtime,
+                       not_numbers)
     metric_hint, service_hint = S.hint_from_filename(path.name, options.catalog)
     naming = P.Naming(options.catalog, P.label_config(options.catalog), options.service, None, service_hint)
     readable = [s for s in series if P.series_kind(s, naming) is not None]
@@ -135,6 +160,9 @@ def read(path: Path, options: IngestOptions) -> IngestBatch:
     problems = S.Problems(str(path), options.skip_bad_rows)
     frame = S.frame_of(P.pieces_of(readable, naming, problems, context=series))
     notes = [f"{len(unread)} metric families are not ones perfops reads (e.g. {', '.join(unread[:5])})"] if unread else []
+    if not_numbers:  # a counter's interval next to such a sample is then missing or wider
+        notes.append(DataWarning(f"{sum(not_numbers):,} samples were NaN or ±Inf and were not read; counter "
+                                 "intervals next to them are missing or span the gap"))
     if readable and not len(frame):
         notes.append("a single scrape gives no per-interval counts: counters need two scrapes or more")
     return IngestBatch(telemetry=frame, skipped=problems.skipped, notes=notes)

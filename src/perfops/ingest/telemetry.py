@@ -284,6 +284,7 @@ def _line_of_row(path: Path, row: str | None) -> int | None:
 def _convert(column_types: dict[str, pa.DataType]) -> pacsv.ConvertOptions:
     return pacsv.ConvertOptions(
         column_types=column_types, strings_can_be_null=False, quoted_strings_can_be_null=False,
+        null_values=[""],  # only an empty cell is "not measured": `n/a`, `NaN`, `null` are refused by line
         timestamp_parsers=[pacsv.ISO8601],
     )
 
