@@ -27,8 +27,8 @@ import httpx
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from perfops.sources.prometheus import _epoch, plan_chunks  # noqa: E402
-from prometheus_server import PrometheusServer, binaries  # noqa: E402
+from perfops.sources.prometheus import _epoch, plan_chunks
+from prometheus_server import PrometheusServer, binaries
 
 BASE = datetime(2026, 11, 1)
 SERVICES = 100

@@ -53,7 +53,7 @@ def baseline(path: Path) -> int:
     return len(spend)
 
 
-def timed(fn) -> float:  # noqa: ANN001
+def timed(fn) -> float:
     start = time.perf_counter()
     fn()
     return time.perf_counter() - start

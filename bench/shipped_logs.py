@@ -19,11 +19,11 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from access_log import write_log  # noqa: E402
+from access_log import write_log
 
-from perfops.ingest.access_log import read_access_log  # noqa: E402
-from perfops.ingest.base import IngestOptions  # noqa: E402
-from perfops.workspace import parse_catalog  # noqa: E402
+from perfops.ingest.access_log import read_access_log
+from perfops.ingest.base import IngestOptions
+from perfops.workspace import parse_catalog
 
 
 def wrap(plain: Path, out: Path, kind: str) -> None:

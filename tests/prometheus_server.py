@@ -87,7 +87,7 @@ class PrometheusServer:
                            check=True, capture_output=True, timeout=1800)
         config = self.workdir / "prometheus.yml"
         config.write_text("global:\n  scrape_interval: 1m\n")
-        self.log = open(self.workdir / "prometheus.log", "wb")  # noqa: SIM115 (closed in __exit__)
+        self.log = open(self.workdir / "prometheus.log", "wb")
         self.process = subprocess.Popen(
             [self.prometheus, f"--config.file={config}", f"--storage.tsdb.path={data}",
              f"--web.listen-address=127.0.0.1:{self.port}", "--storage.tsdb.retention.time=100y",

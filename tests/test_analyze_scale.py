@@ -109,23 +109,23 @@ def store():
     store.close()
 
 
-def _context(store, **params) -> AnalysisContext:  # noqa: ANN001
+def _context(store, **params) -> AnalysisContext:
     ctx = build_context(store, parse_catalog(CATALOG), now=NOW)
     return replace(ctx, params=params) if params else ctx
 
 
-def _plain(ctx: AnalysisContext, convert=None) -> AnalysisContext:  # noqa: ANN001
+def _plain(ctx: AnalysisContext, convert=None) -> AnalysisContext:
     """The same context with a loader that cannot filter rows (read whole, filtered in memory)."""
     source = ctx.load_telemetry
 
-    def load(services, metrics, start, end):  # noqa: ANN001, ANN202
+    def load(services, metrics, start, end):
         frame = source(services, metrics, start, end)
         return convert(frame) if convert else frame
 
     return replace(ctx, load_telemetry=load)
 
 
-def _records(findings) -> list[dict]:  # noqa: ANN001
+def _records(findings) -> list[dict]:
     return [f.to_record() for f in findings]
 
 
@@ -163,7 +163,7 @@ def test_capacity_and_cost_read_each_chunk_once(store):
     ctx = _context(store)
     source = ctx.load_telemetry
 
-    def counting(services, metrics, start, end, **kw):  # noqa: ANN001, ANN003, ANN202
+    def counting(services, metrics, start, end, **kw):
         calls.append((tuple(services or ()), tuple(metrics or ())))
         return source(services, metrics, start, end, **kw)
 

@@ -34,7 +34,7 @@ def _stop(proc: subprocess.Popen) -> None:
 
 
 @pytest.fixture
-def scheduler(tmp_path: Path):  # noqa: ANN201
+def scheduler(tmp_path: Path):
     """The address of a `dask scheduler` with one `dask worker` (two processes of their own,
     each in its own process group, killed in teardown whatever happens)."""
     if not DASK.exists():
@@ -71,7 +71,7 @@ def _wait_for_worker(address: str) -> None:
         client.wait_for_workers(1, timeout=START_WAIT)
 
 
-def _copy_without_findings(demo, root: Path) -> Path:  # noqa: ANN001
+def _copy_without_findings(demo, root: Path) -> Path:
     """The demo workspace's catalog and store, with the local run's findings taken out."""
     from perfops.store import open_store
 

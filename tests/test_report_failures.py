@@ -13,8 +13,8 @@ def broken_section(monkeypatch):
 
     real = compose_module.section_builders
 
-    def builders():  # noqa: ANN202
-        def load_tests(view):  # noqa: ANN001, ANN202
+    def builders():
+        def load_tests(view):
             raise TypeError("cannot convert the series to <class 'float'>")
 
         return {**real(), "feedback": load_tests}

@@ -29,7 +29,7 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def server(tmp_path):  # noqa: ANN001, ANN201
+def server(tmp_path):
     uvicorn = pytest.importorskip("uvicorn")
     from perfops.web.app import create_app
 

@@ -173,7 +173,7 @@ def _open_for_writing(path: str) -> Any:
         import fsspec
 
         return fsspec.open(path, "wb").open()
-    return open(path, "wb")  # noqa: SIM115 - closed by _PartitionWriter.__exit__
+    return open(path, "wb")
 
 
 def _lookup(table: dict[str, pd.DataFrame], run_id: str) -> pd.DataFrame:

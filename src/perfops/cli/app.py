@@ -112,7 +112,7 @@ def _usage_hint(exc: Exception) -> None:
         console_err.print(f"hint: to see one finding: perfops findings show {finding_id}", highlight=False, markup=False)
 
 
-def _click_exceptions():  # noqa: ANN202
+def _click_exceptions():
     """Typer ships its own copy of click (typer._click) since 0.2x; older ones use click."""
     try:
         from typer._click import exceptions

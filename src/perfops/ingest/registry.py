@@ -49,7 +49,7 @@ def _sniffs(reader: Reader, path: Path, head: bytes) -> bool:
     """A sniffer that trips over odd bytes simply does not recognise the file."""
     try:
         return bool(reader.sniff(path, head))
-    except Exception:  # noqa: BLE001
+    except Exception:
         return False
 
 

@@ -602,7 +602,7 @@ def text_lines(path: Path) -> Iterator[tuple[int, str]]:
     number = 0
     try:
         with open_text(path) as lines:
-            for number, line in enumerate(lines, start=1):  # noqa: B007 - the number is reported
+            for number, line in enumerate(lines, start=1):
                 yield number, line
     except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
         raise InputError(f"the gzip stream is broken after line {number} ({exc})", path=str(path)) from exc

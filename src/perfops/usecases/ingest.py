@@ -136,7 +136,7 @@ def _read(read: Callable[[Path, IngestOptions], IngestBatch], path: Path, option
     except RecursionError as exc:  # json's C parser stops at the interpreter's recursion limit
         raise InputError(f"nested deeper than {sys.getrecursionlimit():,} levels (the JSON parser's limit); "
                          "expected a document of the format's own shape", path=str(path)) from exc
-    except Exception as exc:  # noqa: BLE001 - the reader boundary: a user's file never yields a traceback
+    except Exception as exc:
         raise InputError(
             f"could not be read as {reader_name(read)}: {type(exc).__name__}: {str(exc)[:200]}", path=str(path),
             hint="check the file is complete and in the expected format (see docs/formats)",
