@@ -211,7 +211,7 @@ def test_data_quality_judges_staleness_against_the_newest_row_of_every_chunk(sto
 def test_categorical_frames_give_the_same_findings(store, area):
     """Ready for a store that returns dictionary-encoded (categorical) string columns."""
     def categorical(frame: pd.DataFrame) -> pd.DataFrame:
-        return frame.astype({c: "category" for c in ("service", "endpoint", "consumer", "metric")})
+        return frame.astype(dict.fromkeys(("service", "endpoint", "consumer", "metric"), "category"))
 
     expected = _records(area.run(_plain(_context(store))))
     assert _records(area.run(_plain(_context(store), categorical))) == expected

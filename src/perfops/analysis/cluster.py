@@ -130,7 +130,7 @@ def export_partitions(ctx: AnalysisContext, root: str, chunks: list[list[str]],
                     dtypes = {c: str(t) for c, t in frame.dtypes.items()}
                 writer.write(frame)
         if writer.rows:
-            files.update({s: name for s in services})
+            files.update(dict.fromkeys(services, name))
     if not dtypes:
         dtypes = {"timestamp": "datetime64[us]", "service": "object", "endpoint": "object",
                   "consumer": "object", "metric": "object", "value": "float64"}

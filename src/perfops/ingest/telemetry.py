@@ -491,7 +491,7 @@ def bulk_plan(path: Path, options: IngestOptions) -> list[BulkPlan] | None:
     if len(set(names)) != len(names) or set(names) - set(_LONG_COLUMNS):
         return None
     params: dict[str, object] = {"path": str(path), "delim": _delimiter(path), "latest": options.latest}
-    text = {n: "VARCHAR" for n in names}
+    text = dict.fromkeys(names, "VARCHAR")
     typed = {n: ("TIMESTAMPTZ" if n == "timestamp" else "DOUBLE" if n == "value" else "VARCHAR") for n in names}
     return [
         BulkPlan(_checked_select("CAST(timestamp AS TIMESTAMP)", "service", "metric", "value", names, services,

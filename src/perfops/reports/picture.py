@@ -45,7 +45,7 @@ class Picture:
         )
 
     def counts(self) -> dict[str, int]:
-        out = {level: 0 for level in health.LEVELS}
+        out = dict.fromkeys(health.LEVELS, 0)
         for s in self.status.values():
             out[s.level] += 1
         return out
