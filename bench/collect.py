@@ -43,7 +43,7 @@ def write_data(folder: Path, series: int, minutes: int) -> tuple[list[Path], flo
     for first in range(0, minutes, 1440):
         span = range(first, min(first + 1440, minutes))
         path = folder / f"day-{first // 1440:02d}.om"
-        with open(path, "w") as out:
+        with path.open("w") as out:
             out.write("# TYPE bench_requests gauge\n")
             for i in range(series):
                 head = f'bench_requests{{endpoint="GET /r{i // SERVICES}",service="svc-{i % SERVICES:03d}"}} '

@@ -27,7 +27,7 @@ from perfops.workspace import parse_catalog
 
 
 def wrap(plain: Path, out: Path, kind: str) -> None:
-    with open(plain) as src, open(out, "w") as dst:
+    with plain.open() as src, out.open("w") as dst:
         for i, line in enumerate(src):
             stamp = f"2025-11-22T08:{(i // 60000) % 60:02d}:{(i // 1000) % 60:02d}.{i % 1000:03d}000000Z"
             if kind == "cri":

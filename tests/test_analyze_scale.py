@@ -129,8 +129,8 @@ def _records(findings) -> list[dict]:
     return [f.to_record() for f in findings]
 
 
-LEVELS = [dict(endpoint="", consumers=False), dict(consumers=True), dict(consumers=False),
-          dict(endpoint="GET /a"), dict()]
+LEVELS = [{"endpoint": "", "consumers": False}, {"consumers": True}, {"consumers": False},
+          {"endpoint": "GET /a"}, {}]
 
 
 @pytest.mark.parametrize("level", LEVELS)

@@ -46,7 +46,7 @@ def scheduler(tmp_path: Path):
     try:
         procs.append(subprocess.Popen(
             [str(DASK), "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
-             "--scheduler-file", str(info)], stdout=subprocess.DEVNULL, stderr=open(logs / "scheduler.log", "w"),  # noqa: SIM115
+             "--scheduler-file", str(info)], stdout=subprocess.DEVNULL, stderr=(logs / "scheduler.log").open("w"),
             start_new_session=True))
         deadline = time.monotonic() + START_WAIT
         while not info.exists() and time.monotonic() < deadline:
@@ -56,7 +56,7 @@ def scheduler(tmp_path: Path):
         procs.append(subprocess.Popen(
             [str(DASK), "worker", "--scheduler-file", str(info), "--nworkers", "1", "--nthreads", "2",
              "--no-dashboard", "--host", "127.0.0.1", "--local-directory", str(tmp_path / "worker")],
-            stdout=subprocess.DEVNULL, stderr=open(logs / "worker.log", "w"), start_new_session=True))  # noqa: SIM115
+            stdout=subprocess.DEVNULL, stderr=(logs / "worker.log").open("w"), start_new_session=True))
         _wait_for_worker(address)
         yield address
     finally:

@@ -20,7 +20,7 @@ PERFOPS = [sys.executable, "-m", "perfops.cli"]
 
 
 def write_file(path: Path, day: int, rows: int) -> None:
-    with open(path, "w") as f:
+    with path.open("w") as f:
         f.write("timestamp,service,endpoint,metric,value\n")
         for i in range(rows):
             f.write(f"2026-01-{day:02d}T00:00:00Z,checkout-api,GET /item/{i},requests,{i % 97}\n")

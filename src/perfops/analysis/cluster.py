@@ -34,6 +34,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -173,7 +174,7 @@ def _open_for_writing(path: str) -> Any:
         import fsspec
 
         return fsspec.open(path, "wb").open()
-    return open(path, "wb")
+    return Path(path).open("wb")
 
 
 def _lookup(table: dict[str, pd.DataFrame], run_id: str) -> pd.DataFrame:

@@ -154,7 +154,7 @@ class CountingReader(io.RawIOBase):
     """A binary file that reports how many bytes were read, for progress bars."""
 
     def __init__(self, path: Path, progress: Callable[[int, int], None] | None) -> None:
-        self._file = open(path, "rb")  # noqa: SIM115 (closed by close())
+        self._file = path.open("rb")  # closed by close()
         self._total = path.stat().st_size
         self._done = 0
         self._progress = progress
@@ -232,7 +232,7 @@ def read_bytes_maybe_gzip(path: Path) -> bytes:
 
 
 def is_gzip_file(path: Path) -> bool:
-    with open(path, "rb") as f:
+    with path.open("rb") as f:
         return f.read(2) == b"\x1f\x8b"
 
 
@@ -240,7 +240,7 @@ def open_maybe_gzip(path: Path, most: int | None = None, limit_name: str = "deco
     """The file as a binary stream, gunzipped when it is gzip, bounded: decompressing more than
     `most` bytes (default: the decompressed-size limit) raises an InputError naming the limit.
     A broken gzip raises what `gzip` raises (OSError, EOFError, zlib.error): callers say where."""
-    raw = open(path, "rb")  # noqa: SIM115 (closed with the stream)
+    raw = path.open("rb")  # closed with the stream
     zipped = raw.read(2) == b"\x1f\x8b"
     raw.seek(0)
     if not zipped:

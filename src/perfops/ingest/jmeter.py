@@ -524,7 +524,7 @@ def _unterminated_last_line(path: Path) -> str:
     """The file's last line when it does not end with a newline (a run killed mid-write)."""
     if is_gzip(path):
         return ""
-    with open(path, "rb") as raw:
+    with path.open("rb") as raw:
         size = raw.seek(0, 2)
         raw.seek(max(0, size - 65536))
         tail = raw.read()

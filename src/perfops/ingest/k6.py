@@ -48,10 +48,8 @@ def sniff(path: Path, head: bytes) -> bool:
     text = head[:8192].decode("utf-8", errors="replace").lstrip("\ufeff \r\n\t")
     if text.startswith("{") and '"type":"Metric"' in text.replace(" ", "") and '"metric"' in text:
         return True
-    if text.startswith("{") and '"metrics"' in text and ('"root_group"' in text or '"http_reqs"' in text
-                                                          or '"iterations"' in text or '"vus"' in text):
-        return True
-    return False
+    return text.startswith("{") and '"metrics"' in text and ('"root_group"' in text or '"http_reqs"' in text
+                                                            or '"iterations"' in text or '"vus"' in text)
 
 
 def read(path: Path, options: IngestOptions) -> IngestBatch:

@@ -34,7 +34,7 @@ def readers() -> dict[str, Reader]:
 
 def read_head(path: Path, size: int = SNIFF_BYTES) -> bytes:
     """The first bytes of a file, decompressed when it is gzip."""
-    with open(path, "rb") as raw:
+    with path.open("rb") as raw:
         head = raw.read(size)
     if head[:2] == b"\x1f\x8b":
         try:

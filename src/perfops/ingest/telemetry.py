@@ -198,7 +198,7 @@ def _blocks(path: Path, options: IngestOptions) -> Iterator[tuple[pa.Table, int]
     Files up to IN_MEMORY_BYTES are read in one multi-threaded pass with typed timestamp and
     value columns where pyarrow can infer them (the common, uniform file); larger files stream
     in blocks of text columns, so memory stays bounded whatever the size."""
-    with open(path, "rb") as probe:
+    with path.open("rb") as probe:
         magic = probe.read(4)
     if magic == b"PAR1":
         yield from _parquet_blocks(path)
@@ -476,7 +476,7 @@ def bulk_plan(path: Path, options: IngestOptions) -> list[BulkPlan] | None:
     Set membership is checked by a cast to an ENUM of the allowed names, not `IN (list)`: the
     engine plans IN as a join, and a join lets the rows of a file land out of file order, which
     would break "the last row of a file wins" for a key the file repeats."""
-    with open(path, "rb") as probe:
+    with path.open("rb") as probe:
         head = probe.read(4096)
     services = list(options.catalog.service_by_name)
     allowed = metric_names(options.catalog)

@@ -570,7 +570,7 @@ def epoch_ms_to_naive(ms: float | int) -> datetime:
 
 # ---- files --------------------------------------------------------------------------------
 def is_gzip(path: Path) -> bool:
-    with open(path, "rb") as raw:
+    with path.open("rb") as raw:
         return raw.read(2) == b"\x1f\x8b"
 
 
@@ -590,7 +590,7 @@ def open_text(path: Path):
 
     if is_gzip(path):  # bounded: PERFOPS_MAX_DECOMPRESSED_BYTES
         return io.TextIOWrapper(open_maybe_gzip(path), encoding="utf-8", errors="replace")
-    return open(path, encoding="utf-8", errors="replace")
+    return path.open(encoding="utf-8", errors="replace")
 
 
 def text_lines(path: Path) -> Iterator[tuple[int, str]]:

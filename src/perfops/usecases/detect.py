@@ -31,7 +31,7 @@ class Series:
 def read_series(path: Path) -> Series:
     """Read `timestamp,value` (header required; extra columns ignored; empty value = missing)."""
     try:
-        handle = open(path, newline="", encoding="utf-8-sig")
+        handle = path.open(newline="", encoding="utf-8-sig")
     except OSError as exc:
         raise InputError(f"cannot read the file ({exc.strerror})", path=str(path)) from exc
     with handle:
@@ -121,7 +121,7 @@ def _write_atomic(output: Path, series: Series, scores: np.ndarray) -> None:
     try:
         with os.fdopen(fd, "w", newline="") as handle:
             _write(handle, series, scores)
-        os.replace(tmp, output)
+        Path(tmp).replace(output)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -178,7 +178,7 @@ def ingest_key(content_sha256: str, forced_format: str | None, options: IngestOp
 
 def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
-    with open(path, "rb") as f:
+    with path.open("rb") as f:
         for chunk in iter(lambda: f.read(4 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()

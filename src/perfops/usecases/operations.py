@@ -3,6 +3,7 @@ collected sample, the cycle's last outcomes, the store's size. Read-only."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -59,8 +60,6 @@ def store_size(workspace: Workspace) -> int:
     """Bytes of the store file and its write-ahead log."""
     total = 0
     for path in (workspace.store_path, workspace.store_path.with_name(workspace.store_path.name + ".wal")):
-        try:
+        with contextlib.suppress(OSError):
             total += path.stat().st_size
-        except OSError:
-            pass
     return total
