@@ -29,7 +29,7 @@ def write_file(path: Path, day: int, rows: int) -> None:
 def stored_counts(ws: Workspace) -> tuple[int, dict[str, int]]:
     with open_store(ws.store_path) as store:
         total = store.telemetry.count()
-        per_file = {Path(f["path"]).name: int(f["rows"]) for f in store.ledger.files()}
+        per_file = {Path(f.path).name: f.rows for f in store.ledger.files()}
     return total, per_file
 
 

@@ -56,7 +56,7 @@ def report(
                                fmt=format_name, output=output, at=at, progress=progress)
     finally:
         if progress is not None:
-            progress.close()  # type: ignore[attr-defined]
+            progress.close()
     if quiet:
         return
     if verbose or len(paths) <= 6:

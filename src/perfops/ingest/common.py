@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 import pyarrow as pa
@@ -15,6 +15,9 @@ import pyarrow.compute as pc
 
 from perfops.errors import InputError
 from perfops.model.limits import EARLIEST, LATEST, TIME_RANGE, described, limit
+
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
 
 NUMERIC_RE = r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"
 _OFFSET_RE = r"(Z|z|[+-]\d{2}:?\d{2})$"
@@ -162,7 +165,7 @@ class CountingReader(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
+    def readinto(self, buffer: WriteableBuffer) -> int:
         count = self._file.readinto(buffer)
         self._done += count or 0
         if self._progress:
@@ -261,15 +264,16 @@ class _Bounded(io.RawIOBase):
     """A binary stream that refuses to give more than `most` bytes: a gzip bomb (2 MB that
     decompress to gigabytes) is refused at the limit, whatever reads it."""
 
-    def __init__(self, inner: BinaryIO, most: int, path: Path, limit_name: str, also_close: BinaryIO) -> None:
+    def __init__(self, inner: io.BufferedIOBase, most: int, path: Path, limit_name: str,
+                 also_close: BinaryIO) -> None:
         self._inner, self._most, self._path, self._name, self._also = inner, most, path, limit_name, also_close
         self._done = 0
 
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
-        count = self._inner.readinto(buffer) or 0  # type: ignore[attr-defined]
+    def readinto(self, buffer: WriteableBuffer) -> int:
+        count = self._inner.readinto(buffer) or 0
         self._done += count
         if self._done > self._most:
             raise InputError(f"decompresses to more than {described(self._name)}; refused as a likely "
@@ -325,7 +329,9 @@ def times_in_range(times: np.ndarray | pa.Array | pa.ChunkedArray, latest: datet
     if isinstance(times, (pa.Array, pa.ChunkedArray)):
         times = times.to_numpy(zero_copy_only=False)
     values = np.asarray(times).astype("datetime64[us]")
-    return (values >= np.datetime64(EARLIEST, "us")) & (values < np.datetime64(latest, "us"))
+    # numpy's stubs type datetime64(datetime, unit) only for "ns" and finer; the runtime takes any unit
+    early = np.datetime64(EARLIEST, "us")  # type: ignore[call-overload]
+    return (values >= early) & (values < np.datetime64(latest, "us"))  # type: ignore[call-overload]
 
 
 def range_text(latest: datetime = LATEST) -> str:

@@ -171,7 +171,7 @@ def read_ndjson(path: Path, options: IngestOptions) -> IngestBatch:
             if not options.skip_bad_rows:
                 raise InputError(str(exc), path=str(path), line=number, field=exc.field) from exc
             samples.refused += 1
-    notes = []
+    notes: list[str] = []
     if samples.unreadable:
         notes.append(DataWarning(f"{samples.unreadable} unreadable lines skipped (a file cut mid-line?)"))
     if samples.refused:

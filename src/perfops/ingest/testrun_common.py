@@ -482,9 +482,9 @@ def fold_endpoints(names: Sequence[str]) -> list[str]:
     cut = [path.split("?", 1)[0] for path in paths]
     folded = tpl.fold_ids(tpl.strip_scheme_host(pa.array(cut, type=pa.string()))).to_pylist() if cut else []
     out = []
-    for name, method, path, templated in zip(names, methods, paths, folded, strict=True):
-        if method is not None:
-            out.append(tpl.endpoint_name(method, templated))
+    for name, verb, path, templated in zip(names, methods, paths, folded, strict=True):
+        if verb is not None:
+            out.append(tpl.endpoint_name(verb, templated))
         elif path:
             out.append(tpl.template_of(templated))
         else:

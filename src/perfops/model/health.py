@@ -277,7 +277,21 @@ def _kpis_of(req: np.ndarray, err: np.ndarray, lat: np.ndarray) -> Kpis:
     )
 
 
-def weekly_domain(daily: pd.DataFrame, catalog: Catalog, now: datetime, weeks: int = 6) -> list[dict[str, object]]:
+@dataclass(frozen=True)
+class WeekTotals:
+    """One week of the domain: traffic, cost (NaN when no rows), and services meeting their SLO
+    (`slo_met` None when no service with an SLO had traffic that week)."""
+
+    week_start: datetime
+    label: str
+    requests: float
+    cost: float
+    slo_met: int | None
+    slo_total: int
+    slo_met_pct: float
+
+
+def weekly_domain(daily: pd.DataFrame, catalog: Catalog, now: datetime, weeks: int = 6) -> list[WeekTotals]:
     """Domain totals per week, oldest first: traffic, cost, and the share of services with an SLO
     that met it that week (availability and request-weighted p95 against the targets)."""
     end = _floor_hour(now)
@@ -292,20 +306,23 @@ def weekly_domain(daily: pd.DataFrame, catalog: Catalog, now: datetime, weeks: i
     with np.errstate(invalid="ignore", divide="ignore"):
         lat_w = np.nansum(np.nan_to_num(lat) * np.nan_to_num(req), axis=2) / np.nansum(
             np.where(np.isfinite(lat), np.nan_to_num(req), 0.0), axis=2)
-    out: list[dict[str, object]] = []
+    out: list[WeekTotals] = []
     for w in range(weeks):
         week_start = start + timedelta(days=7 * w)
         costs = cost[:, w, :]
-        out.append({
-            "week_start": week_start, "label": week_start.strftime("%d %b"),
-            "requests": float(np.nansum(req_w[:, w])) if np.isfinite(req_w[:, w]).any() else math.nan,
-            "cost": float(np.nansum(costs)) if np.isfinite(costs).any() else math.nan,
-            **_slo_share(catalog, req_w[:, w], err_w[:, w], lat_w[:, w]),
-        })
+        met, total, pct = _slo_share(catalog, req_w[:, w], err_w[:, w], lat_w[:, w])
+        out.append(WeekTotals(
+            week_start=week_start, label=week_start.strftime("%d %b"),
+            requests=float(np.nansum(req_w[:, w])) if np.isfinite(req_w[:, w]).any() else math.nan,
+            cost=float(np.nansum(costs)) if np.isfinite(costs).any() else math.nan,
+            slo_met=met, slo_total=total, slo_met_pct=pct,
+        ))
     return out
 
 
-def _slo_share(catalog: Catalog, req: np.ndarray, err: np.ndarray, lat: np.ndarray) -> dict[str, object]:
+def _slo_share(catalog: Catalog, req: np.ndarray, err: np.ndarray,
+               lat: np.ndarray) -> tuple[int | None, int, float]:
+    """(services that met their SLO, services with an SLO and traffic, share met in %)."""
     met = total = 0
     for i, svc in enumerate(catalog.services):
         if svc.slo is None or not (req[i] > 0):
@@ -319,8 +336,8 @@ def _slo_share(catalog: Catalog, req: np.ndarray, err: np.ndarray, lat: np.ndarr
         met += int(ok)
     with_slo = sum(1 for s in catalog.services if s.slo is not None)
     if not total:
-        return {"slo_met": None, "slo_total": with_slo, "slo_met_pct": math.nan}
-    return {"slo_met": met, "slo_total": total, "slo_met_pct": 100.0 * met / total}
+        return None, with_slo, math.nan
+    return met, total, 100.0 * met / total
 
 
 # ---- small numeric helpers ------------------------------------------------------------------

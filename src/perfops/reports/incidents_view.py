@@ -26,7 +26,7 @@ def incidents_of(view: ReportView) -> list[Incident]:
     key = ("incidents", view.squad, view.service)
     if key not in view.cache:
         view.cache[key] = group_incidents([*view.active, *view.resolved], view.now)
-    return view.cache[key]  # type: ignore[no-any-return]
+    return view.cache[key]
 
 
 def changes_of(view: ReportView) -> Changes | None:

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from perfops.store import open_store
-from perfops.usecases.reports import _series_json, telemetry_rollup
+from perfops.usecases.reports import _series_json
 from perfops.workspace import Workspace
 
 METRICS = ["requests", "errors", "latency_p95_ms"]
@@ -38,7 +38,7 @@ def every_service_series(workspace: Workspace, services: list[str], end: datetim
     end = end.replace(minute=0, second=0, microsecond=0)
     start = end - timedelta(days=days)
     with open_store(workspace.store_path, read_only=True) as store:
-        frame = telemetry_rollup(store, None, METRICS, start, end, 3600).rename(columns={"bucket": "timestamp"})
+        frame = store.telemetry.rollup(None, METRICS, start, end, 3600).rename(columns={"bucket": "timestamp"})
     groups = dict(tuple(frame.groupby("service", observed=True))) if not frame.empty else {}
     empty = frame.iloc[0:0]
     return {name: _series_json(groups.get(name, empty), start, end) for name in services}

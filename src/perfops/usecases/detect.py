@@ -17,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 
 from perfops.errors import InputError, PerfopsError
 
@@ -24,7 +25,7 @@ from perfops.errors import InputError, PerfopsError
 @dataclass(frozen=True)
 class Series:
     timestamps: list[str]
-    values: np.ndarray
+    values: npt.NDArray[np.float64]
     step_seconds: float | None
 
 
@@ -111,7 +112,7 @@ def detect_file(path: Path, output: Path | None, method: str = "fast") -> int:
 def _write(handle, series: Series, scores: np.ndarray) -> None:
     writer = csv.writer(handle, lineterminator="\n")
     writer.writerow(("timestamp", "value", "anomaly_score"))
-    values = ["" if math.isnan(v) else repr(v) for v in series.values.tolist()]
+    values = ["" if math.isnan(v) else repr(v) for v in map(float, series.values)]
     writer.writerows(zip(series.timestamps, values, np.round(scores, 6).tolist(), strict=True))
 
 

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 from perfops.errors import InputError, PerfopsError
@@ -60,7 +61,7 @@ def ingest_paths(
             opts = IngestOptions(
                 catalog=catalog, service=service, run_id=run_id, environment=environment,
                 skip_bad_rows=skip_bad_rows, log_format=log_format, consumer_field=consumer_field,
-                progress=(lambda done, total, p=path: progress(p.name, done, total)) if progress else None,
+                progress=partial(progress, path.name) if progress else None,
                 latest=latest,
             )
             results.append(ingest_file(store, path, format_name, opts))

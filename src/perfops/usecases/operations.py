@@ -35,12 +35,12 @@ class CycleFacts:
 def store_facts(workspace: Workspace) -> StoreFacts:
     with open_store(workspace.store_path, read_only=True) as store:
         files = store.ledger.files()
-        newest = [r["last_timestamp"] for r in store.collect_state.all() if r["last_timestamp"] is not None]
+        newest = [r.last_timestamp for r in store.collect_state.all() if r.last_timestamp is not None]
         hourly = store.retention.hourly_rows()
     return StoreFacts(
-        rows_ingested=sum(int(f["rows"] or 0) for f in files),  # type: ignore[call-overload]
+        rows_ingested=sum(f.rows or 0 for f in files),
         files_ingested=len(files),
-        newest_collected=max(newest) if newest else None,  # type: ignore[type-var]
+        newest_collected=max(newest) if newest else None,
         hourly_rows=hourly,
     )
 

@@ -289,7 +289,7 @@ class DashboardData:
         if value is _MISSING:
             value = build()
             snap.pages.put(key, value)
-        return value  # type: ignore[no-any-return]
+        return value
 
     # ---- reads beyond the snapshot, and writes -----------------------------------------------
     def stored(self, snap: Snapshot, key: str, read: Callable[[], T]) -> tuple[T, datetime | None]:
