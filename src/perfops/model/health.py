@@ -19,6 +19,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -27,6 +28,9 @@ from perfops.model import format as fmt
 from perfops.model.catalog import Catalog
 from perfops.model.findings import Finding, severity_rank
 from perfops.model.incidents import is_live
+
+if TYPE_CHECKING:
+    from _typeshed import ConvertibleToFloat
 
 LEVELS = ("red", "amber", "grey", "green")
 STATUS_WORDS = {"red": "Act now", "amber": "Watch", "grey": "No data", "green": "Normal"}
@@ -375,9 +379,11 @@ def _listed(values: np.ndarray) -> list[float]:
     return [float(v) for v in values]
 
 
-def _num(value: object) -> float:
+def _num(value: ConvertibleToFloat | None) -> float:
+    if value is None:
+        return 0.0
     try:
-        out = float(value)  # type: ignore[arg-type]
+        out = float(value)
     except (TypeError, ValueError):
         return 0.0
     return 0.0 if math.isnan(out) else out
