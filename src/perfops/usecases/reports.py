@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -29,6 +29,9 @@ from perfops.store.findings_repo import FindingFilter
 from perfops.store.report_queries import ReportQueries
 from perfops.usecases.context import DEFAULT_HISTORY, StoreTelemetryLoader, parse_moment, parse_period
 from perfops.workspace import Workspace
+
+if TYPE_CHECKING:
+    from perfops.reports.compose import Report
 
 log = logging.getLogger("perfops.reports")
 
@@ -141,7 +144,7 @@ def render_one(view: ReportView, fmt: str, path: Path) -> Path:
     return write_report(report, fmt, path)
 
 
-def write_report(report: Any, fmt: str, path: Path) -> Path:
+def write_report(report: Report, fmt: str, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "pdf":
         from perfops.reports.render_html import render_html
@@ -155,7 +158,7 @@ def write_report(report: Any, fmt: str, path: Path) -> Path:
     return path
 
 
-def _render_text(report: Any, fmt: str) -> str:
+def _render_text(report: Report, fmt: str) -> str:
     if fmt == "html":
         from perfops.reports.render_html import render_html
 
@@ -223,7 +226,7 @@ def render_jobs(workspace: Workspace, catalog: Catalog, jobs: list[Job], run: An
     from perfops.reports.compose import compose
 
     written = []
-    composed: tuple[ReportScope, Any] | None = None  # the formats of one view share one composition
+    composed: tuple[ReportScope, Report] | None = None  # the formats of one view share one composition
     with open_store(workspace.store_path, read_only=True) as store:
         data = load_domain(store, catalog, run)
         data.cache[RUN_SERVICES] = run_services(catalog, jobs)
