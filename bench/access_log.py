@@ -41,7 +41,7 @@ def write_log(path: Path, lines: int, start_epoch: int = 1_763_800_000, per_seco
     rng = np.random.default_rng(seed)
     block = 200_000
     epoch = start_epoch
-    with open(path, mode) as out:
+    with path.open(mode) as out:
         for first in range(0, lines, block):
             n = min(block, lines - first)
             seconds = epoch + np.arange(n) // per_second
@@ -96,7 +96,7 @@ def run_baseline(path: str) -> dict[str, float]:
     started, cpu = time.perf_counter(), time.process_time()
     groups: dict[tuple[str, str, str], list] = {}
     bad = 0
-    with open(path, encoding="latin-1") as lines:
+    with Path(path).open(encoding="latin-1") as lines:
         for line in lines:
             m = line_re.match(line)
             if m is None:
@@ -188,7 +188,7 @@ def main() -> None:
         print(f"perfops / python-re speed ratio: {ratio:.1f}x wall, {cpu_ratio:.1f}x CPU")
         if args.big_gb:
             big = grow(path, int(args.big_gb * 1e9))
-            lines = sum(chunk.count(b"\n") for chunk in iter(lambda f=open(big, "rb"): f.read(1 << 24), b""))
+            lines = sum(chunk.count(b"\n") for chunk in iter(lambda f=big.open("rb"): f.read(1 << 24), b""))
             r = measure("perfops", big)
             print(f"big log: {big.stat().st_size / 1e9:.2f} GB, {lines:,} lines: perfops "
                   f"{lines / r['seconds']:,.0f} lines/s, peak RSS {r['peak_rss_mb']:,.0f} MB")

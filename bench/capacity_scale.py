@@ -24,10 +24,10 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from capacity_fixtures import NOW, SvcSpec, build_catalog, build_frame  # noqa: E402
-from perfops.analysis import capacity, cost  # noqa: E402
-from perfops.analysis.context import AnalysisContext  # noqa: E402
-from perfops.analysis.forecast import forecast  # noqa: E402
+from capacity_fixtures import NOW, SvcSpec, build_catalog, build_frame
+from perfops.analysis import capacity, cost
+from perfops.analysis.context import AnalysisContext
+from perfops.analysis.forecast import forecast
 
 DAYS = 35
 

@@ -27,8 +27,8 @@ import httpx
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from perfops.sources.prometheus import _epoch, plan_chunks  # noqa: E402
-from prometheus_server import PrometheusServer, binaries  # noqa: E402
+from perfops.sources.prometheus import _epoch, plan_chunks
+from prometheus_server import PrometheusServer, binaries
 
 BASE = datetime(2026, 11, 1)
 SERVICES = 100
@@ -43,7 +43,7 @@ def write_data(folder: Path, series: int, minutes: int) -> tuple[list[Path], flo
     for first in range(0, minutes, 1440):
         span = range(first, min(first + 1440, minutes))
         path = folder / f"day-{first // 1440:02d}.om"
-        with open(path, "w") as out:
+        with path.open("w") as out:
             out.write("# TYPE bench_requests gauge\n")
             for i in range(series):
                 head = f'bench_requests{{endpoint="GET /r{i // SERVICES}",service="svc-{i % SERVICES:03d}"}} '

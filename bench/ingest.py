@@ -34,7 +34,7 @@ def write_csv(path: Path, rows: int) -> None:
     series = 100 * 4 * len(METRICS)
     steps = -(-rows // series)
     start = 1_767_225_600
-    with open(path, "w") as f:
+    with path.open("w") as f:
         f.write("timestamp,service,endpoint,consumer,metric,value\n")
         done = 0
         for step in range(steps):

@@ -40,7 +40,7 @@ def write_jtl(path: Path, rows: int, seed: int = 7) -> None:
         "threadName": "Thread Group 1-1", "dataType": "text", "success": np.where(rng.random(rows) < 0.99, "true", "false"),
         "failureMessage": "", "bytes": 1234, "sentBytes": 321, "grpThreads": 50, "allThreads": 50,
         "URL": "http://checkout-api/x", "Latency": 10, "IdleTime": 0, "Connect": 1})
-    with open(path, "w") as out:
+    with path.open("w") as out:
         out.write(HEADER + "\n")
         frame.to_csv(out, index=False, header=False, lineterminator="\n")
 
@@ -49,7 +49,7 @@ def grow(path: Path, target_bytes: int) -> Path:
     """Repeat the data block of `path` until the file reaches target_bytes."""
     big = path.with_name("big.jtl")
     body = path.read_bytes().split(b"\n", 1)[1]
-    with open(big, "wb") as out:
+    with big.open("wb") as out:
         out.write(HEADER.encode() + b"\n")
         written = 0
         while written < target_bytes:

@@ -254,7 +254,7 @@ class IngestLoop(threading.Thread):
                 self._ingest(path)
                 i += 1
 
-    def _write(self, writer, i: int):  # noqa: ANN001, ANN202
+    def _write(self, writer, i: int):
         path = self.root / "live" / f"live-{i:03d}.csv"
         path.parent.mkdir(exist_ok=True)
         day = pd.Timestamp("2026-02-01") + pd.Timedelta(days=i * self.days)

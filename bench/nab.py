@@ -121,7 +121,7 @@ def write_scores(corpus, scores, out: Path) -> None:
     for s, sc in zip(corpus, scores, strict=True):
         path = out / s.rel
         path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "w", newline="") as f:
+        with path.open("w", newline="") as f:
             w = csv.writer(f, lineterminator="\n")
             w.writerow(["timestamp", "anomaly_score"])
             w.writerows(zip(s.timestamps, np.round(sc, 6).tolist(), strict=True))

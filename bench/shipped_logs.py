@@ -19,15 +19,15 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from access_log import write_log  # noqa: E402
+from access_log import write_log
 
-from perfops.ingest.access_log import read_access_log  # noqa: E402
-from perfops.ingest.base import IngestOptions  # noqa: E402
-from perfops.workspace import parse_catalog  # noqa: E402
+from perfops.ingest.access_log import read_access_log
+from perfops.ingest.base import IngestOptions
+from perfops.workspace import parse_catalog
 
 
 def wrap(plain: Path, out: Path, kind: str) -> None:
-    with open(plain) as src, open(out, "w") as dst:
+    with plain.open() as src, out.open("w") as dst:
         for i, line in enumerate(src):
             stamp = f"2025-11-22T08:{(i // 60000) % 60:02d}:{(i // 1000) % 60:02d}.{i % 1000:03d}000000Z"
             if kind == "cri":

@@ -126,7 +126,7 @@ def demo_run(tmp_path_factory):
     return manifest, workspace, result.findings
 
 
-def analysed_workspace(root: Path, services: list[str], cli) -> None:  # noqa: ANN001
+def analysed_workspace(root: Path, services: list[str], cli) -> None:
     """Two days of 5-minute traffic for `services`, ingested and analysed: the stored run a report
     or the dashboard shows (they compute no analysis of their own)."""
     lines = ["timestamp,service,metric,value"]

@@ -44,7 +44,7 @@ def write_openmetrics(series: Iterable[Series], path: Path) -> None:
     by_name: dict[str, list[Series]] = {}
     for item in series:
         by_name.setdefault(item.name, []).append(item)
-    with open(path, "w") as out:
+    with path.open("w") as out:
         for name, members in by_name.items():
             out.write(f"# TYPE {name} gauge\n")
             for item in members:
@@ -87,7 +87,7 @@ class PrometheusServer:
                            check=True, capture_output=True, timeout=1800)
         config = self.workdir / "prometheus.yml"
         config.write_text("global:\n  scrape_interval: 1m\n")
-        self.log = open(self.workdir / "prometheus.log", "wb")  # noqa: SIM115 (closed in __exit__)
+        self.log = (self.workdir / "prometheus.log").open("wb")
         self.process = subprocess.Popen(
             [self.prometheus, f"--config.file={config}", f"--storage.tsdb.path={data}",
              f"--web.listen-address=127.0.0.1:{self.port}", "--storage.tsdb.retention.time=100y",

@@ -197,7 +197,7 @@ def record_run(store, catalog, now: datetime, period: timedelta, count: int) -> 
         return store.analysis_runs.record(now - period, now, count, figures)
 
 
-def report_context(ctx, findings=()):  # noqa: ANN001, ANN201
+def report_context(ctx, findings=()):
     """The ReportContext a report of `ctx`'s period reads: the figures `analyze` would store for
     it (through their JSON form, as the store keeps them) and the context's catalog and data."""
     from perfops.analysis.figures import compute_figures

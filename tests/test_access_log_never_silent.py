@@ -63,9 +63,8 @@ logs = st.lists(entry, min_size=1, max_size=30)
 
 
 def _write(lines: list[str]) -> Path:
-    handle = tempfile.NamedTemporaryFile("wb", suffix=".log", delete=False)
-    handle.write(("\n".join(lines) + "\n").encode("utf-8", errors="replace"))
-    handle.close()
+    with tempfile.NamedTemporaryFile("wb", suffix=".log", delete=False) as handle:
+        handle.write(("\n".join(lines) + "\n").encode("utf-8", errors="replace"))
     return Path(handle.name)
 
 

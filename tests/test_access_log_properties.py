@@ -27,9 +27,8 @@ lines = st.lists(st.one_of(good_line, good_line, junk_line), min_size=3, max_siz
 
 
 def _write(text: str) -> Path:
-    handle = tempfile.NamedTemporaryFile("wb", suffix=".log", delete=False)
-    handle.write(text.encode("utf-8", errors="surrogateescape"))
-    handle.close()
+    with tempfile.NamedTemporaryFile("wb", suffix=".log", delete=False) as handle:
+        handle.write(text.encode("utf-8", errors="surrogateescape"))
     return Path(handle.name)
 
 

@@ -13,8 +13,9 @@ T0 = datetime(2026, 11, 20, 8)
 
 
 def finding(kind: str, metric: str, start: datetime, **more) -> Finding:
-    base = dict(kind=kind, severity="medium", service="recommendations", squad="storefront", metric=metric,
-                title=f"recommendations {metric} {kind}", detail="", start=start, key=start.isoformat())
+    base = {"kind": kind, "severity": "medium", "service": "recommendations", "squad": "storefront",
+            "metric": metric, "title": f"recommendations {metric} {kind}", "detail": "", "start": start,
+            "key": start.isoformat()}
     base.update(more)
     return Finding(**base)
 

@@ -109,28 +109,28 @@ def store():
     store.close()
 
 
-def _context(store, **params) -> AnalysisContext:  # noqa: ANN001
+def _context(store, **params) -> AnalysisContext:
     ctx = build_context(store, parse_catalog(CATALOG), now=NOW)
     return replace(ctx, params=params) if params else ctx
 
 
-def _plain(ctx: AnalysisContext, convert=None) -> AnalysisContext:  # noqa: ANN001
+def _plain(ctx: AnalysisContext, convert=None) -> AnalysisContext:
     """The same context with a loader that cannot filter rows (read whole, filtered in memory)."""
     source = ctx.load_telemetry
 
-    def load(services, metrics, start, end):  # noqa: ANN001, ANN202
+    def load(services, metrics, start, end):
         frame = source(services, metrics, start, end)
         return convert(frame) if convert else frame
 
     return replace(ctx, load_telemetry=load)
 
 
-def _records(findings) -> list[dict]:  # noqa: ANN001
+def _records(findings) -> list[dict]:
     return [f.to_record() for f in findings]
 
 
-LEVELS = [dict(endpoint="", consumers=False), dict(consumers=True), dict(consumers=False),
-          dict(endpoint="GET /a"), dict()]
+LEVELS = [{"endpoint": "", "consumers": False}, {"consumers": True}, {"consumers": False},
+          {"endpoint": "GET /a"}, {}]
 
 
 @pytest.mark.parametrize("level", LEVELS)
@@ -163,7 +163,7 @@ def test_capacity_and_cost_read_each_chunk_once(store):
     ctx = _context(store)
     source = ctx.load_telemetry
 
-    def counting(services, metrics, start, end, **kw):  # noqa: ANN001, ANN003, ANN202
+    def counting(services, metrics, start, end, **kw):
         calls.append((tuple(services or ()), tuple(metrics or ())))
         return source(services, metrics, start, end, **kw)
 
@@ -211,7 +211,7 @@ def test_data_quality_judges_staleness_against_the_newest_row_of_every_chunk(sto
 def test_categorical_frames_give_the_same_findings(store, area):
     """Ready for a store that returns dictionary-encoded (categorical) string columns."""
     def categorical(frame: pd.DataFrame) -> pd.DataFrame:
-        return frame.astype({c: "category" for c in ("service", "endpoint", "consumer", "metric")})
+        return frame.astype(dict.fromkeys(("service", "endpoint", "consumer", "metric"), "category"))
 
     expected = _records(area.run(_plain(_context(store))))
     assert _records(area.run(_plain(_context(store), categorical))) == expected

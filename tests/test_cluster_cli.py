@@ -34,7 +34,7 @@ def _stop(proc: subprocess.Popen) -> None:
 
 
 @pytest.fixture
-def scheduler(tmp_path: Path):  # noqa: ANN201
+def scheduler(tmp_path: Path):
     """The address of a `dask scheduler` with one `dask worker` (two processes of their own,
     each in its own process group, killed in teardown whatever happens)."""
     if not DASK.exists():
@@ -46,7 +46,7 @@ def scheduler(tmp_path: Path):  # noqa: ANN201
     try:
         procs.append(subprocess.Popen(
             [str(DASK), "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
-             "--scheduler-file", str(info)], stdout=subprocess.DEVNULL, stderr=open(logs / "scheduler.log", "w"),  # noqa: SIM115
+             "--scheduler-file", str(info)], stdout=subprocess.DEVNULL, stderr=(logs / "scheduler.log").open("w"),
             start_new_session=True))
         deadline = time.monotonic() + START_WAIT
         while not info.exists() and time.monotonic() < deadline:
@@ -56,7 +56,7 @@ def scheduler(tmp_path: Path):  # noqa: ANN201
         procs.append(subprocess.Popen(
             [str(DASK), "worker", "--scheduler-file", str(info), "--nworkers", "1", "--nthreads", "2",
              "--no-dashboard", "--host", "127.0.0.1", "--local-directory", str(tmp_path / "worker")],
-            stdout=subprocess.DEVNULL, stderr=open(logs / "worker.log", "w"), start_new_session=True))  # noqa: SIM115
+            stdout=subprocess.DEVNULL, stderr=(logs / "worker.log").open("w"), start_new_session=True))
         _wait_for_worker(address)
         yield address
     finally:
@@ -71,7 +71,7 @@ def _wait_for_worker(address: str) -> None:
         client.wait_for_workers(1, timeout=START_WAIT)
 
 
-def _copy_without_findings(demo, root: Path) -> Path:  # noqa: ANN001
+def _copy_without_findings(demo, root: Path) -> Path:
     """The demo workspace's catalog and store, with the local run's findings taken out."""
     from perfops.store import open_store
 

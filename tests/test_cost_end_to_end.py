@@ -26,7 +26,7 @@ RULES = """cost:
 
 def _traffic(path: Path) -> None:
     rng = np.random.default_rng(3)
-    with open(path, "w", newline="") as f:
+    with path.open("w", newline="") as f:
         out = csv.writer(f)
         out.writerow(["timestamp", "service", "metric", "value"])
         t = AT - timedelta(days=DAYS)
@@ -43,7 +43,7 @@ def _focus(path: Path) -> None:
     header = ["BillingCurrency", "ChargeCategory", "ChargePeriodStart", "ChargePeriodEnd", "BilledCost",
               "EffectiveCost", "ServiceName", "ResourceId", "ResourceName", "Tags"]
     rng = np.random.default_rng(5)
-    with open(path, "w", newline="") as f:
+    with path.open("w", newline="") as f:
         out = csv.writer(f)
         out.writerow(header)
         for d in range(DAYS):
@@ -62,7 +62,7 @@ def _focus(path: Path) -> None:
 
 def _expected_week(path: Path) -> float:
     start = (AT - timedelta(days=7)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    with open(path, newline="") as f:
+    with path.open(newline="") as f:
         rows = list(csv.DictReader(f))
     taken = [r for r in rows if r["ChargeCategory"] in ("Usage", "Purchase") and r["ChargePeriodStart"] >= start
              and (r["Tags"] or r["ResourceName"].startswith("pay-"))]

@@ -64,7 +64,7 @@ def test_daily_spend_is_the_sum_of_the_rows_at_any_step():
 
 
 def test_unit_cost_rise_from_daily_billing_is_found():
-    ctx = _context([_cost_rows("billed", timedelta(days=1), 240.0, {d: 1.4 for d in range(1, 8)}),
+    ctx = _context([_cost_rows("billed", timedelta(days=1), 240.0, dict.fromkeys(range(1, 8), 1.4)),
                     _cost_rows("quiet", timedelta(days=1), 100.0, {})])
     (unit,) = [f for f in cost.run(ctx) if f.kind == "unit_cost_increase"]
     assert unit.service == "billed" and unit.evidence["change_pct"] == pytest.approx(40, abs=4)
@@ -77,7 +77,7 @@ def test_partly_covered_days_are_counted_but_not_judged_and_said():
     ctx = _context([hourly[~cut], _cost_rows("quiet", timedelta(hours=1), 100.0, {})])
     found = [f for f in cost.run(ctx) if f.kind == "cost_anomaly"]
     assert not found  # half a day of rows is not a drop in spend
-    (billed,) = [c for c in load_costs(ctx, load_chunk(ctx, ["billed"]))]
+    (billed,) = list(load_costs(ctx, load_chunk(ctx, ["billed"])))
     assert "1 day(s) of cost rows cover under 80%" in billed.notes[0]
     assert float(np.nansum(billed.daily_spend[-7:])) == pytest.approx(hourly[~cut & (stamps >= NOW - timedelta(days=7))]
                                                                        ["value"].sum())

@@ -20,7 +20,7 @@ PERFOPS = [sys.executable, "-m", "perfops.cli"]
 
 
 def write_file(path: Path, day: int, rows: int) -> None:
-    with open(path, "w") as f:
+    with path.open("w") as f:
         f.write("timestamp,service,endpoint,metric,value\n")
         for i in range(rows):
             f.write(f"2026-01-{day:02d}T00:00:00Z,checkout-api,GET /item/{i},requests,{i % 97}\n")
@@ -29,7 +29,7 @@ def write_file(path: Path, day: int, rows: int) -> None:
 def stored_counts(ws: Workspace) -> tuple[int, dict[str, int]]:
     with open_store(ws.store_path) as store:
         total = store.telemetry.count()
-        per_file = {Path(f["path"]).name: int(f["rows"]) for f in store.ledger.files()}
+        per_file = {Path(f.path).name: f.rows for f in store.ledger.files()}
     return total, per_file
 
 

@@ -138,7 +138,7 @@ def test_a_second_cycle_exits_75_while_one_holds_the_lock(tmp_path: Path, small_
     assert done.returncode == 75, done.stderr
     assert "another perfops cycle is running" in done.stderr and f"pid {os.getpid()}" in done.stderr
     # released: the lock file stays, the lock does not
-    with open(ws.store_path.parent / LOCK_FILE) as handle:
+    with (ws.store_path.parent / LOCK_FILE).open() as handle:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
 
 

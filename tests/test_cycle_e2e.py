@@ -127,7 +127,7 @@ def receiver() -> Iterator[tuple[str, Receiver]]:
     record = Receiver()
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             record.received.append((self.path, body))
             self.send_response(200)

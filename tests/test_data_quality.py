@@ -46,7 +46,7 @@ def context(*frames: pd.DataFrame, history: pd.DataFrame | None = None) -> Analy
     if history is not None:
         data = pd.concat([history, data], ignore_index=True)
 
-    def load(services, metrics, lo, hi):  # noqa: ANN001, ANN202
+    def load(services, metrics, lo, hi):
         rows = data[(data["timestamp"] >= lo) & (data["timestamp"] < hi)]
         return rows[rows["service"].isin(services)] if services is not None else rows
 
@@ -54,7 +54,7 @@ def context(*frames: pd.DataFrame, history: pd.DataFrame | None = None) -> Analy
                            history=timedelta(days=28), load_telemetry=load)
 
 
-def week(service: str, **kwargs) -> pd.DataFrame:  # noqa: ANN003
+def week(service: str, **kwargs) -> pd.DataFrame:
     return series(service, NOW - timedelta(days=8), NOW, **kwargs)
 
 

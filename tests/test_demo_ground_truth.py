@@ -16,9 +16,7 @@ pytestmark = pytest.mark.slow
 def _matches(finding, incident) -> bool:
     if finding.kind != incident.kind or finding.service != incident.service:
         return False
-    if incident.consumer and finding.consumer != incident.consumer:
-        return False
-    return True
+    return not (incident.consumer and finding.consumer != incident.consumer)
 
 
 def test_every_seeded_incident_is_found_with_its_kind_and_severity(demo_run):

@@ -85,7 +85,7 @@ def test_record_ratio_is_zero_in_burn_in_and_one_feature_per_level():
 
 
 def write(path: Path, values) -> Path:
-    with open(path, "w", newline="") as f:
+    with path.open("w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["timestamp", "value"])
         w.writerows((f"2026-01-01T00:{i // 60 % 60:02d}:{i % 60:02d}Z", v) for i, v in enumerate(values))

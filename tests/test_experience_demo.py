@@ -30,7 +30,7 @@ def _context(root, telemetry: pd.DataFrame, now: datetime, period: timedelta) ->
     for column in ("service", "endpoint", "consumer", "metric"):
         telemetry[column] = telemetry[column].astype(str)
     telemetry["timestamp"] = pd.to_datetime(telemetry["timestamp"])
-    by_service = {name: rows for name, rows in telemetry.groupby("service")}
+    by_service = dict(iter(telemetry.groupby("service")))
 
     def load(services, metrics, start, end):
         parts = [by_service[s] for s in (services or by_service) if s in by_service]

@@ -271,9 +271,11 @@ def test_the_dashboard_shows_the_stored_test_against_production(seeded):
     from perfops.web.app import create_app
 
     analyze(seeded, period="7d", at="2026-11-20T00:00:00Z")
+    # before the app: its chart warm-up holds a read-only connection in this process, and DuckDB
+    # refuses a writable one to the same file beside it
+    expected = compare_test(seeded, LATEST)
     client = TestClient(create_app(seeded.root, token="t"))
     stored = client.get("/api/figures/tests").json()["services"]
-    expected = compare_test(seeded, LATEST)
     assert [t["run_id"] for t in stored] == [LATEST] and stored[0]["verdict"] == expected.verdict == "fail"
     assert {c["name"]: c["verdict"] for c in stored[0]["checks"]} == {c.name: c.verdict for c in expected.checks}
     page = client.get("/tests").text

@@ -11,7 +11,7 @@ NOW_EPOCH = 1795392000.0  # 2026-11-23 00:00 UTC, the fixture's NOW
 
 
 @pytest.fixture
-def client(tmp_path):  # noqa: ANN001, ANN201
+def client(tmp_path):
     from fastapi.testclient import TestClient
 
     from perfops.web.app import create_app
@@ -19,7 +19,7 @@ def client(tmp_path):  # noqa: ANN001, ANN201
     return TestClient(create_app(build_workspace(tmp_path / "ws"), token="t"))
 
 
-def test_a_trends_finding_gets_its_norm_band_and_the_deploy_that_caused_it(client) -> None:  # noqa: ANN001
+def test_a_trends_finding_gets_its_norm_band_and_the_deploy_that_caused_it(client) -> None:
     regression = findings()[1]  # checkout-api POST /checkout latency, after deploy 2.3.1
     page = client.get(f"/findings/{regression.id}").text
     assert f'data-band="/api/findings/{regression.id}/series"' in page and 'data-tz="Australia/Sydney"' in page
@@ -33,7 +33,7 @@ def test_a_trends_finding_gets_its_norm_band_and_the_deploy_that_caused_it(clien
     assert all("_" not in label for label in labels)
 
 
-def test_an_upstream_cause_is_marked_on_the_callers_chart(client, tmp_path) -> None:  # noqa: ANN001
+def test_an_upstream_cause_is_marked_on_the_callers_chart(client, tmp_path) -> None:
     import pandas as pd
 
     from perfops.store import open_store
@@ -53,7 +53,7 @@ def test_an_upstream_cause_is_marked_on_the_callers_chart(client, tmp_path) -> N
     assert "deploy payments-api 4.2.0" in [m["label"] for m in series["markers"]]
 
 
-def test_a_finding_without_a_band_still_gets_its_services_chart(client) -> None:  # noqa: ANN001
+def test_a_finding_without_a_band_still_gets_its_services_chart(client) -> None:
     saving = findings()[3]  # ledger cost: no trends band
     page = client.get(f"/findings/{saving.id}").text
     assert 'data-series="/api/services/ledger/series"' in page

@@ -14,12 +14,12 @@ from perfops.workspace import Workspace
 
 
 def regression(start: datetime, **changes) -> Finding:
-    base = dict(
-        kind="regression", severity="high", service="checkout-api", squad="checkout", metric="latency",
-        endpoint="POST /checkout", title="POST /checkout got 60% slower after 2.3.1",
-        detail="p95 rose from 200 ms to 320 ms", start=start, key="2026-01-05",
-        evidence={"before": 200, "after": 320}, impact={"requests_affected": 12000},
-    )
+    base = {
+        "kind": "regression", "severity": "high", "service": "checkout-api", "squad": "checkout", "metric": "latency",
+        "endpoint": "POST /checkout", "title": "POST /checkout got 60% slower after 2.3.1",
+        "detail": "p95 rose from 200 ms to 320 ms", "start": start, "key": "2026-01-05",
+        "evidence": {"before": 200, "after": 320}, "impact": {"requests_affected": 12000},
+    }
     base.update(changes)
     return Finding(**base)
 

@@ -43,7 +43,7 @@ def _catalog(extra: str = ALL_TO_PAYMENTS):
 
 
 def _csv_rows(path: Path) -> list[dict[str, str]]:
-    with open(path, encoding="utf-8-sig", newline="") as f:
+    with path.open(encoding="utf-8-sig", newline="") as f:
         return [row for row in csv.DictReader(f) if any((v or "").strip() for v in row.values())]
 
 
@@ -112,7 +112,7 @@ HEADER = ["BillingCurrency", "ChargeCategory", "ChargePeriodStart", "ChargePerio
 
 def _write(tmp_path: Path, rows: list[list[object]], name="focus.csv") -> Path:
     path = tmp_path / name
-    with open(path, "w", newline="") as f:
+    with path.open("w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(HEADER)
         writer.writerows(rows)

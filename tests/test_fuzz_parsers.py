@@ -91,7 +91,7 @@ def signature(reader: str, exc: BaseException) -> tuple[str, str, str]:
     return reader, type(cause).__name__, where
 
 
-def check(reader_name: str, path: Path, options: IngestOptions, store) -> P.Outcome | None:  # noqa: ANN001
+def check(reader_name: str, path: Path, options: IngestOptions, store) -> P.Outcome | None:
     """The property, tolerating only the KNOWN bugs of this reader."""
     try:
         return P.read_checked(readers()[reader_name], path, options, store)
@@ -167,7 +167,7 @@ def test_known_bug_still_reproduces(key, catalog, scratch):
 
 
 # ---- through the use case: a refused file changes nothing ------------------------------------
-def store_state(workspace) -> tuple:  # noqa: ANN001
+def store_state(workspace) -> tuple:
     with open_store(workspace.store_path) as store:
         tables = tuple(store.con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
                        for t in ("test_runs", "test_endpoints", "test_series", "ingested_files"))
@@ -209,7 +209,7 @@ def test_ingest_of_hostile_input_is_all_or_nothing(case, reader_index, tmp_path_
 
 
 # ---- the checker itself catches what it should ------------------------------------------------
-def _telemetry(**changes) -> IngestBatch:  # noqa: ANN003
+def _telemetry(**changes) -> IngestBatch:
     row = {"timestamp": pd.Timestamp("2026-01-05 10:00"), "service": "payments", "endpoint": "", "consumer": "",
            "metric": "requests", "value": 1.0, **changes}
     frame = pd.DataFrame([row])
@@ -232,7 +232,7 @@ def test_the_schema_check_accepts_a_good_batch_and_refuses_an_error_without_the_
     path = scratch / "named.csv"
     path.write_bytes(b"x")
 
-    def refuse(p, options):  # noqa: ANN001, ANN202
+    def refuse(p, options):
         raise PerfopsError("something is wrong")
 
     unnamed = readers()["events"].__class__(name="stub", description="", sniff=lambda p, h: False, read=refuse)

@@ -20,13 +20,13 @@ from perfops.workspace import Workspace
 NOW = datetime(2026, 1, 6)
 
 
-def _ingest(workspace: Path, name: str, data: bytes | str, now: datetime = NOW):  # noqa: ANN202
+def _ingest(workspace: Path, name: str, data: bytes | str, now: datetime = NOW):
     path = workspace / name
     path.write_bytes(data.encode() if isinstance(data, str) else data)
     return ingest_paths(Workspace(workspace), [path], now=now, format_name="telemetry")
 
 
-def _stored(workspace: Path):  # noqa: ANN202
+def _stored(workspace: Path):
     from perfops.store import open_store
 
     with open_store(Workspace(workspace).store_path) as store:

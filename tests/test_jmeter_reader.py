@@ -77,7 +77,7 @@ def test_xml_samples_count_top_level_only(shared_dir, small_catalog):
 
 
 def _write(path: Path, rows: list[list[object]], header: list[str] | None, delimiter: str = ",") -> Path:
-    with open(path, "w", newline="", encoding="utf-8") as out:
+    with path.open("w", newline="", encoding="utf-8") as out:
         writer = csv.writer(out, delimiter=delimiter)
         if header:
             writer.writerow(header)

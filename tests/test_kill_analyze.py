@@ -50,7 +50,7 @@ def write_telemetry(path: Path, start: str, days: int, *, slow_from: str | None 
     pd.concat(frames).to_csv(path, index=False)
 
 
-def run_analyze(root: Path, **kwargs) -> subprocess.Popen:  # noqa: ANN003
+def run_analyze(root: Path, **kwargs) -> subprocess.Popen:
     return subprocess.Popen([*PERFOPS, "analyze", "--at", AT, "--workspace", str(root), "--quiet"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **kwargs)
 

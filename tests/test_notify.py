@@ -17,7 +17,7 @@ from reports_fixture import NOW, XSS, build_workspace
 
 
 @pytest.fixture
-def ws(tmp_path) -> Workspace:  # noqa: ANN001
+def ws(tmp_path) -> Workspace:
     return Workspace(build_workspace(tmp_path / "ws", hostile=True))
 
 
@@ -88,7 +88,7 @@ def test_send_to_a_real_local_receiver(ws: Workspace) -> None:
     received: list[dict] = []
 
     class Receiver(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
             self.send_response(200)
             self.end_headers()

@@ -31,12 +31,12 @@ def _path(tmp_path: Path, reader: str, data: bytes) -> Path:
     return path
 
 
-def read(tmp_path: Path, catalog, reader: str, data: bytes, **options) -> IngestBatch:  # noqa: ANN001, ANN003
+def read(tmp_path: Path, catalog, reader: str, data: bytes, **options) -> IngestBatch:
     path = _path(tmp_path, reader, data)
     return readers()[reader].read(path, IngestOptions(catalog=catalog, service="checkout-api", **options))
 
 
-def refusal(tmp_path: Path, catalog, reader: str, data: bytes, **options) -> InputError:  # noqa: ANN001, ANN003
+def refusal(tmp_path: Path, catalog, reader: str, data: bytes, **options) -> InputError:
     """The InputError the reader raises; it always names the file."""
     path = _path(tmp_path, reader, data)
     with pytest.raises(InputError) as caught:

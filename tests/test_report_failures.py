@@ -8,7 +8,7 @@ import pytest
 
 
 @pytest.fixture
-def analysed(workspace, cli):  # noqa: ANN001, ANN201 - a report shows a stored analysis run
+def analysed(workspace, cli):
     from conftest import analysed_workspace
 
     analysed_workspace(workspace, ["checkout-api", "payments"], cli)
@@ -21,8 +21,8 @@ def broken_section(monkeypatch):
 
     real = compose_module.section_builders
 
-    def builders():  # noqa: ANN202
-        def load_tests(view):  # noqa: ANN001, ANN202
+    def builders():
+        def load_tests(view):
             raise TypeError("cannot convert the series to <class 'float'>")
 
         return {**real(), "feedback": load_tests}

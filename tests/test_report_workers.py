@@ -39,7 +39,7 @@ def marked(token: str) -> list[int]:
     return found
 
 
-def copy_workspace(demo, root: Path) -> Path:  # noqa: ANN001
+def copy_workspace(demo, root: Path) -> Path:
     import shutil
 
     for path in (demo.catalog_path, demo.store_path):
@@ -49,7 +49,7 @@ def copy_workspace(demo, root: Path) -> Path:  # noqa: ANN001
     return root
 
 
-def wait_for(condition, seconds: float) -> bool:  # noqa: ANN001
+def wait_for(condition, seconds: float) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if condition():

@@ -121,7 +121,7 @@ def test_failing_section_stops_the_report(hostile_ws: Workspace) -> None:
     from perfops.store import open_store
     from perfops.usecases.reports import load_domain, make_view, select_run
 
-    def broken(view):  # noqa: ANN001, ANN202
+    def broken(view):
         raise RuntimeError("boom <b>\nsecond line")
 
     builders = {**section_builders(), "zz_broken": broken}
@@ -185,7 +185,7 @@ def test_formats_for_people() -> None:
     assert fmt.number(float("nan")) == "–"
 
 
-def test_ranking_prefers_severity_then_tier_then_money(small_catalog) -> None:  # noqa: ANN001
+def test_ranking_prefers_severity_then_tier_then_money(small_catalog) -> None:
     from perfops.model import health
 
     fs = findings()

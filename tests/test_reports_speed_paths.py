@@ -117,9 +117,9 @@ def test_jobs_are_dealt_with_a_squads_reports_together_and_each_once():
     dealt = [job for chunk in chunks for job in chunk]
     assert sorted(map(str, dealt)) == sorted(map(str, jobs))
     for chunk in chunks:
-        for (_audience, squad, service), _, _ in chunk:
-            owner = squad or (cat.squad_of(service) if service else None)
+        for job in chunk:
+            owner = job.scope.squad or (cat.squad_of(job.scope.service) if job.scope.service else None)
             if owner:
                 others = [c for c in chunks if c is not chunk]
-                assert not any((s or (cat.squad_of(v) if v else None)) == owner
-                               for o in others for (a, s, v), _, _ in o if a != "executive")
+                assert not any((s.squad or (cat.squad_of(s.service) if s.service else None)) == owner
+                               for o in others for s in (j.scope for j in o) if s.audience != "executive")

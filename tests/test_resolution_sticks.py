@@ -25,7 +25,7 @@ STEP = timedelta(minutes=5)
 def write_telemetry(path: Path, first: int, last: int, slow_from: int) -> Path:
     """5-minute rows for intervals first..last-1; latency doubles from interval `slow_from` on."""
     rng = np.random.default_rng(first)
-    with open(path, "w", newline="") as fh:
+    with path.open("w", newline="") as fh:
         out = csv.writer(fh)
         out.writerow(["timestamp", "service", "endpoint", "requests", "errors", "latency_p95_ms"])
         for i in range(first, last):

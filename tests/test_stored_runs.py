@@ -19,7 +19,7 @@ def ws(tmp_path_factory) -> Path:
     return build_workspace(tmp_path_factory.mktemp("stored") / "ws")
 
 
-def _json_report(cli, root: Path, *args: str):  # noqa: ANN202
+def _json_report(cli, root: Path, *args: str):
     result = cli("report", "--audience", "executive", "--format", "json", "--output", "-", *args, workspace=root)
     return result, (json.loads(result.out) if result.code == 0 else None)
 

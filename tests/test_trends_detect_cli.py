@@ -14,7 +14,7 @@ from perfops.usecases.detect import detect_file, read_series
 
 def write_series(path: Path, values, stamps=None) -> Path:
     stamps = stamps or [f"2026-01-01T{(i // 60) % 24:02d}:{i % 60:02d}:00Z" for i in range(len(values))]
-    with open(path, "w", newline="") as f:
+    with path.open("w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["timestamp", "value"])
         w.writerows(zip(stamps, values, strict=True))
@@ -27,8 +27,8 @@ def test_output_has_one_row_per_input_row_in_order(tmp_path):
     src = write_series(tmp_path / "s.csv", values)
     out = tmp_path / "out" / "scores.csv"
     assert detect_file(src, out) == 500
-    rows = list(csv.DictReader(open(out)))
-    assert [r["timestamp"] for r in rows] == [r["timestamp"] for r in csv.DictReader(open(src))]
+    rows = list(csv.DictReader(out.read_text().splitlines()))
+    assert [r["timestamp"] for r in rows] == [r["timestamp"] for r in csv.DictReader(src.read_text().splitlines())]
     scores = np.array([float(r["anomaly_score"]) for r in rows])
     assert np.all((scores >= 0) & (scores <= 1)) and int(np.argmax(scores)) == 400
 

@@ -194,7 +194,7 @@ def test_holidays_are_separate_findings_whose_numbers_agree(nab):
     christmas = [f for f in found if f.start and datetime(2014, 12, 23) <= f.start < datetime(2014, 12, 28)]
     new_year = [f for f in found if f.start and datetime(2014, 12, 29) <= f.start < datetime(2015, 1, 3)]
     assert christmas and new_year, [(f.start, f.end, f.title) for f in found]
-    assert not set(f.id for f in christmas) & set(f.id for f in new_year)
+    assert not {f.id for f in christmas} & {f.id for f in new_year}
     for f in found:
         change = f.evidence["change_pct"]
         if change is not None and abs(change) < 100:

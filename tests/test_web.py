@@ -11,7 +11,7 @@ TOKEN = "t0ken-for-tests"
 
 
 @pytest.fixture
-def client(tmp_path):  # noqa: ANN001, ANN201
+def client(tmp_path):
     from fastapi.testclient import TestClient
 
     from perfops.web.app import create_app
@@ -20,19 +20,19 @@ def client(tmp_path):  # noqa: ANN001, ANN201
     return TestClient(create_app(root, token=TOKEN))
 
 
-def _first_open(client) -> str:  # noqa: ANN001
+def _first_open(client) -> str:
     return client.get("/api/findings", params={"status": "open"}).json()[0]["id"]
 
 
 @pytest.mark.parametrize("path", ["/", "/services", "/squads/checkout", "/services/cart", "/services/checkout-api",
                                   "/services/cart/endpoint?name=GET%20/cart", "/findings?status=all"])
-def test_pages_render_and_escape(client, path: str) -> None:  # noqa: ANN001
+def test_pages_render_and_escape(client, path: str) -> None:
     response = client.get(path)
     assert response.status_code == 200
     assert XSS not in response.text and XSS_CONSUMER not in response.text
 
 
-def test_hostile_endpoint_page_and_finding_page_escape(client) -> None:  # noqa: ANN001
+def test_hostile_endpoint_page_and_finding_page_escape(client) -> None:
     page = client.get("/services/cart/endpoint", params={"name": XSS})
     assert page.status_code == 200 and XSS not in page.text and "&lt;script&gt;" in page.text
     hostile = next(f for f in client.get("/api/findings").json() if f["endpoint"] == XSS)
@@ -40,13 +40,13 @@ def test_hostile_endpoint_page_and_finding_page_escape(client) -> None:  # noqa:
     assert XSS not in detail and XSS_CONSUMER not in detail
 
 
-def test_api_keeps_hostile_names_as_json_data(client) -> None:  # noqa: ANN001
+def test_api_keeps_hostile_names_as_json_data(client) -> None:
     response = client.get("/api/findings")
     assert response.headers["content-type"].startswith("application/json")
     assert any(f["consumer"] == XSS_CONSUMER for f in response.json())
 
 
-def test_domain_api_matches_the_page(client) -> None:  # noqa: ANN001
+def test_domain_api_matches_the_page(client) -> None:
     d = client.get("/api/domain").json()
     assert d["out_of_ordinary"][0]["severity"] == "critical"
     assert {s["name"] for s in d["services"]} == {"checkout-api", "cart", "payments-api", "ledger", "auth", "reporting"}
@@ -54,7 +54,7 @@ def test_domain_api_matches_the_page(client) -> None:  # noqa: ANN001
     assert d["headline"] in page
 
 
-def test_filters(client) -> None:  # noqa: ANN001
+def test_filters(client) -> None:
     only = client.get("/api/findings", params={"squad": "payments", "status": "all"}).json()
     assert only and {f["squad"] for f in only} == {"payments"}
     severe = client.get("/api/findings", params={"min_severity": "high"}).json()
@@ -65,7 +65,7 @@ def test_filters(client) -> None:  # noqa: ANN001
     assert unknown.status_code == 400 and "squad 'nosuch' is unknown" in unknown.json()["error"]["message"]
 
 
-def test_writes_need_the_token(client) -> None:  # noqa: ANN001
+def test_writes_need_the_token(client) -> None:
     fid = _first_open(client)
     assert client.post(f"/api/findings/{fid}/acknowledge", json={}).status_code == 401
     wrong = client.post(f"/api/findings/{fid}/acknowledge", json={}, headers={"Authorization": "Bearer nope"})
@@ -74,7 +74,7 @@ def test_writes_need_the_token(client) -> None:  # noqa: ANN001
     assert client.get(f"/api/findings/{fid}").json()["status"] == "open"
 
 
-def test_no_token_configured_means_read_only(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+def test_no_token_configured_means_read_only(tmp_path, monkeypatch) -> None:
     from fastapi.testclient import TestClient
 
     from perfops.web.app import create_app
@@ -87,7 +87,7 @@ def test_no_token_configured_means_read_only(tmp_path, monkeypatch) -> None:  # 
     assert "Read-only" in client.get(f"/findings/{fid}").text
 
 
-def test_token_file_in_the_workspace(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+def test_token_file_in_the_workspace(tmp_path, monkeypatch) -> None:
     from perfops.web.app import configured_token
 
     monkeypatch.delenv("PERFOPS_TOKEN", raising=False)
@@ -98,7 +98,7 @@ def test_token_file_in_the_workspace(tmp_path, monkeypatch) -> None:  # noqa: AN
     assert configured_token(tmp_path) == "env-wins"
 
 
-def test_workflow_keeps_history_and_updates_pages(client) -> None:  # noqa: ANN001
+def test_workflow_keeps_history_and_updates_pages(client) -> None:
     fid = _first_open(client)
     auth = {"Authorization": f"Bearer {TOKEN}"}
     assert client.post(f"/api/findings/{fid}/acknowledge", json={"by": "Priya", "note": "on it"}, headers=auth).json()["status"] == "acknowledged"
@@ -114,21 +114,21 @@ def test_workflow_keeps_history_and_updates_pages(client) -> None:  # noqa: ANN0
     assert again.status_code == 400 and "already open" in again.json()["error"]["message"]
 
 
-def test_form_workflow_redirects_back_with_history(client) -> None:  # noqa: ANN001
+def test_form_workflow_redirects_back_with_history(client) -> None:
     fid = _first_open(client)
     response = client.post(f"/findings/{fid}/acknowledge", data={"token": TOKEN, "by": "Ana", "note": "seen"})
     assert response.status_code == 200 and "Acknowledged." in response.text
     assert "Ana" in response.text and ">acknowledged<" in response.text
 
 
-def test_unknown_things_are_404_in_one_shape(client) -> None:  # noqa: ANN001
+def test_unknown_things_are_404_in_one_shape(client) -> None:
     for path in ("/api/services/nope", "/api/squads/nope", "/api/findings/F-nope"):
         body = client.get(path).json()
         assert set(body) == {"error"} and body["error"]["status"] == 404
     assert client.get("/services/nope").status_code == 404
 
 
-def test_series_for_charts_and_openapi(client) -> None:  # noqa: ANN001
+def test_series_for_charts_and_openapi(client) -> None:
     series = client.get("/api/services/cart/series").json()
     assert len(series["t"]) == 14 * 24 and len(series["requests"]) == len(series["t"])
     assert any(v for v in series["requests"])

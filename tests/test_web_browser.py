@@ -7,9 +7,9 @@ Skips with the reason when either is missing.
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,7 +26,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 def browser() -> Iterator[Any]:
     sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
-    if not shutil.which("chromium") and not os.path.exists(CHROMIUM):
+    if not shutil.which("chromium") and not Path(CHROMIUM).exists():
         pytest.skip("chromium is not installed (apt-get install chromium)")
     with sync_api.sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
@@ -35,7 +35,7 @@ def browser() -> Iterator[Any]:
 
 
 @pytest.fixture
-def server(tmp_path):  # noqa: ANN001, ANN201
+def server(tmp_path):
     pytest.importorskip("uvicorn")
     from perfops.web.app import create_app
 

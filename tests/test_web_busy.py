@@ -126,7 +126,7 @@ def _until_fresh(client: httpx.Client, path: str) -> httpx.Response:
 
 
 @pytest.mark.slow  # a second process and a real server
-def test_pages_and_api_answer_from_the_last_read_while_the_store_is_held(served) -> None:  # noqa: ANN001
+def test_pages_and_api_answer_from_the_last_read_while_the_store_is_held(served) -> None:
     client, root, holders = served
     fid = _first_open(client)
     unread = next(f["id"] for f in client.get("/api/findings", params={"status": "all"}).json() if f["id"] != fid)
@@ -164,7 +164,7 @@ def test_pages_and_api_answer_from_the_last_read_while_the_store_is_held(served)
 
 
 @pytest.mark.slow  # a second process and a real server
-def test_a_write_while_the_store_is_held_is_refused_with_503_and_not_saved(served) -> None:  # noqa: ANN001
+def test_a_write_while_the_store_is_held_is_refused_with_503_and_not_saved(served) -> None:
     client, root, holders = served
     fid = _first_open(client)
     _notes(client, fid)
@@ -185,7 +185,7 @@ def test_a_write_while_the_store_is_held_is_refused_with_503_and_not_saved(serve
 
 
 @pytest.mark.slow  # a second process and a real server
-def test_a_write_sent_while_the_lock_is_about_to_free_is_saved_or_refused_never_lost(served) -> None:  # noqa: ANN001
+def test_a_write_sent_while_the_lock_is_about_to_free_is_saved_or_refused_never_lost(served) -> None:
     client, root, holders = served
     fid = _first_open(client)
     holder = _hold(root, holders)
@@ -265,7 +265,7 @@ def _fake_data(tmp_path: Path) -> tuple:  # (DashboardData with a fake clock, th
     return DashboardData(Workspace(tmp_path), clock=lambda: clock[0], sleep=sleep), clock
 
 
-def _snap():  # noqa: ANN202
+def _snap():
     from perfops.web.data import Snapshot
 
     return Snapshot(version=(0.0,), catalog=None, view=None, picture=None, findings=[])

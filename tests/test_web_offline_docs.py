@@ -12,7 +12,7 @@ from reports_fixture import build_workspace
 
 
 @pytest.fixture
-def client(tmp_path):  # noqa: ANN001, ANN201
+def client(tmp_path):
     from fastapi.testclient import TestClient
 
     from perfops.web.app import create_app
@@ -21,7 +21,7 @@ def client(tmp_path):  # noqa: ANN001, ANN201
 
 
 @pytest.mark.parametrize("path", ["/docs", "/redoc"])
-def test_api_docs_load_only_the_dashboards_own_assets(client, path: str) -> None:  # noqa: ANN001
+def test_api_docs_load_only_the_dashboards_own_assets(client, path: str) -> None:
     page = client.get(path)
     assert page.status_code == 200
     assets = re.findall(r'(?:src|href)="([^"]+)"', page.text)
@@ -34,7 +34,7 @@ def test_api_docs_load_only_the_dashboards_own_assets(client, path: str) -> None
     assert re.search(r"<script>[^<]", page.text) is None
 
 
-def test_swagger_is_started_from_a_file_that_names_the_openapi_document(client) -> None:  # noqa: ANN001
+def test_swagger_is_started_from_a_file_that_names_the_openapi_document(client) -> None:
     init = client.get("/static/swagger-init.js")
     assert init.status_code == 200 and "SwaggerUIBundle(" in init.text and '"/openapi.json"' in init.text
     bundle = client.get("/static-offline-docs/swagger-ui-bundle.js")
@@ -42,7 +42,7 @@ def test_swagger_is_started_from_a_file_that_names_the_openapi_document(client) 
     assert client.get("/openapi.json").json()["info"]["title"] == "perfops dashboard"
 
 
-def test_favicon_answers_and_every_page_names_it(client) -> None:  # noqa: ANN001
+def test_favicon_answers_and_every_page_names_it(client) -> None:
     icon = client.get("/favicon.ico")
     assert icon.status_code == 200 and icon.headers["content-type"].startswith("image/svg+xml")
     assert icon.text.startswith("<svg")

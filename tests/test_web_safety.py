@@ -81,7 +81,7 @@ def client(hostile_root):
     return TestClient(create_app(hostile_root))  # the token comes from PERFOPS_TOKEN
 
 
-def finding_ids(client) -> list[str]:  # noqa: ANN001
+def finding_ids(client) -> list[str]:
     return [f["id"] for f in client.get("/api/findings", params={"status": "all"}).json()]
 
 
@@ -294,17 +294,17 @@ def test_token_guessing_is_rate_limited(client):
 
 
 # ---- the limits middleware itself (perfops.web.limits), on a minimal app -----------------------
-def limited_app(clock=None):  # noqa: ANN001, ANN201
+def limited_app(clock=None):
     from starlette.applications import Starlette
     from starlette.responses import JSONResponse
     from starlette.routing import Route
 
     from perfops.web.limits import BodySizeLimit, WriteRateLimit
 
-    async def echo(request):  # noqa: ANN001, ANN202
+    async def echo(request):
         return JSONResponse({"size": len(await request.body())})
 
-    async def read(request):  # noqa: ANN001, ANN202
+    async def read(request):
         return JSONResponse({"ok": True})
 
     app = Starlette(routes=[Route("/echo", echo, methods=["POST"]), Route("/read", read)])
@@ -321,7 +321,7 @@ def test_body_size_limit_refuses_declared_and_streamed_oversized_bodies():
     big = client.post("/echo", content=b"x" * 1025)
     assert big.status_code == 413 and big.json()["error"]["status"] == 413
 
-    def chunks():  # noqa: ANN202 - no Content-Length: a streamed body
+    def chunks():
         for _ in range(8):
             yield b"y" * 200
 

@@ -29,7 +29,7 @@ def root(tmp_path: Path) -> Path:
     return build_workspace(tmp_path / "ws")
 
 
-def client_for(root: Path, **kwargs):  # noqa: ANN003, ANN201
+def client_for(root: Path, **kwargs):
     from fastapi.testclient import TestClient
 
     from perfops.web.app import create_app
@@ -37,11 +37,11 @@ def client_for(root: Path, **kwargs):  # noqa: ANN003, ANN201
     return TestClient(create_app(root, token=TOKEN, **kwargs), base_url="http://127.0.0.1")
 
 
-def first_open(client) -> str:  # noqa: ANN001
+def first_open(client) -> str:
     return client.get("/api/findings", params={"status": "open"}).json()[0]["id"]
 
 
-def notes(client, fid: str) -> list[str]:  # noqa: ANN001
+def notes(client, fid: str) -> list[str]:
     return [h.get("note") for h in client.get(f"/api/findings/{fid}").json()["history"]]
 
 
@@ -201,7 +201,7 @@ def test_a_saved_write_is_not_answered_503_and_its_retry_is_not_applied_twice(ro
     holders: list[Holder] = []
     write = data.write
 
-    def write_then_held(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+    def write_then_held(*args, **kwargs):
         result = write(*args, **kwargs)
         if not holders:  # an ingest takes the store right after the write was saved
             holders.append(Holder(root))

@@ -14,7 +14,7 @@ TOKEN = "s3ssion-token"
 
 
 @pytest.fixture
-def client(tmp_path):  # noqa: ANN001, ANN201
+def client(tmp_path):
     from fastapi.testclient import TestClient
 
     from perfops.web.app import create_app
@@ -26,7 +26,7 @@ def _fid() -> str:
     return findings()[1].id  # open, never acknowledged in the fixture
 
 
-def _history(client, fid: str) -> list[dict]:  # noqa: ANN001
+def _history(client, fid: str) -> list[dict]:
     return client.get(f"/api/findings/{fid}").json()["history"]
 
 
@@ -35,7 +35,7 @@ def _csrf(page: str) -> str | None:
     return m.group(1) if m else None
 
 
-def test_wrong_token_answers_on_the_same_page_and_keeps_the_note(client) -> None:  # noqa: ANN001
+def test_wrong_token_answers_on_the_same_page_and_keeps_the_note(client) -> None:
     fid = _fid()
     before = len(_history(client, fid))
     answer = client.post(f"/findings/{fid}/comment", data={"token": "not-it", "by": "Priya Shah",
@@ -50,7 +50,7 @@ def test_wrong_token_answers_on_the_same_page_and_keeps_the_note(client) -> None
     assert len(_history(client, fid)) == before
 
 
-def test_right_token_once_then_the_session_cookie_and_csrf_token(client) -> None:  # noqa: ANN001
+def test_right_token_once_then_the_session_cookie_and_csrf_token(client) -> None:
     fid = _fid()
     first = client.post(f"/findings/{fid}/comment", data={"token": TOKEN, "by": "Tom", "note": "one"},
                         follow_redirects=False)
@@ -68,7 +68,7 @@ def test_right_token_once_then_the_session_cookie_and_csrf_token(client) -> None
     assert [h["note"] for h in _history(client, fid)][-2:] == ["one", "two"]
 
 
-def test_the_cookie_alone_changes_nothing(client) -> None:  # noqa: ANN001
+def test_the_cookie_alone_changes_nothing(client) -> None:
     fid = _fid()
     client.post(f"/findings/{fid}/comment", data={"token": TOKEN, "note": "one"}, follow_redirects=False)
     before = len(_history(client, fid))
@@ -78,7 +78,7 @@ def test_the_cookie_alone_changes_nothing(client) -> None:  # noqa: ANN001
     assert len(_history(client, fid)) == before
 
 
-def test_a_session_of_another_token_is_no_session(tmp_path) -> None:  # noqa: ANN001
+def test_a_session_of_another_token_is_no_session(tmp_path) -> None:
     from perfops.web import session
 
     cookie = session.new_session("old-token")
@@ -89,7 +89,7 @@ def test_a_session_of_another_token_is_no_session(tmp_path) -> None:  # noqa: AN
     assert not session.csrf_ok("new-token", nonce, session.csrf_token("old-token", nonce or ""))
 
 
-def test_dates_are_iso_in_the_domains_timezone(client) -> None:  # noqa: ANN001
+def test_dates_are_iso_in_the_domains_timezone(client) -> None:
     # the fixture's data ends 2026-11-23 00:00 UTC; the domain is in Australia/Sydney (UTC+11 then)
     assert "data up to 2026-11-23 11:00 AEDT" in client.get("/").text
     fid = _fid()

@@ -34,6 +34,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -130,7 +131,7 @@ def export_partitions(ctx: AnalysisContext, root: str, chunks: list[list[str]],
                     dtypes = {c: str(t) for c, t in frame.dtypes.items()}
                 writer.write(frame)
         if writer.rows:
-            files.update({s: name for s in services})
+            files.update(dict.fromkeys(services, name))
     if not dtypes:
         dtypes = {"timestamp": "datetime64[us]", "service": "object", "endpoint": "object",
                   "consumer": "object", "metric": "object", "value": "float64"}
@@ -173,7 +174,7 @@ def _open_for_writing(path: str) -> Any:
         import fsspec
 
         return fsspec.open(path, "wb").open()
-    return open(path, "wb")  # noqa: SIM115 - closed by _PartitionWriter.__exit__
+    return Path(path).open("wb")
 
 
 def _lookup(table: dict[str, pd.DataFrame], run_id: str) -> pd.DataFrame:

@@ -71,7 +71,7 @@ def consumer_table(data: pd.DataFrame, service: str, period_start: datetime, now
             "client_error_rate_pct": round(100 * part["client_errors"].sum() / requests, 3) if requests else None,
             "latency_p95_ms": None if p95 is None else round(p95, 1), "trend_pct": trend,
         })
-    return sorted(out, key=lambda r: -float(r["requests"]))  # type: ignore[arg-type]
+    return sorted(out, key=lambda r: -float(r["requests"]))
 
 
 def _span_days(rows: pd.DataFrame) -> float:

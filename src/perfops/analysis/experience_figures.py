@@ -77,7 +77,7 @@ def _figure(item: ServiceExperience) -> ExperienceFigure:
     return ExperienceFigure(
         service=item.service, squad=item.squad, tier=item.tier,
         slo=[SloWindowFigure(**{k: v for k, v in r.items() if k in SloWindowFigure.model_fields}) for r in item.slo],
-        monthly=[SloMonthFigure(**r) for r in item.monthly],  # type: ignore[arg-type]
+        monthly=[SloMonthFigure(**r) for r in item.monthly],
         apdex=[ApdexFigure(**r) for r in item.apdex],
         consumers=[ConsumerFigure(**{k: v for k, v in r.items() if k in ConsumerFigure.model_fields})
                    for r in item.consumers])

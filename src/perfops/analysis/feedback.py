@@ -69,8 +69,8 @@ def nfr_findings(catalog: Catalog, service: Service, profile: ProductionProfile)
     if nfr is None:
         return []
     squad = catalog.squad_of(service.name)
-    base: dict[str, Any] = dict(kind="nfr_mismatch", service=service.name, squad=squad, start=profile.start,
-                                end=profile.end)
+    base: dict[str, Any] = {"kind": "nfr_mismatch", "service": service.name, "squad": squad,
+                            "start": profile.start, "end": profile.end}
     out = []
     if nfr.peak_tps and profile.rps > nfr.peak_tps:
         ratio = profile.rps / nfr.peak_tps
@@ -178,8 +178,8 @@ def _check(comparison: Comparison, name: str):
 
 def comparison_findings(catalog: Catalog, service: Service, run: dict[str, Any], comparison: Comparison) -> list[Finding]:
     squad = catalog.squad_of(service.name)
-    base: dict[str, Any] = dict(service=service.name, squad=squad, start=_dt(run.get("start")),
-                                end=_dt(run.get("end")))
+    base: dict[str, Any] = {"service": service.name, "squad": squad, "start": _dt(run.get("start")),
+                            "end": _dt(run.get("end"))}
     out = []
     gaps = [c for c in comparison.checks if c.name in ("load_vs_production", "coverage", "mix_vs_production")
             and c.verdict in ("warn", "fail")]

@@ -12,10 +12,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    from _typeshed import ConvertibleToFloat
 
 Window = Literal["peak-hour", "peak-day"]
 WINDOW_SECONDS = {"peak-hour": 3600, "peak-day": 86400}
@@ -152,15 +155,17 @@ def comparable_hours(profile: ProductionProfile, rps: float, tolerance: float = 
     return out[["endpoint", "hours", "latency_p95_ms", "error_rate"]]
 
 
-def _num(value: object) -> float | None:
+def _num(value: ConvertibleToFloat | None) -> float | None:
+    if value is None:
+        return None
     try:
-        number = float(value)  # type: ignore[arg-type]
+        number = float(value)
     except (TypeError, ValueError):
         return None
     return None if np.isnan(number) else number
 
 
-def _rate(errors: object, requests: object) -> float | None:
+def _rate(errors: ConvertibleToFloat | None, requests: ConvertibleToFloat | None) -> float | None:
     e, r = _num(errors), _num(requests)
     if r is None or r <= 0 or e is None:
         return None

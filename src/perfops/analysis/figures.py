@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -40,6 +41,9 @@ from perfops.model.figures import (
 )
 from perfops.model.findings import Finding
 from perfops.model.health import RollupWindow
+
+if TYPE_CHECKING:
+    from _typeshed import ConvertibleToFloat
 
 TREND_KINDS = ("anomaly", "regression", "improvement", "resource_growth")
 
@@ -201,12 +205,12 @@ def inventory_figures(inventory: pd.DataFrame) -> dict[str, InventoryFigure]:
     return out
 
 
-def _num(value: object) -> float | None:
+def _num(value: ConvertibleToFloat | None) -> float | None:
     if value is None:
         return None
-    number = float(value)  # type: ignore[arg-type]
+    number = float(value)
     return number if math.isfinite(number) else None
 
 
-def _list(values: Iterable[object]) -> list[float | None]:
+def _list(values: Iterable[ConvertibleToFloat | None]) -> list[float | None]:
     return [_num(v) for v in values]

@@ -100,9 +100,9 @@ def _direct_cause(f: Finding, catalog: Catalog, by_service: dict[str, list[Findi
     best: tuple[int, str] | None = None
     for depth, dep in enumerate(catalog.dependencies_closure(f.service)):
         for g in by_service.get(dep, []):
-            if g.kind in CAUSE_KINDS and g.metric in PROPAGATING[f.metric] and _coincide(f, g, lead, lag):
-                if best is None or depth >= best[0]:
-                    best = (depth, g.id)
+            if (g.kind in CAUSE_KINDS and g.metric in PROPAGATING[f.metric] and _coincide(f, g, lead, lag)
+                    and (best is None or depth >= best[0])):
+                best = (depth, g.id)
     return best[1] if best else None
 
 

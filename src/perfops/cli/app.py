@@ -107,17 +107,17 @@ def main() -> None:
 def _usage_hint(exc: Exception) -> None:
     """`perfops findings F-1a2b3c` is a natural guess: point at `findings show`."""
     message = getattr(exc, "message", "") or str(exc)
-    if message.startswith("No such command 'F-") or message.startswith("No such command 'f-"):
+    if message.startswith(("No such command 'F-", "No such command 'f-")):
         finding_id = message.split("'")[1]
         console_err.print(f"hint: to see one finding: perfops findings show {finding_id}", highlight=False, markup=False)
 
 
-def _click_exceptions():  # noqa: ANN202
+def _click_exceptions():
     """Typer ships its own copy of click (typer._click) since 0.2x; older ones use click."""
     try:
         from typer._click import exceptions
     except ImportError:  # pragma: no cover - older typer
-        from click import exceptions  # type: ignore[no-redef]
+        from click import exceptions
     return exceptions
 
 

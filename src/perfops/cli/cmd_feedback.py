@@ -104,7 +104,7 @@ def workload_model(
 
     if format not in FORMATS:
         raise PerfopsError(f"--format: '{format}' is not one of {', '.join(FORMATS)}")
-    text = render(build(workspace_of(workspace), service, window), format)  # type: ignore[arg-type]
+    text = render(build(workspace_of(workspace), service, window), format)
     if output is None:
         typer.echo(text, nl=False)
     else:

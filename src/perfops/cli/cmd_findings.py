@@ -79,7 +79,7 @@ def show(finding_id: IdArg, workspace: WorkspaceOpt = None, quiet: QuietOpt = Fa
                       markup=False)
 
 
-def _status_command(action: str, help_text: str):  # noqa: ANN202 (typer command factory)
+def _status_command(action: str, help_text: str):
     def command(finding_id: IdArg, by: ByOpt = None, note: NoteOpt = None, workspace: WorkspaceOpt = None,
                 quiet: QuietOpt = False, verbose: VerboseOpt = False) -> None:
         from perfops.usecases.workflow import change_status

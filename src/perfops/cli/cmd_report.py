@@ -56,7 +56,7 @@ def report(
                                fmt=format_name, output=output, at=at, progress=progress)
     finally:
         if progress is not None:
-            progress.close()  # type: ignore[attr-defined]
+            progress.close()
     if quiet:
         return
     if verbose or len(paths) <= 6:
@@ -67,7 +67,7 @@ def report(
                       highlight=False, markup=False)
 
 
-def _report_to_stdout(ws, audience, squad, service, period, format_name, at) -> None:  # noqa: ANN001
+def _report_to_stdout(ws, audience, squad, service, period, format_name, at) -> None:
     """`--output -`: render the one report into a scratch file, then copy its bytes to stdout."""
     import shutil
     import sys
@@ -84,7 +84,7 @@ def _report_to_stdout(ws, audience, squad, service, period, format_name, at) -> 
         sys.stdout.flush()
 
 
-class _progress:  # noqa: N801 (callable used as a progress callback)
+class _progress:
     def __init__(self) -> None:
         from rich.progress import Progress
 
@@ -141,7 +141,7 @@ def serve(
             scheduler.stop()
 
 
-def _scheduler(ws, log_format: str):  # noqa: ANN001, ANN202 - Workspace -> Scheduler (lazy imports)
+def _scheduler(ws, log_format: str):
     from perfops.cli import logs
     from perfops.usecases.cycle import schedule_of
     from perfops.usecases.scheduler import Scheduler
@@ -152,7 +152,7 @@ def _scheduler(ws, log_format: str):  # noqa: ANN001, ANN202 - Workspace -> Sche
                      log=lambda message, fields: logs.log(logger, message, fields))
 
 
-def _stored_run_or_none(ws):  # noqa: ANN001, ANN202 - serve --schedule starts before the first analysis
+def _stored_run_or_none(ws):
     from perfops.errors import PerfopsError
     from perfops.usecases.reports import stored_run
 

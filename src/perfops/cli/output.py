@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated
 
@@ -23,7 +22,7 @@ VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Print more ab
 def workspace_of(path: Path | None):  # -> Workspace (lazy import keeps --help fast)
     from perfops.workspace import Workspace
 
-    return Workspace((path or Path(os.getcwd())).resolve())
+    return Workspace((path or Path.cwd()).resolve())
 
 
 def show_progress(quiet: bool) -> bool:

@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import numpy as np
 import pyarrow as pa
@@ -41,6 +41,15 @@ MIN_WEEKS, MAX_WEEKS = 2, 26
 ENVIRONMENT = "perf"
 
 
+class IngestKeywords(TypedDict, total=False):
+    """The keyword arguments of `perfops.usecases.ingest.ingest_paths` a demo input needs."""
+
+    service: str
+    run_id: str
+    environment: str
+    consumer_field: str
+
+
 @dataclass(frozen=True)
 class InputFile:
     """A file to ingest: where it is, the `--format` to read it with, and the ingest options
@@ -49,7 +58,7 @@ class InputFile:
     path: Path  # absolute
     relative: str  # relative to the demo root, forward slashes
     format: str
-    options: dict[str, str] = field(default_factory=dict)
+    options: IngestKeywords = field(default_factory=lambda: IngestKeywords())
 
 
 @dataclass(frozen=True)
@@ -142,7 +151,7 @@ def _floor_to_step(moment: datetime) -> datetime:
     return datetime(1970, 1, 1) + timedelta(seconds=seconds - seconds % STEP_S)
 
 
-def _input(root: Path, path: Path, format_name: str, **options: str) -> InputFile:
+def _input(root: Path, path: Path, format_name: str, **options: Unpack[IngestKeywords]) -> InputFile:
     return InputFile(path, path.relative_to(root).as_posix(), format_name, options)
 
 
@@ -152,7 +161,7 @@ def _write_tests(root: Path, runs: list[TestRunPlan], rng: np.random.Generator,
     folder = root / "data" / "tests"
     inputs, summaries = [], {}
     for plan in runs:
-        options = {"service": plan.service, "run_id": plan.run_id, "environment": ENVIRONMENT}
+        options = IngestKeywords(service=plan.service, run_id=plan.run_id, environment=ENVIRONMENT)
         if plan.tool == "jmeter":
             path = folder / f"{plan.run_id}.jtl"
             samples = loadtests.write_jtl(path, plan, rng)

@@ -51,7 +51,7 @@ def write_access_log(path: Path, end: datetime, rng: np.random.Generator) -> int
     stamps = np.concatenate([p[0] for p in parts])
     lines = np.concatenate([p[1] for p in parts])
     order = np.argsort(stamps, kind="stable")
-    with atomic(path) as tmp, open(tmp, "w", encoding="utf-8", newline="\n") as f:
+    with atomic(path) as tmp, tmp.open("w", encoding="utf-8", newline="\n") as f:
         f.write("\n".join(lines[order].tolist()))
         f.write("\n")
     return int(lines.size)

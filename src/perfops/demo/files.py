@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,7 +24,7 @@ def atomic(path: Path) -> Iterator[Path]:
     temporary = path.with_name(f".{path.name}.tmp")
     try:
         yield temporary
-        os.replace(temporary, path)
+        temporary.replace(path)
     finally:
         if temporary.exists():
             temporary.unlink()
@@ -43,7 +42,7 @@ def write_parquet(path: Path, table: pa.Table) -> None:
 
 def write_events(path: Path, events: list[Event]) -> None:
     """events.csv: timestamp (ISO 8601, Z), service, type, version, description."""
-    with atomic(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
+    with atomic(path) as tmp, tmp.open("w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f, lineterminator="\n")
         writer.writerow(EVENT_COLUMNS)
         for e in events:

@@ -211,7 +211,7 @@ def _write_failures(path: Path, s: Samples) -> None:
 
 
 def _write_rows(path: Path, header: list[str], rows: list[list[str]]) -> None:
-    with atomic(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
+    with atomic(path) as tmp, tmp.open("w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f, lineterminator="\n")
         writer.writerow(header)
         writer.writerows(rows)

@@ -11,7 +11,7 @@ The parts add up to the row's amount exactly (the last part takes the rounding r
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -53,7 +53,7 @@ class CostTally:
     rows_used: int = 0
     unallocated_rows: int = 0
     unallocated_amount: float = 0.0
-    unallocated_by: Counter[str] = field(default_factory=Counter)  # what the unmatched rows were, by amount
+    unallocated_by: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))  # unmatched, by amount
     left_out: dict[str, list[float]] = field(default_factory=dict)  # category -> [rows, amount]
     latest: datetime | None = None  # naive UTC, exclusive: the accepted time range's end (model.limits)
     future_amount: float = 0.0  # the days of a long charge period that have not come yet
@@ -100,7 +100,7 @@ class CostTally:
             allocated = sum(self.spend.values())
             total = allocated + self.unallocated_amount
             share = f" ({100 * self.unallocated_amount / total:.1f}% of the spend read)" if total else ""
-            top = ", ".join(f"{name} {_money(v, self.currency)}" for name, v in self.unallocated_by.most_common(5))
+            top = ", ".join(f"{name} {_money(v, self.currency)}" for name, v in _largest(self.unallocated_by, 5))
             out.append(f"unallocated: {self.unallocated_rows} row(s), {_money(self.unallocated_amount, self.currency)}"
                        f"{share}, matched no service and are not in any service's spend (largest: {top}); "
                        f"{how_to_map}")
@@ -115,3 +115,8 @@ class CostTally:
 
 def _money(value: float, currency: str) -> str:
     return f"{value:,.2f} {currency}"
+
+
+def _largest(amounts: dict[str, float], n: int) -> list[tuple[str, float]]:
+    """The `n` largest amounts, largest first, ties in first-seen order (as Counter.most_common)."""
+    return sorted(amounts.items(), key=lambda item: -item[1])[:n]

@@ -614,7 +614,7 @@ def _parsed_blocks(path: Path, parser: Parser, options: IngestOptions,
 
     Shipped logs are unwrapped here, in file order (a partial line may continue in the next block)."""
     total = path.stat().st_size
-    with open(path, "rb") as raw, ThreadPoolExecutor(max_workers=2) as pool:
+    with path.open("rb") as raw, ThreadPoolExecutor(max_workers=2) as pool:
         stream: BinaryIO = gunzip_bounded(raw, path) if raw.read(2) == b"\x1f\x8b" else raw
         raw.seek(0)
         in_flight: list = []

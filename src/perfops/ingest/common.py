@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 import pyarrow as pa
@@ -15,6 +15,9 @@ import pyarrow.compute as pc
 
 from perfops.errors import InputError
 from perfops.model.limits import EARLIEST, LATEST, TIME_RANGE, described, limit
+
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
 
 NUMERIC_RE = r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"
 _OFFSET_RE = r"(Z|z|[+-]\d{2}:?\d{2})$"
@@ -154,7 +157,7 @@ class CountingReader(io.RawIOBase):
     """A binary file that reports how many bytes were read, for progress bars."""
 
     def __init__(self, path: Path, progress: Callable[[int, int], None] | None) -> None:
-        self._file = open(path, "rb")  # noqa: SIM115 (closed by close())
+        self._file = path.open("rb")  # closed by close()
         self._total = path.stat().st_size
         self._done = 0
         self._progress = progress
@@ -162,7 +165,7 @@ class CountingReader(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
+    def readinto(self, buffer: WriteableBuffer) -> int:
         count = self._file.readinto(buffer)
         self._done += count or 0
         if self._progress:
@@ -232,7 +235,7 @@ def read_bytes_maybe_gzip(path: Path) -> bytes:
 
 
 def is_gzip_file(path: Path) -> bool:
-    with open(path, "rb") as f:
+    with path.open("rb") as f:
         return f.read(2) == b"\x1f\x8b"
 
 
@@ -240,7 +243,7 @@ def open_maybe_gzip(path: Path, most: int | None = None, limit_name: str = "deco
     """The file as a binary stream, gunzipped when it is gzip, bounded: decompressing more than
     `most` bytes (default: the decompressed-size limit) raises an InputError naming the limit.
     A broken gzip raises what `gzip` raises (OSError, EOFError, zlib.error): callers say where."""
-    raw = open(path, "rb")  # noqa: SIM115 (closed with the stream)
+    raw = path.open("rb")  # closed with the stream
     zipped = raw.read(2) == b"\x1f\x8b"
     raw.seek(0)
     if not zipped:
@@ -261,15 +264,16 @@ class _Bounded(io.RawIOBase):
     """A binary stream that refuses to give more than `most` bytes: a gzip bomb (2 MB that
     decompress to gigabytes) is refused at the limit, whatever reads it."""
 
-    def __init__(self, inner: BinaryIO, most: int, path: Path, limit_name: str, also_close: BinaryIO) -> None:
+    def __init__(self, inner: io.BufferedIOBase, most: int, path: Path, limit_name: str,
+                 also_close: BinaryIO) -> None:
         self._inner, self._most, self._path, self._name, self._also = inner, most, path, limit_name, also_close
         self._done = 0
 
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
-        count = self._inner.readinto(buffer) or 0  # type: ignore[attr-defined]
+    def readinto(self, buffer: WriteableBuffer) -> int:
+        count = self._inner.readinto(buffer) or 0
         self._done += count
         if self._done > self._most:
             raise InputError(f"decompresses to more than {described(self._name)}; refused as a likely "
@@ -325,7 +329,9 @@ def times_in_range(times: np.ndarray | pa.Array | pa.ChunkedArray, latest: datet
     if isinstance(times, (pa.Array, pa.ChunkedArray)):
         times = times.to_numpy(zero_copy_only=False)
     values = np.asarray(times).astype("datetime64[us]")
-    return (values >= np.datetime64(EARLIEST, "us")) & (values < np.datetime64(latest, "us"))
+    # numpy's stubs type datetime64(datetime, unit) only for "ns" and finer; the runtime takes any unit
+    early = np.datetime64(EARLIEST, "us")  # type: ignore[call-overload]
+    return (values >= early) & (values < np.datetime64(latest, "us"))  # type: ignore[call-overload]
 
 
 def range_text(latest: datetime = LATEST) -> str:

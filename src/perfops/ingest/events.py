@@ -55,7 +55,7 @@ def read(path: Path, options: IngestOptions) -> IngestBatch:
 
 def _rows(path: Path) -> list[tuple[int, dict[str, str]]]:
     try:
-        with open(path, encoding="utf-8-sig", newline="") as f:
+        with path.open(encoding="utf-8-sig", newline="") as f:
             reader = csv.DictReader(f)
             fields = [(n or "").strip().lower() for n in reader.fieldnames or []]
             check_columns_limit(len(fields), path, "an events CSV of a few columns")

@@ -75,10 +75,11 @@ def _unreadable(path: Path, line: int, exc: Exception) -> InputError:
 
 
 def _csv_rows(path: Path) -> tuple[list[str], Iterator[tuple[int, list[Any]]]]:
-    with open(path, "rb") as raw:
+    with path.open("rb") as raw:
         gz = raw.read(2) == b"\x1f\x8b"
-    handle = (gzip.open(path, "rt", encoding="utf-8-sig", newline="") if gz
-              else open(path, encoding="utf-8-sig", newline=""))
+    # not a `with`: the handle outlives this call, closed by rows() or on a bad header
+    handle = (gzip.open(path, "rt", encoding="utf-8-sig", newline="") if gz  # noqa: SIM115
+              else path.open(encoding="utf-8-sig", newline=""))
     reader = csv.reader(handle)
     try:
         header = [c.strip() for c in next(reader, [])]
@@ -315,7 +316,7 @@ class _RowReader:
 
 
 def _is_parquet(path: Path) -> bool:
-    with open(path, "rb") as raw:
+    with path.open("rb") as raw:
         return raw.read(4) == b"PAR1"
 
 

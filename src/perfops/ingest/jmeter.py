@@ -387,7 +387,7 @@ def _first_bad_row(path: Path, layout: CsvLayout) -> tuple[int, str | None, str]
     the wrong type, its text)."""
     from perfops.ingest.testrun_common import open_text
 
-    checks = {"elapsed": _INTEGER.match, "success": lambda v: v in _BOOLEANS,
+    checks: dict[str, Callable[[str], object]] = {"elapsed": _INTEGER.match, "success": lambda v: v in _BOOLEANS,
               "allThreads": _is_float, **({} if layout.timestamp_format else {"timeStamp": _INTEGER.match})}
     where = {name: layout.names.index(name) for name in checks if name in layout.names}
     with open_text(path) as text:
@@ -524,7 +524,7 @@ def _unterminated_last_line(path: Path) -> str:
     """The file's last line when it does not end with a newline (a run killed mid-write)."""
     if is_gzip(path):
         return ""
-    with open(path, "rb") as raw:
+    with path.open("rb") as raw:
         size = raw.seek(0, 2)
         raw.seek(max(0, size - 65536))
         tail = raw.read()
@@ -552,7 +552,8 @@ _XML_BLOCK = 65536
 
 def read_xml_jtl(path: Path, options: IngestOptions) -> tuple[_JtlState, list[str]]:
     """Top-level samples only (nested ones are sub-results), streamed with iterparse."""
-    state, notes = _new_state(path, options), []
+    state = _new_state(path, options)
+    notes: list[str] = []
     rows: dict[str, list] = {k: [] for k in ("ts", "t", "lb", "s", "na", "tx", "url")}
     depth = samples = refused = 0
     try:

@@ -48,10 +48,8 @@ def sniff(path: Path, head: bytes) -> bool:
     text = head[:8192].decode("utf-8", errors="replace").lstrip("\ufeff \r\n\t")
     if text.startswith("{") and '"type":"Metric"' in text.replace(" ", "") and '"metric"' in text:
         return True
-    if text.startswith("{") and '"metrics"' in text and ('"root_group"' in text or '"http_reqs"' in text
-                                                          or '"iterations"' in text or '"vus"' in text):
-        return True
-    return False
+    return text.startswith("{") and '"metrics"' in text and ('"root_group"' in text or '"http_reqs"' in text
+                                                            or '"iterations"' in text or '"vus"' in text)
 
 
 def read(path: Path, options: IngestOptions) -> IngestBatch:
@@ -173,7 +171,7 @@ def read_ndjson(path: Path, options: IngestOptions) -> IngestBatch:
             if not options.skip_bad_rows:
                 raise InputError(str(exc), path=str(path), line=number, field=exc.field) from exc
             samples.refused += 1
-    notes = []
+    notes: list[str] = []
     if samples.unreadable:
         notes.append(DataWarning(f"{samples.unreadable} unreadable lines skipped (a file cut mid-line?)"))
     if samples.refused:

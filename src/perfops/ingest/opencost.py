@@ -75,7 +75,7 @@ def _moment(value: Any) -> datetime:
 def _period(alloc: dict[str, Any]) -> tuple[datetime, datetime]:
     """The allocation's window (the step it was asked for, so a re-fetched step lands on the same
     timestamps), else its own start and end."""
-    window = alloc.get("window") if isinstance(alloc.get("window"), dict) else {}
+    window: dict[str, Any] = alloc["window"] if isinstance(alloc.get("window"), dict) else {}
     start = _moment(window.get("start") or alloc.get("start"))
     end = _moment(window.get("end") or alloc.get("end"))
     if end < start:
@@ -84,9 +84,9 @@ def _period(alloc: dict[str, Any]) -> tuple[datetime, datetime]:
 
 
 def _total(alloc: dict[str, Any]) -> float:
-    value = alloc.get("totalCost")
+    value: object = alloc.get("totalCost")
     if value is None:
-        parts = [alloc.get(p) for p in PARTS if alloc.get(p) is not None]
+        parts = [alloc[p] for p in PARTS if alloc.get(p) is not None]
         if not parts:
             raise ValueError("has no totalCost and none of " + ", ".join(PARTS))
         value = sum(float(p) for p in parts)
@@ -96,7 +96,7 @@ def _total(alloc: dict[str, Any]) -> float:
 
 
 def _labels(alloc: dict[str, Any]) -> dict[str, str]:
-    props = alloc.get("properties") if isinstance(alloc.get("properties"), dict) else {}
+    props: dict[str, Any] = alloc["properties"] if isinstance(alloc.get("properties"), dict) else {}
     tags = {str(k): str(v) for k, v in (props.get("labels") or {}).items()} if isinstance(props.get("labels"), dict) else {}
     for key in PROPERTIES:
         if isinstance(props.get(key), str):

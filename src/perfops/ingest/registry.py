@@ -34,7 +34,7 @@ def readers() -> dict[str, Reader]:
 
 def read_head(path: Path, size: int = SNIFF_BYTES) -> bytes:
     """The first bytes of a file, decompressed when it is gzip."""
-    with open(path, "rb") as raw:
+    with path.open("rb") as raw:
         head = raw.read(size)
     if head[:2] == b"\x1f\x8b":
         try:
@@ -49,7 +49,7 @@ def _sniffs(reader: Reader, path: Path, head: bytes) -> bool:
     """A sniffer that trips over odd bytes simply does not recognise the file."""
     try:
         return bool(reader.sniff(path, head))
-    except Exception:  # noqa: BLE001
+    except Exception:
         return False
 
 

@@ -198,7 +198,7 @@ def _blocks(path: Path, options: IngestOptions) -> Iterator[tuple[pa.Table, int]
     Files up to IN_MEMORY_BYTES are read in one multi-threaded pass with typed timestamp and
     value columns where pyarrow can infer them (the common, uniform file); larger files stream
     in blocks of text columns, so memory stays bounded whatever the size."""
-    with open(path, "rb") as probe:
+    with path.open("rb") as probe:
         magic = probe.read(4)
     if magic == b"PAR1":
         yield from _parquet_blocks(path)
@@ -477,7 +477,7 @@ def bulk_plan(path: Path, options: IngestOptions) -> list[BulkPlan] | None:
     Set membership is checked by a cast to an ENUM of the allowed names, not `IN (list)`: the
     engine plans IN as a join, and a join lets the rows of a file land out of file order, which
     would break "the last row of a file wins" for a key the file repeats."""
-    with open(path, "rb") as probe:
+    with path.open("rb") as probe:
         head = probe.read(4096)
     services = list(options.catalog.service_by_name)
     allowed = metric_names(options.catalog)
@@ -492,7 +492,7 @@ def bulk_plan(path: Path, options: IngestOptions) -> list[BulkPlan] | None:
     if len(set(names)) != len(names) or set(names) - set(_LONG_COLUMNS):
         return None
     params: dict[str, object] = {"path": str(path), "delim": _delimiter(path), "latest": options.latest}
-    text = {n: "VARCHAR" for n in names}
+    text = dict.fromkeys(names, "VARCHAR")
     typed = {n: ("TIMESTAMPTZ" if n == "timestamp" else "DOUBLE" if n == "value" else "VARCHAR") for n in names}
     return [
         BulkPlan(_checked_select("CAST(timestamp AS TIMESTAMP)", "service", "metric", "value", names, services,

@@ -482,9 +482,9 @@ def fold_endpoints(names: Sequence[str]) -> list[str]:
     cut = [path.split("?", 1)[0] for path in paths]
     folded = tpl.fold_ids(tpl.strip_scheme_host(pa.array(cut, type=pa.string()))).to_pylist() if cut else []
     out = []
-    for name, method, path, templated in zip(names, methods, paths, folded, strict=True):
-        if method is not None:
-            out.append(tpl.endpoint_name(method, templated))
+    for name, verb, path, templated in zip(names, methods, paths, folded, strict=True):
+        if verb is not None:
+            out.append(tpl.endpoint_name(verb, templated))
         elif path:
             out.append(tpl.template_of(templated))
         else:
@@ -570,7 +570,7 @@ def epoch_ms_to_naive(ms: float | int) -> datetime:
 
 # ---- files --------------------------------------------------------------------------------
 def is_gzip(path: Path) -> bool:
-    with open(path, "rb") as raw:
+    with path.open("rb") as raw:
         return raw.read(2) == b"\x1f\x8b"
 
 
@@ -590,7 +590,7 @@ def open_text(path: Path):
 
     if is_gzip(path):  # bounded: PERFOPS_MAX_DECOMPRESSED_BYTES
         return io.TextIOWrapper(open_maybe_gzip(path), encoding="utf-8", errors="replace")
-    return open(path, encoding="utf-8", errors="replace")
+    return path.open(encoding="utf-8", errors="replace")
 
 
 def text_lines(path: Path) -> Iterator[tuple[int, str]]:
@@ -602,7 +602,7 @@ def text_lines(path: Path) -> Iterator[tuple[int, str]]:
     number = 0
     try:
         with open_text(path) as lines:
-            for number, line in enumerate(lines, start=1):  # noqa: B007 - the number is reported
+            for number, line in enumerate(lines, start=1):
                 yield number, line
     except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
         raise InputError(f"the gzip stream is broken after line {number} ({exc})", path=str(path)) from exc

@@ -284,12 +284,13 @@ class FigureSet:
     def from_records(cls, records: list[tuple[str, str, Figure]]) -> FigureSet:
         out = cls()
         for kind, service, figure in records:
-            if kind == "journey":
-                out.journeys.append(figure)  # type: ignore[arg-type]
-            elif kind == "band":
-                out.bands.setdefault(service, []).append(figure)  # type: ignore[arg-type]
-            elif kind == "rollup":
-                out.rollups.append(figure)  # type: ignore[arg-type]
+            # the isinstance checks only narrow: KINDS[kind] is the class each kind is read as
+            if kind == "journey" and isinstance(figure, JourneyFigure):
+                out.journeys.append(figure)
+            elif kind == "band" and isinstance(figure, SeriesBand):
+                out.bands.setdefault(service, []).append(figure)
+            elif kind == "rollup" and isinstance(figure, RollupFigure):
+                out.rollups.append(figure)
             else:
                 getattr(out, "tests" if kind == "test" else kind)[service] = figure
         return out

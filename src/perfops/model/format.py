@@ -19,9 +19,9 @@ def _missing(value: float | int | None) -> bool:
 
 def number(value: float | int | None, decimals: int | None = None) -> str:
     """1234567 -> '1,234,567'; 0.5 -> '0.5'; None/NaN -> '–'. Decimals shrink as numbers grow."""
-    if _missing(value):
+    if value is None or _missing(value):
         return "–"
-    v = float(value)  # type: ignore[arg-type]
+    v = float(value)
     if decimals is None:
         decimals = 0 if abs(v) >= 100 or v == int(v) else (1 if abs(v) >= 10 else 2)
     text = f"{v:,.{decimals}f}"
@@ -32,9 +32,9 @@ def number(value: float | int | None, decimals: int | None = None) -> str:
 
 def compact(value: float | int | None) -> str:
     """Large counts short: 1_234_567 -> '1.2M', 12_300 -> '12.3k'."""
-    if _missing(value):
+    if value is None or _missing(value):
         return "–"
-    v = float(value)  # type: ignore[arg-type]
+    v = float(value)
     for size, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
         if abs(v) >= size:
             return f"{number(v / size, 1)}{suffix}"
@@ -43,15 +43,15 @@ def compact(value: float | int | None) -> str:
 
 def ms(value: float | None) -> str:
     """Latency: '312 ms', '1.4 s' from 1,400 ms."""
-    if _missing(value):
+    if value is None or _missing(value):
         return "–"
-    if abs(value) >= 10_000:  # type: ignore[arg-type]
-        return f"{number(value / 1000, 1)} s"  # type: ignore[operator]
-    return f"{number(value, 0 if abs(value) >= 10 else 1)} ms"  # type: ignore[arg-type]
+    if abs(value) >= 10_000:
+        return f"{number(value / 1000, 1)} s"
+    return f"{number(value, 0 if abs(value) >= 10 else 1)} ms"
 
 
 def pct(value: float | None, decimals: int = 1) -> str:
-    if _missing(value):
+    if value is None or _missing(value):
         return "–"
     return f"{number(value, decimals)}%"
 
@@ -68,9 +68,9 @@ def pct_pair(value: float, target: float, decimals: int = 2, most: int = 4) -> t
 
 def change(value: float | None) -> str:
     """A relative change in % with its sign and an arrow that also reads in print: '▲ +12.5%'."""
-    if _missing(value):
+    if value is None or _missing(value):
         return "–"
-    v = float(value)  # type: ignore[arg-type]
+    v = float(value)
     if abs(v) < 0.05:
         return "= 0%"
     arrow = "▲" if v > 0 else "▼"
@@ -79,10 +79,10 @@ def change(value: float | None) -> str:
 
 def money(value: float | None, currency: str = "USD", per: str | None = None) -> str:
     """'$1,204' or '$1,204/month'; unknown currencies print their code: 'CHF 1,204'."""
-    if _missing(value):
+    if value is None or _missing(value):
         return "–"
     symbol = CURRENCY_SYMBOLS.get(currency)
-    amount = number(value, 0 if abs(value) >= 100 else 2)  # type: ignore[arg-type]
+    amount = number(value, 0 if abs(value) >= 100 else 2)
     text = f"{symbol}{amount}" if symbol else f"{currency} {amount}"
     return f"{text}/{per}" if per else text
 
@@ -262,9 +262,9 @@ def evidence_value(key: str, value: object, metric: str | None = None, currency:
         return _level(v, metric)
     if key.endswith("_ms"):
         return ms(v)
-    if key.endswith("_pct") or key.endswith("utilisation"):
+    if key.endswith(("_pct", "utilisation")):
         return change(v) if key == "change_pct" else pct(v)
-    if key.endswith("_rps") or key.endswith("_tps"):
+    if key.endswith(("_rps", "_tps")):
         return f"{number(v)} req/s"
     if "cost" in key or "spend" in key or "saving" in key:
         return money(v, currency)

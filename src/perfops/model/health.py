@@ -19,6 +19,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -27,6 +28,9 @@ from perfops.model import format as fmt
 from perfops.model.catalog import Catalog
 from perfops.model.findings import Finding, severity_rank
 from perfops.model.incidents import is_live
+
+if TYPE_CHECKING:
+    from _typeshed import ConvertibleToFloat
 
 LEVELS = ("red", "amber", "grey", "green")
 STATUS_WORDS = {"red": "Act now", "amber": "Watch", "grey": "No data", "green": "Normal"}
@@ -277,7 +281,21 @@ def _kpis_of(req: np.ndarray, err: np.ndarray, lat: np.ndarray) -> Kpis:
     )
 
 
-def weekly_domain(daily: pd.DataFrame, catalog: Catalog, now: datetime, weeks: int = 6) -> list[dict[str, object]]:
+@dataclass(frozen=True)
+class WeekTotals:
+    """One week of the domain: traffic, cost (NaN when no rows), and services meeting their SLO
+    (`slo_met` None when no service with an SLO had traffic that week)."""
+
+    week_start: datetime
+    label: str
+    requests: float
+    cost: float
+    slo_met: int | None
+    slo_total: int
+    slo_met_pct: float
+
+
+def weekly_domain(daily: pd.DataFrame, catalog: Catalog, now: datetime, weeks: int = 6) -> list[WeekTotals]:
     """Domain totals per week, oldest first: traffic, cost, and the share of services with an SLO
     that met it that week (availability and request-weighted p95 against the targets)."""
     end = _floor_hour(now)
@@ -292,20 +310,23 @@ def weekly_domain(daily: pd.DataFrame, catalog: Catalog, now: datetime, weeks: i
     with np.errstate(invalid="ignore", divide="ignore"):
         lat_w = np.nansum(np.nan_to_num(lat) * np.nan_to_num(req), axis=2) / np.nansum(
             np.where(np.isfinite(lat), np.nan_to_num(req), 0.0), axis=2)
-    out: list[dict[str, object]] = []
+    out: list[WeekTotals] = []
     for w in range(weeks):
         week_start = start + timedelta(days=7 * w)
         costs = cost[:, w, :]
-        out.append({
-            "week_start": week_start, "label": week_start.strftime("%d %b"),
-            "requests": float(np.nansum(req_w[:, w])) if np.isfinite(req_w[:, w]).any() else math.nan,
-            "cost": float(np.nansum(costs)) if np.isfinite(costs).any() else math.nan,
-            **_slo_share(catalog, req_w[:, w], err_w[:, w], lat_w[:, w]),
-        })
+        met, total, pct = _slo_share(catalog, req_w[:, w], err_w[:, w], lat_w[:, w])
+        out.append(WeekTotals(
+            week_start=week_start, label=week_start.strftime("%d %b"),
+            requests=float(np.nansum(req_w[:, w])) if np.isfinite(req_w[:, w]).any() else math.nan,
+            cost=float(np.nansum(costs)) if np.isfinite(costs).any() else math.nan,
+            slo_met=met, slo_total=total, slo_met_pct=pct,
+        ))
     return out
 
 
-def _slo_share(catalog: Catalog, req: np.ndarray, err: np.ndarray, lat: np.ndarray) -> dict[str, object]:
+def _slo_share(catalog: Catalog, req: np.ndarray, err: np.ndarray,
+               lat: np.ndarray) -> tuple[int | None, int, float]:
+    """(services that met their SLO, services with an SLO and traffic, share met in %)."""
     met = total = 0
     for i, svc in enumerate(catalog.services):
         if svc.slo is None or not (req[i] > 0):
@@ -319,8 +340,8 @@ def _slo_share(catalog: Catalog, req: np.ndarray, err: np.ndarray, lat: np.ndarr
         met += int(ok)
     with_slo = sum(1 for s in catalog.services if s.slo is not None)
     if not total:
-        return {"slo_met": None, "slo_total": with_slo, "slo_met_pct": math.nan}
-    return {"slo_met": met, "slo_total": total, "slo_met_pct": 100.0 * met / total}
+        return None, with_slo, math.nan
+    return met, total, 100.0 * met / total
 
 
 # ---- small numeric helpers ------------------------------------------------------------------
@@ -358,9 +379,11 @@ def _listed(values: np.ndarray) -> list[float]:
     return [float(v) for v in values]
 
 
-def _num(value: object) -> float:
+def _num(value: ConvertibleToFloat | None) -> float:
+    if value is None:
+        return 0.0
     try:
-        out = float(value)  # type: ignore[arg-type]
+        out = float(value)
     except (TypeError, ValueError):
         return 0.0
     return 0.0 if math.isnan(out) else out

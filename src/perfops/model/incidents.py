@@ -160,9 +160,7 @@ def _pairs_to_join(findings: Sequence[Finding], now: datetime) -> Iterable[tuple
         attached: dict[str, str] = {}  # unexplained finding id -> the cause it joined
         for i, a in enumerate(members):
             for b in members[i + 1:]:
-                if _same_slo(a, b):
-                    yield a, b
-                elif _overlap(a, b, now) and _joinable(a, b, attached):
+                if _same_slo(a, b) or (_overlap(a, b, now) and _joinable(a, b, attached)):
                     yield a, b
 
 

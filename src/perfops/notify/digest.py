@@ -40,8 +40,8 @@ def build_digests(catalog: Catalog, findings: list[Finding], history: list[dict[
         when, new, still, done = split(squad.name, [f for f in findings if f.squad == squad.name])
         actions = [f"{a.word}: {a.text}" for a in next_actions(incidents, by_id, squad.name, catalog.currency)]
         digests.append(_digest(catalog, squad.name, f"{catalog.domain} / squad {squad.name}: performance digest",
-                               when, *(health.rank_findings(m, catalog) for m in (new, still, done)), squad.webhook,
-                               actions))
+                               when, health.rank_findings(new, catalog), health.rank_findings(still, catalog),
+                               health.rank_findings(done, catalog), squad.webhook, actions))
     return digests
 
 

@@ -27,7 +27,7 @@ def incidents_of(view: ReportView) -> list[Incident]:
     key = ("incidents", view.squad, view.service)
     if key not in view.cache:
         view.cache[key] = group_incidents([*view.active, *view.resolved], view.now)
-    return view.cache[key]  # type: ignore[no-any-return]
+    return view.cache[key]
 
 
 def changes_of(view: ReportView) -> Changes | None:
@@ -55,9 +55,9 @@ def answer_lines(view: ReportView, incidents: list[Incident], services_line: str
         lines.append(f"{_count(len(ended), 'serious incident', 'serious incidents')} ended in the period and "
                      f"{'is' if len(ended) == 1 else 'are'} to review: "
                      + "; ".join(f"{i.lead.title.rstrip('.')} (squad {i.squad})" for i in ended[:2]) + ".")
-    changes = changes_of(view)
-    if changes is not None:
-        lines.append(f"Since the last report ({fmt.local_time(view.ctx.previous.period_end, view.timezone)}): "  # type: ignore[union-attr]
+    changes, previous = changes_of(view), view.ctx.previous
+    if changes is not None and previous is not None:  # changes_of is None without a previous run
+        lines.append(f"Since the last report ({fmt.local_time(previous.period_end, view.timezone)}): "
                      f"{changes.counts()['new']} new, {changes.counts()['still_open']} still open, "
                      f"{changes.counts()['resolved']} resolved.")
     lines.append(services_line)

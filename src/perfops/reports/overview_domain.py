@@ -11,6 +11,7 @@ Status rules and the ranking are in `perfops.model.health`.
 from __future__ import annotations
 
 import math
+from dataclasses import asdict
 
 from markupsafe import Markup
 
@@ -104,20 +105,20 @@ def weekly_trends(view: ReportView, pic: Picture) -> Section:
     cat = view.ctx.catalog
     weeks = weekly_domain_rows(view, daily_rollup(view, None))
     doc = Doc()
-    labels = [str(w["label"]) for w in weeks]
-    figs = [charts.weekly_bars(labels, [w["requests"] for w in weeks], title="Traffic per week", unit="requests")]
-    slo_vals = [w["slo_met_pct"] for w in weeks]
+    labels = [w.label for w in weeks]
+    figs = [charts.weekly_bars(labels, [w.requests for w in weeks], title="Traffic per week", unit="requests")]
+    slo_vals = [w.slo_met_pct for w in weeks]
     if any(not math.isnan(v) for v in slo_vals):
         figs.append(charts.weekly_line(labels, slo_vals, title="Services meeting their SLO", unit="%",
                                        target=100.0, target_label="all"))
-    costs = [w["cost"] for w in weeks]
+    costs = [w.cost for w in weeks]
     if any(not math.isnan(v) for v in costs):
         figs.append(charts.weekly_bars(labels, costs, title="Cost per week", unit=cat.currency))
     doc.rich(Markup('<div class="chart-row">{}</div>').format(Markup("").join(figs)), "")
     doc.table(["Week starting", "Requests", "Services meeting SLO", "Cost"], [
-        [w["label"], fmt.compact(w["requests"]),
-         f"{w['slo_met']} of {w['slo_total']}" if w["slo_met"] is not None else "–",
-         fmt.money(w["cost"], cat.currency)] for w in weeks
+        [w.label, fmt.compact(w.requests),
+         f"{w.slo_met} of {w.slo_total}" if w.slo_met is not None else "–",
+         fmt.money(w.cost, cat.currency)] for w in weeks
     ], cls="compact")
     doc.heading("This week against last week, per service")
     doc.note("Solid line: this week, hour by hour; dotted grey line: the week before. "
@@ -128,7 +129,7 @@ def weekly_trends(view: ReportView, pic: Picture) -> Section:
     if len(ranked) > SPARK_SERVICES:
         doc.note(f"Showing the {SPARK_SERVICES} services that matter most now (not normal first, then tier "
                  f"and traffic); all {len(ranked)} are in the appendix with their figures.")
-    data = {"weeks": [{**w, "week_start": fmt.local_date(w["week_start"]) if w.get("week_start") else None}
+    data = {"weeks": [{**asdict(w), "week_start": fmt.local_date(w.week_start)}
                       for w in weeks],
             "services": {n: pic.kpis[n].to_dict() for n in pic.services if n in pic.kpis}}
     return doc.section("weekly-trends", "Traffic, SLO and cost trends", 30, _clean_json(data))
@@ -238,5 +239,5 @@ def _clean_json(value: object) -> object:
     if isinstance(value, list | tuple):
         return [_clean_json(v) for v in value]
     if hasattr(value, "isoformat"):
-        return value.isoformat()  # type: ignore[union-attr]
+        return value.isoformat()
     return value

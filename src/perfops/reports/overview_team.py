@@ -10,6 +10,7 @@ from markupsafe import Markup
 
 from perfops.model import format as fmt
 from perfops.model import health
+from perfops.model.catalog import Slo
 from perfops.model.findings import Finding
 from perfops.reports import charts
 from perfops.reports.aggregates import for_services
@@ -82,12 +83,12 @@ def open_findings(view: ReportView, findings: list[Finding], sid: str, title: st
     return doc.section(sid, title, order, data)
 
 
-def finding_age(f: Finding, first_seen: object, now: object) -> str:
+def finding_age(f: Finding, first_seen: datetime | None, now: datetime) -> str:
     """How long the condition has held: since it began (`start`), else since perfops found it."""
     since = f.start or first_seen
     if since is None:
         return "–"
-    delta = now - since  # type: ignore[operator]
+    delta = now - since
     return "just now" if delta.total_seconds() < 60 else fmt.duration(delta)
 
 
@@ -146,7 +147,7 @@ def slo_budgets(view: ReportView, pic: Picture) -> Section:
             budget_left = 100.0 * (1 - err / allowed) if allowed > 0 else math.nan
         k = pic.kpis.get(name)
         rows.append([
-            name, _slo_words(svc),
+            name, _slo_words(svc.slo),
             fmt.pct(100 - k.error_rate, 3) if k and not math.isnan(k.error_rate) else "–",
             fmt.ms(k.p95) if k else "–",
             f"{fmt.pct(budget_left, 0)} left over {svc.slo.window}" if not math.isnan(budget_left) else "–",
@@ -175,8 +176,7 @@ def _window_totals(view: ReportView, window: timedelta) -> dict[str, tuple[float
     return view.cache[key]
 
 
-def _slo_words(svc: object) -> str:
-    slo = svc.slo  # type: ignore[attr-defined]
+def _slo_words(slo: Slo) -> str:
     parts = []
     if slo.availability is not None:
         parts.append(f"{fmt.pct(slo.availability, 2)} available")
@@ -342,18 +342,18 @@ def _endpoint_chart(view: ReportView, hours: pd.DataFrame, endpoint: str, end: d
     return Markup('<figure class="chart-wide">{}</figure>').format(charts.line_chart(chart))
 
 
-def _merged_markers(marks: list[tuple[object, str]], within: timedelta = timedelta(hours=3)) -> list[charts.Marker]:
+def _merged_markers(marks: list[tuple[datetime, str]], within: timedelta = timedelta(hours=3)) -> list[charts.Marker]:
     """One labelled line per moment: a deploy and the regression it caused share a line."""
-    merged: list[tuple[object, list[str]]] = []
-    for moment, label in sorted(marks, key=lambda m: m[0]):  # type: ignore[arg-type, return-value]
-        if merged and moment - merged[-1][0] <= within:  # type: ignore[operator]
+    merged: list[tuple[datetime, list[str]]] = []
+    for moment, label in sorted(marks, key=lambda m: m[0]):
+        if merged and moment - merged[-1][0] <= within:
             merged[-1][1].append(label)
         else:
             merged.append((moment, [label]))
     return [charts.Marker(x=m, label=" + ".join(labels)[:40]) for m, labels in merged]
 
 
-def _events(view: ReportView, start: object, end: object) -> list[tuple[object, str]]:
+def _events(view: ReportView, start: datetime, end: datetime) -> list[tuple[datetime, str]]:
     ev = view.ctx.events
     if ev is None or ev.empty:
         return []

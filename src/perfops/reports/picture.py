@@ -45,7 +45,7 @@ class Picture:
         )
 
     def counts(self) -> dict[str, int]:
-        out = {level: 0 for level in health.LEVELS}
+        out = dict.fromkeys(health.LEVELS, 0)
         for s in self.status.values():
             out[s.level] += 1
         return out
@@ -82,7 +82,9 @@ def stored_rollups(figures: Sequence[RollupFigure]) -> dict[tuple[Any, ...], pd.
         for metric, values in f.values.items():
             array = np.array([np.nan if v is None else v for v in values], dtype=float)
             slots = np.flatnonzero(~np.isnan(array))
-            buckets = np.datetime64(f.start, "us") + slots * np.timedelta64(f.bucket_seconds, "s")
+            # numpy's stubs type datetime64(datetime, unit) only for "ns" and finer; the runtime takes any unit
+            start = np.datetime64(f.start, "us")  # type: ignore[call-overload]
+            buckets = start + slots * np.timedelta64(f.bucket_seconds, "s")
             parts[key].append((buckets, f.service, metric, array[slots]))
     return {key: _frame(chunks) for key, chunks in parts.items()}
 
@@ -128,9 +130,9 @@ def _build(view: ReportView, names: list[str], findings: Iterable[Finding]) -> P
                    active_by_service=dict(active))
 
 
-def weekly_domain_rows(view: ReportView, daily: pd.DataFrame, weeks: int = TREND_WEEKS) -> list[dict[str, object]]:
+def weekly_domain_rows(view: ReportView, daily: pd.DataFrame, weeks: int = TREND_WEEKS) -> list[health.WeekTotals]:
     """Weekly domain totals, oldest first; weeks before the data began are dropped."""
     rows = health.weekly_domain(daily, view.ctx.catalog, hour_floor(view.now), weeks)
-    while len(rows) > 1 and not (float(rows[0]["requests"]) > 0):  # type: ignore[arg-type]
+    while len(rows) > 1 and not (rows[0].requests > 0):
         rows.pop(0)
     return rows

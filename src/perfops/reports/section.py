@@ -18,6 +18,7 @@ import pandas as pd
 from perfops.model.catalog import Catalog
 from perfops.model.figures import AnalysisRun, FigureSet
 from perfops.model.findings import Finding
+from perfops.reports.aggregates import Aggregates
 
 Audience = Literal["executive", "lead", "developer"]
 AUDIENCES: tuple[str, ...] = ("executive", "lead", "developer")
@@ -90,7 +91,7 @@ class ReportView:
     inventory: pd.DataFrame = field(default_factory=pd.DataFrame)  # service, endpoint, metric, rows, first, last
     cache: dict[Any, Any] = field(default_factory=dict)  # shared by the views of one run (domain-wide results)
     # per-service sums for a batch of services (perfops.reports.aggregates); None = from ctx.load_telemetry
-    aggregates: Any = None
+    aggregates: Aggregates | None = None
 
     @property
     def active(self) -> list[Finding]:

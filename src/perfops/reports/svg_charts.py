@@ -149,7 +149,7 @@ def _date_ticks(x0: float, x1: float, most: int = 8) -> list[tuple[float, str]]:
         hours = next(hh for hh in (1, 2, 3, 6, 12, 24) if span / (3600 * hh) <= most)
         step, fmt = 3600 * hours, "%d %b %H:%M"
     first = math.ceil(x0 / step) * step
-    out = []
+    out: list[tuple[float, str]] = []
     for k in range(most + 1):
         at = first + k * step
         if at > x1:

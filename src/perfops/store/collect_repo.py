@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 import duckdb
+
+
+@dataclass(frozen=True)
+class CollectState:
+    """Where one query of one source stopped (naive UTC; None before its first rows)."""
+
+    source: str
+    query: str
+    last_timestamp: datetime | None
 
 
 class CollectStateRepo:
@@ -27,7 +37,7 @@ class CollectStateRepo:
             [source, query, last_timestamp],
         )
 
-    def all(self) -> list[dict[str, object]]:
-        cur = self.con.execute("SELECT source, query, last_timestamp FROM collect_state ORDER BY source, query")
-        names = [d[0] for d in cur.description]
-        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+    def all(self) -> list[CollectState]:
+        rows = self.con.execute(
+            "SELECT source, query, last_timestamp FROM collect_state ORDER BY source, query").fetchall()
+        return [CollectState(*row) for row in rows]

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import builtins
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, overload
 
 import duckdb
 
@@ -151,7 +152,7 @@ class FindingsRepo:
         rows = self._fetch("SELECT first_seen, last_seen FROM findings WHERE id = ?", [finding_id])
         return rows[0] if rows else {}
 
-    def history(self, finding_id: str | None = None) -> list[dict[str, Any]]:
+    def history(self, finding_id: str | None = None) -> builtins.list[dict[str, Any]]:
         if finding_id is None:
             return self._fetch("SELECT * FROM finding_history ORDER BY \"at\", rowid", [])
         return self._fetch("SELECT * FROM finding_history WHERE finding_id = ? ORDER BY \"at\", rowid", [finding_id])
@@ -185,7 +186,7 @@ class FindingsRepo:
         rows = self.con.execute("DELETE FROM level_marks WHERE finding_id = ? RETURNING 1", [finding_id]).fetchall()
         return len(rows)
 
-    def level_marks(self) -> list[dict[str, Any]]:
+    def level_marks(self) -> builtins.list[dict[str, Any]]:
         return self._fetch("SELECT * FROM level_marks ORDER BY \"at\"", [])
 
     def _history(self, fid: str, at: datetime, action: str, by: str, note: str | None,
@@ -193,12 +194,16 @@ class FindingsRepo:
         self.con.execute("INSERT INTO finding_history VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                          [fid, at, action, by, note, before, after, squad])
 
-    def _fetch(self, sql: str, params: list[Any]) -> list[dict[str, Any]]:
+    def _fetch(self, sql: str, params: builtins.list[Any]) -> builtins.list[dict[str, Any]]:
         cur = self.con.execute(sql, params)
         names = [d[0] for d in cur.description]
         return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
 
+@overload
+def _naive(moment: datetime) -> datetime: ...
+@overload
+def _naive(moment: datetime | None) -> datetime | None: ...
 def _naive(moment: datetime | None) -> datetime | None:
     if moment is not None and moment.tzinfo is not None:
         return moment.astimezone(UTC).replace(tzinfo=None)

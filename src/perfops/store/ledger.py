@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import duckdb
+
+
+@dataclass(frozen=True)
+class IngestedFile:
+    """A row of `ingested_files`: one file content loaded, when (naive UTC), how many rows."""
+
+    sha256: str
+    path: str
+    format: str
+    rows: int | None
+    ingested_at: datetime
+    skipped: int | None
 
 
 class Ledger:
@@ -20,7 +33,7 @@ class Ledger:
             "INSERT INTO ingested_files VALUES (?, ?, ?, ?, ?, ?)", [sha256, path, format_name, rows, now, skipped]
         )
 
-    def files(self) -> list[dict[str, object]]:
-        cur = self.con.execute("SELECT * FROM ingested_files ORDER BY ingested_at")
-        names = [d[0] for d in cur.description]
-        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+    def files(self) -> list[IngestedFile]:
+        rows = self.con.execute("SELECT sha256, path, format, rows, ingested_at, skipped FROM ingested_files "
+                                "ORDER BY ingested_at").fetchall()
+        return [IngestedFile(*row) for row in rows]

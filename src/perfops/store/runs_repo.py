@@ -74,7 +74,9 @@ class AnalysisRunsRepo:
         return FigureSet.from_records(records)
 
 
-def _run(row: tuple[object, ...]) -> AnalysisRun:
+_RunRow = tuple[int, datetime, datetime, datetime, int | None]  # the columns of _RUN_COLUMNS
+
+
+def _run(row: _RunRow) -> AnalysisRun:
     run_id, at, start, end, findings = row
-    return AnalysisRun(id=int(run_id), at=at, period_start=start, period_end=end,  # type: ignore[arg-type]
-                       findings=int(findings or 0))  # type: ignore[call-overload]
+    return AnalysisRun(id=run_id, at=at, period_start=start, period_end=end, findings=findings or 0)

@@ -132,7 +132,7 @@ def _period(text: str) -> timedelta:
 def cycle_lock(workspace: Workspace) -> Iterator[None]:
     path = workspace.store_path.parent / LOCK_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle = open(path, "a+")  # noqa: SIM115 - held for the whole cycle, closed below
+    handle = path.open("a+")  # held for the whole cycle, closed below
     try:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)

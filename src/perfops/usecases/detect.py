@@ -17,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 
 from perfops.errors import InputError, PerfopsError
 
@@ -24,14 +25,14 @@ from perfops.errors import InputError, PerfopsError
 @dataclass(frozen=True)
 class Series:
     timestamps: list[str]
-    values: np.ndarray
+    values: npt.NDArray[np.float64]
     step_seconds: float | None
 
 
 def read_series(path: Path) -> Series:
     """Read `timestamp,value` (header required; extra columns ignored; empty value = missing)."""
     try:
-        handle = open(path, newline="", encoding="utf-8-sig")
+        handle = path.open(newline="", encoding="utf-8-sig")
     except OSError as exc:
         raise InputError(f"cannot read the file ({exc.strerror})", path=str(path)) from exc
     with handle:
@@ -111,7 +112,7 @@ def detect_file(path: Path, output: Path | None, method: str = "fast") -> int:
 def _write(handle, series: Series, scores: np.ndarray) -> None:
     writer = csv.writer(handle, lineterminator="\n")
     writer.writerow(("timestamp", "value", "anomaly_score"))
-    values = ["" if math.isnan(v) else repr(v) for v in series.values.tolist()]
+    values = ["" if math.isnan(v) else repr(v) for v in map(float, series.values)]
     writer.writerows(zip(series.timestamps, values, np.round(scores, 6).tolist(), strict=True))
 
 
@@ -121,7 +122,7 @@ def _write_atomic(output: Path, series: Series, scores: np.ndarray) -> None:
     try:
         with os.fdopen(fd, "w", newline="") as handle:
             _write(handle, series, scores)
-        os.replace(tmp, output)
+        Path(tmp).replace(output)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

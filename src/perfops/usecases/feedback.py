@@ -110,7 +110,7 @@ def compare_test(workspace: Workspace, run_id: str, baseline: str | None = None,
     return compare_run(run, endpoints, series, profile, service.nfr, baseline_eps, baseline_id)
 
 
-def workload_model(workspace: Workspace, service: str, window: Window = "peak-hour",
+def workload_model(workspace: Workspace, service: str, window: str = "peak-hour",
                    span: str | TimeWindow | None = None) -> WorkloadModel:
     """Production's rates per endpoint at the peak hour (or day) of the last 28 days of data."""
     catalog = workspace.load_catalog()
@@ -119,6 +119,7 @@ def workload_model(workspace: Workspace, service: str, window: Window = "peak-ho
                             hint=f"one of: {', '.join(catalog.service_by_name)}")
     if window not in ("peak-hour", "peak-day"):
         raise PerfopsError(f"--window: '{window}' is not peak-hour or peak-day")
+    peak: Window = "peak-day" if window == "peak-day" else "peak-hour"
     limits = parse_window(span) if isinstance(span, str) else span
     with open_store(workspace.store_path) as store:
         if limits is None:
@@ -128,7 +129,7 @@ def workload_model(workspace: Workspace, service: str, window: Window = "peak-ho
             limits = TimeWindow(last - LOOKBACK, last + timedelta(minutes=5))
         telemetry = store.telemetry.load(services=[service], metrics=list(PROD_METRICS),
                                          start=limits.start, end=limits.end)
-    profile = production_profile(telemetry, service, window) if not telemetry.empty else None
+    profile = production_profile(telemetry, service, peak) if not telemetry.empty else None
     if profile is None:
         raise PerfopsError(f"no request telemetry for '{service}' between {limits.start:%Y-%m-%d} and {limits.end:%Y-%m-%d}",
                            hint="ingest telemetry with the 'requests' metric for this service")

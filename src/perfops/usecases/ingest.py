@@ -8,6 +8,7 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 from perfops.errors import InputError, PerfopsError
@@ -60,7 +61,7 @@ def ingest_paths(
             opts = IngestOptions(
                 catalog=catalog, service=service, run_id=run_id, environment=environment,
                 skip_bad_rows=skip_bad_rows, log_format=log_format, consumer_field=consumer_field,
-                progress=(lambda done, total, p=path: progress(p.name, done, total)) if progress else None,
+                progress=partial(progress, path.name) if progress else None,
                 latest=latest,
             )
             results.append(ingest_file(store, path, format_name, opts))
@@ -136,7 +137,7 @@ def _read(read: Callable[[Path, IngestOptions], IngestBatch], path: Path, option
     except RecursionError as exc:  # json's C parser stops at the interpreter's recursion limit
         raise InputError(f"nested deeper than {sys.getrecursionlimit():,} levels (the JSON parser's limit); "
                          "expected a document of the format's own shape", path=str(path)) from exc
-    except Exception as exc:  # noqa: BLE001 - the reader boundary: a user's file never yields a traceback
+    except Exception as exc:
         raise InputError(
             f"could not be read as {reader_name(read)}: {type(exc).__name__}: {str(exc)[:200]}", path=str(path),
             hint="check the file is complete and in the expected format (see docs/formats)",
@@ -178,7 +179,7 @@ def ingest_key(content_sha256: str, forced_format: str | None, options: IngestOp
 
 def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
-    with open(path, "rb") as f:
+    with path.open("rb") as f:
         for chunk in iter(lambda: f.read(4 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()

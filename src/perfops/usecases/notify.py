@@ -44,7 +44,7 @@ class NotifyResult:
 
 def send_digests(workspace: Workspace, *, dry_run: bool = False, period: str = "7d",
                  now: datetime | None = None, transport: httpx.BaseTransport | None = None,
-                 sleep=None, already_sent: Callable[[str], bool] | None = None,  # noqa: ANN001
+                 sleep=None, already_sent: Callable[[str], bool] | None = None,
                  on_sent: Callable[[str], None] | None = None) -> NotifyResult:
     """Build every digest and send those with a webhook. `already_sent(target)` skips a target
     (perfops cycle: once per period); `on_sent(target)` is told right after each delivery, and the
@@ -86,7 +86,7 @@ def _with_hook(d: Digest, hook: str | None) -> Digest:
     return Digest(**{**d.__dict__, "webhook": hook})
 
 
-def _deliver(digests: list[Digest], result: NotifyResult, transport: httpx.BaseTransport | None, sleep,  # noqa: ANN001
+def _deliver(digests: list[Digest], result: NotifyResult, transport: httpx.BaseTransport | None, sleep,
              delivered: Callable[[str], None]) -> None:
     from perfops.notify.payloads import payload_for
     from perfops.notify.sender import post_json

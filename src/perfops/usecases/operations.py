@@ -3,6 +3,7 @@ collected sample, the cycle's last outcomes, the store's size. Read-only."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -34,12 +35,12 @@ class CycleFacts:
 def store_facts(workspace: Workspace) -> StoreFacts:
     with open_store(workspace.store_path, read_only=True) as store:
         files = store.ledger.files()
-        newest = [r["last_timestamp"] for r in store.collect_state.all() if r["last_timestamp"] is not None]
+        newest = [r.last_timestamp for r in store.collect_state.all() if r.last_timestamp is not None]
         hourly = store.retention.hourly_rows()
     return StoreFacts(
-        rows_ingested=sum(int(f["rows"] or 0) for f in files),  # type: ignore[call-overload]
+        rows_ingested=sum(f.rows or 0 for f in files),
         files_ingested=len(files),
-        newest_collected=max(newest) if newest else None,  # type: ignore[type-var]
+        newest_collected=max(newest) if newest else None,
         hourly_rows=hourly,
     )
 
@@ -59,8 +60,6 @@ def store_size(workspace: Workspace) -> int:
     """Bytes of the store file and its write-ahead log."""
     total = 0
     for path in (workspace.store_path, workspace.store_path.with_name(workspace.store_path.name + ".wal")):
-        try:
+        with contextlib.suppress(OSError):
             total += path.stat().st_size
-        except OSError:
-            pass
     return total

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -24,12 +24,15 @@ from perfops.model.findings import Finding
 from perfops.reports.aggregates import RUN_SERVICES
 from perfops.reports.paths import report_base, report_file
 from perfops.reports.picture import stored_inventory, stored_rollups
-from perfops.reports.section import ReportContext
+from perfops.reports.section import Audience, ReportContext, ReportView
 from perfops.store import Store, open_store
 from perfops.store.findings_repo import FindingFilter
 from perfops.store.report_queries import ReportQueries
 from perfops.usecases.context import DEFAULT_HISTORY, StoreTelemetryLoader, parse_moment, parse_period
 from perfops.workspace import Workspace
+
+if TYPE_CHECKING:
+    from perfops.reports.compose import Report
 
 log = logging.getLogger("perfops.reports")
 
@@ -49,7 +52,7 @@ class DomainData:
     inventory: pd.DataFrame
     rollup: Callable[..., pd.DataFrame]
     cache: dict[Any, Any]  # domain-wide results shared by every view of the run
-    aggregates: Any = None  # per-service sums for batches of services (perfops.store.report_queries)
+    aggregates: ReportQueries | None = None  # per-service sums for batches of services
 
 
 # ---- choosing the analysis run -------------------------------------------------------------------
@@ -115,10 +118,8 @@ def load_domain(store: Store, catalog: Catalog, run: AnalysisRun) -> DomainData:
 
 
 # ---- views -------------------------------------------------------------------------------------
-def make_view(data: DomainData, audience: str, squad: str | None = None, service: str | None = None,
-              generated_at: datetime | None = None) -> Any:
-    from perfops.reports.section import ReportView
-
+def make_view(data: DomainData, audience: Audience, squad: str | None = None, service: str | None = None,
+              generated_at: datetime | None = None) -> ReportView:
     def in_scope(f: Finding) -> bool:
         if service:
             return f.service == service
@@ -130,21 +131,21 @@ def make_view(data: DomainData, audience: str, squad: str | None = None, service
     resolved_since = data.ctx.now - RESOLVED_WINDOW
     resolved = [f for f in scoped if f.status == "resolved" and (f.end is None or f.end >= resolved_since)]
     return ReportView(
-        ctx=data.ctx, findings=[f for f in scoped if f.status != "resolved"], audience=audience,  # type: ignore[arg-type]
+        ctx=data.ctx, findings=[f for f in scoped if f.status != "resolved"], audience=audience,
         squad=squad, service=service, generated_at=generated_at or data.ctx.now, history=data.history,
         rollup=data.rollup, resolved=resolved, finding_index={f.id: f for f in data.findings},
         first_seen=data.first_seen, inventory=data.inventory, cache=data.cache, aggregates=data.aggregates,
     )
 
 
-def render_one(view: Any, fmt: str, path: Path) -> Path:
+def render_one(view: ReportView, fmt: str, path: Path) -> Path:
     from perfops.reports.compose import compose
 
     report = compose(view)
     return write_report(report, fmt, path)
 
 
-def write_report(report: Any, fmt: str, path: Path) -> Path:
+def write_report(report: Report, fmt: str, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "pdf":
         from perfops.reports.render_html import render_html
@@ -158,7 +159,7 @@ def write_report(report: Any, fmt: str, path: Path) -> Path:
     return path
 
 
-def _render_text(report: Any, fmt: str) -> str:
+def _render_text(report: Report, fmt: str) -> str:
     if fmt == "html":
         from perfops.reports.render_html import render_html
 
@@ -173,7 +174,22 @@ def _render_text(report: Any, fmt: str) -> str:
 
 
 # ---- the use case ----------------------------------------------------------------------------
-Job = tuple[tuple[Any, ...], str, Path]  # (view arguments, format, path)
+@dataclass(frozen=True)
+class ReportScope:
+    """Whose report: the audience, and the squad (lead) or service (developer) it is for."""
+
+    audience: Audience
+    squad: str | None = None
+    service: str | None = None
+
+
+@dataclass(frozen=True)
+class Job:
+    """One report file to write: whose report, in which format, where (pickled to workers)."""
+
+    scope: ReportScope
+    format: str
+    path: Path
 
 
 def render_reports(
@@ -211,16 +227,17 @@ def render_jobs(workspace: Workspace, catalog: Catalog, jobs: list[Job], run: An
     from perfops.reports.compose import compose
 
     written = []
-    composed: tuple[tuple[Any, ...], Any] | None = None  # the formats of one view share one composition
+    composed: tuple[ReportScope, Report] | None = None  # the formats of one view share one composition
     with open_store(workspace.store_path, read_only=True) as store:
         data = load_domain(store, catalog, run)
         data.cache[RUN_SERVICES] = run_services(catalog, jobs)
-        for index, (view_args, fmt_one, path) in enumerate(jobs):
+        for index, job in enumerate(jobs):
             if progress:
-                progress(str(path.name), index, len(jobs))
-            if composed is None or composed[0] != view_args:
-                composed = (view_args, compose(make_view(data, *view_args)))
-            written.append(write_report(composed[1], fmt_one, path))
+                progress(str(job.path.name), index, len(jobs))
+            if composed is None or composed[0] != job.scope:
+                scope = job.scope
+                composed = (scope, compose(make_view(data, scope.audience, scope.squad, scope.service)))
+            written.append(write_report(composed[1], job.format, job.path))
     return written
 
 
@@ -228,11 +245,12 @@ def run_services(catalog: Catalog, jobs: list[Job]) -> list[str]:
     """The services the jobs' team reports cover, in the order they are rendered: the batches of
     perfops.reports.aggregates (a squad's services come together)."""
     names: list[str] = []
-    for (audience, squad, service), _, _ in jobs:
-        if audience == "lead" and squad:
-            names += [s.name for s in catalog.services_of(squad)]
-        elif audience == "developer" and service:
-            names.append(service)
+    for job in jobs:
+        scope = job.scope
+        if scope.audience == "lead" and scope.squad:
+            names += [s.name for s in catalog.services_of(scope.squad)]
+        elif scope.audience == "developer" and scope.service:
+            names.append(scope.service)
     return list(dict.fromkeys(names))
 
 
@@ -266,7 +284,7 @@ def _render_parallel(workspace: Workspace, catalog: Catalog, jobs: list[Job], ru
             written.extend(future.result())
             if progress:
                 progress(f"worker {index + 1} of {workers} done", index + 1, workers)
-    order = {path: i for i, (_, _, path) in enumerate(jobs)}
+    order = {job.path: i for i, job in enumerate(jobs)}
     return sorted(written, key=lambda p: order.get(p, 0))
 
 
@@ -275,8 +293,9 @@ def split_jobs(catalog: Catalog, jobs: list[Job], workers: int) -> list[list[Job
     the least loaded worker, largest first."""
     groups: dict[str, list[Job]] = {}
     for job in jobs:
-        audience, squad, service = job[0]
-        key = "" if audience == "executive" else (squad or (catalog.squad_of(service) if service else "") or "")
+        scope = job.scope
+        key = "" if scope.audience == "executive" else (
+            scope.squad or (catalog.squad_of(scope.service) if scope.service else "") or "")
         groups.setdefault(key, []).append(job)
     chunks: list[list[Job]] = [[] for _ in range(workers)]
     for key in sorted(groups, key=lambda k: (-len(groups[k]), k)):
@@ -305,19 +324,19 @@ def _check_arguments(catalog: Catalog, audience: str | None, squad: str | None, 
 
 def plan_jobs(catalog: Catalog, audience: str | None, squad: str | None, service: str | None,
               formats: Sequence[str], output: Path | None, folder: Path) -> list[Job]:
-    """(view arguments, format, path) for every report to write."""
-    views: list[tuple[tuple[Any, ...], Path]] = []
+    """Every report to write: whose, in which format, where."""
+    views: list[tuple[ReportScope, Path]] = []
     if audience in (None, "executive"):
-        views.append((("executive", None, None), folder / report_base("executive")))
+        views.append((ReportScope("executive"), folder / report_base("executive")))
     if audience in (None, "lead"):
         squads = [squad] if squad else [s.name for s in catalog.squads]
-        views += [(("lead", sq, None), folder / report_base("lead", sq)) for sq in squads]
+        views += [(ReportScope("lead", squad=sq), folder / report_base("lead", sq)) for sq in squads]
     if audience in (None, "developer"):
         names = [service] if service else [s.name for s in catalog.services if not squad or s.squad == squad]
-        views += [(("developer", None, name), folder / report_base("developer", name)) for name in names]
+        views += [(ReportScope("developer", service=name), folder / report_base("developer", name)) for name in names]
     if output is not None:
-        return [(views[0][0], formats[0], output)]
-    return [(args, f, report_file(base, f)) for args, base in views for f in formats]
+        return [Job(views[0][0], formats[0], output)]
+    return [Job(scope, f, report_file(base, f)) for scope, base in views for f in formats]
 
 
 def write_index(folder: Path, written: list[Path], catalog: Catalog, run: AnalysisRun | None = None) -> Path:

@@ -26,6 +26,7 @@ Grafana keeps showing its last panels while a data source is down:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -288,7 +289,7 @@ class DashboardData:
         if value is _MISSING:
             value = build()
             snap.pages.put(key, value)
-        return value  # type: ignore[no-any-return]
+        return value
 
     # ---- reads beyond the snapshot, and writes -----------------------------------------------
     def stored(self, snap: Snapshot, key: str, read: Callable[[], T]) -> tuple[T, datetime | None]:
@@ -325,10 +326,8 @@ class DashboardData:
             raise WorkspaceBusyError(f"{BUSY_MESSAGE}, so this change was NOT saved",
                                      hint=f"send it again in {RETRY_AFTER} s or after the ingest finishes") from exc
         with self._refreshing:
-            try:
-                self._refresh(0)
-            except PerfopsError:
-                pass  # saved (e.g. the store is held again since): the next request rebuilds and says so
+            with contextlib.suppress(PerfopsError):  # saved (e.g. the store is held again since): the next
+                self._refresh(0)  # request rebuilds and says so
             for key in changes:
                 if self._snapshot is not None:
                     self._snapshot.pages.pop(key)

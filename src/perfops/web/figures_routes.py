@@ -139,7 +139,7 @@ def cost_view(snap: Snapshot, squad: str | None = None) -> CostView:
                              monthly_savings=_float((f.impact or {}).get("monthly_savings")),
                              recommendation=f.recommendation) for f in found),
                      key=lambda s: (-(s.monthly_savings or 0.0), s.service))
-    return CostView(run=snap.view.ctx.run, currency=snap.catalog.currency, **totals,  # type: ignore[arg-type]
+    return CostView(run=snap.view.ctx.run, currency=snap.catalog.currency, **totals,
                     services=ranked_by_spend(costs),
                     total_monthly_savings=sum(s.monthly_savings or 0.0 for s in savings), savings=savings)
 
@@ -272,34 +272,34 @@ def figure_routes(app: FastAPI, data: DashboardData) -> None:
     @app.get("/api/figures/run", tags=["figures"], response_model=RunView,
              summary="The stored analysis run the dashboard shows: its id and period")
     def api_run(response: Response) -> RunView:
-        return answer(response, "run", run_view)  # type: ignore[no-any-return]
+        return answer(response, "run", run_view)
 
     @app.get("/api/figures/slo", tags=["figures"], response_model=SloView,
              summary="SLO compliance and error budget left per SLI and window, month by month; journeys")
     def api_slo(response: Response, squad: str | None = None) -> SloView:
-        return answer(response, f"slo:{squad}", lambda s: slo_view(s, squad))  # type: ignore[no-any-return]
+        return answer(response, f"slo:{squad}", lambda s: slo_view(s, squad))
 
     @app.get("/api/figures/capacity", tags=["figures"], response_model=CapacityView,
              summary="Capacity, headroom, instances needed and the runway (days to saturation with its "
                      "interval); forecast=true adds each service's forecast series")
     def api_capacity(response: Response, squad: str | None = None, forecast: bool = False) -> CapacityView:
-        return answer(response, f"capacity:{squad}:{forecast}",  # type: ignore[no-any-return]
+        return answer(response, f"capacity:{squad}:{forecast}",
                       lambda s: capacity_view(s, squad, forecast))
 
     @app.get("/api/figures/cost", tags=["figures"], response_model=CostView,
              summary="Spend, cost per 1,000 requests and the savings found")
     def api_cost(response: Response, squad: str | None = None) -> CostView:
-        return answer(response, f"cost:{squad}", lambda s: cost_view(s, squad))  # type: ignore[no-any-return]
+        return answer(response, f"cost:{squad}", lambda s: cost_view(s, squad))
 
     @app.get("/api/figures/maturity", tags=["figures"], response_model=MaturityView,
              summary="Squad maturity 0-4 with the measures behind it and what would raise it")
     def api_maturity(response: Response, squad: str | None = None) -> MaturityView:
-        return answer(response, f"maturity:{squad}", lambda s: maturity_view(s, squad))  # type: ignore[no-any-return]
+        return answer(response, f"maturity:{squad}", lambda s: maturity_view(s, squad))
 
     @app.get("/api/figures/tests", tags=["figures"], response_model=TestsView,
              summary="The newest load test of each service held against production")
     def api_tests(response: Response, squad: str | None = None) -> TestsView:
-        return answer(response, f"tests:{squad}", lambda s: tests_view(s, squad))  # type: ignore[no-any-return]
+        return answer(response, f"tests:{squad}", lambda s: tests_view(s, squad))
 
     for path, render in (("/slo", slo_page), ("/capacity", capacity_page), ("/cost", cost_page),
                          ("/maturity", maturity_page), ("/tests", tests_page)):

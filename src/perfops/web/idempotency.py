@@ -46,7 +46,7 @@ class WriteLedger:
                 if first != asked:
                     raise PerfopsError("this idempotency key was used for another change",
                                        hint="send a new key with every new change")
-                return answer  # type: ignore[no-any-return]
+                return answer
             answer = write()  # WorkspaceBusyError (not saved) keeps nothing: the retry writes
             self._done.put(key, (asked, answer))
             return answer

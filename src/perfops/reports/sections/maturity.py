@@ -12,7 +12,7 @@ from markupsafe import Markup
 
 from perfops.model import format as fmt
 from perfops.reports.blocks import Cell, Doc
-from perfops.reports.maturity import NAMES, VISIBILITY, Maturity, assess
+from perfops.reports.maturity import NAMES, VISIBILITY, Maturity, Measure, assess
 from perfops.reports.section import ReportView, Section
 
 
@@ -56,5 +56,5 @@ def _row(c: Maturity) -> list[object]:
     ]
 
 
-def _frac(measure: object) -> str:
-    return f"{int(measure.have)}/{int(measure.of or 0)}"  # type: ignore[attr-defined]
+def _frac(measure: Measure) -> str:
+    return f"{int(measure.have)}/{int(measure.of or 0)}"
