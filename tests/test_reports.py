@@ -168,8 +168,9 @@ def test_summary_text_for_the_terminal(hostile_ws: Workspace) -> None:
     from perfops.usecases.reports import executive_summary_text
 
     text = executive_summary_text(hostile_ws)
-    assert text.startswith("Payments: ")
-    assert "caused by payments-api (squad payments)" in text
+    assert text.startswith("Payments: ") and "need you:" in text.splitlines()[0]
+    slow = next(line for line in text.splitlines() if line.startswith("  ACT NOW") and "payments-api got 50% slower" in line)
+    assert "squad payments (the cause; affects squad checkout)" in slow
 
 
 def test_formats_for_people() -> None:

@@ -77,7 +77,7 @@ def incidents_section(view: ReportView, order: int, severe_only: bool) -> Sectio
     rows, data = [], []
     for i in incidents[:TOP_INCIDENTS]:
         rows.append([status_cell(WORD_LEVEL[i.word], i.word), severity_cell(i.severity), _what(i),
-                     squads_cell(view, list(i.squads)), _when(i, view), i.advice(view.now) or "–"])
+                     squads_cell(view, list(i.squads)), when_text(i, view), i.advice(view.now) or "–"])
         data.append(i.to_dict(view.now))
     doc.table(["State", "Severity", "What", "Squads", "When", "Next step"], rows, cls="incidents-table")
     if len(incidents) > TOP_INCIDENTS:
@@ -121,7 +121,8 @@ def _what(i: Incident) -> Cell:
     return Cell(text=f"{text} [{i.id}]", html=html)
 
 
-def _when(i: Incident, view: ReportView) -> str:
+def when_text(i: Incident, view: ReportView) -> str:
+    """'since 3 days ago', 'ended 2 days ago, lasted 40 min', 'standing'."""
     if i.state == "standing":
         return "standing"
     if i.end is None:

@@ -420,9 +420,10 @@ def _series_json(frame: pd.DataFrame, start: datetime, end: datetime) -> dict[st
 
 # ---- for the terminal ------------------------------------------------------------------------
 def executive_summary_text(workspace: Workspace, period: str | None = None, at: str | None = None, limit: int = 8) -> str:
-    """A few plain lines for the terminal: headline, squads not normal, the top findings."""
-    from perfops.model import format as fmt
+    """A few plain lines for the terminal: the answer (incidents that need the reader, what ended,
+    what changed), squads not normal, then the critical and high incidents with their state."""
     from perfops.model import health
+    from perfops.reports.incidents_view import answer_lines, incidents_of, when_text
     from perfops.reports.overview_domain import headline
     from perfops.reports.picture import build_picture
 
@@ -431,18 +432,20 @@ def executive_summary_text(workspace: Workspace, period: str | None = None, at: 
         data = load_domain(store, catalog, select_run(store, at, period))
         view = make_view(data, "executive")
         pic = build_picture(view)
-    lines = [f"{catalog.domain}: {headline(pic.counts(), len(pic.services))}"]
+    incidents = incidents_of(view)
+    answer = answer_lines(view, incidents, headline(pic.counts(), len(pic.services)))
+    lines = [f"{catalog.domain}: {answer[0]}", *(f"  {line}" for line in answer[1:])]
     for squad, st in sorted(pic.squad_status.items(), key=lambda kv: (health.LEVELS.index(kv[1].level), kv[0])):
         if st.level != "green":
             lines.append(f"  squad {squad}: {st.word.upper()} — {st.why}")
-    severe = health.rank_findings([f for f in view.active if f.severity in ("critical", "high")], catalog)
+    severe = [i for i in incidents if i.state != "resolved" and i.severity in ("critical", "high")]
     if severe:
-        lines.append("Out of the ordinary (ranked by impact):")
-    for f in severe[:limit]:
-        cause_sq, cause_svc = health.cause_squad(f, view.finding_index, catalog)
-        cause = f" — caused by {cause_svc} (squad {cause_sq})" if cause_sq else ""
-        lines.append(f"  [{f.severity}] {f.title} — {f.service}, squad {f.squad}, since "
-                     f"{fmt.relative(f.start, view.now)}{cause}")
+        lines.append("Incidents (what needs you first):")
+    for i in severe[:limit]:
+        others = [sq for sq in i.squads if sq != i.squad]  # squads whose services suffer from it
+        affects = f" (the cause; affects squad {', '.join(others)})" if others else ""
+        lines.append(f"  {i.word.upper()} [{i.severity}] {i.lead.title} — squad {i.squad}{affects}, "
+                     f"{when_text(i, view)}")
     if len(severe) > limit:
         lines.append(f"  … and {len(severe) - limit} more critical/high")
     return "\n".join(lines)
