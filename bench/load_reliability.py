@@ -79,10 +79,13 @@ def write_day(path: Path, day: pd.Timestamp, seed: int, slow: bool = False, days
     return len(frame)
 
 
+START = pd.Timestamp("2026-01-01")  # the prepared workspace's first day
+
+
 def prepare(root: Path, days: int = 21) -> None:
     root.mkdir(parents=True, exist_ok=True)
     (root / "perfops.yaml").write_text(CATALOG)
-    start = pd.Timestamp("2026-01-01")
+    start = START
     files = []
     for i in range(days):
         path = root / "in" / f"day-{i:03d}.csv"
@@ -257,7 +260,8 @@ class IngestLoop(threading.Thread):
     def _write(self, writer, i: int):
         path = self.root / "live" / f"live-{i:03d}.csv"
         path.parent.mkdir(exist_ok=True)
-        day = pd.Timestamp("2026-02-01") + pd.Timedelta(days=i * self.days)
+        # backwards from the workspace's data: a file of future times is refused (model.limits)
+        day = START - pd.Timedelta(days=(i + 1) * self.days)  # before the prepared days: no overwrite
         return writer.submit(_written, path, day, 1000 + i, self.days)
 
     def _ingest(self, path: Path) -> None:
@@ -277,7 +281,7 @@ def check_store(root: Path, ingested: list[tuple[str, int, float]]) -> dict:
 
     with open_store(Workspace(root).store_path, read_only=True) as store:
         telemetry = store.telemetry.count()
-        files = {Path(str(f["path"])).name: int(f["rows"]) for f in store.ledger.files()}
+        files = {Path(str(f.path)).name: int(f.rows or 0) for f in store.ledger.files()}
     finished = [name for name, code, _ in ingested if code == 0]
     return {"telemetry_rows": telemetry, "ledger_rows": sum(files.values()),
             "ingests_finished": len(finished), "ingests_failed": len(ingested) - len(finished),
