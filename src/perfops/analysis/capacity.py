@@ -15,7 +15,7 @@ import numpy as np
 from perfops.analysis.capacity_model import PEAK_WINDOW, CapacityParams, ServiceCapacity, volume_norm
 from perfops.analysis.capacity_pass import assessed, chunks_of
 from perfops.analysis.context import AnalysisContext
-from perfops.analysis.severity import Verdict, fixed, redundant_instances, time_to_impact, volume_change
+from perfops.analysis.severity import fixed, redundant_instances, time_to_impact, volume_change
 from perfops.model.findings import Finding
 
 
@@ -48,11 +48,6 @@ def capacity_findings(ctx: AnalysisContext, state: ServiceCapacity, params: Capa
 
 
 # ---- saturation ---------------------------------------------------------------------------------
-def saturation_severity(days: float, tier: int, peak_util: float | None = None) -> Verdict:
-    """Sooner and more critical = more severe: the policy's time to impact."""
-    return time_to_impact(tier, days=days, peak_util=peak_util)
-
-
 def saturation_finding(ctx: AnalysisContext, s: ServiceCapacity, params: CapacityParams) -> Finding | None:
     sat = s.saturation
     if sat is None or (s.peak_util is not None and s.peak_util >= 100.0):
@@ -69,7 +64,7 @@ def saturation_finding(ctx: AnalysisContext, s: ServiceCapacity, params: Capacit
         what = f"peak CPU reaches its {sat.limit:.0f}% target"
         now_txt = f"today's peak CPU is {s.peak_cpu:.0f}%"
     needed = s.needed_instances(s.growth, params.safety_margin)
-    verdict = saturation_severity(sat.days, s.tier, s.peak_util)
+    verdict = time_to_impact(s.tier, days=sat.days, peak_util=s.peak_util)  # sooner, more severe
     return Finding(
         kind="saturation_risk", severity=verdict.level, service=s.service,
         squad=s.squad, metric=sat.metric, start=ctx.now, end=None, key="",

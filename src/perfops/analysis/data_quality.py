@@ -44,7 +44,7 @@ import pandas as pd
 
 from perfops.analysis.callers import callers_still_call
 from perfops.analysis.context import AnalysisContext
-from perfops.analysis.severity import Verdict, data_gap
+from perfops.analysis.severity import data_gap
 from perfops.analysis.steps import infer_step_seconds
 from perfops.model.findings import Finding, iso_utc
 
@@ -229,15 +229,6 @@ def _silent_services(ctx: AnalysisContext, seen: set[str], data_end: datetime,
     return findings
 
 
-def severity_of(tier: int, found: ServiceGaps, data_end: datetime, params: dict[str, Any],
-                callers_active: bool | None = None) -> Verdict:
-    """The policy's `data_gap` (perfops.analysis.severity): `medium` when the service stopped
-    reporting (tier 1-2) or the missing time reaches the tier's budget, `low` otherwise; a gap
-    alone harms no user. A service silent while its callers still call it is critical."""
-    budget = timedelta(minutes=params["medium_minutes_by_tier"].get(tier, 240))
-    return data_gap(tier, found.stale, found.missing(data_end), budget, callers_active)
-
-
 def _finding(ctx: AnalysisContext, found: ServiceGaps, data_end: datetime, params: dict[str, Any]) -> Finding:
     service = ctx.catalog.service(found.service)
     missing = found.missing(data_end)
@@ -256,7 +247,9 @@ def _finding(ctx: AnalysisContext, found: ServiceGaps, data_end: datetime, param
     active = None
     if found.stale and found.last_seen is not None:
         active = callers_still_call(ctx, found.service, found.last_seen + _td(found.step), data_end)
-    verdict = severity_of(service.tier, found, data_end, params, active)
+    # the policy's data_gap: a gap alone harms no user; a silent service still called is critical
+    budget = timedelta(minutes=params["medium_minutes_by_tier"].get(service.tier, 240))
+    verdict = data_gap(service.tier, found.stale, missing, budget, active)
     if active:
         detail += " Its callers still send requests: the service is most likely down, not only its telemetry."
     return Finding(

@@ -22,7 +22,8 @@ from datetime import datetime, timedelta
 import numpy as np
 import pandas as pd
 
-from perfops.analysis.experience_series import days_text, regular, step_of, tier_severity
+from perfops.analysis.experience_series import days_text, regular, step_of
+from perfops.analysis.severity import by_tier
 from perfops.model.catalog import Service
 from perfops.model.findings import Finding
 
@@ -146,7 +147,7 @@ def _finding(ep: Episode, service: Service, objective: float, window: timedelta,
              budget_remaining: float | None) -> Finding:
     window_days = window / timedelta(days=1)
     full_budget_days = window_days / ep.peak_burn
-    severity = tier_severity(service.tier, ep.pair.tier1_severity)
+    severity = by_tier(ep.pair.tier1_severity, service.tier).level
     budget_errors = (1 - objective / 100) * ep.requests * (window / ep.pair.long) if ep.requests else 0
     plain = f"at this rate the {window_days:g}-day error budget is gone in {days_text(full_budget_days)}"
     if budget_remaining is not None and np.isfinite(budget_remaining) and 0 < budget_remaining < 1:

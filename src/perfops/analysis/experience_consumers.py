@@ -21,7 +21,8 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
-from perfops.analysis.experience_series import consumer_rows, shift_severity, tier_severity
+from perfops.analysis.experience_series import consumer_rows
+from perfops.analysis.severity import by_tier
 from perfops.model.catalog import Service
 from perfops.model.findings import Finding
 
@@ -154,7 +155,7 @@ def _first_hour_over(rows: pd.DataFrame, limit: float) -> datetime | None:
 def _client_error_finding(consumer: str, rate: float, peer_median: float, total: pd.Series, service: Service,
                           service_requests: float, start: datetime) -> Finding:
     share = float(total["requests"]) / service_requests
-    severity = tier_severity(service.tier, "medium")
+    severity = by_tier("medium", service.tier).level
     peers = f"its peers' median is {100 * peer_median:.2f}%" if np.isfinite(peer_median) else "it has no peers"
     return Finding(
         kind="consumer_misuse", severity=severity, service=service.name, squad=service.squad,
@@ -215,7 +216,7 @@ def retry_storm_findings(recent: pd.DataFrame, service: Service, params: MisuseP
 
 def _retry_finding(consumer: str, amp: float, peer_amp: float, extra: float, minutes: pd.DatetimeIndex,
                    service: Service) -> Finding:
-    severity = tier_severity(service.tier, "high" if amp >= 10 else "medium")
+    severity = by_tier("high" if amp >= 10 else "medium", service.tier).level
     return Finding(
         kind="consumer_misuse", severity=severity, service=service.name, squad=service.squad,
         consumer=consumer, metric="retries",
@@ -274,7 +275,7 @@ def _polling_finding(consumer: str, factor: float, extra: float, hot: pd.Series,
                      service: Service) -> Finding:
     hours = hot[hot].index
     share = extra / max(float(recent.loc[hours].sum().sum()), 1.0)
-    severity = tier_severity(service.tier, "high" if share >= 0.25 else "medium")
+    severity = by_tier("high" if share >= 0.25 else "medium", service.tier).level
     ongoing = bool(hot.iloc[-1])
     return Finding(
         kind="consumer_misuse", severity=severity, service=service.name, squad=service.squad,
@@ -321,7 +322,7 @@ def _deprecated_finding(consumer: str | None, endpoint: str, calls: float, part:
     days = max((part["timestamp"].max() - part["timestamp"].min()).total_seconds() / 86400, 1 / 24)
     severity = "medium" if calls / days >= 10_000 and service.tier == 1 else "low"
     return Finding(
-        kind="consumer_misuse", severity=shift_severity(severity, 0), service=service.name, squad=service.squad,
+        kind="consumer_misuse", severity=severity, service=service.name, squad=service.squad,
         consumer=consumer, endpoint=endpoint, metric="traffic",
         title=f"{who} still calls the deprecated {endpoint} on {service.name}",
         detail=(f"{calls:,.0f} calls to {endpoint}, deprecated in perfops.yaml, between "

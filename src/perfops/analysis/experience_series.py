@@ -1,4 +1,5 @@
-"""Shared shapes for the experience analyses: long telemetry -> tidy wide frames, and severity.
+"""Shared shapes for the experience analyses: long telemetry -> tidy wide frames (severity is
+perfops.analysis.severity's, called directly by each engine).
 
 Telemetry arrives long (one metric a row, perfops.model.tables). The experience engines want,
 per series (service, endpoint, consumer), one row per interval with requests, errors,
@@ -14,8 +15,6 @@ from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
-
-from perfops.analysis import severity as severity_policy
 
 EXPERIENCE_METRICS = (
     "requests", "errors", "client_errors", "latency_p50_ms", "latency_p95_ms", "latency_p99_ms",
@@ -159,16 +158,6 @@ def regular(series: pd.DataFrame, start: datetime, end: datetime, step: timedelt
     grid = pd.date_range(pd.Timestamp(start).floor(step), pd.Timestamp(end), freq=step, inclusive="left")
     counts = series[list(COUNTS)].groupby(series.index.floor(step), observed=True).sum()
     return counts.reindex(grid, fill_value=0.0)
-
-
-def shift_severity(severity: str, steps: int) -> str:
-    """Move a severity towards critical (negative steps) or info (positive), clamped."""
-    return severity_policy.shift(severity, steps)
-
-
-def tier_severity(tier: int, tier1: str) -> str:
-    """`tier1` for a tier-1 service, one level milder per tier below it (the shared policy)."""
-    return severity_policy.by_tier(tier1, tier).level
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 import numpy as np
 import pandas as pd
 
-from perfops.analysis.experience_series import tier_severity
+from perfops.analysis.severity import by_tier
 from perfops.model.catalog import Service
 from perfops.model.findings import Finding
 
@@ -153,9 +153,9 @@ def breach_findings(
 
 def _breach(status: Compliance, service: Service) -> Finding:
     overspent = -status.budget_remaining  # 0.5 = spent 150% of the budget
-    severity = tier_severity(service.tier, "critical")
+    severity = by_tier("critical", service.tier).level
     if overspent < 0.25:
-        severity = tier_severity(service.tier, "high")
+        severity = by_tier("high", service.tier).level
     days = status.window / timedelta(days=1)
     if status.sli == "availability":
         metric, what = "errors", f"availability {status.good_pct:.3f}% against an objective of {status.objective_pct:g}%"

@@ -46,11 +46,6 @@ def _owner(name: str) -> str:
     return f"{name}'" if name.endswith("s") else f"{name}'s"
 
 
-def _severity(base: str, service: Service) -> str:
-    """The shared policy's feedback level: tier 3 one step less, never raised above the base."""
-    return feedback_risk(base, service.tier)
-
-
 def run(ctx: AnalysisContext) -> list[Finding]:
     findings: list[Finding] = []
     thresholds = Thresholds(**ctx.params.get("feedback", {}).get("thresholds", {}))
@@ -76,7 +71,7 @@ def nfr_findings(catalog: Catalog, service: Service, profile: ProductionProfile)
         ratio = profile.rps / nfr.peak_tps
         level = "high" if ratio >= 2.0 else "medium" if ratio >= 1.2 else "low"
         out.append(Finding(
-            **base, metric="traffic", severity=_severity(level, service), key="peak",
+            **base, metric="traffic", severity=feedback_risk(level, service.tier), key="peak",
             title=f"{service.name} peaks at {profile.rps:.0f} req/s, above the {nfr.peak_tps:g} req/s it was built and tested for",
             detail=(f"Production's busiest hour ({profile.start:%Y-%m-%d %H:00} UTC) averaged {profile.rps:.1f} req/s "
                     f"({ratio - 1:+.0%} over nfr.peak_tps {nfr.peak_tps:g}); the busiest step reached "
@@ -93,7 +88,7 @@ def nfr_findings(catalog: Catalog, service: Service, profile: ProductionProfile)
         if tv >= 0.10:
             drift = _largest_drifts(profile.mix, nfr.transaction_mix)
             out.append(Finding(
-                **base, metric="mix", severity=_severity("medium" if tv >= 0.2 else "low", service), key="mix",
+                **base, metric="mix", severity=feedback_risk("medium" if tv >= 0.2 else "low", service.tier), key="mix",
                 title=f"{_owner(service.name)} production mix differs from its NFR transaction mix by {tv:.0%}",
                 detail=f"At the peak hour: {drift}. Total variation distance {tv:.2f}.",
                 evidence={"total_variation": round(tv, 4), "production_mix": {k: round(v, 4) for k, v in profile.mix.items()},
@@ -119,7 +114,7 @@ def _latency_nfr(base: dict[str, Any], service: Service, profile: ProductionProf
                 "ratio": round(observed / target, 3)}
     if observed > target:
         return [Finding(
-            **base, metric="latency", severity=_severity("medium", service), key="latency",
+            **base, metric="latency", severity=feedback_risk("medium", service.tier), key="latency",
             title=f"{_owner(service.name)} p95 at peak is {observed:.0f} ms, above its NFR of {target:g} ms",
             detail=f"At the peak hour production's p95 was {observed:.0f} ms against nfr.latency_p95_ms {target:g} ms.",
             evidence=evidence,
@@ -189,7 +184,7 @@ def comparison_findings(catalog: Catalog, service: Service, run: dict[str, Any],
         missing = (_check(comparison, "coverage").evidence.get("missing", []) if _check(comparison, "coverage") else [])
         out.append(Finding(
             kind="test_coverage_gap", metric="traffic", key=f"{run.get('environment') or ''}",
-            severity=_severity("medium" if failed else "low", service), **base,
+            severity=feedback_risk("medium" if failed else "low", service.tier), **base,
             title=(f"Load test {comparison.run_id} did not model {_owner(service.name)} production workload"
                    + (f" ({load.evidence['ratio']:.0%} of peak" if load and "ratio" in load.evidence else " (")
                    + (f", {len(missing)} endpoint(s) missing)" if missing else ")")),
@@ -204,7 +199,7 @@ def comparison_findings(catalog: Catalog, service: Service, run: dict[str, Any],
     if behaviour and behaviour.verdict in ("warn", "fail"):
         out.append(Finding(
             kind="test_prod_divergence", metric="latency", endpoint=behaviour.evidence.get("endpoint"),
-            key=f"{run.get('environment') or ''}", severity=_severity("medium" if behaviour.verdict == "fail" else "low", service),
+            key=f"{run.get('environment') or ''}", severity=feedback_risk("medium" if behaviour.verdict == "fail" else "low", service.tier),
             **base,
             title=f"At comparable load, {_owner(service.name)} test environment behaves unlike production",
             detail=f"Run {comparison.run_id}: {behaviour.summary}.",
@@ -236,7 +231,7 @@ def regression_findings(ctx: AnalysisContext, service: Service, run: dict[str, A
         started = _dt(run_row["start"].iloc[0]) if len(run_row) else None
         out.append(Finding(
             kind="test_regression", metric="latency", endpoint=endpoint, key=str(run_at),
-            severity=_severity("high" if change >= 1.0 else "medium", service),
+            severity=feedback_risk("high" if change >= 1.0 else "medium", service.tier),
             service=service.name, squad=squad, start=started, end=None,
             title=f"{service.name} {endpoint} got {change:.0%} slower in load tests from run {run_at}",
             detail=(f"p95 went from {before:.0f} ms to {after:.0f} ms ({method}) across {len(values)} runs of "
@@ -251,7 +246,7 @@ def regression_findings(ctx: AnalysisContext, service: Service, run: dict[str, A
         ev = baseline.evidence
         out.append(Finding(
             kind="test_regression", metric="latency", endpoint=ev.get("endpoint"), key=str(run["run_id"]),
-            severity=_severity("medium", service), service=service.name, squad=squad,
+            severity=feedback_risk("medium", service.tier), service=service.name, squad=squad,
             start=_dt(run.get("start")), end=None,
             title=f"{service.name} {ev.get('endpoint')} is {ev['ratio'] - 1:.0%} slower than in baseline run {ev['baseline']}",
             detail=f"Run {run['run_id']}: {baseline.summary}.",
