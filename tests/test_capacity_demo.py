@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 
 from capacity_fixtures import memory_loader
-from perfops.analysis import capacity, capacity_model, cost
+from perfops.analysis import capacity, cost
+from perfops.analysis.capacity import model as capacity_model
 from perfops.analysis.context import AnalysisContext
 from perfops.demo import generate_demo
 from perfops.workspace import parse_catalog

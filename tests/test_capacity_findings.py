@@ -8,8 +8,9 @@ from dataclasses import replace
 import pytest
 
 from capacity_fixtures import SvcSpec, build_catalog, build_context, build_frame
-from perfops.analysis import capacity, capacity_model
-from perfops.analysis.capacity_series import make_grid, service_rows, to_matrix
+from perfops.analysis import capacity
+from perfops.analysis.capacity import model as capacity_model
+from perfops.analysis.capacity.series import make_grid, service_rows, to_matrix
 
 SPECS = [
     # peak 150 req/s now of a 200 req/s capacity, +3%/week: ln(200/150)/ln(1.03) = 9.7 weeks ≈ 68 days

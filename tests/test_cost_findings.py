@@ -8,7 +8,7 @@ import pytest
 
 from capacity_fixtures import SvcSpec, build_context
 from perfops.analysis import cost
-from perfops.analysis.capacity_costs import fmt_money
+from perfops.analysis.capacity.costs import fmt_money
 
 SPECS = [
     SvcSpec("idle", peak_tps=60, instances=12, max_tps_per_instance=40, cpu_at_peak=20, instance_hourly=0.5),

@@ -12,8 +12,8 @@ import pytest
 
 from capacity_fixtures import NOW, SvcSpec, build_catalog, build_frame, memory_loader
 from perfops.analysis import cost
-from perfops.analysis.capacity_costs import load_costs
-from perfops.analysis.capacity_model import load_chunk
+from perfops.analysis.capacity.costs import load_costs
+from perfops.analysis.capacity.model import load_chunk
 from perfops.analysis.context import AnalysisContext
 
 DAYS = 35

@@ -1,5 +1,5 @@
 """Evidence for people: each key a label, each value with its unit, the numbers as the finding's
-title writes them (analysis/trends_findings.py), never a Python dict or list repr."""
+title writes them (analysis/trends/findings.py), never a Python dict or list repr."""
 
 from __future__ import annotations
 

@@ -11,10 +11,10 @@ import pytest
 
 from experience_synthetic import NOW, catalog, context, telemetry
 from perfops.analysis import experience
-from perfops.analysis.experience_apdex import apdex, rating, share_within
-from perfops.analysis.experience_burn import episodes
-from perfops.analysis.experience_journeys import StepSeries, compose
-from perfops.analysis.experience_slo import compliance, monthly
+from perfops.analysis.experience.apdex import apdex, rating, share_within
+from perfops.analysis.experience.burn import episodes
+from perfops.analysis.experience.journeys import StepSeries, compose
+from perfops.analysis.experience.slo import compliance, monthly
 from perfops.model.findings import KINDS
 
 
@@ -166,7 +166,7 @@ def _minute_rows(consumers: dict[str, np.ndarray], errors: np.ndarray, index: pd
 
 
 def test_a_consumer_retrying_without_backoff_is_a_retry_storm_and_a_poller_is_not():
-    from perfops.analysis.experience_consumers import MisuseParams, retry_storm_findings
+    from perfops.analysis.experience.consumers import MisuseParams, retry_storm_findings
 
     index = pd.date_range(NOW - timedelta(hours=12), NOW, freq="1min", inclusive="left")
     bursts = np.zeros(len(index), dtype=bool)

@@ -13,9 +13,9 @@ import pytest
 from typer.testing import CliRunner
 
 from perfops.analysis import feedback
-from perfops.analysis.feedback_changepoint import e_divisive, latest_outlier
-from perfops.analysis.feedback_compare import total_variation
-from perfops.analysis.feedback_prod import production_profile
+from perfops.analysis.feedback.changepoint import e_divisive, latest_outlier
+from perfops.analysis.feedback.compare import total_variation
+from perfops.analysis.feedback.prod import production_profile
 from perfops.ingest import jmeter
 from perfops.ingest.base import IngestOptions
 from perfops.store import open_store

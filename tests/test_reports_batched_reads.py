@@ -13,7 +13,7 @@ import pytest
 
 from experience_synthetic import NOW, context, telemetry
 from perfops.analysis import experience
-from perfops.analysis.experience_figures import (
+from perfops.analysis.experience.figures import (
     LeanRows,
     frame_slo_buckets,
     lean_context,

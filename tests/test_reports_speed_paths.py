@@ -13,7 +13,7 @@ import pandas as pd
 
 from experience_synthetic import catalog, context, telemetry
 from perfops.analysis import experience
-from perfops.analysis.experience_series import EXPERIENCE_METRICS, _wide_by_codes, _wide_by_pivot, wide
+from perfops.analysis.experience.series import EXPERIENCE_METRICS, _wide_by_codes, _wide_by_pivot, wide
 from perfops.reports import charts
 from perfops.usecases.reports import plan_jobs, split_jobs
 

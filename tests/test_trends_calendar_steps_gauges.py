@@ -219,7 +219,7 @@ def test_catalog_refuses_a_metric_that_has_its_own_analysis(name):
 
 
 def test_a_30_minute_series_beside_5_minute_ones_counts_fully_in_the_weekly_volume():
-    from perfops.analysis.capacity_model import load_chunk, weekly_volumes
+    from perfops.analysis.capacity.model import load_chunk, weekly_volumes
 
     rng = np.random.default_rng(8)
     t5 = pd.date_range(NOW - timedelta(days=14), NOW, freq="5min", inclusive="left")

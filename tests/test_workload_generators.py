@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from perfops.analysis.feedback_compare import total_variation
+from perfops.analysis.feedback.compare import total_variation
 from perfops.ingest import locust as locust_reader
 from perfops.ingest.base import IngestOptions
 from perfops.workload import EndpointLoad, WorkloadModel, render

@@ -52,7 +52,7 @@ class AnalysisContext:
     load_test_series: Callable[[str], pd.DataFrame] = _empty_frame
     params: dict[str, Any] = field(default_factory=dict)  # per-analysis overrides, by module name
     # sums computed where the telemetry lives (the store's `slo_buckets`, see
-    # perfops.analysis.experience_figures); None = summed here with pandas from the rows
+    # perfops.analysis.experience.figures); None = summed here with pandas from the rows
     sums: Any = None
     memo: dict[Any, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 

@@ -11,7 +11,7 @@
   `min_instances`) replace the current count; impact.monthly_savings = the difference x the
   instance-hour price x 730. Never below what the peak and the forecast need.
 Spend is read at the cost series' own step (hourly or daily billing next to 5-minute traffic):
-days under 80% covered by cost rows are not judged (perfops.analysis.capacity_costs).
+days under 80% covered by cost rows are not judged (perfops.analysis.capacity.costs).
 Methods: docs/methods/capacity_cost.md ("Cost at its own step").
 """
 
@@ -23,9 +23,9 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
-from perfops.analysis.capacity_costs import HOURS_PER_MONTH, ServiceCost, fmt_money
-from perfops.analysis.capacity_model import CapacityParams, ServiceCapacity
-from perfops.analysis.capacity_pass import assessed, chunks_of
+from perfops.analysis.capacity.costs import HOURS_PER_MONTH, ServiceCost, fmt_money
+from perfops.analysis.capacity.model import CapacityParams, ServiceCapacity
+from perfops.analysis.capacity.shared_pass import assessed, chunks_of
 from perfops.analysis.context import AnalysisContext
 from perfops.analysis.severity import money, redundant_instances, unit_cost
 from perfops.model.findings import Finding
@@ -43,7 +43,7 @@ def run(ctx: AnalysisContext) -> list[Finding]:
 
 def run_services(ctx: AnalysisContext, services: list[str]) -> list[Finding]:
     """The cost findings of some services (chunks shared with the capacity analysis through
-    perfops.analysis.capacity_pass); `run` is the concatenation of this over any split."""
+    perfops.analysis.capacity.shared_pass); `run` is the concatenation of this over any split."""
     params = CapacityParams.from_ctx(ctx)
     currency = ctx.catalog.currency
     findings: list[Finding] = []

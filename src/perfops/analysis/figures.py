@@ -1,9 +1,9 @@
 """The figures `perfops analyze` stores beside the findings (perfops.model.figures).
 
 Computed with the same code, grids and parameters as the findings: the capacity model, weekly
-volumes and spend of each chunk of services come from perfops.analysis.capacity_pass (the very
+volumes and spend of each chunk of services come from perfops.analysis.capacity.shared_pass (the very
 objects the capacity and cost findings were made from in the same run, kept in `ctx.memo`); the
-SLO figures from perfops.analysis.experience_figures; the load-test comparison from
+SLO figures from perfops.analysis.experience.figures; the load-test comparison from
 perfops.analysis.feedback.evaluate_run with the thresholds the feedback findings used; the norm
 bands from perfops.analysis.trends.series_view. Reports, the dashboard and digests read them
 from the store and compute nothing.
@@ -18,13 +18,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from perfops.analysis.capacity_costs import ServiceCost
-from perfops.analysis.capacity_model import CapacityParams, ServiceCapacity
-from perfops.analysis.capacity_pass import assessed, chunks_of
+from perfops.analysis.capacity.costs import ServiceCost
+from perfops.analysis.capacity.model import CapacityParams, ServiceCapacity
+from perfops.analysis.capacity.shared_pass import assessed, chunks_of
 from perfops.analysis.context import AnalysisContext
-from perfops.analysis.experience_figures import experience_figures, journey_figures
+from perfops.analysis.experience.figures import experience_figures, journey_figures
 from perfops.analysis.feedback import evaluate_run
-from perfops.analysis.feedback_compare import Thresholds
+from perfops.analysis.feedback.compare import Thresholds
 from perfops.analysis.trends import series_view
 from perfops.model.figures import (
     CapacityFigure,

@@ -37,7 +37,7 @@ def series_steps(frame: pd.DataFrame, keys: tuple[str, ...] = ("service", "endpo
     them); sorted first otherwise."""
     if frame.empty:
         return pd.Series(dtype=np.int64)
-    from perfops.analysis.trends_grid import codes_of  # run-aware factorising (no import cycle)
+    from perfops.analysis.grid import codes_of  # run-aware factorising (no import cycle)
 
     epoch = frame["timestamp"].to_numpy(dtype="datetime64[s]").astype(np.int64)
     key: np.ndarray = np.zeros(len(frame), dtype=np.int64)

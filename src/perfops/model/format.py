@@ -193,7 +193,7 @@ def now_utc() -> datetime:
 
 # ---- evidence: labelled values with units --------------------------------------------------------
 # The unit of a finding's `norm` / `observed` / `before` / `after` / `extreme` values follows its
-# `telemetry_metric` (see analysis/trends_findings.py: an error rate is a fraction, shown in % with
+# `telemetry_metric` (see analysis/trends/findings.py: an error rate is a fraction, shown in % with
 # two decimals, as the title shows it; latency in ms; traffic in requests per step).
 _LEVEL_KEYS = frozenset({"norm", "observed", "before", "after", "baseline", "limit", "peak"})
 EVIDENCE_LABELS = {
@@ -227,7 +227,7 @@ def evidence_label(key: str) -> str:
 
 
 def _level(value: float, metric: str | None) -> str:
-    """A level in the unit of `metric`, with the title's rounding (analysis/trends_findings.py)."""
+    """A level in the unit of `metric`, with the title's rounding (analysis/trends/findings.py)."""
     if metric == "errors/requests":
         return f"{value * 100:.2f}%"
     if metric in ("cpu_pct", "memory_pct"):

@@ -29,7 +29,7 @@ METRICS: dict[str, str] = {
 COUNT_METRICS = ("requests", "errors", "client_errors")
 LATENCY_METRICS = tuple(m for m in METRICS if m.startswith("latency_"))
 PERCENT_METRICS = ("cpu_pct", "memory_pct", "disk_pct")
-# judged by trends in the direction the catalog sets (default below); see perfops.analysis.trends_gauges
+# judged by trends in the direction the catalog sets (default below); see perfops.analysis.trends.gauges
 GAUGE_METRICS: dict[str, str] = {"network_in_bytes": "both", "network_out_bytes": "both",
                                  "disk_read_bytes": "up", "disk_write_bytes": "both", "disk_pct": "up"}
 METRIC_NAME = r"^[a-z][a-z0-9_]{0,62}$"  # a user-named gauge of the catalog's services.metrics

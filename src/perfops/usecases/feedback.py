@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from perfops.analysis.feedback_compare import (
+from perfops.analysis.feedback.compare import (
     BASELINE_STATUSES,
     Comparison,
     compare_run,
     eligible_baselines,
 )
-from perfops.analysis.feedback_prod import Window, production_profile
+from perfops.analysis.feedback.prod import Window, production_profile
 from perfops.errors import NotFoundError, PerfopsError
 from perfops.store import Store, open_store
 from perfops.usecases.context import parse_moment

@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 import numpy as np
 import pandas as pd
 
-from perfops.analysis.experience_series import endpoint_level
+from perfops.analysis.experience.series import endpoint_level
 from perfops.analysis.severity import journey as journey_severity
 from perfops.model.catalog import Catalog, Journey
 from perfops.model.findings import Finding

@@ -25,13 +25,13 @@ from typing import Any
 
 import pandas as pd
 
-from perfops.analysis import experience_apdex as apdex
-from perfops.analysis import experience_burn as burn
-from perfops.analysis import experience_consumers as consumers
-from perfops.analysis import experience_journeys as journeys
-from perfops.analysis import experience_slo as slo
 from perfops.analysis.context import AnalysisContext
-from perfops.analysis.experience_series import EXPERIENCE_METRICS, service_level, wide
+from perfops.analysis.experience import apdex as apdex
+from perfops.analysis.experience import burn as burn
+from perfops.analysis.experience import consumers as consumers
+from perfops.analysis.experience import journeys as journeys
+from perfops.analysis.experience import slo as slo
+from perfops.analysis.experience.series import EXPERIENCE_METRICS, service_level, wide
 from perfops.model.findings import Finding
 
 DEFAULTS: dict[str, Any] = {

@@ -21,7 +21,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from perfops.analysis.feedback_prod import ProductionProfile
+from perfops.analysis.feedback.prod import ProductionProfile
 from perfops.model.catalog import Nfr
 
 Verdict = Literal["pass", "warn", "fail", "skip"]
@@ -278,7 +278,7 @@ def compare_run(
     test_rps = sustained_rps(endpoints, series)
     comparable = None
     if profile is not None and not profile.hourly.empty:
-        from perfops.analysis.feedback_prod import comparable_hours
+        from perfops.analysis.feedback.prod import comparable_hours
 
         comparable = comparable_hours(profile, test_rps, t.comparable_tolerance)
     mix = test_mix(endpoints)

@@ -22,15 +22,15 @@ import numpy as np
 import pandas as pd
 
 from perfops.analysis.context import AnalysisContext
-from perfops.analysis.feedback_changepoint import e_divisive, latest_outlier
-from perfops.analysis.feedback_compare import (
+from perfops.analysis.feedback.changepoint import e_divisive, latest_outlier
+from perfops.analysis.feedback.compare import (
     Comparison,
     Thresholds,
     compare_run,
     eligible_baselines,
     total_variation,
 )
-from perfops.analysis.feedback_prod import ProductionProfile, production_profile
+from perfops.analysis.feedback.prod import ProductionProfile, production_profile
 from perfops.analysis.severity import feedback_risk
 from perfops.model.catalog import Catalog, Service
 from perfops.model.findings import Finding

@@ -5,7 +5,7 @@ endpoint, over the period [now - period, now):
 
 1. a robust seasonal norm (time of day x day of week) is learned from the history before the
    period (`perfops.analysis.seasonal`), and each step gets a deviation signal
-   (`perfops.analysis.trends_signals`);
+   (`perfops.analysis.trends.signals`);
 2. runs of flagged steps (at least `min_points` in a row, gaps of `merge_gap` steps merged) are
    candidate findings, and so are latency bursts of at least `burst` (5 minutes) above the SLO
    or `burst_ratio` times the norm; CPU and memory are judged downwards too when they fall to
@@ -17,7 +17,7 @@ endpoint, over the period [now - period, now):
    tied to the deploy or config event of the service in the `deploy_window` before it; the
    other runs are `anomaly` findings;
 4. memory or CPU whose daily means grow steadily while traffic does not is `resource_growth`,
-   with the projected time to 100 % (`perfops.analysis.trends_growth`), only where a slope
+   with the projected time to 100 % (`perfops.analysis.trends.growth`), only where a slope
    remains within the segments between its change points (a step is a regression) and traffic
    data exists;
 5. one incident seen on a service and on its endpoints is reported once: on the endpoint when
@@ -46,15 +46,15 @@ import pandas as pd
 from perfops.analysis import calendar
 from perfops.analysis.callers import callers_still_call
 from perfops.analysis.context import AnalysisContext
+from perfops.analysis.grid import Grid, build_grid, to_epoch
 from perfops.analysis.notes import note
 from perfops.analysis.severity import Impact, incident
 from perfops.analysis.steps import by_step
-from perfops.analysis.trends_findings import Reporter
-from perfops.analysis.trends_gauges import gauge_findings, gauge_metrics
-from perfops.analysis.trends_grid import Grid, build_grid, to_epoch
-from perfops.analysis.trends_growth import GrowthParams, resource_growth
-from perfops.analysis.trends_levels import Episode, episodes_of, material
-from perfops.analysis.trends_signals import Signal, SignalParams, error_signal, gauge_signal
+from perfops.analysis.trends.findings import Reporter
+from perfops.analysis.trends.gauges import gauge_findings, gauge_metrics
+from perfops.analysis.trends.growth import GrowthParams, resource_growth
+from perfops.analysis.trends.levels import Episode, episodes_of, material
+from perfops.analysis.trends.signals import Signal, SignalParams, error_signal, gauge_signal
 from perfops.model.findings import Finding, severity_rank
 
 TELEMETRY_METRICS = ["requests", "errors", "latency_p95_ms", "cpu_pct", "memory_pct"]

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from perfops.analysis.context import AnalysisContext
+from perfops.analysis.grid import Grid
 from perfops.analysis.severity import (
     Impact,
     blast_radius,
@@ -27,10 +28,9 @@ from perfops.analysis.severity import (
     magnitude_points,
     time_to_impact,
 )
-from perfops.analysis.trends_grid import Grid
-from perfops.analysis.trends_growth import Growth
-from perfops.analysis.trends_levels import Episode
-from perfops.analysis.trends_signals import Signal
+from perfops.analysis.trends.growth import Growth
+from perfops.analysis.trends.levels import Episode
+from perfops.analysis.trends.signals import Signal
 from perfops.model.findings import Finding
 
 YOUNG_NORM_DAYS = 13.0  # below this much history the norm is time-of-day only
@@ -201,7 +201,7 @@ class Reporter:
         a gauge by its direction, capacity, unit and usual daily peak (`gauge_magnitude`)."""
         if role in LABEL:
             return magnitude_points(role, observed, norm, slo)
-        from perfops.analysis.trends_gauges import spec_of  # trends_gauges imports this module
+        from perfops.analysis.trends.gauges import spec_of  # trends_gauges imports this module
 
         spec = spec_of(self.ctx.catalog, self.grid.keys[row][0], role)
         signed = None if z is None else math.copysign(z, observed - norm)

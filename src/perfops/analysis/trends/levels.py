@@ -10,14 +10,15 @@ such a shift are anomalies. Start and end are period columns; `end` None = still
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from perfops.analysis.changepoint import find_change_points
-from perfops.analysis.trends_grid import Grid
-from perfops.analysis.trends_signals import Signal
+from perfops.analysis.grid import Grid
+from perfops.analysis.trends.signals import Signal
 
 if TYPE_CHECKING:
     from perfops.analysis.trends import TrendParams
@@ -69,7 +70,7 @@ def material(signal: Signal, row: int | None = None) -> float:
 
 
 def episodes_of(signal: Signal, grid: Grid, split: int, params: TrendParams,
-                skip_rows: set[int] = frozenset(),  # type: ignore[assignment]
+                skip_rows: AbstractSet[int] = frozenset(),
                 severe: np.ndarray | None = None) -> list[Episode]:
     """The episodes of every flagged series. `severe` marks steps so far out (latency above the
     SLO or several times its norm) that a burst of `params.burst` (5 minutes) is reported even

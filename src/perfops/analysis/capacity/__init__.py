@@ -1,6 +1,6 @@
 """Capacity findings: saturation_risk, under_provisioned, over_provisioned, volume_growth.
 
-Built on the capacity model (perfops.analysis.capacity_model: peak = p99 of 5-minute values over
+Built on the capacity model (perfops.analysis.capacity.model: peak = p99 of 5-minute values over
 the last week, capacity = instances x max_tps_per_instance, forecast of the daily peak with a
 prediction interval) and on weekly request volumes. Methods: docs/methods/capacity_cost.md.
 """
@@ -12,8 +12,8 @@ from datetime import timedelta
 
 import numpy as np
 
-from perfops.analysis.capacity_model import PEAK_WINDOW, CapacityParams, ServiceCapacity, volume_norm
-from perfops.analysis.capacity_pass import assessed, chunks_of
+from perfops.analysis.capacity.model import PEAK_WINDOW, CapacityParams, ServiceCapacity, volume_norm
+from perfops.analysis.capacity.shared_pass import assessed, chunks_of
 from perfops.analysis.context import AnalysisContext
 from perfops.analysis.severity import fixed, redundant_instances, time_to_impact, volume_change
 from perfops.model.findings import Finding

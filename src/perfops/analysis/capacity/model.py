@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from perfops.analysis.capacity_series import (
+from perfops.analysis.capacity.series import (
     Grid,
     infer_step,
     make_grid,

@@ -118,7 +118,7 @@ def spread_coarse(frame: pd.DataFrame, row: np.ndarray, col: np.ndarray, metric:
     lookup = pd.MultiIndex.from_arrays([frame[k].astype(str).to_numpy() for k in keys])
     factor = np.maximum(steps.reindex(lookup).to_numpy(dtype=np.int64) // step, 1)
     # cost stays at its own step: the cost analysis sums its rows per day and says which days a
-    # coarse or lagging billing export leaves unjudged (perfops.analysis.capacity_costs)
+    # coarse or lagging billing export leaves unjudged (perfops.analysis.capacity.costs)
     factor = np.where(metric == "cost", 1, factor)
     repeat = np.repeat(np.arange(len(row)), factor)
     offset = np.arange(repeat.size) - np.repeat(np.cumsum(factor) - factor, factor)

@@ -2,7 +2,7 @@
 compliance per SLI over the service's own window and over 7, 28 and 30 days with the error
 budget left, month by month, Apdex per endpoint and the consumers table.
 
-Every SLO figure is a sum over a service's whole-service rows (perfops.analysis.experience_slo:
+Every SLO figure is a sum over a service's whole-service rows (perfops.analysis.experience.slo:
 availability = 1 - errors / requests; latency = the share of requests served in intervals whose
 p95 met the target). The rows are summed per service, per bucket of age counted back from `now`
 (the bucket dividing every window) and per calendar month — by the store when the use case
@@ -25,12 +25,12 @@ import numpy as np
 import pandas as pd
 
 from perfops.analysis import experience
-from perfops.analysis import experience_slo as slo
 from perfops.analysis.context import AnalysisContext
 from perfops.analysis.experience import ServiceExperience, data_start
-from perfops.analysis.experience_apdex import apdex_table
-from perfops.analysis.experience_consumers import consumer_table
-from perfops.analysis.experience_series import EXPERIENCE_METRICS, wide
+from perfops.analysis.experience import slo as slo
+from perfops.analysis.experience.apdex import apdex_table
+from perfops.analysis.experience.consumers import consumer_table
+from perfops.analysis.experience.series import EXPERIENCE_METRICS, wide
 from perfops.model.catalog import Service
 from perfops.model.figures import (
     ApdexFigure,

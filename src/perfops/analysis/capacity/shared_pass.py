@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from perfops.analysis.capacity_costs import ServiceCost, load_costs
-from perfops.analysis.capacity_model import (
+from perfops.analysis.capacity.costs import ServiceCost, load_costs
+from perfops.analysis.capacity.model import (
     CapacityParams,
     ServiceCapacity,
     assess_loaded,

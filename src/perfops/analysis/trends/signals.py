@@ -21,8 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from perfops.analysis.grid import Grid
 from perfops.analysis.seasonal import seasonal_norm
-from perfops.analysis.trends_grid import Grid
 
 
 @dataclass(frozen=True)

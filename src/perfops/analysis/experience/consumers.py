@@ -21,7 +21,7 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
-from perfops.analysis.experience_series import consumer_rows
+from perfops.analysis.experience.series import consumer_rows
 from perfops.analysis.severity import by_tier
 from perfops.model.catalog import Service
 from perfops.model.findings import Finding

@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from perfops.analysis.changepoint import find_change_points
-from perfops.analysis.trends_grid import Grid
+from perfops.analysis.grid import Grid
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 import numpy as np
 import pandas as pd
 
-from perfops.analysis.experience_series import days_text, regular, step_of
+from perfops.analysis.experience.series import days_text, regular, step_of
 from perfops.analysis.severity import by_tier
 from perfops.model.catalog import Service
 from perfops.model.findings import Finding

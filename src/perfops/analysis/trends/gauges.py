@@ -23,11 +23,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from perfops.analysis.grid import Grid
 from perfops.analysis.seasonal import seasonal_norm
-from perfops.analysis.trends_findings import Reporter
-from perfops.analysis.trends_grid import Grid
-from perfops.analysis.trends_levels import episodes_of
-from perfops.analysis.trends_signals import Signal, SignalParams
+from perfops.analysis.trends.findings import Reporter
+from perfops.analysis.trends.levels import episodes_of
+from perfops.analysis.trends.signals import Signal, SignalParams
 from perfops.model.catalog import Catalog
 from perfops.model.findings import Finding
 from perfops.model.tables import GAUGE_METRICS, METRICS

@@ -22,8 +22,8 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
-from perfops.analysis.capacity_model import Chunk
-from perfops.analysis.capacity_series import service_rows, to_dt64, to_matrix
+from perfops.analysis.capacity.model import Chunk
+from perfops.analysis.capacity.series import service_rows, to_dt64, to_matrix
 from perfops.analysis.context import AnalysisContext
 
 DAYS_PER_MONTH = 30.44
