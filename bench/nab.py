@@ -49,8 +49,20 @@ from perfops.analysis.detector import (
 )
 from perfops.usecases.detect import read_series
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-SCORER = SHARED / "tools" / "nab_score.py"
+def _find_scorer() -> Path:
+    """The shared NAB scorer: $PERFOPS_NAB_SCORER, else shared/tools/nab_score.py beside any
+    folder above this checkout (a worktree sits one level deeper than the main checkout)."""
+    if os.environ.get("PERFOPS_NAB_SCORER"):
+        return Path(os.environ["PERFOPS_NAB_SCORER"])
+    here = Path(__file__).resolve()
+    for parent in here.parents:
+        candidate = parent / "shared" / "tools" / "nab_score.py"
+        if candidate.exists():
+            return candidate
+    return here.parents[2] / "shared" / "tools" / "nab_score.py"
+
+
+SCORER = _find_scorer()
 
 
 def load_scorer():

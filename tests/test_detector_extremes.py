@@ -109,3 +109,19 @@ def test_method_option_selects_the_engine(tmp_path):
     assert bad.exit_code == 1
     with pytest.raises(PerfopsError, match="--method"):
         detect_file(src, None, "htm")
+
+
+def test_the_daily_feature_does_not_depend_on_the_file_length():
+    """Scores of the first 2.5 days are the same whether the file ends there or runs for weeks
+    (the daily feature once switched on only for files longer than three days)."""
+    x = daily(4000, seed=11)
+    full = score_series(x, 300)
+    for k in (300, 700, 1000):
+        assert np.array_equal(score_series(x[:k], 300), full[:k])
+
+
+def test_the_first_day_compared_with_nothing_raises_no_alarm():
+    """The first row that has a day before it used to take day one's zeros as its history."""
+    x = daily(1500, seed=5)
+    s = score_series(x, 300)
+    assert s[288:300].max() < 0.7

@@ -177,7 +177,7 @@ def surprise_features(x: np.ndarray, period: int, p: DetectorParams) -> list[np.
         _, short = window_stats(x, w, lag=0)
         floor = 1e-3 * (np.abs(mean) + 1e-3)
         out.append(np.abs(np.log((short + floor) / (std + floor))))
-    if p.daily_smooth and period and 3 * period < x.size:
+    if p.daily_smooth and period:
         out.append(_daily_feature(x, period, p))
     if p.entropy_window:
         out.append(entropy_feature(x, p))
@@ -218,11 +218,19 @@ def entropy_feature(x: np.ndarray, p: DetectorParams) -> np.ndarray:
 
 
 def _daily_feature(x: np.ndarray, period: int, p: DetectorParams) -> np.ndarray:
-    before = np.concatenate([np.full(period, x[0]), x[:-period]])
-    diff = np.abs(x - before)
-    diff[:period] = 0.0
+    """|x - x a day before| (smoothed) as a z-score against its own history. Rows of the first
+    day have no day before: they score 0 and stay out of the history, so the feature of a row
+    never depends on the file's length (it once ran only on files longer than three days, and
+    its first row took the zeros of day one as its history: a huge z and a certain alarm)."""
+    out = np.zeros(x.size)
+    if x.size <= period:
+        return out
+    diff = np.abs(x[period:] - x[:-period])
     mean, std = _history(diff, p.long)
-    return (window_mean(diff, p.daily_smooth) - mean) / std
+    z = (window_mean(diff, p.daily_smooth) - mean) / std
+    z[: p.warmup] = 0.0  # its history is a few rows long
+    out[period:] = z
+    return out
 
 
 def _period_rows(step_seconds: float | None, n: int) -> int:
