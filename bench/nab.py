@@ -49,6 +49,7 @@ from perfops.analysis.detector import (
 )
 from perfops.usecases.detect import read_series
 
+
 def _find_scorer() -> Path:
     """The shared NAB scorer: $PERFOPS_NAB_SCORER, else shared/tools/nab_score.py beside any
     folder above this checkout (a worktree sits one level deeper than the main checkout)."""

@@ -30,7 +30,7 @@ def daily(n: int, seed: int = 7) -> np.ndarray:
 
 def test_a_new_extreme_scores_by_its_excess_and_nothing_inside_the_range():
     x = np.array([0.0, 10.0, 5.0, 12.0, 12.0, -10.0, 3.0])
-    s = extreme_scores(x, DetectorParams(burn_in=2))
+    s = extreme_scores(x, DetectorParams(burn_in=2, extreme_gain=1.0))
     # row 3: 2 above the max 10 of a range 10 wide; row 4 equals the max: not beyond it
     assert s[3] == pytest.approx(0.5 + 0.5 * np.tanh(0.2))
     assert s[4] == 0.0 and s[2] == 0.0 and s[6] == 0.0
@@ -125,3 +125,26 @@ def test_the_first_day_compared_with_nothing_raises_no_alarm():
     x = daily(1500, seed=5)
     s = score_series(x, 300)
     assert s[288:300].max() < 0.7
+
+
+def test_a_missing_daily_peak_inside_the_range_is_found():
+    """A day whose peak does not come (values stay inside the range seen): no extreme, no level
+    far from the recent mean, but unlike the same hours of the day before."""
+    x = daily(288 * 7, seed=2)
+    peak = slice(288 * 6 + 40, 288 * 6 + 110)  # around the sine's top on day 7
+    x[peak] = 100 + np.random.default_rng(9).normal(0, 2, 70)
+    s = score_series(x, 300)
+    assert extreme_scores(x, P)[peak].max() == 0.0
+    assert s[peak].max() > 0.71  # NAB's optimal threshold is about 0.71
+    # above every score of the ordinary days before (there, only a noise extreme reaches 0.71)
+    assert s[peak].max() > s[288 * 2: 288 * 6].max()
+    assert score_series(x, 300, DetectorParams(daily_smooth=0))[peak].max() < 0.71
+
+
+def test_the_daily_feature_counts_at_its_weight():
+    x = daily(2000)
+    only_daily = DetectorParams(levels=(), daily_weight=1.0)
+    full = record_ratio(x, 300, only_daily)
+    weighted = record_ratio(x, 300, DetectorParams(levels=(), daily_weight=0.7))
+    assert full.max() > 0
+    assert np.allclose(weighted, 0.7 * full)

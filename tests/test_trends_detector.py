@@ -46,7 +46,7 @@ def test_a_spike_scores_highest():
     x[2600] += 30
     s = score_series(x, step_seconds=300, params=FAST)
     assert int(np.argmax(s[500:])) + 500 == 2600
-    assert s[2600] > 0.9
+    assert s[2600] > 0.8  # a clear alarm (NAB's optimal threshold is about 0.71)
 
 
 def test_a_level_shift_is_detected_within_a_few_rows():

@@ -5,7 +5,7 @@ Two methods, one parameter set each for every series (see docs/methods/trends.md
 
 - ``method="fast"`` (the default): new extremes plus calibrated window statistics, a few
   vectorised numpy passes (O(n) each), so a long series scores at over a million points per
-  second (steps 0-6 below). NAB v1.1: 72.8 / 64.5 / 77.6 (docs/bench/trends.md).
+  second (steps 0-6 below). NAB v1.1: 75.2 / 68.3 / 79.4 (docs/bench/trends.md).
 - ``method="context"``: a contextual sequence-memory detector in the manner of CAD OSE
   (`perfops.analysis.detector_context`) blended with 25 % of the "fast" score. Pure Python
   (thousands of points per second); kept for comparison.
@@ -20,7 +20,9 @@ The "fast" method:
      (h, w) pairs of ``levels`` (w = 1 is the classic windowed Gaussian z; a mean of w rows
      catches a level shift early, as a CUSUM would; a short h adapts, a long h remembers);
    - daily pattern: the mean absolute difference to the same time a day before, as a z-score
-     against its own history (a missing daily peak is not an outlier in value);
+     against its own history of ``long`` rows (a missing daily peak is not an outlier in
+     value); from the second day on, whatever the file's length; its record ratio (step 2)
+     counts at ``daily_weight`` (0.7): day-to-day differences are noisier than levels;
    - optional, off by default: spread |log(std of w rows / std of h rows)| (``spreads``) and
      the relative entropy of the recent histogram (``entropy_window``; Wang et al. 2011).
 2. *Calibration by records*: each feature is divided by its own maximum over the previous
@@ -67,8 +69,9 @@ class DetectorParams:
     # (h, w): the mean of the last w rows against the mean and std of the h rows before them
     levels: tuple[tuple[int, int], ...] = ((100, 3), (400, 27), (2000, 81), (6000, 1), (6000, 9))
     spreads: tuple[tuple[int, int], ...] = ()  # (h, w): std of the last w rows against h rows
-    long: int = 400  # rows of history of the daily-pattern and entropy features
+    long: int = 1000  # rows of history of the daily-pattern and entropy features (~3.5 days at 5 min)
     daily_smooth: int = 3  # rows averaged in the daily-pattern feature (0 = off)
+    daily_weight: float = 0.7  # the daily feature's record ratio counts at this share
     memory: int = 2000  # rows a record is remembered for calibration
     suppress: int = 100  # rows after an alarm in which only a higher score counts
     warmup: int = 20  # features of the first rows are not trusted (windows nearly empty)
@@ -80,7 +83,7 @@ class DetectorParams:
     gain: float = 4.0  # steepness of the logistic map of the record ratio
     statistics_weight: float = 0.8  # top of the window-statistics score, below extremes
     extreme_floor: float = 0.5  # score of a value just beyond every value seen (0 = off)
-    extreme_gain: float = 1.0  # how fast that score rises with the excess (in ranges seen)
+    extreme_gain: float = 0.5  # how fast that score rises with the excess (in ranges seen)
     method: str = "fast"  # "fast" (window statistics) or "context" (sequence memory + statistics)
     context_rest: int = 120  # rows silenced after a raw contextual score >= 0.75
     blend: float = 0.25  # share of the window-statistics score in the "context" method
@@ -127,12 +130,12 @@ def final_scores(ratio: np.ndarray, extremes: np.ndarray | None, p: DetectorPara
 def record_ratio(x: np.ndarray, step_seconds: float | None, p: DetectorParams) -> np.ndarray:
     """Steps 1-2: the largest ratio of a surprise feature to its recent record (0 in burn-in)."""
     ratio = np.zeros(x.size)
-    for feature in surprise_features(x, _period_rows(step_seconds, x.size), p):
+    for weight, feature in surprise_features(x, _period_rows(step_seconds), p):
         feature = np.where(np.isfinite(feature), np.maximum(feature, 0.0), 0.0)
         feature[: p.warmup] = 0.0
         record = recent_max_before(feature, p.memory)
         np.maximum(record, 1e-12, out=record)
-        np.maximum(ratio, feature / record, out=ratio)
+        np.maximum(ratio, weight * feature / record, out=ratio)
     ratio[: p.burn_in] = 0.0
     return ratio
 
@@ -165,22 +168,23 @@ def tame_heavy_tail(x: np.ndarray, p: DetectorParams) -> np.ndarray:
     return np.log1p(np.maximum(x, 0.0)) if skew > p.skew_for_log else x
 
 
-def surprise_features(x: np.ndarray, period: int, p: DetectorParams) -> list[np.ndarray]:
-    """The causal surprise statistics of step 1 (each >= 0 where defined)."""
-    out = []
+def surprise_features(x: np.ndarray, period: int, p: DetectorParams) -> list[tuple[float, np.ndarray]]:
+    """The causal surprise statistics of step 1 (each >= 0 where defined), each with the weight
+    of its record ratio."""
+    out: list[tuple[float, np.ndarray]] = []
     history: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     for h, w in p.levels:
         mean, std = history.get(h) or history.setdefault(h, _history(x, h))
-        out.append(np.abs(window_mean(x, w) - mean) / std)
+        out.append((1.0, np.abs(window_mean(x, w) - mean) / std))
     for h, w in p.spreads:
         mean, std = history.get(h) or history.setdefault(h, _history(x, h))
         _, short = window_stats(x, w, lag=0)
         floor = 1e-3 * (np.abs(mean) + 1e-3)
-        out.append(np.abs(np.log((short + floor) / (std + floor))))
+        out.append((1.0, np.abs(np.log((short + floor) / (std + floor)))))
     if p.daily_smooth and period:
-        out.append(_daily_feature(x, period, p))
+        out.append((p.daily_weight, _daily_feature(x, period, p)))
     if p.entropy_window:
-        out.append(entropy_feature(x, p))
+        out.append((1.0, entropy_feature(x, p)))
     return out
 
 
@@ -233,7 +237,7 @@ def _daily_feature(x: np.ndarray, period: int, p: DetectorParams) -> np.ndarray:
     return out
 
 
-def _period_rows(step_seconds: float | None, n: int) -> int:
+def _period_rows(step_seconds: float | None) -> int:
     """Rows per day when the step divides a day (the daily feature needs whole days)."""
     if not step_seconds or step_seconds <= 0 or DAY_SECONDS % step_seconds:
         return 0
