@@ -201,8 +201,8 @@ def shipped_features() -> list[str]:
 # The knobs re-tuned after the selection (issue 13 item 10), the values tried, and where they
 # stood before (the state in which the features were selected).
 KNOBS = {"daily_weight": (0.6, 0.7, 0.8, 0.9, 1.0), "extreme_gain": (0.3, 0.5, 0.7, 1.0),
-         "long": (400, 700, 1000, 2000)}
-KNOBS_BEFORE = {"daily_weight": 1.0, "extreme_gain": 1.0, "long": 400}
+         "long": (400, 700, 1000, 2000), "extreme_memory": (0, 4000, 8000, 12_000)}
+KNOBS_BEFORE = {"daily_weight": 1.0, "extreme_gain": 1.0, "long": 400, "extreme_memory": 0}
 
 
 def shipped_knobs() -> dict[str, float]:
@@ -226,8 +226,9 @@ class Selection:
                 q = replace(cp, daily_weight=1.0, long=long or cp.long)
                 self.ratios[(name, long)] = [record_ratio(x, st, q).astype(np.float32)
                                              for x, st in zip(tamed, steps, strict=True)]
-        self.extremes = {g: [extreme_scores(s.values, replace(self.p, extreme_gain=g)) for s in corpus]
-                         for g in KNOBS["extreme_gain"]}
+        self.extremes = {(g, m): [extreme_scores(s.values, replace(self.p, extreme_gain=g, extreme_memory=m))
+                                  for s in corpus]
+                         for g in KNOBS["extreme_gain"] for m in KNOBS["extreme_memory"]}
 
     def _ratio(self, name: str, i: int, knobs: dict[str, float]) -> np.ndarray:
         if name.startswith(("daily", "entropy")):
@@ -237,7 +238,7 @@ class Selection:
 
     def scores(self, features: list[str], knobs: dict[str, float]) -> list[np.ndarray]:
         out = []
-        for i, extremes in enumerate(self.extremes[knobs["extreme_gain"]]):
+        for i, extremes in enumerate(self.extremes[(knobs["extreme_gain"], int(knobs["extreme_memory"]))]):
             ratio = np.max([self._ratio(f, i, knobs) for f in features], axis=0).astype(float)
             out.append(final_scores(ratio, extremes, self.p))
         return out

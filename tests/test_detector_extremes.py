@@ -148,3 +148,14 @@ def test_the_daily_feature_counts_at_its_weight():
     weighted = record_ratio(x, 300, DetectorParams(levels=(), daily_weight=0.7))
     assert full.max() > 0
     assert np.allclose(weighted, 0.7 * full)
+
+
+def test_an_old_spike_stops_hiding_later_extremes():
+    """On a long stream the range seen reaches back `extreme_memory` rows, not to the start."""
+    x = 10 + np.random.default_rng(4).normal(0, 1, 15_000)
+    x[500] = 60.0
+    x[14_000] = 30.0  # far above everything of the last 12,000 rows, below the old spike
+    s = extreme_scores(x, P)
+    assert s[500] > 0.5 and s[14_000] > 0.5
+    assert extreme_scores(x, DetectorParams(extreme_memory=0))[14_000] == 0.0
+    assert np.array_equal(extreme_scores(x[:13_000], P), s[:13_000])  # still causal

@@ -5,7 +5,7 @@ Two methods, one parameter set each for every series (see docs/methods/trends.md
 
 - ``method="fast"`` (the default): new extremes plus calibrated window statistics, a few
   vectorised numpy passes (O(n) each), so a long series scores at over a million points per
-  second (steps 0-6 below). NAB v1.1: 75.2 / 68.3 / 79.4 (docs/bench/trends.md).
+  second (steps 0-6 below). NAB v1.1: 75.4 / 68.5 / 79.8 (docs/bench/trends.md).
 - ``method="context"``: a contextual sequence-memory detector in the manner of CAD OSE
   (`perfops.analysis.detector_context`) blended with 25 % of the "fast" score. Pure Python
   (thousands of points per second); kept for comparison.
@@ -33,7 +33,8 @@ The "fast" method:
 3. The largest ratio is mapped to [0, ``statistics_weight``] by a logistic curve centred on 1.
 4. *New extremes* ("spatial anomalies" of NAB's HTM detectors, which set the final score to 1
    when a value leaves the range seen so far by more than SPATIAL_TOLERANCE = 5 % of it;
-   numenta/NAB, nab/detectors/numenta): a value beyond every earlier value scores
+   numenta/NAB, nab/detectors/numenta): a value beyond every value of the last
+   ``extreme_memory`` rows scores
    ``extreme_floor`` + (1 - ``extreme_floor``) tanh(``extreme_gain`` x excess / range seen).
    The final score is the larger of steps 3 and 4: an extreme ranks above all but the
    strongest statistical surprises. This is the most precise single signal on NAB (alone, with
@@ -84,6 +85,7 @@ class DetectorParams:
     statistics_weight: float = 0.8  # top of the window-statistics score, below extremes
     extreme_floor: float = 0.5  # score of a value just beyond every value seen (0 = off)
     extreme_gain: float = 0.5  # how fast that score rises with the excess (in ranges seen)
+    extreme_memory: int = 12_000  # rows the range seen reaches back (0 = the whole past)
     method: str = "fast"  # "fast" (window statistics) or "context" (sequence memory + statistics)
     context_rest: int = 120  # rows silenced after a raw contextual score >= 0.75
     blend: float = 0.25  # share of the window-statistics score in the "context" method
@@ -143,12 +145,20 @@ def record_ratio(x: np.ndarray, step_seconds: float | None, p: DetectorParams) -
 def extreme_scores(x: np.ndarray, p: DetectorParams) -> np.ndarray:
     """Step 4, the "spatial anomaly" of NAB's HTM detector: a value beyond every value before
     it scores `extreme_floor` + (1 - `extreme_floor`) tanh(gain * excess), the excess in units
-    of the range (max - min) seen so far; other rows 0. No score in the burn-in rows."""
+    of the range (max - min) seen so far; other rows 0. No score in the burn-in rows.
+
+    The range reaches back `extreme_memory` rows (six weeks at 5 minutes): on a long stream one
+    old spike would otherwise hide every later extreme for good."""
     hi = np.empty(x.size)
     lo = np.empty(x.size)
-    hi[0] = lo[0] = x[0]
-    np.maximum.accumulate(x[:-1], out=hi[1:])
-    np.minimum.accumulate(x[:-1], out=lo[1:])
+    if p.extreme_memory and x.size > p.extreme_memory:
+        hi[:] = recent_max_before(x, p.extreme_memory)
+        lo[:] = -recent_max_before(-x, p.extreme_memory)
+        hi[0] = lo[0] = x[0]
+    else:
+        hi[0] = lo[0] = x[0]
+        np.maximum.accumulate(x[:-1], out=hi[1:])
+        np.minimum.accumulate(x[:-1], out=lo[1:])
     span = np.maximum(hi - lo, 1e-9 * (np.abs(hi) + 1.0))
     excess = np.maximum(x - hi, lo - x) / span
     excess[: p.burn_in] = 0.0
