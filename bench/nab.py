@@ -13,7 +13,7 @@ split) and scored on the other half. Peers, each strictly causal too:
   maps to [0, 0.5], beyond it to (0.5, 1]).
 
     .venv/bin/python bench/nab.py [--out /tmp/nab_scores] [--peers] [--speed-only]
-                                  [--two-fold [--pool levels|all]]
+                                  [--two-fold [--pool levels|all]] [--causality]
                                   [--method fast|context|both] [--workers 2]
 
 `--method both` scores the corpus with the default ("fast": new extremes + window statistics)
@@ -47,7 +47,7 @@ from perfops.analysis.detector import (
     score_series,
     tame_heavy_tail,
 )
-from perfops.usecases.detect import read_series
+from perfops.usecases.detect import read_series, step_seconds_of
 
 
 def _find_scorer() -> Path:
@@ -301,6 +301,27 @@ def two_fold(nab, corpus, pool: str = "levels") -> None:
           f"{_fmt(sel.evaluate(shipped, halves[1], KNOBS_BEFORE))} |")
 
 
+def causality(corpus) -> int:
+    """Prefix check on every file: the scores of a prefix (`perfops detect` on the first k rows:
+    step from their timestamps) equal the first k scores of the whole file. Returns the number
+    of files where they differ (printed one per line)."""
+    bad = 0
+    for s in corpus:
+        series = read_series(Path(s.path))
+        full = score_series(series.values, series.step_seconds)
+        for k in sorted({s.n // 8, s.n // 5, s.n // 3, s.n // 2, 300, 900, 1200}):
+            if not 10 <= k < s.n:
+                continue
+            prefix = score_series(series.values[:k], step_seconds_of(series.timestamps[:k], s.path))
+            differ = np.flatnonzero(np.abs(prefix - full[:k]) > 1e-12)
+            if differ.size:
+                bad += 1
+                print(f"{s.rel}: the first {k} rows score differently from row {differ[0]} on")
+                break
+    print(f"causality: {bad} of {len(corpus)} files score a prefix differently from the whole")
+    return bad
+
+
 def _knobs(k: dict[str, float]) -> str:
     return ", ".join(f"{name} {value:g}" for name, value in k.items())
 
@@ -316,6 +337,8 @@ def main() -> None:
     ap.add_argument("--speed-only", action="store_true")
     ap.add_argument("--method", choices=("context", "fast", "both"), default="fast")
     ap.add_argument("--two-fold", action="store_true", help="only the 2-fold check of the parameter set")
+    ap.add_argument("--causality", action="store_true",
+                    help="only the prefix check: no score depends on a later row, on every file")
     ap.add_argument("--pool", choices=("levels", "all"), default="levels",
                     help="candidate features of the 2-fold selection")
     ap.add_argument("--workers", type=int, default=1, help="processes scoring perfops files")
@@ -328,6 +351,8 @@ def main() -> None:
     if args.two_fold:
         two_fold(nab, corpus, args.pool)
         return
+    if args.causality:
+        sys.exit(1 if causality(corpus) else 0)
     if not args.speed_only:
         rows = [(f"perfops detect ({m})", lambda c, m=m: perfops_scores(c, m, args.workers))
                 for m in methods]

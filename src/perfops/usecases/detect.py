@@ -43,7 +43,7 @@ def read_series(path: Path) -> Series:
                              path=str(path), line=1)
         ti, vi = header.index("timestamp"), header.index("value")
         stamps, values = _read_rows(reader, ti, vi, str(path))
-    return Series(stamps, np.asarray(values, dtype=float), _step_seconds(stamps, str(path)))
+    return Series(stamps, np.asarray(values, dtype=float), step_seconds_of(stamps, str(path)))
 
 
 def _read_rows(reader, ti: int, vi: int, path: str) -> tuple[list[str], list[float]]:
@@ -65,7 +65,7 @@ def _read_rows(reader, ti: int, vi: int, path: str) -> tuple[list[str], list[flo
     return stamps, values
 
 
-def _step_seconds(stamps: list[str], path: str) -> float | None:
+def step_seconds_of(stamps: list[str], path: str) -> float | None:
     """The usual spacing of the first rows (ISO 8601 or epoch s/ms); None if unknown."""
     moments = [m for m in (_epoch(s) for s in stamps[:50]) if m is not None]
     if len(moments) < 3:
