@@ -1,0 +1,180 @@
+"""The week in a few numbers: the key numbers of a scope (domain, squad or service) for one
+analysis run, their movement against the previous stored run, and the bucketed series a squad
+strip draws. Pure: the stored figures of the runs (rollups, costs) and the counts come in.
+
+One rule for the reports, the digests and the dashboard (perfops.reports.weekly_view reads the
+store's figures into these):
+
+- requests: the sum over the run's last 7 days (the hourly rollup `analyze` stored);
+- p95 latency: the request-weighted mean of the services' hourly p95, as everywhere else;
+- error rate: server errors / requests over the 7 days, in %;
+- spend: the cost figures' last 7 days (NaN when no service of the scope has one);
+- open incidents: the incidents not resolved when the run was made.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import numpy as np
+import pandas as pd
+
+from perfops.model.figures import CostFigure
+from perfops.model.health import Kpis
+
+# (key, label, unit); unit "%" = percentage points are shown, "ms", "money", "" = a count
+KEY_NUMBERS: tuple[tuple[str, str, str], ...] = (
+    ("requests", "Requests (7 days)", ""),
+    ("latency_p95_ms", "p95 latency", "ms"),
+    ("error_rate_pct", "Error rate", "%"),
+    ("spend", "Spend (7 days)", "money"),
+    ("open_incidents", "Open incidents", ""),
+)
+STRIP_METRICS = ("requests", "latency_p95_ms", "error_rate_pct", "cost")
+
+
+@dataclass(frozen=True)
+class KeyNumbers:
+    requests: float = math.nan
+    latency_p95_ms: float = math.nan
+    error_rate_pct: float = math.nan
+    spend: float = math.nan
+    open_incidents: float = math.nan
+
+    def value(self, key: str) -> float:
+        return float(getattr(self, key))
+
+    def to_dict(self) -> dict[str, float | None]:
+        return {key: _clean(self.value(key)) for key, _, _ in KEY_NUMBERS}
+
+
+def key_numbers(kpis: Mapping[str, Kpis], costs: Mapping[str, CostFigure], services: Iterable[str],
+                open_incidents: int | None) -> KeyNumbers:
+    """The key numbers of `services` from one run's week-over-week figures and cost figures."""
+    names = list(services)
+    chosen = [kpis[n] for n in names if n in kpis and kpis[n].has_traffic]
+    requests = sum(k.requests for k in chosen) if chosen else math.nan
+    errors = sum(k.error_rate / 100.0 * k.requests for k in chosen if not math.isnan(k.error_rate))
+    timed = [(k.p95, k.requests) for k in chosen if not math.isnan(k.p95)]
+    weight = sum(r for _, r in timed)
+    p95 = sum(p * r for p, r in timed) / weight if weight > 0 else math.nan
+    spent = [float(c) for n in names if n in costs and (c := costs[n].last_7_days) is not None]
+    return KeyNumbers(
+        requests=requests, latency_p95_ms=p95,
+        error_rate_pct=100.0 * errors / requests if requests and not math.isnan(requests) else math.nan,
+        spend=float(sum(spent)) if spent else math.nan,
+        open_incidents=math.nan if open_incidents is None else float(open_incidents),
+    )
+
+
+@dataclass(frozen=True)
+class Move:
+    key: str
+    label: str
+    unit: str
+    now: float
+    before: float
+
+    @property
+    def change_pct(self) -> float:
+        """Relative change in %; NaN when either side is missing or the earlier one is 0."""
+        if math.isnan(self.now) or math.isnan(self.before) or self.before == 0:
+            return math.nan
+        return 100.0 * (self.now - self.before) / self.before
+
+    @property
+    def delta(self) -> float:
+        return self.now - self.before
+
+    def to_dict(self) -> dict[str, object]:
+        return {"key": self.key, "label": self.label, "now": _clean(self.now), "before": _clean(self.before),
+                "change_pct": _clean(self.change_pct, 1)}
+
+
+@dataclass(frozen=True)
+class Movement:
+    """This run's key numbers against the previous stored run's (`before` None: there is none)."""
+
+    now: KeyNumbers
+    before: KeyNumbers | None
+    previous_end: datetime | None = None  # the previous run's period end
+
+    def moves(self) -> list[Move]:
+        before = self.before or KeyNumbers()
+        return [Move(key, label, unit, self.now.value(key), before.value(key)) for key, label, unit in KEY_NUMBERS]
+
+    def to_dict(self) -> dict[str, object]:
+        return {"previous_run_end": self.previous_end.isoformat() + "Z" if self.previous_end else None,
+                "now": self.now.to_dict(), "before": self.before.to_dict() if self.before else None,
+                "moves": [m.to_dict() for m in self.moves()] if self.before else []}
+
+
+# ---- the strip of a squad ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class StripSeries:
+    """A scope's values per bucket (oldest first) over `days` before `end`: requests, p95,
+    error rate and cost, NaN where the bucket had no data."""
+
+    end: datetime
+    bucket_days: int
+    values: dict[str, list[float]]
+
+    def to_dict(self) -> dict[str, object]:
+        return {"end": self.end.isoformat() + "Z", "bucket_days": self.bucket_days,
+                "values": {k: [_clean(v) for v in vs] for k, vs in self.values.items()}}
+
+
+def strip_series(daily: pd.DataFrame, services: Sequence[str], end: datetime, days: int,
+                 bucket_days: int) -> StripSeries:
+    """Bucketed totals of `services` from a daily rollup (columns bucket, service, metric,
+    value): requests, errors and cost summed, p95 weighted by requests."""
+    buckets = max(days // bucket_days, 1)
+    start = end - timedelta(days=buckets * bucket_days)
+    metrics = ("requests", "errors", "latency_p95_ms", "cost")
+    cube = np.full((len(metrics), buckets), np.nan)
+    if daily is not None and not daily.empty:
+        rows = daily[daily["service"].isin(set(services)) & daily["metric"].isin(metrics)]
+        slot = ((pd.to_datetime(rows["bucket"]) - pd.Timestamp(start)) // pd.Timedelta(days=bucket_days)).to_numpy()
+        keep = (slot >= 0) & (slot < buckets)
+        rows, slot = rows[keep], slot[keep].astype(int)
+        for m, metric in enumerate(metrics):
+            part = rows["metric"].to_numpy() == metric
+            values, where = rows["value"].to_numpy(dtype=float)[part], slot[part]
+            if metric == "latency_p95_ms":
+                cube[m] = _weighted_by_slot(values, where, rows, part, buckets)
+            else:
+                ok = np.isfinite(values)
+                sums = np.bincount(where[ok], weights=values[ok], minlength=buckets)
+                seen = np.bincount(where[ok], minlength=buckets) > 0
+                cube[m] = np.where(seen, sums, np.nan)
+    req, err, lat, cost = cube
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate = np.where(req > 0, 100.0 * np.nan_to_num(err) / req, np.nan)
+    return StripSeries(end=end, bucket_days=bucket_days, values={
+        "requests": _floats(req), "latency_p95_ms": _floats(lat), "error_rate_pct": _floats(rate),
+        "cost": _floats(cost)})
+
+
+def _weighted_by_slot(values: np.ndarray, where: np.ndarray, rows: pd.DataFrame, part: np.ndarray,
+                      buckets: int) -> np.ndarray:
+    """p95 per bucket weighted by the same service and day's requests (1 when none is known)."""
+    lat = rows[part]
+    req = rows[rows["metric"] == "requests"].set_index(["bucket", "service"])["value"]
+    weights = lat.set_index(["bucket", "service"]).index.map(lambda k: req.get(k, np.nan)).to_numpy(dtype=float)
+    weights = np.where(np.isfinite(weights) & (weights > 0), weights, 1.0)
+    ok = np.isfinite(values)
+    num = np.bincount(where[ok], weights=values[ok] * weights[ok], minlength=buckets)
+    den = np.bincount(where[ok], weights=weights[ok], minlength=buckets)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(den > 0, num / den, np.nan)
+
+
+def _floats(values: np.ndarray) -> list[float]:
+    return [float(v) for v in values]
+
+
+def _clean(value: float, digits: int = 4) -> float | None:
+    return None if value is None or math.isnan(value) or math.isinf(value) else round(float(value), digits)
