@@ -19,7 +19,7 @@ from perfops.model import format as fmt
 from perfops.model import health
 from perfops.model.findings import Finding
 from perfops.reports import charts
-from perfops.reports.blocks import Cell, Doc, chart_cell, severity_cell, status_cell
+from perfops.reports.blocks import Cell, Doc, chart_cell, md_escape, severity_cell, status_cell
 from perfops.reports.incidents_view import answer_lines, incidents_of, incidents_section
 from perfops.reports.links import service_cell, squad_cell
 from perfops.reports.paths import report_href
@@ -27,6 +27,8 @@ from perfops.reports.picture import Picture, build_picture, daily_rollup, weekly
 from perfops.reports.section import ReportView, Section
 from perfops.reports.weekly_view import REPORT_WEEKS, movement_section, squad_strips, strips_html, strips_md
 
+STRIP_NOTE = ("Each small chart: one point per week over the last {weeks} weeks (requests, request-weighted p95, "
+              "server error rate, cost); the figure beside it is the latest week.")
 SPARK_SERVICES = 24  # executive: small charts for this many services; all of them in the appendix
 
 
@@ -56,8 +58,8 @@ def domain_status(view: ReportView, pic: Picture) -> Section:
     href = {s.squad: report_href(view.audience, "lead", s.squad) for s in strips}
     doc.heading("Squads")
     doc.rich(strips_html(strips, cat.currency, href), strips_md(strips, cat.currency))
-    doc.note(f"Each small chart: one point per week over the last {REPORT_WEEKS} weeks (requests, request-weighted "
-             "p95, server error rate, cost); the figure beside it is the latest week.")
+    doc.rich(Markup('<p class="note strip-note">{}</p>').format(STRIP_NOTE.format(weeks=REPORT_WEEKS)),
+             f"_{md_escape(STRIP_NOTE.format(weeks=REPORT_WEEKS))}_")
     attention = [n for n in pic.services if pic.status[n].level in ("red", "amber", "grey")]
     attention.sort(key=lambda n: (health.LEVELS.index(pic.status[n].level), cat.service(n).tier, n))
     if attention:

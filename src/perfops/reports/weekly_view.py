@@ -76,9 +76,12 @@ def movement_section(view: ReportView, order: int) -> Section:
         assert movement.previous_end is not None
         doc.note(f"This run's last 7 days against the previous stored run (period ending "
                  f"{fmt.local_date(movement.previous_end, view.timezone)}).")
-        doc.table(["Key number", "Now", "Previous run", "Change"],
-                  [[m.label, _value(m.now, m.unit, currency), _value(m.before, m.unit, currency), _change(m, currency)]
-                   for m in movement.moves()], cls="compact movement-table")
+        moves = movement.moves()  # the key numbers as columns: three short rows, on paper and phone alike
+        doc.table(["", *(m.label for m in moves)], [
+            ["Now", *(_value(m.now, m.unit, currency) for m in moves)],
+            ["Previous run", *(_value(m.before, m.unit, currency) for m in moves)],
+            ["Change", *(_change(m, currency) for m in moves)],
+        ], cls="compact movement-table")
     return doc.section("movement", "Since the previous report", order, movement.to_dict())
 
 
@@ -179,7 +182,9 @@ def strips_html(strips: list[SquadStrip], currency: str, href: dict[str, str]) -
         cards.append(Markup('<div class="squad-strip strip-{}"><div class="strip-head"><strong>{}</strong> {} {}'
                             '</div><div class="strip-why">{}</div><div class="strip-sparks">{}</div></div>').format(
             s.level, name, status_cell(s.level, s.word).html, incidents, s.why, sparks))
-    return Markup('<div class="squad-strips">{}</div>').format(Markup("").join(cards))
+    columns = Markup("").join(Markup("<span>{}</span>").format(label) for label in ("Squad", *STRIP_LABELS.values()))
+    return Markup('<div class="squad-strips"><div class="strip-columns" aria-hidden="true">{}</div>{}</div>').format(
+        columns, Markup("").join(cards))
 
 
 def strips_md(strips: list[SquadStrip], currency: str) -> str:
