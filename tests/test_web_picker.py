@@ -6,25 +6,16 @@ from __future__ import annotations
 
 import html
 import re
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from reports_fixture import NOW, build_workspace, record_run
+from reports_fixture import build_two_runs
 
 
 @pytest.fixture(scope="module")
 def root(tmp_path_factory) -> Path:
-    """The reports fixture with two stored runs: the week ending NOW and the week before it."""
-    from perfops.store import open_store
-    from perfops.workspace import Workspace
-
-    root = build_workspace(tmp_path_factory.mktemp("picker") / "ws")
-    ws = Workspace(root)
-    with open_store(ws.store_path) as store:
-        record_run(store, ws.load_catalog(), NOW - timedelta(days=7), timedelta(days=7), 3)
-    return root
+    return build_two_runs(tmp_path_factory.mktemp("picker") / "ws")
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ import pytest
 from perfops.model.figures import CostFigure
 from perfops.model.health import Kpis
 from perfops.model.weekly import KeyNumbers, Movement, key_numbers, strip_series
-from reports_fixture import NOW, build_workspace, record_run
+from reports_fixture import build_two_runs
 
 
 def _cost(service: str, week: float | None) -> CostFigure:
@@ -72,14 +72,7 @@ def test_strip_series_buckets_sums_and_weighs_p95() -> None:
 
 @pytest.fixture(scope="module")
 def two_runs(tmp_path_factory) -> Path:
-    from perfops.store import open_store
-    from perfops.workspace import Workspace
-
-    root = build_workspace(tmp_path_factory.mktemp("weekly") / "ws")
-    ws = Workspace(root)
-    with open_store(ws.store_path) as store:
-        record_run(store, ws.load_catalog(), NOW - timedelta(days=7), timedelta(days=7), 3)
-    return root
+    return build_two_runs(tmp_path_factory.mktemp("weekly") / "ws")
 
 
 def _sections(root: Path, audience: str, at: str, **scope: str) -> dict[str, dict]:
