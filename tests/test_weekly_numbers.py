@@ -116,3 +116,28 @@ def test_the_executive_has_one_strip_per_squad(two_runs: Path) -> None:
     levels = ["red", "amber", "grey", "green"]
     assert [levels.index(s["status"]["level"]) for s in strips] == sorted(levels.index(s["status"]["level"])
                                                                           for s in strips)
+
+
+def test_every_digest_carries_the_movement_of_its_scope(two_runs: Path) -> None:
+    from perfops.usecases.notify import send_digests
+    from perfops.workspace import Workspace
+
+    digests = send_digests(Workspace(two_runs), dry_run=True).digests
+    assert [d.target for d in digests] == ["domain", "checkout", "payments", "platform"]
+    for d in digests:
+        # the newest run (by when it was made) covers the week ending 16 Nov: none before it
+        assert d.movement is not None and d.movement.startswith("No previous run")
+        assert d.movement in d.text
+        assert any(d.movement in str(block) for block in d.slack["blocks"])
+        assert d.movement in d.teams["text"]
+
+
+def test_the_movement_in_words_names_each_change() -> None:
+    from perfops.model.weekly import movement_words
+
+    now = KeyNumbers(requests=1.1e6, latency_p95_ms=90.0, error_rate_pct=0.5, spend=110.0, open_incidents=3.0)
+    before = KeyNumbers(requests=1.0e6, latency_p95_ms=100.0, error_rate_pct=0.25, spend=100.0, open_incidents=3.0)
+    words = movement_words(Movement(now, before, datetime(2026, 11, 16)), "USD")
+    assert words.startswith("Week over week (against the run ending 16 Nov 2026): ")
+    assert "requests (7 days) 1.1M (▲ +10%)" in words and "p95 latency 90 ms (▼ −10%)" in words
+    assert "error rate 0.5% (+0.25 pts)" in words and "open incidents 3 (no change)" in words

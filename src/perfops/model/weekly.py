@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 import numpy as np
 import pandas as pd
 
+from perfops.model import format as fmt
 from perfops.model.figures import CostFigure
 from perfops.model.health import Kpis
 
@@ -110,6 +111,41 @@ class Movement:
         return {"previous_run_end": self.previous_end.isoformat() + "Z" if self.previous_end else None,
                 "now": self.now.to_dict(), "before": self.before.to_dict() if self.before else None,
                 "moves": [m.to_dict() for m in self.moves()] if self.before else []}
+
+
+# ---- in words (reports, digests, the dashboard) ----------------------------------------------------
+def value_text(v: float, unit: str, currency: str) -> str:
+    if math.isnan(v):
+        return "–"
+    if unit == "ms":
+        return fmt.ms(v)
+    if unit == "%":
+        return fmt.pct(v, 2)
+    if unit == "money":
+        return fmt.money(v, currency)
+    return fmt.compact(v) if v >= 10_000 else fmt.number(v)
+
+
+def change_text(m: Move) -> str:
+    """Relative for volumes, in percentage points for a rate, as a difference for a count."""
+    if math.isnan(m.now) or math.isnan(m.before):
+        return "–"
+    if m.unit == "%":
+        return f"{'+' if m.delta > 0 else ''}{m.delta:.2f} pts"
+    if m.key == "open_incidents":
+        return "no change" if m.delta == 0 else f"{'+' if m.delta > 0 else ''}{int(m.delta)}"
+    return fmt.change(m.change_pct) if not math.isnan(m.change_pct) else "–"
+
+
+def movement_words(movement: Movement, currency: str, timezone: str = "UTC") -> str:
+    """One line: each key number now and its change, or 'No previous run' and the numbers now."""
+    moves = movement.moves()
+    if movement.before is None:
+        now = "; ".join(f"{m.label.lower()} {value_text(m.now, m.unit, currency)}" for m in moves)
+        return f"No previous run: this is the first stored analysis, nothing to compare with yet. Now: {now}."
+    since = f" (against the run ending {fmt.local_date(movement.previous_end, timezone)})" if movement.previous_end else ""
+    parts = "; ".join(f"{m.label.lower()} {value_text(m.now, m.unit, currency)} ({change_text(m)})" for m in moves)
+    return f"Week over week{since}: {parts}."
 
 
 # ---- the strip of a squad ------------------------------------------------------------------------

@@ -17,7 +17,15 @@ from perfops.model import health
 from perfops.model.changes import FindingTimes
 from perfops.model.findings import Finding
 from perfops.model.incidents import group_incidents
-from perfops.model.weekly import KeyNumbers, Move, Movement, StripSeries, key_numbers, strip_series
+from perfops.model.weekly import (
+    Movement,
+    StripSeries,
+    change_text,
+    key_numbers,
+    movement_words,
+    strip_series,
+    value_text,
+)
 from perfops.reports import charts
 from perfops.reports.blocks import Cell, Doc, md_escape, status_cell
 from perfops.reports.incidents_view import incidents_of
@@ -70,50 +78,18 @@ def movement_section(view: ReportView, order: int) -> Section:
     doc = Doc()
     currency = view.ctx.catalog.currency
     if movement.before is None:
-        doc.para("No previous run: this is the first stored analysis, so there is nothing to compare with yet. "
-                 + _numbers_line(movement.now, currency), "calm")
+        doc.para(movement_words(movement, currency, view.timezone), "calm")
     else:
         assert movement.previous_end is not None
         doc.note(f"This run's last 7 days against the previous stored run (period ending "
                  f"{fmt.local_date(movement.previous_end, view.timezone)}).")
         moves = movement.moves()  # the key numbers as columns: three short rows, on paper and phone alike
         doc.table(["", *(m.label for m in moves)], [
-            ["Now", *(_value(m.now, m.unit, currency) for m in moves)],
-            ["Previous run", *(_value(m.before, m.unit, currency) for m in moves)],
-            ["Change", *(_change(m, currency) for m in moves)],
+            ["Now", *(value_text(m.now, m.unit, currency) for m in moves)],
+            ["Previous run", *(value_text(m.before, m.unit, currency) for m in moves)],
+            ["Change", *(change_text(m) for m in moves)],
         ], cls="compact movement-table")
     return doc.section("movement", "Since the previous report", order, movement.to_dict())
-
-
-def _numbers_line(now: KeyNumbers, currency: str) -> str:
-    from perfops.model.weekly import KEY_NUMBERS
-
-    parts = [f"{label}: {_value(now.value(key), unit, currency)}" for key, label, unit in KEY_NUMBERS]
-    return "Now: " + "; ".join(parts) + "."
-
-
-def _value(v: float, unit: str, currency: str) -> str:
-    if math.isnan(v):
-        return "–"
-    if unit == "ms":
-        return fmt.ms(v)
-    if unit == "%":
-        return fmt.pct(v, 2)
-    if unit == "money":
-        return fmt.money(v, currency)
-    return fmt.compact(v) if v >= 10_000 else fmt.number(v)
-
-
-def _change(m: Move, currency: str) -> str:
-    """Relative for volumes, in points for a rate, as a difference for counts."""
-    if math.isnan(m.now) or math.isnan(m.before):
-        return "–"
-    if m.unit == "%":
-        sign = "+" if m.delta > 0 else ""
-        return f"{sign}{m.delta:.2f} pts"
-    if m.key == "open_incidents":
-        return "no change" if m.delta == 0 else f"{'+' if m.delta > 0 else ''}{int(m.delta)}"
-    return fmt.change(m.change_pct) if not math.isnan(m.change_pct) else "–"
 
 
 # ---- squad strips --------------------------------------------------------------------------------
@@ -165,7 +141,7 @@ def strip_sparks(strip: SquadStrip, currency: str) -> list[tuple[str, Markup, st
         svg = charts.sparkline(values, None, title=f"squad {strip.squad} {label.lower()}, "
                                                    f"{len(values)} × {strip.series.bucket_days} days",
                                width_in=1.1, height_in=0.32)
-        out.append((label, svg, _value(latest, unit, currency)))
+        out.append((label, svg, value_text(latest, unit, currency)))
     return out
 
 

@@ -444,6 +444,24 @@ def _series_json(frame: pd.DataFrame, start: datetime, end: datetime) -> dict[st
     return out
 
 
+# ---- for the digests ---------------------------------------------------------------------------
+def movement_lines(store: Store, catalog: Catalog) -> dict[str, str]:
+    """Per digest target ("domain" and each squad): the key numbers of the newest stored run
+    against the previous one, in words; {} when nothing was analysed yet."""
+    from perfops.model.weekly import movement_words
+    from perfops.reports.weekly_view import movement_of
+
+    try:
+        run = select_run(store)
+    except PerfopsError:
+        return {}
+    data = load_domain(store, catalog, run)
+    views = {"domain": make_view(data, "executive"),
+             **{s.name: make_view(data, "lead", squad=s.name) for s in catalog.squads}}
+    return {target: movement_words(movement_of(view), catalog.currency, catalog.timezone)
+            for target, view in views.items()}
+
+
 # ---- for the terminal ------------------------------------------------------------------------
 def executive_summary_text(workspace: Workspace, period: str | None = None, at: str | None = None, limit: int = 8) -> str:
     """A few plain lines for the terminal: the answer (incidents that need the reader, what ended,
