@@ -165,47 +165,51 @@ class StripSeries:
 
 def strip_series(daily: pd.DataFrame, services: Sequence[str], end: datetime, days: int,
                  bucket_days: int) -> StripSeries:
-    """Bucketed totals of `services` from a daily rollup (columns bucket, service, metric,
-    value): requests, errors and cost summed, p95 weighted by requests."""
+    """Bucketed totals of `services` (see strips_by_group)."""
+    return strips_by_group(daily, {"": services}, end, days, bucket_days)[""]
+
+
+def strips_by_group(daily: pd.DataFrame, groups: Mapping[str, Sequence[str]], end: datetime, days: int,
+                    bucket_days: int) -> dict[str, StripSeries]:
+    """Per group of services (a squad), its totals per bucket of `bucket_days` over `days`
+    before `end`, from a daily rollup (columns bucket, service, metric, value): requests, errors
+    and cost summed, p95 weighted by the same service and day's requests (1 when unknown). One
+    pass over the rollup for every group (a domain of 1,000 services has ~170k rows)."""
     buckets = max(days // bucket_days, 1)
-    start = end - timedelta(days=buckets * bucket_days)
+    span = buckets * bucket_days
+    start = end - timedelta(days=span)
+    names = sorted({s for members in groups.values() for s in members})
+    index = {name: i for i, name in enumerate(names)}
     metrics = ("requests", "errors", "latency_p95_ms", "cost")
-    cube = np.full((len(metrics), buckets), np.nan)
-    if daily is not None and not daily.empty:
-        rows = daily[daily["service"].isin(set(services)) & daily["metric"].isin(metrics)]
-        slot = ((pd.to_datetime(rows["bucket"]) - pd.Timestamp(start)) // pd.Timedelta(days=bucket_days)).to_numpy()
-        keep = (slot >= 0) & (slot < buckets)
-        rows, slot = rows[keep], slot[keep].astype(int)
-        for m, metric in enumerate(metrics):
-            part = rows["metric"].to_numpy() == metric
-            values, where = rows["value"].to_numpy(dtype=float)[part], slot[part]
-            if metric == "latency_p95_ms":
-                cube[m] = _weighted_by_slot(values, where, rows, part, buckets)
-            else:
-                ok = np.isfinite(values)
-                sums = np.bincount(where[ok], weights=values[ok], minlength=buckets)
-                seen = np.bincount(where[ok], minlength=buckets) > 0
-                cube[m] = np.where(seen, sums, np.nan)
+    cube = np.full((len(metrics), len(names), span), np.nan)
+    if daily is not None and not daily.empty and names:
+        rows = daily[daily["metric"].isin(metrics) & daily["service"].isin(index)]
+        day = ((pd.to_datetime(rows["bucket"]) - pd.Timestamp(start)) // pd.Timedelta(days=1)).to_numpy()
+        keep = (day >= 0) & (day < span)
+        m = rows["metric"].map({k: i for i, k in enumerate(metrics)}).to_numpy()[keep]
+        sv = rows["service"].map(index).to_numpy()[keep]
+        cube[m, sv, day[keep].astype(int)] = rows["value"].to_numpy(dtype=float)[keep]
     req, err, lat, cost = cube
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rate = np.where(req > 0, 100.0 * np.nan_to_num(err) / req, np.nan)
-    return StripSeries(end=end, bucket_days=bucket_days, values={
-        "requests": _floats(req), "latency_p95_ms": _floats(lat), "error_rate_pct": _floats(rate),
-        "cost": _floats(cost)})
+    weight = np.where(np.isfinite(lat), np.where(np.isfinite(req) & (req > 0), req, 1.0), 0.0)
+    out = {}
+    for group, members in groups.items():
+        idx = [index[s] for s in members]
 
+        def per_bucket(values: np.ndarray, idx: list[int] = idx) -> np.ndarray:
+            part = values[idx].reshape(len(idx), buckets, bucket_days)
+            return np.where(np.isfinite(part).any(axis=(0, 2)), np.nansum(part, axis=(0, 2)), np.nan)
 
-def _weighted_by_slot(values: np.ndarray, where: np.ndarray, rows: pd.DataFrame, part: np.ndarray,
-                      buckets: int) -> np.ndarray:
-    """p95 per bucket weighted by the same service and day's requests (1 when none is known)."""
-    lat = rows[part]
-    req = rows[rows["metric"] == "requests"].set_index(["bucket", "service"])["value"]
-    weights = lat.set_index(["bucket", "service"]).index.map(lambda k: req.get(k, np.nan)).to_numpy(dtype=float)
-    weights = np.where(np.isfinite(weights) & (weights > 0), weights, 1.0)
-    ok = np.isfinite(values)
-    num = np.bincount(where[ok], weights=values[ok] * weights[ok], minlength=buckets)
-    den = np.bincount(where[ok], weights=weights[ok], minlength=buckets)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(den > 0, num / den, np.nan)
+        r = per_bucket(req)
+        w = weight[idx].reshape(len(idx), buckets, bucket_days)
+        num = (np.nan_to_num(lat[idx]).reshape(len(idx), buckets, bucket_days) * w).sum(axis=(0, 2))
+        den = w.sum(axis=(0, 2))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            p95 = np.where(den > 0, num / den, np.nan)
+            rate = np.where(r > 0, 100.0 * np.nan_to_num(per_bucket(err)) / r, np.nan)
+        out[group] = StripSeries(end=end, bucket_days=bucket_days, values={
+            "requests": _floats(r), "latency_p95_ms": _floats(p95), "error_rate_pct": _floats(rate),
+            "cost": _floats(per_bucket(cost))})
+    return out
 
 
 def _floats(values: np.ndarray) -> list[float]:

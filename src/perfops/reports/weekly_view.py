@@ -23,7 +23,7 @@ from perfops.model.weekly import (
     change_text,
     key_numbers,
     movement_words,
-    strip_series,
+    strips_by_group,
     value_text,
 )
 from perfops.reports import charts
@@ -59,7 +59,9 @@ def movement_of(view: ReportView) -> Movement:
 def _open_incidents_at(view: ReportView, moment: datetime, period_end: datetime) -> int:
     """Incidents open when the previous run was made: the scope's findings found before it and
     not resolved by then (by the workflow history), grouped as that run would have."""
-    times = FindingTimes.of(view.history)
+    times = view.cache.get("finding-times")
+    if times is None:  # read once per run: a run writes a report per service
+        times = view.cache["finding-times"] = FindingTimes.of(view.history)
     then: list[Finding] = []
     for f in [*view.active, *view.resolved]:
         found = times.found.get(f.id)
@@ -117,16 +119,15 @@ def squad_strips(view: ReportView, days: int = 7 * REPORT_WEEKS, bucket_days: in
     pic = build_picture(view)
     daily = daily_rollup(view, None)
     incidents = [i for i in incidents_of(view) if i.state != "resolved"]
+    squads = [s for s in cat.squads if s.name in pic.squad_status]
+    series = strips_by_group(daily, {s.name: [x.name for x in cat.services_of(s.name)] for s in squads},
+                             hour_floor(view.now), days, bucket_days)
     out = []
-    for squad in cat.squads:
-        st = pic.squad_status.get(squad.name)
-        if st is None:
-            continue
-        names = [s.name for s in cat.services_of(squad.name)]
+    for squad in squads:
+        st = pic.squad_status[squad.name]
         own = [i for i in incidents if i.squad == squad.name]
         out.append(SquadStrip(squad.name, squad.lead, st.level, st.word, st.why, len(own),
-                              [i.lead.title for i in own[:3]],
-                              strip_series(daily, names, hour_floor(view.now), days, bucket_days)))
+                              [i.lead.title for i in own[:3]], series[squad.name]))
     out.sort(key=lambda s: (health.LEVELS.index(s.level), -s.open_incidents, s.squad))
     return out
 

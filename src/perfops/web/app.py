@@ -253,7 +253,7 @@ def _api_routes(app: FastAPI, data: DashboardData) -> None:
     def api_domain(response: Response) -> dict[str, Any]:
         snap = data.snapshot()
         _stamp(response, data.freshness(snap))
-        return pages.domain_json(snap)
+        return data.cached_page(snap, "api:domain", lambda: pages.domain_json(snap))
 
     @app.get("/api/runs", tags=["api"], response_model=RunsView,
              summary="The stored analysis runs the dashboard can show (?run=<id>), newest first")
