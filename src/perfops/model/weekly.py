@@ -34,7 +34,6 @@ KEY_NUMBERS: tuple[tuple[str, str, str], ...] = (
     ("spend", "Spend (7 days)", "money"),
     ("open_incidents", "Open incidents", ""),
 )
-STRIP_METRICS = ("requests", "latency_p95_ms", "error_rate_pct", "cost")
 
 
 @dataclass(frozen=True)

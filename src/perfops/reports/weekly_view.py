@@ -27,7 +27,7 @@ from perfops.model.weekly import (
     value_text,
 )
 from perfops.reports import charts
-from perfops.reports.blocks import Cell, Doc, md_escape, status_cell
+from perfops.reports.blocks import Doc, md_escape, status_cell
 from perfops.reports.incidents_view import incidents_of
 from perfops.reports.picture import build_picture, daily_rollup, hour_floor, stored_rollups
 from perfops.reports.section import ReportView, Section
@@ -177,7 +177,3 @@ def _incident_words(s: SquadStrip) -> str:
     if not s.open_incidents:
         return "no open incident"
     return f"{s.open_incidents} open incident{'s' if s.open_incidents != 1 else ''}"
-
-
-def strips_cell(strips: list[SquadStrip], currency: str, href: dict[str, str]) -> Cell:
-    return Cell(text=strips_md(strips, currency), html=strips_html(strips, currency, href))
