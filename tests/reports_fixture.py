@@ -210,3 +210,16 @@ def report_context(ctx, findings=()):
     run = AnalysisRun(id=1, at=ctx.now, period_start=ctx.period_start, period_end=ctx.now, findings=len(findings))
     return ReportContext(catalog=ctx.catalog, run=run, figures=figures, events=ctx.events, test_runs=ctx.test_runs,
                          load_telemetry=ctx.load_telemetry)
+
+
+def build_two_runs(root: Path) -> Path:
+    """The reports fixture with two stored runs: the week ending NOW (recorded first) and the
+    week before it (recorded second, so it is the newest run by id)."""
+    from perfops.store import open_store
+    from perfops.workspace import Workspace
+
+    build_workspace(root)
+    ws = Workspace(root)
+    with open_store(ws.store_path) as store:
+        record_run(store, ws.load_catalog(), NOW - timedelta(days=7), timedelta(days=7), 3)
+    return root

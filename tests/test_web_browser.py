@@ -48,7 +48,7 @@ def test_drill_down_acknowledge_and_history(server: str, browser: Any) -> None:
     page = browser.new_page()
     page.goto(server + "/")
     assert "need action now" in page.inner_text(".headline")
-    page.click("table.squads >> text=checkout")
+    page.click(".squad-strips a:text-is(\"checkout\")")  # the squad strip's name links to the squad
     assert page.inner_text("h1").startswith("Squad checkout")
     page.click("table.services >> text=checkout-api")
     page.wait_for_selector(".chart[data-ready='1'] canvas", timeout=10_000)  # uPlot drew the chart

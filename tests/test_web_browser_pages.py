@@ -23,7 +23,7 @@ from urllib.parse import unquote, urlsplit
 import pytest
 
 from live_server import serve
-from reports_fixture import build_workspace, findings
+from reports_fixture import build_two_runs, findings
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 TOKEN = "browser-token"
@@ -61,7 +61,9 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]
     from perfops.web.app import create_app
     from perfops.workspace import Workspace
 
-    root = build_workspace(tmp_path_factory.mktemp("browser") / "ws")
+    # two stored runs, so the reports of AT show the movement against the run before and the
+    # dashboard's picker has a choice (run 1 ends at AT; run 2, the week before, is the newest made)
+    root = build_two_runs(tmp_path_factory.mktemp("browser") / "ws")
     render_reports(Workspace(root), fmt="html", at=AT)
     app = create_app(root, token=TOKEN)
     with serve(app) as base:
@@ -152,7 +154,11 @@ def test_every_dashboard_page_fits_a_phone_and_links_its_finding_ids(site: tuple
              "/docs", "/squads/checkout", "/squads/payments", "/squads/platform",
              *(f"/services/{s}" for s in ("checkout-api", "cart", "payments-api", "ledger", "auth", "reporting")),
              "/services/checkout-api/endpoint?name=POST%20/checkout",
-             *(f"/findings/{f.id}" for f in made)]
+             *(f"/findings/{f.id}" for f in made),
+             # the run and range picker: another stored run, each range, a view carried into the pages
+             "/?run=1", "/?run=1&range=28d", "/?range=7d", "/squads/checkout?run=1&range=28d",
+             "/services/checkout-api?run=1&range=7d", "/services/checkout-api/endpoint?name=POST%20/checkout&range=28d",
+             "/slo?run=1", "/cost?run=1&range=28d", f"/findings/{made[0].id}?run=1&range=28d"]
     problems = visit(browser, [base + p for p in paths])
     assert problems["overflow"] == []
     assert problems["console"] == []
@@ -164,3 +170,17 @@ def test_every_dashboard_page_fits_a_phone_and_links_its_finding_ids(site: tuple
         assert urlsplit(href).hostname == "127.0.0.1", href
         with urllib.request.urlopen(href, timeout=10) as answer:
             assert answer.status == 200, href
+
+
+def test_the_picker_form_puts_the_view_in_the_url_without_script(site: tuple[str, Path], browser: Any) -> None:
+    base, _ = site
+    context = browser.new_context(viewport={"width": 390, "height": 900}, java_script_enabled=False)
+    page = context.new_page()
+    page.goto(base + "/", wait_until="networkidle")
+    page.select_option("form.picker select[name=run]", "1")
+    page.select_option("form.picker select[name=range]", "28d")
+    page.click("form.picker button[type=submit]")
+    page.wait_for_load_state("networkidle")
+    assert urlsplit(page.url).query == "run=1&range=28d"
+    assert "analysis run 1:" in page.content()
+    context.close()

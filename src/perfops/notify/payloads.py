@@ -28,6 +28,8 @@ def slack_payload(d: Digest) -> dict[str, Any]:
         {"type": "header", "text": {"type": "plain_text", "text": d.title[:150]}},
         {"type": "section", "text": {"type": "mrkdwn", "text": slack_escape(summary)}},
     ]
+    if d.movement:
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": slack_escape(d.movement)[:2900]}})
     if d.actions:
         listed = "\n".join(f"{i}. {slack_escape(a)}" for i, a in enumerate(d.actions[:MAX_ACTIONS], start=1))
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f"*{ACTIONS_LABEL}*\n{listed}"[:2900]}})
@@ -51,7 +53,8 @@ def teams_payload(d: Digest) -> dict[str, Any]:
     summary = f"{len(d.new)} new, {len(d.still_open)} still open, {len(d.resolved)} resolved"
     return {
         "@type": "MessageCard", "@context": "https://schema.org/extensions",
-        "summary": html_escape(f"{d.title}: {summary}"), "title": html_escape(d.title), "text": summary,
+        "summary": html_escape(f"{d.title}: {summary}"), "title": html_escape(d.title),
+        "text": summary + (f"<br>{html_escape(d.movement)}" if d.movement else ""),
         "sections": sections,
     }
 

@@ -26,6 +26,7 @@ class Digest:
     webhook: str | None = None
     link: str | None = None
     actions: list[str] = field(default_factory=list)  # the answer first: what needs doing, in order
+    movement: str | None = None  # the key numbers against the previous stored run, in words (model/weekly.py)
     timezone: str = "UTC"
     slack: dict[str, Any] = field(default_factory=dict)
     teams: dict[str, Any] = field(default_factory=dict)
@@ -39,6 +40,8 @@ class Digest:
         """The plain-text form (Slack's `text` fallback, the dry-run print)."""
         lines = [self.title, f"since {fmt.local_time(self.since, self.timezone)}: "
                  f"{len(self.new)} new, {len(self.still_open)} still open, {len(self.resolved)} resolved"]
+        if self.movement:
+            lines.append(self.movement)
         if self.actions:
             lines.append(f"{ACTIONS_LABEL}:")
             lines += [f"  {i}. {a}" for i, a in enumerate(self.actions[:MAX_ACTIONS], start=1)]

@@ -19,12 +19,16 @@ from perfops.model import format as fmt
 from perfops.model import health
 from perfops.model.findings import Finding
 from perfops.reports import charts
-from perfops.reports.blocks import Cell, Doc, chart_cell, severity_cell, status_cell
+from perfops.reports.blocks import Cell, Doc, chart_cell, md_escape, severity_cell, status_cell
 from perfops.reports.incidents_view import answer_lines, incidents_of, incidents_section
 from perfops.reports.links import service_cell, squad_cell
+from perfops.reports.paths import report_href
 from perfops.reports.picture import Picture, build_picture, daily_rollup, weekly_domain_rows
 from perfops.reports.section import ReportView, Section
+from perfops.reports.weekly_view import REPORT_WEEKS, movement_section, squad_strips, strips_html, strips_md
 
+STRIP_NOTE = ("Each small chart: one point per week over the last {weeks} weeks (requests, request-weighted p95, "
+              "server error rate, cost); the figure beside it is the latest week.")
 SPARK_SERVICES = 24  # executive: small charts for this many services; all of them in the appendix
 
 
@@ -33,6 +37,7 @@ def executive(view: ReportView) -> list[Section]:
     pic = build_picture(view)
     return [
         domain_status(view, pic),
+        movement_section(view, order=12),
         incidents_section(view, order=20, severe_only=True),
         weekly_trends(view, pic),
         capacity_outlook(view),
@@ -49,15 +54,12 @@ def domain_status(view: ReportView, pic: Picture) -> Section:
     doc.para(answer[0], "headline")
     for line in answer[1:]:
         doc.para(line, "answer")
-    rows = []
-    for squad in cat.squads:
-        st = pic.squad_status.get(squad.name)
-        if st is None:
-            continue
-        n_active = sum(len(pic.active_by_service.get(s.name, [])) for s in cat.services_of(squad.name))
-        rows.append([squad_cell(view, squad.name), squad.lead or "–", status_cell(st.level, st.word), st.why,
-                     fmt.number(len(cat.services_of(squad.name))), fmt.number(n_active)])
-    doc.table(["Squad", "Lead", "Status", "Why", "Services", "Open findings"], rows, cls="status-table")
+    strips = squad_strips(view)
+    href = {s.squad: report_href(view.audience, "lead", s.squad) for s in strips}
+    doc.heading("Squads")
+    doc.rich(strips_html(strips, cat.currency, href), strips_md(strips, cat.currency))
+    doc.rich(Markup('<p class="note strip-note">{}</p>').format(STRIP_NOTE.format(weeks=REPORT_WEEKS)),
+             f"_{md_escape(STRIP_NOTE.format(weeks=REPORT_WEEKS))}_")
     attention = [n for n in pic.services if pic.status[n].level in ("red", "amber", "grey")]
     attention.sort(key=lambda n: (health.LEVELS.index(pic.status[n].level), cat.service(n).tier, n))
     if attention:
@@ -70,6 +72,7 @@ def domain_status(view: ReportView, pic: Picture) -> Section:
         if len(attention) > 30:
             doc.note(f"{len(attention) - 30} more services are not normal: see the appendix.")
     data = {"answer": answer, "counts": counts, "squads": {k: v.to_dict() for k, v in pic.squad_status.items()},
+            "squad_strips": [s.to_dict() for s in strips],
             "services": {k: v.to_dict() for k, v in pic.status.items()}}
     return doc.section("domain-status", "Domain status", 10, data)
 

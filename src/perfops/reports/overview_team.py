@@ -24,6 +24,7 @@ from perfops.reports.overview_domain import (
 )
 from perfops.reports.picture import TREND_WEEKS, Picture, build_picture, daily_rollup, hour_floor
 from perfops.reports.section import ReportView, Section
+from perfops.reports.weekly_view import movement_section
 
 MAX_ENDPOINT_CHARTS = 4
 
@@ -33,6 +34,7 @@ def lead(view: ReportView) -> list[Section]:
     pic = build_picture(view)
     return [
         squad_status(view, pic),
+        movement_section(view, order=11),
         actions_section(view, order=12),
         incidents_section(view, order=15, severe_only=False),
         open_findings(view, view.active, "squad-findings", "Open findings of the squad", 20),
@@ -247,6 +249,7 @@ def developer(view: ReportView) -> list[Section]:
     status.table(["Service", "Status", "Traffic", "p95 latency", "Server errors"], [spark_row(pic, name, view)], cls="spark-table")
     return [
         status.section("service-status", f"{name} at a glance", 10, pic.status[name].to_dict()),
+        movement_section(view, order=11),
         open_findings(view, view.active, "service-findings", "Open findings", 20),
         finding_details(view),
         endpoints(view),

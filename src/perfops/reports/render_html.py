@@ -13,7 +13,7 @@ from perfops.reports.section import Section
 
 # The executive printout is the answer: these sections; the rest (trends, volume, spend, maturity,
 # SLO tables, every service) stays in the HTML, below them. Two A4 pages for a domain like the demo.
-EXECUTIVE_PRINT = frozenset({"domain-status", "out-of-ordinary", "trends-propagated", "capacity-saturation",
+EXECUTIVE_PRINT = frozenset({"domain-status", "movement", "out-of-ordinary", "trends-propagated", "capacity-saturation",
                              "cost-savings"})
 
 

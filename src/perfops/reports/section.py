@@ -49,6 +49,7 @@ class ReportContext:
     run: AnalysisRun
     figures: FigureSet = field(default_factory=FigureSet)
     previous: AnalysisRun | None = None  # the run of the period before: "since the last report"
+    previous_figures: FigureSet | None = None  # its rollups and costs (the week-over-week movement)
     events: pd.DataFrame = field(default_factory=pd.DataFrame)
     test_runs: pd.DataFrame = field(default_factory=pd.DataFrame)
     load_telemetry: Callable[..., pd.DataFrame] = _no_rows

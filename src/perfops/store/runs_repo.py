@@ -41,6 +41,13 @@ class AnalysisRunsRepo:
             f"SELECT {_RUN_COLUMNS} FROM analysis_runs WHERE run_id IS NOT NULL ORDER BY run_id DESC").fetchall()
         return [_run(r) for r in rows]
 
+    def shown(self) -> list[AnalysisRun]:
+        """The runs a reader can show, newest first: those that kept their figures."""
+        rows = self.con.execute(
+            f"SELECT {_RUN_COLUMNS} FROM analysis_runs r WHERE run_id IS NOT NULL "
+            "AND EXISTS (SELECT 1 FROM figures f WHERE f.run_id = r.run_id) ORDER BY run_id DESC").fetchall()
+        return [_run(r) for r in rows]
+
     def find(self, *, end: datetime | None = None, period_start: datetime | None = None) -> AnalysisRun | None:
         """The newest run that has figures and ended at `end` (None: any end) and began at
         `period_start` (None: any)."""

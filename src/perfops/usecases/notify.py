@@ -21,6 +21,7 @@ from perfops.notify.digest import Digest, build_digests
 from perfops.store import open_store
 from perfops.store.findings_repo import FindingFilter
 from perfops.usecases.context import newest_data, parse_period
+from perfops.usecases.reports import movement_lines
 from perfops.workspace import Workspace
 
 STATE_FILE = "notify-state.json"
@@ -56,9 +57,10 @@ def send_digests(workspace: Workspace, *, dry_run: bool = False, period: str = "
         findings = store.findings.list(FindingFilter(status="all"))
         history = store.findings.history()
         moment = now or newest_data(store) or datetime.now()
+        movement = movement_lines(store, catalog)
     default_since = moment - parse_period(period)
     since = {t: _parse(state.get(t)) or default_since for t in ["domain", *catalog.squad_by_name]}
-    digests = build_digests(catalog, findings, history, since, moment)
+    digests = build_digests(catalog, findings, history, since, moment, movement)
     result = NotifyResult(digests)
     if dry_run:
         return result

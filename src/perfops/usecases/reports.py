@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from perfops.errors import PerfopsError
+from perfops.errors import NotFoundError, PerfopsError
 from perfops.model.catalog import Catalog
 from perfops.model.figures import AnalysisRun
 from perfops.model.findings import Finding
@@ -79,6 +79,18 @@ def select_run(store: Store, at: str | None = None, period: str | None = None) -
                        hint=f"run 'perfops analyze {asked}'".rstrip() + " again")
 
 
+def run_by_id(store: Store, run_id: int) -> AnalysisRun:
+    """The stored run `run_id` (the dashboard's ?run=); NotFoundError when there is none or it
+    kept no figures (an older perfops, or a later analysis of the same period replaced them)."""
+    run = next((r for r in store.analysis_runs.shown() if r.id == run_id), None)
+    if run is not None:
+        return run
+    if any(r.id == run_id for r in store.analysis_runs.runs()):
+        raise NotFoundError(f"analysis run {run_id} has no stored figures (a later analysis of the same period "
+                            "replaced them, or an older perfops made it)", hint="GET /api/runs lists the runs to show")
+    raise NotFoundError(f"no stored analysis run {run_id}", hint="GET /api/runs lists the stored runs")
+
+
 def stored_run(workspace: Workspace, at: str | None = None, period: str | None = None) -> AnalysisRun:
     """select_run on the workspace's store (PerfopsError when the workspace has none)."""
     if not workspace.store_path.exists():
@@ -94,7 +106,10 @@ def load_domain(store: Store, catalog: Catalog, run: AnalysisRun) -> DomainData:
     start = run.period_start - DEFAULT_HISTORY
     earlier = [r for r in store.analysis_runs.runs() if r.period_end < run.period_end]
     previous = max(earlier, key=lambda r: (r.period_end, r.id)) if earlier else None
+    previous_figures = (store.analysis_runs.figures(previous.id, kinds=("rollup", "cost"))
+                        if previous is not None else None)
     ctx = ReportContext(catalog=catalog, run=run, figures=store.analysis_runs.figures(run.id), previous=previous,
+                        previous_figures=previous_figures,
                         events=store.telemetry.events(start, run.period_end + timedelta(days=1)),
                         test_runs=store.tests.runs(), load_telemetry=StoreTelemetryLoader(store))
     findings = store.findings.list(FindingFilter(status="all"))
@@ -353,19 +368,30 @@ def write_index(folder: Path, written: list[Path], catalog: Catalog, run: Analys
 
 
 # ---- for the dashboard ------------------------------------------------------------------------
-def dashboard_view(workspace: Workspace, period: str | None = None) -> tuple[Catalog, Any, Any, list[Finding]]:
-    """(catalog, executive view of the newest stored analysis run, domain picture, every finding)
-    read once, then detached from the store: the view's loaders only serve what was read (the
-    dashboard closes the store at once)."""
+@dataclass(frozen=True)
+class DashboardView:
+    catalog: Catalog
+    view: ReportView  # the executive view of the run shown
+    picture: Any  # perfops.reports.picture.Picture
+    findings: list[Finding]
+    runs: list[AnalysisRun]  # the runs the dashboard can show, newest first
+
+
+def dashboard_view(workspace: Workspace, period: str | None = None, run_id: int | None = None) -> DashboardView:
+    """The executive view of the newest stored analysis run (or of `period`, or run `run_id`),
+    its domain picture and every finding, read once, then detached from the store: the view's
+    loaders only serve what was read (the dashboard closes the store at once)."""
     from dataclasses import replace
 
     from perfops.reports.picture import build_picture
 
     catalog = workspace.load_catalog()
     with open_store(workspace.store_path, read_only=True) as store:
-        data = load_domain(store, catalog, select_run(store, None, period))
+        run = select_run(store, None, period) if run_id is None else run_by_id(store, run_id)
+        data = load_domain(store, catalog, run)
         view = make_view(data, "executive")
         picture = build_picture(view)
+        runs = store.analysis_runs.shown()
     cached = data.rollup
 
     def rollup(*args: Any) -> pd.DataFrame:
@@ -375,7 +401,7 @@ def dashboard_view(workspace: Workspace, period: str | None = None) -> tuple[Cat
             return pd.DataFrame(columns=["bucket", "service", "metric", "value"])
 
     view = replace(view, ctx=replace(view.ctx, load_telemetry=_no_rows), rollup=rollup, aggregates=None)
-    return catalog, view, picture, data.findings
+    return DashboardView(catalog, view, picture, data.findings, runs)
 
 
 def _no_rows(*_: Any) -> pd.DataFrame:
@@ -416,6 +442,24 @@ def _series_json(frame: pd.DataFrame, start: datetime, end: datetime) -> dict[st
                 if not frame.empty else pd.Series(dtype=float))
         out[metric] = [None if pd.isna(v) else round(float(v), 3) for v in part.reindex(slots)]
     return out
+
+
+# ---- for the digests ---------------------------------------------------------------------------
+def movement_lines(store: Store, catalog: Catalog) -> dict[str, str]:
+    """Per digest target ("domain" and each squad): the key numbers of the newest stored run
+    against the previous one, in words; {} when nothing was analysed yet."""
+    from perfops.model.weekly import movement_words
+    from perfops.reports.weekly_view import movement_of
+
+    try:
+        run = select_run(store)
+    except PerfopsError:
+        return {}
+    data = load_domain(store, catalog, run)
+    views = {"domain": make_view(data, "executive"),
+             **{s.name: make_view(data, "lead", squad=s.name) for s in catalog.squads}}
+    return {target: movement_words(movement_of(view), catalog.currency, catalog.timezone)
+            for target, view in views.items()}
 
 
 # ---- for the terminal ------------------------------------------------------------------------

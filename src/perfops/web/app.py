@@ -21,18 +21,19 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Header, Request
+from fastapi import Depends, FastAPI, Header, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel
 
 from perfops.errors import NotFoundError, PerfopsError, WorkspaceBusyError
-from perfops.web import pages, session
+from perfops.web import pages, picker, session
 from perfops.web.data import RETRY_AFTER, DashboardData, Snapshot, finding_key, workspace_of
 from perfops.web.figures_routes import figure_routes
 from perfops.web.freshness import Freshness, with_note
 from perfops.web.idempotency import WriteLedger
+from perfops.web.pages import RunsView
 
 TOKEN_ENV = "PERFOPS_TOKEN"
 TOKEN_FILE = "token"
@@ -87,8 +88,12 @@ def create_app(workspace: Path | str, *, token: str | None = None, period: str |
     # FastAPIOffline: Swagger UI and ReDoc from the assets bundled in the fastapi-offline wheel
     # (mounted at /static-offline-docs), so /docs works without the internet; /docs itself is ours,
     # with its init script as a file (no inline script under the CSP of web/security.py)
+    # every page and endpoint takes ?run=<id> and ?range=7d|14d|28d (web/picker.py)
     app = FastAPIOffline(docs_url=None, redoc_url="/redoc", favicon_url="/favicon.ico", title="perfops dashboard",
-                         version="1", description="Findings, statuses and trends of a service domain.")
+                         version="1", description="Findings, statuses and trends of a service domain. Every page and "
+                         "endpoint shows the newest stored analysis run, or the one `?run=<id>` names "
+                         "(`GET /api/runs`), over the time range `?range=7d|14d|28d`.",
+                         dependencies=[Depends(picker.view_state)])
     app.state.data = data
     app.state.ledger = WriteLedger()
     app.state.token = token if token is not None else configured_token(ws.root)
@@ -228,6 +233,14 @@ def _asset_routes(app: FastAPI) -> None:
     def docs() -> HTMLResponse:
         return HTMLResponse(DOCS_PAGE)
 
+    @app.get("/assets/strips.css", include_in_schema=False)
+    def strips_css() -> Response:
+        # the squad strips' styles, shared with the reports (which inline them)
+        from importlib.resources import files
+
+        css = files("perfops.reports").joinpath("templates/strips.css").read_bytes()
+        return Response(css, media_type="text/css", headers={"Cache-Control": "public, max-age=3600"})
+
     @app.get("/favicon.ico", include_in_schema=False)
     def favicon() -> Response:
         # an SVG under the name browsers ask for by themselves (no 404 in any page's console)
@@ -240,7 +253,14 @@ def _api_routes(app: FastAPI, data: DashboardData) -> None:
     def api_domain(response: Response) -> dict[str, Any]:
         snap = data.snapshot()
         _stamp(response, data.freshness(snap))
-        return pages.domain_json(snap)
+        return data.cached_page(snap, "api:domain", lambda: pages.domain_json(snap))
+
+    @app.get("/api/runs", tags=["api"], response_model=RunsView,
+             summary="The stored analysis runs the dashboard can show (?run=<id>), newest first")
+    def api_runs(response: Response) -> RunsView:
+        snap = data.newest()
+        _stamp(response, data.freshness(snap))
+        return pages.runs_view(snap)
 
     @app.get("/api/squads/{squad}", tags=["api"], summary="A squad: its services and findings")
     def api_squad(squad: str, response: Response) -> dict[str, Any]:
@@ -254,11 +274,11 @@ def _api_routes(app: FastAPI, data: DashboardData) -> None:
         _stamp(response, data.freshness(snap))
         return pages.service_json(snap, service)
 
-    @app.get("/api/services/{service}/series", tags=["api"], summary="Hourly traffic, p95 and errors (14 days)")
+    @app.get("/api/services/{service}/series", tags=["api"], summary="Hourly traffic, p95 and errors over the range (default 14 days)")
     def api_series(service: str, response: Response, endpoint: str | None = None) -> dict[str, Any]:
         snap = data.snapshot()
         pages.require_service(snap, service)
-        series, fell_back = data.series(snap, service, endpoint)
+        series, fell_back = data.series(snap, service, endpoint, picker.current().days)
         _stamp(response, data.freshness(snap, fell_back))
         return series
 

@@ -55,6 +55,7 @@ RETRY_AFTER = 5  # s, the Retry-After of a 503
 BUSY_MESSAGE = "the workspace is busy: another perfops process (an ingest or analyze) is writing to the store"
 
 
+RUN_SNAPSHOTS = 4  # snapshots of other stored runs than the newest kept at once (?run=, web/picker.py)
 PAGE_CACHE = 4000  # rendered pages and store reads kept per snapshot
 LAST_READS = 4000  # store reads kept across snapshots, to serve while the store is held
 _MISSING: Any = object()
@@ -99,6 +100,7 @@ class Snapshot:
     view: Any  # ReportView (executive scope)
     picture: Any  # perfops.reports.picture.Picture
     findings: list[Finding]
+    runs: list[Any] = field(default_factory=list)  # the runs the picker offers (AnalysisRun), newest first
     checked_at: datetime = field(default_factory=utc_now)  # naive UTC: last known to match the store
     pages: Lru = field(default_factory=lambda: Lru(PAGE_CACHE))  # rendered pages and store reads
 
@@ -117,6 +119,7 @@ class DashboardData:
         self.busy_since: datetime | None = None  # naive UTC; None = the store was free at the last try
         self._retry_at = 0.0  # clock(): no store attempt before this while busy
         self._last = Lru(LAST_READS)  # key -> (as of, value) read last, whatever the snapshot
+        self._runs = Lru(RUN_SNAPSHOTS)  # "run id:store version" -> the snapshot of another stored run
 
     # ---- the store, tried without waiting for another process -------------------------------
     def attempt(self, read: Callable[[], T], patience: float) -> T:
@@ -164,7 +167,24 @@ class DashboardData:
         return snap is not None and snap.version == self._files_version() and not self._dirty
 
     def snapshot(self) -> Snapshot:
-        """The snapshot to answer from: rebuilt when the store changed and can be read; else the
+        """The snapshot of the run the request asked for (`?run=`, web/picker.py): the
+        dashboard's own (below) or, for another stored run, one read for it (kept per store
+        version, RUN_SNAPSHOTS of them); NotFoundError (404) for a run the store does not hold."""
+        from perfops.web.picker import current
+
+        snap = self.newest()
+        run = current().run
+        if run is None or snap.view is None or snap.view.ctx.run.id == run:
+            return snap
+        key = f"{run}:{snap.version}"
+        found = self._runs.get(key)
+        if found is None:
+            found = self.attempt(lambda: self._load(snap.version, run), self._patience())
+            self._runs.put(key, found)
+        return found
+
+    def newest(self) -> Snapshot:
+        """The dashboard's snapshot: rebuilt when the store changed and can be read; else the
         one read last (see `freshness`). Only the first one is waited for."""
         snap = self._snapshot
         if snap is not None and self.busy_since is None and self._current(snap):
@@ -265,18 +285,23 @@ class DashboardData:
 
         open_store(self.workspace.store_path, read_only=True).close()
 
-    def _load(self, version: tuple[float, ...]) -> Snapshot:
-        """Runs under `lock`, so a write made through the dashboard is entirely before or after it."""
+    def _load(self, version: tuple[float, ...], run: int | None = None) -> Snapshot:
+        """Runs under `lock`, so a write made through the dashboard is entirely before or after it.
+        `run`: another stored run than the dashboard's (its snapshot leaves the dirty mark alone)."""
         from perfops.usecases.reports import dashboard_view
 
+        if run is not None:
+            made = dashboard_view(self.workspace, self.period, run)
+            return Snapshot(version=version, catalog=made.catalog, view=made.view, picture=made.picture,
+                            findings=made.findings, runs=made.runs, checked_at=self._wall())
         dirty, self._dirty = self._dirty, False
         try:
-            catalog, view, picture, findings = dashboard_view(self.workspace, self.period)
+            made = dashboard_view(self.workspace, self.period)
         except BaseException:
             self._dirty = self._dirty or dirty
             raise
-        return Snapshot(version=version, catalog=catalog, view=view, picture=picture, findings=findings,
-                        checked_at=self._wall())
+        return Snapshot(version=version, catalog=made.catalog, view=made.view, picture=made.picture,
+                        findings=made.findings, runs=made.runs, checked_at=self._wall())
 
     def freshness(self, snap: Snapshot, fell_back: datetime | None = None) -> Freshness:
         """How fresh an answer from `snap` is; `fell_back` = the as-of of an older read it used."""
@@ -285,6 +310,10 @@ class DashboardData:
         return Freshness(as_of=as_of, stale=busy or fell_back is not None or not self._current(snap), busy=busy)
 
     def cached_page(self, snap: Snapshot, key: str, build: Callable[[], T]) -> T:
+        """A page of `snap` built once per time range (?range=, web/picker.py)."""
+        from perfops.web.picker import current
+
+        key = f"{key}|{current().cache_key()}"
         value = snap.pages.get(key, _MISSING)
         if value is _MISSING:
             value = build()

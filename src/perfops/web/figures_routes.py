@@ -177,9 +177,8 @@ def _text(value: Any) -> str:
 
 
 def _page(snap: Snapshot, title: str, api: str, tables: list[dict[str, Any]], lines: list[str] | None = None) -> str:
-    return pages.render("figures.html.j2", domain=snap.catalog.domain, tz=snap.catalog.timezone,
-                        generated=fmt.local_iso(snap.view.now, snap.catalog.timezone), title=title,
-                        run=snap.view.ctx.run.describe(), api=api, lines=lines or [], tables=tables)
+    return pages.render("figures.html.j2", **pages.base_values(snap), title=title, api=pages.keep_view(api),
+                        lines=lines or [], tables=tables)
 
 
 def _budget(value: float | None) -> str:

@@ -5,15 +5,22 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
+from urllib.parse import quote
+
+from markupsafe import Markup
+from pydantic import BaseModel
 
 from perfops.errors import NotFoundError, PerfopsError
 from perfops.model import format as fmt
 from perfops.model import health
 from perfops.model.findings import CATEGORIES, SEVERITIES, STATUSES, Finding
+from perfops.reports import weekly_view
 from perfops.reports.overview_team import finding_age
 from perfops.web.data import Snapshot
+from perfops.web.picker import current
 
 
 @lru_cache(maxsize=1)
@@ -27,7 +34,13 @@ def _env() -> Any:
     base = environment()
     env = base.overlay(loader=ChoiceLoader([PackageLoader("perfops.web", "templates"), base.loader]))
     env.globals["write_key"] = lambda: uuid.uuid4().hex  # a form's idempotency key (web/idempotency.py)
+    env.globals["keep"] = keep_view  # a link inside the dashboard keeps ?run= and ?range=
     return env
+
+
+def keep_view(url: str) -> str:
+    """`url` carrying the request's ?run= and ?range= (web/picker.py)."""
+    return current().link(url)
 
 
 def render(template: str, **values: Any) -> str:
@@ -101,6 +114,8 @@ def domain_json(snap: Snapshot) -> dict[str, Any]:
                    for s in snap.catalog.squads if s.name in pic.squad_status],
         "services": [_service_row(snap, n) for n in pic.services],
         "out_of_ordinary": [_finding_row(snap, f) for f in health.rank_findings(severe, snap.catalog)],
+        "movement": weekly_view.movement_of(snap.view).to_dict(),
+        "squad_strips": [s.to_dict() for s in weekly_view.squad_strips(snap.view, days=current().days, bucket_days=1)],
     }
 
 
@@ -138,48 +153,89 @@ def finding_json(found: Any) -> dict[str, Any]:
     return {**found.finding.to_record(), "history": history}
 
 
+# ---- the stored runs (?run=, web/picker.py) ----------------------------------------------------
+class RunItem(BaseModel):
+    id: int
+    period_start: str  # ISO 8601 in the domain's timezone, with its offset
+    period_end: str
+    analysed_at: str
+    findings: int
+    newest: bool  # the run the dashboard shows without ?run=
+    url: str  # the domain page of this run
+
+
+class RunsView(BaseModel):
+    timezone: str
+    runs: list[RunItem]  # newest first
+
+
+def runs_view(snap: Snapshot) -> RunsView:
+    tz = snap.catalog.timezone
+    newest = snap.view.ctx.run.id
+    return RunsView(timezone=tz, runs=[
+        RunItem(id=r.id, period_start=_local(r.period_start, tz), period_end=_local(r.period_end, tz),
+                analysed_at=_local(r.at, tz), findings=r.findings, newest=r.id == newest,
+                url="/" if r.id == newest else f"/?run={r.id}") for r in snap.runs])
+
+
+def _local(moment: datetime, tz: str) -> str:
+    from zoneinfo import ZoneInfo
+
+    return moment.replace(tzinfo=UTC).astimezone(ZoneInfo(tz)).isoformat()
+
+
 # ---- pages ---------------------------------------------------------------------------------------
-def _base(snap: Snapshot) -> dict[str, Any]:
+def base_values(snap: Snapshot) -> dict[str, Any]:
+    """What every page's frame shows: the domain, the data's time, the run and the view picker."""
+    from perfops.web.picker import picker_values
+
     return {"domain": snap.catalog.domain, "generated": fmt.local_iso(snap.view.now, snap.catalog.timezone),
-            "tz": snap.catalog.timezone, "run": snap.view.ctx.run.describe()}
+            "tz": snap.catalog.timezone, "run": snap.view.ctx.run.describe(),
+            "picker": picker_values(snap.runs, snap.view.ctx.run.id, snap.catalog.timezone), "days": current().days}
 
 
 DOMAIN_PAGE_SERVICES = 60
 
 
 def domain_page(snap: Snapshot) -> str:
-    """The domain at a glance: the services listed are the ones that matter now (not normal
-    first, then tier and traffic), at most DOMAIN_PAGE_SERVICES; /services lists every one."""
+    """The domain at a glance: the movement since the previous run, one strip per squad over the
+    range, then the services that matter now (not normal first, then tier and traffic), at most
+    DOMAIN_PAGE_SERVICES; /services lists every one."""
     d = domain_json(snap)
     order = {"red": 0, "amber": 1, "grey": 2, "green": 3}
     ranked = sorted(d["services"], key=lambda s: (order[s["status"]["level"]], s["tier"],
                                                    -((s["kpis"] or {}).get("requests") or 0), s["name"]))
-    return render("domain.html.j2", **_base(snap), d=d, shown=ranked[:DOMAIN_PAGE_SERVICES],
-                  total=len(ranked))
+    state = current()
+    strips = weekly_view.squad_strips(snap.view, days=state.days, bucket_days=1)
+    href = {s.squad: state.link(f"/squads/{quote(s.squad)}") for s in strips}
+    movement = weekly_view.movement_section(snap.view, order=0)
+    return render("domain.html.j2", **base_values(snap), d=d, shown=ranked[:DOMAIN_PAGE_SERVICES],
+                  total=len(ranked), strips=weekly_view.strips_html(strips, snap.catalog.currency, href),
+                  movement=Markup(movement.html))  # built escaped by reports.blocks.Doc
 
 
 def services_page(snap: Snapshot) -> str:
     d = domain_json(snap)
-    return render("services.html.j2", **_base(snap), services=d["services"])
+    return render("services.html.j2", **base_values(snap), services=d["services"])
 
 
 def squad_page(snap: Snapshot, squad: str) -> str:
-    return render("squad.html.j2", **_base(snap), s=squad_json(snap, squad))
+    return render("squad.html.j2", **base_values(snap), s=squad_json(snap, squad))
 
 
 def service_page(snap: Snapshot, service: str) -> str:
-    return render("service.html.j2", **_base(snap), s=service_json(snap, service))
+    return render("service.html.j2", **base_values(snap), s=service_json(snap, service))
 
 
 def endpoint_page(snap: Snapshot, service: str, endpoint: str) -> str:
     active = [f for f in snap.view.active if f.service == service and f.endpoint == endpoint]
-    return render("endpoint.html.j2", **_base(snap), service=service, endpoint=endpoint,
+    return render("endpoint.html.j2", **base_values(snap), service=service, endpoint=endpoint,
                   squad=snap.catalog.squad_of(service),
                   findings=[_finding_row(snap, f) for f in health.rank_findings(active, snap.catalog)])
 
 
 def findings_page(snap: Snapshot, chosen: list[Finding], filters: dict[str, Any]) -> str:
-    return render("findings.html.j2", **_base(snap), findings=[_finding_row(snap, f) for f in chosen],
+    return render("findings.html.j2", **base_values(snap), findings=[_finding_row(snap, f) for f in chosen],
                   filters=filters, squads=[s.name for s in snap.catalog.squads],
                   services=[s.name for s in snap.catalog.services], categories=CATEGORIES,
                   severities=SEVERITIES, statuses=(*STATUSES, "all"))
@@ -202,7 +258,7 @@ def finding_page(snap: Snapshot, found: Any, message: str | None, writable: bool
     f = finding_json(found)
     for row in f["history"]:
         row["when"] = fmt.local_iso(_parse(row.get("at")), snap.catalog.timezone)
-    return render("finding.html.j2", **_base(snap), f=f, message=message, writable=writable,
+    return render("finding.html.j2", **base_values(snap), f=f, message=message, writable=writable,
                   evidence=fmt.evidence_rows(f.get("evidence"), snap.catalog.currency),
                   squads=[s.name for s in snap.catalog.squads], history_missing=history_missing,
                   form=form or WorkflowForm(), has_band=_has_band(snap, found.finding))
