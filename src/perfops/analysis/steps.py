@@ -12,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from perfops.analysis.codes import codes_of
+
 DEFAULT_STEP = 300  # seconds, when a series has too few points to tell
 SAMPLE = 200_000  # distinct timestamps enough to know a step
 
@@ -37,8 +39,6 @@ def series_steps(frame: pd.DataFrame, keys: tuple[str, ...] = ("service", "endpo
     them); sorted first otherwise."""
     if frame.empty:
         return pd.Series(dtype=np.int64)
-    from perfops.analysis.grid import codes_of  # run-aware factorising (no import cycle)
-
     epoch = frame["timestamp"].to_numpy(dtype="datetime64[s]").astype(np.int64)
     key: np.ndarray = np.zeros(len(frame), dtype=np.int64)
     for k in keys:
