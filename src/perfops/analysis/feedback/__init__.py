@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from perfops.analysis.changepoint import e_divisive, latest_outlier
 from perfops.analysis.context import AnalysisContext
-from perfops.analysis.feedback.changepoint import e_divisive, latest_outlier
 from perfops.analysis.feedback.compare import (
     Comparison,
     Thresholds,
