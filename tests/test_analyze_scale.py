@@ -13,9 +13,9 @@ import pytest
 
 from perfops.analysis import capacity, cost, data_quality, experience, trends
 from perfops.analysis.capacity.model import load_service_rows
-from perfops.analysis.capacity.series import service_rows
 from perfops.analysis.cluster import ParquetLoader, export_partitions, service_chunks
 from perfops.analysis.context import AnalysisContext
+from perfops.analysis.grid import service_rows
 from perfops.store import open_store
 from perfops.usecases.context import build_context
 from perfops.workspace import parse_catalog
