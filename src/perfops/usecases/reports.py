@@ -151,7 +151,7 @@ def write_report(report: Report, fmt: str, path: Path) -> Path:
         from perfops.reports.render_html import render_html
         from perfops.reports.render_pdf import html_to_pdf
 
-        return html_to_pdf(render_html(report), path)
+        return html_to_pdf(render_html(report), path, created=report.generated_at)
     text = _render_text(report, fmt)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text, encoding="utf-8")
