@@ -191,3 +191,19 @@ def test_the_cycle_check_sees_function_level_imports():
     assert _imported(typing_only, modules) == set()
     assert _cycles({"perfops.a": {"perfops.b"}, "perfops.b": {"perfops.a"}, "perfops.c": set()}) == [
         ["perfops.a", "perfops.b"]]
+
+
+def test_one_severity_order():
+    """The order of severities is spelled once (model/findings.py: SEVERITIES, SEVERE,
+    severity_rank); no other module lists severities in a tuple, list or set of its own."""
+    from perfops.model.findings import SEVERITIES
+
+    offenders = []
+    for path in sorted(SRC.rglob("*.py")):
+        if path == SRC / "model" / "findings.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.Tuple, ast.List, ast.Set)) and len(node.elts) >= 2 and all(
+                    isinstance(e, ast.Constant) and e.value in SEVERITIES for e in node.elts):
+                offenders.append(f"{path.relative_to(SRC)}:{node.lineno}")
+    assert offenders == []

@@ -9,6 +9,7 @@ from typing import Any
 
 CATEGORIES = ("trends", "capacity", "cost", "experience", "feedback")
 SEVERITIES = ("critical", "high", "medium", "low", "info")
+SEVERE = SEVERITIES[:2]  # the severities that need action now: digests, summaries, stale counts
 STATUSES = ("open", "acknowledged", "resolved")
 
 KINDS: dict[str, str] = {

@@ -20,7 +20,7 @@ import pandas as pd
 from perfops.errors import PerfopsError
 from perfops.model.catalog import Catalog
 from perfops.model.figures import AnalysisRun
-from perfops.model.findings import Finding
+from perfops.model.findings import SEVERE, Finding
 from perfops.reports.aggregates import RUN_SERVICES
 from perfops.reports.paths import report_base, report_file
 from perfops.reports.picture import stored_inventory, stored_rollups
@@ -438,7 +438,7 @@ def executive_summary_text(workspace: Workspace, period: str | None = None, at: 
     for squad, st in sorted(pic.squad_status.items(), key=lambda kv: (health.LEVELS.index(kv[1].level), kv[0])):
         if st.level != "green":
             lines.append(f"  squad {squad}: {st.word.upper()} — {st.why}")
-    severe = [i for i in incidents if i.state != "resolved" and i.severity in ("critical", "high")]
+    severe = [i for i in incidents if i.state != "resolved" and i.severity in SEVERE]
     if severe:
         lines.append("Incidents (what needs you first):")
     for i in severe[:limit]:
