@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from perfops.analysis.capacity.series import nan_mean, nan_quantile, resample_sum
-from perfops.analysis.context import AnalysisContext
+from perfops.analysis.context import AnalysisContext, area_params
 from perfops.analysis.forecast import ForecastConfig, forecast, hourly_means
 from perfops.analysis.grid import ServiceGrid, service_grid, service_rows, service_step, to_dt64, to_matrices
 from perfops.model.catalog import Service
@@ -48,11 +48,6 @@ class CapacityParams:
     min_instances: int = 2  # never recommend fewer (redundancy)
     peak_quantile: float = 0.99
     min_history_days: float = 3.0  # less history than this: no forecast
-
-    @classmethod
-    def from_ctx(cls, ctx: AnalysisContext) -> CapacityParams:
-        known = {k: v for k, v in ctx.params.get("capacity", {}).items() if k in cls.__dataclass_fields__}
-        return cls(**known)
 
 
 @dataclass(frozen=True)
@@ -119,7 +114,7 @@ def assess(ctx: AnalysisContext, services: Sequence[str] | None = None, *, keep_
     ServiceCapacity
 ]:
     """The capacity model of every service (default: the catalog's), in chunks."""
-    params = CapacityParams.from_ctx(ctx)
+    params = area_params(ctx, "capacity", CapacityParams)
     names = list(services) if services is not None else [s.name for s in ctx.catalog.services]
     out: list[ServiceCapacity] = []
     for chunk in _chunks(names, params.chunk_size):
