@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import asdict, dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 CATEGORIES = ("trends", "capacity", "cost", "experience", "feedback")
@@ -129,7 +129,5 @@ def iso_utc(moment: datetime | None) -> str | None:
     if moment is None:
         return None
     if moment.tzinfo is not None:
-        from datetime import UTC
-
         moment = moment.astimezone(UTC).replace(tzinfo=None)
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")

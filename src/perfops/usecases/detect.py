@@ -13,7 +13,7 @@ import os
 import sys
 import tempfile
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -84,8 +84,6 @@ def _epoch(text: str) -> float | None:
     except ValueError:
         return None
     if moment.tzinfo is None:
-        from datetime import UTC
-
         moment = moment.replace(tzinfo=UTC)
     return moment.timestamp()
 

@@ -21,7 +21,7 @@ import math
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from datetime import UTC, timedelta
 from typing import Any
 
 import numpy as np
@@ -393,7 +393,6 @@ def _daily_peaks(matrix: np.ndarray, g: ServiceGrid, q: float) -> dict[str, np.n
 
 def utc_offset_hours(ctx: AnalysisContext) -> float:
     """The catalog timezone's offset from UTC at `now` (weekends are local)."""
-    from datetime import UTC
     from zoneinfo import ZoneInfo
 
     offset = ctx.now.replace(tzinfo=UTC).astimezone(ZoneInfo(ctx.catalog.timezone)).utcoffset()

@@ -21,7 +21,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from perfops.analysis.feedback.prod import ProductionProfile
+from perfops.analysis.feedback.prod import ProductionProfile, comparable_hours
 from perfops.analysis.steps import median_gap
 from perfops.model.catalog import Nfr
 
@@ -278,8 +278,6 @@ def compare_run(
     test_rps = sustained_rps(endpoints, series)
     comparable = None
     if profile is not None and not profile.hourly.empty:
-        from perfops.analysis.feedback.prod import comparable_hours
-
         comparable = comparable_hours(profile, test_rps, t.comparable_tolerance)
     mix = test_mix(endpoints)
     checks = [check_load(test_rps, profile, t), check_nfr_load(test_rps, nfr, t),
