@@ -156,6 +156,24 @@ def test_a_pdf_date_is_stamped_in_place():
     assert len(stamped) == len(pdf)
 
 
+def test_two_analyses_of_the_same_data_store_the_same_figures(tmp_path):
+    """The figures a run stores (rollups summed by DuckDB among them) are the same bytes when
+    the same data is analysed again, so two runs render the same reports."""
+    from perfops.store import open_store
+    from perfops.workspace import Workspace
+
+    workspace = Workspace(build_workspace(tmp_path / "ws"))
+    payloads = []
+    with open_store(workspace.store_path) as store:
+        for _ in range(2):
+            run_id = record_run(store, workspace.load_catalog(), NOW, timedelta(days=7), 6)
+            payloads.append(store.con.execute(
+                "SELECT kind, service, payload FROM figures WHERE run_id = ? ORDER BY kind, service, payload",
+                [run_id]).fetchall())
+    assert len(payloads[0]) > 10 and any(kind == "rollup" for kind, _, _ in payloads[0])
+    assert payloads[0] == payloads[1]
+
+
 def test_a_store_analysed_by_an_older_perfops_says_to_analyze_again(tmp_path, cli):
     import duckdb
 
