@@ -29,6 +29,9 @@ SKIP = {"figures", "telemetry", "schema_version"}
 
 
 def main() -> int:
+    if len(sys.argv) != 3:
+        print("usage: bench/same_demo.py WORKSPACE_A WORKSPACE_B", file=sys.stderr)
+        return 2
     a, b = Path(sys.argv[1]), Path(sys.argv[2])
     reports_a = {p.relative_to(a): p.read_bytes() for p in sorted((a / "reports").rglob("*")) if p.is_file()}
     reports_b = {p.relative_to(b): p.read_bytes() for p in sorted((b / "reports").rglob("*")) if p.is_file()}
