@@ -146,7 +146,7 @@ print(json.dumps(out))
 
 
 def bench_changepoints(otava_python: str | None) -> dict[str, object]:
-    from perfops.analysis.feedback.changepoint import e_divisive
+    from perfops.analysis.changepoint import e_divisive
 
     ours = {}
     for name, series in SERIES.items():

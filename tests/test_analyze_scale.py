@@ -13,9 +13,9 @@ import pytest
 
 from perfops.analysis import capacity, cost, data_quality, experience, trends
 from perfops.analysis.capacity.model import load_service_rows
-from perfops.analysis.capacity.series import service_rows
 from perfops.analysis.cluster import ParquetLoader, export_partitions, service_chunks
 from perfops.analysis.context import AnalysisContext
+from perfops.analysis.grid import service_rows
 from perfops.store import open_store
 from perfops.usecases.context import build_context
 from perfops.workspace import parse_catalog
@@ -229,8 +229,8 @@ def test_partitions_written_a_few_services_at_a_time_read_back_what_the_store_ho
 
 @pytest.mark.parametrize("seed", range(20))
 def test_codes_from_runs_equal_pandas_factorize(seed):
-    """The run-based coding of sorted string columns (grid.codes_of) is pd.factorize's."""
-    from perfops.analysis.grid import codes_of
+    """The run-based coding of sorted string columns (codes.codes_of) is pd.factorize's."""
+    from perfops.analysis.codes import codes_of
 
     rng = np.random.default_rng(seed)
     pool = np.array(["", "a", "b", "GET /x", None, np.nan], dtype=object)

@@ -109,3 +109,101 @@ def _all_imports(path: Path) -> set[str]:
         elif isinstance(node, ast.ImportFrom) and node.module:
             names.add(node.module)
     return names
+
+
+def _module_of(path: Path) -> str:
+    parts = ["perfops", *path.relative_to(SRC).with_suffix("").parts]
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _type_checking_only(tree: ast.AST) -> set[int]:
+    """Imports under `if TYPE_CHECKING:` (never run, so never a cycle)."""
+    return {id(node) for block in ast.walk(tree)
+            if isinstance(block, ast.If) and "TYPE_CHECKING" in ast.unparse(block.test)
+            for node in ast.walk(block)}
+
+
+def _module_edges() -> dict[str, set[str]]:
+    """Module -> the perfops modules it imports, wherever the import stands: a function-level
+    (lazy) import is an edge too, as it runs the imported module all the same."""
+    modules = {_module_of(p): p for p in SRC.rglob("*.py")}
+    return {module: _imported(ast.parse(path.read_text()), set(modules)) - {module}
+            for module, path in modules.items()}
+
+
+def _imported(tree: ast.AST, modules: set[str]) -> set[str]:
+    skipped = _type_checking_only(tree)
+    targets: set[str] = set()
+    for node in ast.walk(tree):
+        if id(node) in skipped:
+            continue
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("perfops"):
+            targets.update(f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in modules else node.module
+                           for a in node.names)
+        elif isinstance(node, ast.Import):
+            targets.update(a.name for a in node.names if a.name.startswith("perfops"))
+    return targets & modules
+
+
+def _cycles(edges: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected groups of more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in sorted(edges[v]):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            group = []
+            while True:
+                w = stack.pop()
+                group.append(w)
+                if w == v:
+                    break
+            if len(group) > 1:
+                found.append(sorted(group))
+
+    for module in sorted(edges):
+        if module not in index:
+            visit(module)
+    return found
+
+
+def test_no_import_cycles_even_through_function_level_imports():
+    """A function-level import does not hide a cycle: modules that need each other share a
+    lower module instead (e.g. analysis/codes.py under grid and steps)."""
+    assert _cycles(_module_edges()) == []
+
+
+def test_the_cycle_check_sees_function_level_imports():
+    modules = {"perfops.a", "perfops.b", "perfops.c"}
+    lazy = ast.parse("def f():\n    from perfops.b import thing\n")
+    typing_only = ast.parse("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from perfops.c import T\n")
+    assert _imported(lazy, modules) == {"perfops.b"}
+    assert _imported(typing_only, modules) == set()
+    assert _cycles({"perfops.a": {"perfops.b"}, "perfops.b": {"perfops.a"}, "perfops.c": set()}) == [
+        ["perfops.a", "perfops.b"]]
+
+
+def test_one_severity_order():
+    """The order of severities is spelled once (model/findings.py: SEVERITIES, SEVERE,
+    severity_rank); no other module lists severities in a tuple, list or set of its own."""
+    from perfops.model.findings import SEVERITIES
+
+    offenders = []
+    for path in sorted(SRC.rglob("*.py")):
+        if path == SRC / "model" / "findings.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.Tuple, ast.List, ast.Set)) and len(node.elts) >= 2 and all(
+                    isinstance(e, ast.Constant) and e.value in SEVERITIES for e in node.elts):
+                offenders.append(f"{path.relative_to(SRC)}:{node.lineno}")
+    assert offenders == []

@@ -10,7 +10,7 @@ import pytest
 from capacity_fixtures import SvcSpec, build_catalog, build_context, build_frame
 from perfops.analysis import capacity
 from perfops.analysis.capacity import model as capacity_model
-from perfops.analysis.capacity.series import make_grid, service_rows, to_matrix
+from perfops.analysis.grid import service_grid, service_rows, to_matrix
 
 SPECS = [
     # peak 150 req/s now of a 200 req/s capacity, +3%/week: ln(200/150)/ln(1.03) = 9.7 weeks ≈ 68 days
@@ -103,7 +103,7 @@ def test_service_rows_sum_endpoints_when_no_whole_service_row():
     req = frame[frame.metric == "requests"]
     a, b = req.assign(endpoint="GET /a", value=req.value * 0.25), req.assign(endpoint="GET /b", value=req.value * 0.75)
     split = __import__("pandas").concat([a, b])
-    grid = make_grid(split.timestamp.min(), split.timestamp.max(), __import__("datetime").timedelta(minutes=5))
+    grid = service_grid(split.timestamp.min(), split.timestamp.max(), __import__("datetime").timedelta(minutes=5))
     whole = to_matrix(service_rows(req), "requests", ["svc"], grid)
     summed = to_matrix(service_rows(split), "requests", ["svc"], grid)
     assert summed[0, 10] == pytest.approx(whole[0, 10])

@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from perfops.analysis import feedback
-from perfops.analysis.feedback.changepoint import e_divisive, latest_outlier
+from perfops.analysis.changepoint import e_divisive, latest_outlier
 from perfops.analysis.feedback.compare import total_variation
 from perfops.analysis.feedback.prod import production_profile
 from perfops.ingest import jmeter

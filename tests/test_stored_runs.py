@@ -5,6 +5,7 @@ stored run are byte for byte the same."""
 from __future__ import annotations
 
 import json
+import re
 import socket
 from datetime import timedelta
 from pathlib import Path
@@ -80,18 +81,97 @@ def test_two_renders_of_the_same_stored_run_are_byte_for_byte_the_same(ws, tmp_p
     assert outputs[0] == outputs[1]
 
 
-def test_dashboard_pages_are_the_same_between_two_reads_of_a_run(ws):
+def test_every_dashboard_get_route_is_the_same_between_two_reads_of_a_run(ws):
+    """Every GET route of `perfops serve` (pages, JSON API, figures, /metrics, the OpenAPI
+    schema), with its path parameters filled from the stored run, gives the same bytes from two
+    dashboards over the same store. The one thing that differs by design is a finding form's
+    idempotency key, fresh with every rendering (perfops.web.idempotency)."""
     from fastapi.testclient import TestClient
 
     from perfops.web.app import create_app
 
-    paths = ["/", "/squads/checkout", "/services/checkout-api", "/api/findings", "/api/domain"]
     bodies = []
     for _ in range(2):
-        client = TestClient(create_app(ws, token="t"))
-        bodies.append({p: client.get(p).content for p in paths})
-    assert all(client.get(p).status_code == 200 for p in paths)
+        app = create_app(ws, token="t")
+        client = TestClient(app)
+        paths = _get_paths(app, client)
+        responses = {p: client.get(p) for p in paths}
+        assert {p: r.status_code for p, r in responses.items() if r.status_code != 200} == {}
+        bodies.append({p: FORM_KEY.sub(b'name="idempotency_key" value=""', r.content) for p, r in responses.items()})
+    assert len(bodies[0]) >= 25
     assert bodies[0] == bodies[1]
+
+
+FORM_KEY = re.compile(rb'name="idempotency_key" value="[0-9a-f]+"')
+
+
+def _get_paths(app, client) -> list[str]:
+    """The app's GET routes with their parameters taken from what the store holds."""
+    findings = client.get("/api/findings").json()
+    finding = findings[0]
+    endpoint = next(f for f in findings if f.get("endpoint"))
+    values = {"squad": finding["squad"], "service": finding["service"], "finding_id": finding["id"]}
+    paths = []
+    for route in app.routes:
+        if "GET" not in (getattr(route, "methods", None) or ()):
+            continue
+        path = route.path
+        for name, value in values.items():
+            path = path.replace("{" + name + "}", value)
+        if path.endswith("/endpoint"):
+            path = path.replace(finding["service"], endpoint["service"]) + "?name=" + endpoint["endpoint"]
+        assert "{" not in path, f"no value for a parameter of {route.path}"
+        paths.append(path)
+    return paths
+
+
+def test_two_pdf_prints_of_the_same_stored_run_are_byte_for_byte_the_same(ws, tmp_path, monkeypatch):
+    """A PDF carries the report's own time (not the clock) and no temporary folder's name; a
+    relative --output works."""
+    from perfops.reports.render_pdf import find_chromium
+    from perfops.usecases.reports import render_reports
+    from perfops.workspace import Workspace
+
+    if find_chromium() is None:
+        pytest.skip("chromium is not installed (make system-deps)")
+    monkeypatch.chdir(tmp_path)
+    out = Path("executive.pdf")
+    prints = []
+    for _ in range(2):
+        render_reports(Workspace(ws), audience="executive", fmt="pdf", output=out)
+        prints.append(out.read_bytes())
+    assert prints[0][:5] == b"%PDF-" and b"/CreationDate (D:20261123000000+00'00')" in prints[0]
+    assert prints[0] == prints[1]
+    assert [p.name for p in tmp_path.iterdir()] == ["executive.pdf"]  # the printed page is removed
+
+
+def test_a_pdf_date_is_stamped_in_place():
+    from datetime import datetime
+
+    from perfops.reports.render_pdf import stamp_dates
+
+    pdf = b"<</CreationDate (D:20261207123137+00'00')\n/ModDate (D:20261207123137+00'00')>>"
+    stamped = stamp_dates(pdf, datetime(2026, 11, 23))
+    assert stamped == b"<</CreationDate (D:20261123000000+00'00')\n/ModDate (D:20261123000000+00'00')>>"
+    assert len(stamped) == len(pdf)
+
+
+def test_two_analyses_of_the_same_data_store_the_same_figures(tmp_path):
+    """The figures a run stores (rollups summed by DuckDB among them) are the same bytes when
+    the same data is analysed again, so two runs render the same reports."""
+    from perfops.store import open_store
+    from perfops.workspace import Workspace
+
+    workspace = Workspace(build_workspace(tmp_path / "ws"))
+    payloads = []
+    with open_store(workspace.store_path) as store:
+        for _ in range(2):
+            run_id = record_run(store, workspace.load_catalog(), NOW, timedelta(days=7), 6)
+            payloads.append(store.con.execute(
+                "SELECT kind, service, payload FROM figures WHERE run_id = ? ORDER BY kind, service, payload",
+                [run_id]).fetchall())
+    assert len(payloads[0]) > 10 and any(kind == "rollup" for kind, _, _ in payloads[0])
+    assert payloads[0] == payloads[1]
 
 
 def test_a_store_analysed_by_an_older_perfops_says_to_analyze_again(tmp_path, cli):

@@ -5,12 +5,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, cast, get_args
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from perfops.errors import CatalogError, PerfopsError
-from perfops.model.catalog import SERVICE_NAME, SQUAD_NAME, Catalog
+from perfops.model.catalog import SERVICE_NAME, SQUAD_NAME, Catalog, reference_problems
 from perfops.model.limits import described, limit
 
 CATALOG_FILE = "perfops.yaml"
@@ -159,8 +159,6 @@ def _problems(exc: ValidationError, document: Any, name: str) -> list[str]:
     """Every problem as 'file:line: field: what was wrong, what was expected', in file order:
     the type errors pydantic found and the cross-references (squads, dependencies, journeys),
     which are checked on the raw document so that both kinds are listed in one run."""
-    from perfops.model.catalog import reference_problems
-
     located: list[tuple[int, str]] = []
     for error in exc.errors():
         loc = tuple(error["loc"])
@@ -258,8 +256,6 @@ def _suggestion(loc: tuple[Any, ...]) -> str:
 
 def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
     """The keys the catalog model accepts at `loc` (e.g. ('services', 0, 'slo'))."""
-    from pydantic import BaseModel
-
     model: Any = Catalog
     for part in loc:
         if isinstance(part, int):
@@ -273,10 +269,6 @@ def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
 
 def _model_in(annotation: Any) -> Any:
     """The pydantic model inside `X | None`, `list[X]` or `Annotated[...]`, if any."""
-    from typing import get_args
-
-    from pydantic import BaseModel
-
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return annotation
     for inner in get_args(annotation):

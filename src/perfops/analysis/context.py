@@ -14,6 +14,10 @@ Two ways to read telemetry:
   cluster's Parquet loader); any other loader is read whole and filtered here, with the same
   result. Analyses that need only whole-service rows read ten times fewer rows this way.
 
+`params` holds per-area overrides (by area name); every area reads its own through
+`area_params(ctx, area, Params)`, the one way: a frozen dataclass of defaults, overridden by
+name, an unknown name an error that names it.
+
 `memo` is a scratch dict for one analysis run: areas that share an expensive intermediate
 (capacity and cost share the capacity model of each chunk of services) keep it there, keyed by
 everything it depends on. It is not an init field, so `dataclasses.replace` starts a fresh one.
@@ -22,13 +26,16 @@ everything it depends on. It is not an init field, so `dataclasses.replace` star
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pandas as pd
 
 from perfops.model.catalog import Catalog
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 # load_telemetry(services, metrics, start, end) -> long-form frame (perfops.model.tables)
 TelemetryLoader = Callable[[Sequence[str] | None, Sequence[str] | None, datetime, datetime], pd.DataFrame]
@@ -94,3 +101,17 @@ def filter_rows(frame: pd.DataFrame, endpoint: str | None, consumers: bool | Non
     if consumers is not None:
         keep &= (frame["consumer"] != "") if consumers else (frame["consumer"] == "")
     return frame[keep.to_numpy()].reset_index(drop=True)
+
+
+P = TypeVar("P", bound="DataclassInstance")
+
+
+def area_params(ctx: AnalysisContext, area: str, cls: type[P]) -> P:
+    """An area's parameters: the dataclass `cls` with its defaults, overridden by
+    `ctx.params[area]`; a name `cls` does not have is an error that names it."""
+    overrides = dict(ctx.params.get(area) or {})
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise ValueError(f"unknown {area} parameter(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    return cls(**overrides)

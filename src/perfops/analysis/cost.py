@@ -26,7 +26,7 @@ import numpy as np
 from perfops.analysis.capacity.costs import HOURS_PER_MONTH, ServiceCost, fmt_money
 from perfops.analysis.capacity.model import CapacityParams, ServiceCapacity
 from perfops.analysis.capacity.shared_pass import assessed, chunks_of
-from perfops.analysis.context import AnalysisContext
+from perfops.analysis.context import AnalysisContext, area_params
 from perfops.analysis.severity import money, redundant_instances, unit_cost
 from perfops.model.findings import Finding
 
@@ -44,7 +44,7 @@ def run(ctx: AnalysisContext) -> list[Finding]:
 def run_services(ctx: AnalysisContext, services: list[str]) -> list[Finding]:
     """The cost findings of some services (chunks shared with the capacity analysis through
     perfops.analysis.capacity.shared_pass); `run` is the concatenation of this over any split."""
-    params = CapacityParams.from_ctx(ctx)
+    params = area_params(ctx, "capacity", CapacityParams)
     currency = ctx.catalog.currency
     findings: list[Finding] = []
     for chunk in chunks_of(list(services), params.chunk_size):

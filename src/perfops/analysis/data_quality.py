@@ -29,34 +29,34 @@ Severity comes from the shared policy (`perfops.analysis.severity.data_gap`): a 
 no user, so `medium` when the service stopped reporting (tier 1 or 2), or when the missing time
 reaches the tier's budget (tier 1: 1 h, tier 2: 4 h, tier 3: 24 h); `low` otherwise. The one
 exception: a service that stopped reporting while its callers (catalog `depends_on`) still send
-requests is most likely down, not only its telemetry: critical (tier 1-2) or high (tier 3). Per-analysis overrides: `ctx.params["data_quality"]`
-with the keys of DEFAULTS.
+requests is most likely down, not only its telemetry: critical (tier 1-2) or high (tier 3). Per-analysis overrides: `ctx.params.data_quality`
+with the fields of DataQualityParams (`area_params`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from perfops.analysis.callers import callers_still_call
-from perfops.analysis.context import AnalysisContext
+from perfops.analysis.context import AnalysisContext, area_params
 from perfops.analysis.severity import data_gap
 from perfops.analysis.steps import infer_step_seconds
 from perfops.model.findings import Finding, iso_utc
 
-DEFAULTS: dict[str, Any] = {
-    "min_missing_steps": 2,  # a gap is at least this many whole missing intervals
-    "stale_min_steps": 6,  # silent at the end for this many steps (and stale_min_minutes) = stale
-    "stale_min_minutes": 30,
-    "min_points": 12,  # a series must have reported this often before it can go stale
-    "lookback_hours": 24,  # also load this much before the period, to see gaps at its start
-    "medium_minutes_by_tier": {1: 60, 2: 240, 3: 1440},
-    "max_intervals_listed": 20,
-}
+
+@dataclass(frozen=True)
+class DataQualityParams:
+    min_missing_steps: int = 2  # a gap is at least this many whole missing intervals
+    stale_min_steps: int = 6  # silent at the end for this many steps (and stale_min_minutes) = stale
+    stale_min_minutes: int = 30
+    min_points: int = 12  # a series must have reported this often before it can go stale
+    lookback_hours: float = 24  # also load this much before the period, to see gaps at its start
+    medium_minutes_by_tier: dict[int, int] = field(default_factory=lambda: {1: 60, 2: 240, 3: 1440})
+    max_intervals_listed: int = 20
 US = np.timedelta64(1, "us")
 
 
@@ -131,8 +131,8 @@ CHUNK_SERVICES = 20  # services read at a time: memory stays bounded on large do
 def run(ctx: AnalysisContext) -> list[Finding]:
     """`data_gap` findings of the catalog's services, by service name. Services are read a chunk
     at a time; staleness is judged after the last chunk, against the newest row of the domain."""
-    params = {**DEFAULTS, **ctx.params.get("data_quality", {})}
-    lookback = timedelta(hours=params["lookback_hours"])
+    params = area_params(ctx, "data_quality", DataQualityParams)
+    lookback = timedelta(hours=params.lookback_hours)
     names = list(ctx.catalog.service_by_name)
     summaries: dict[str, ServiceGaps | None] = {}
     newest: np.datetime64 | None = None
@@ -156,7 +156,7 @@ def run(ctx: AnalysisContext) -> list[Finding]:
     return findings
 
 
-def _summary(service: str, rows: pd.DataFrame, period_start: datetime, params: dict[str, Any]) -> ServiceGaps | None:
+def _summary(service: str, rows: pd.DataFrame, period_start: datetime, params: DataQualityParams) -> ServiceGaps | None:
     """What one service's rows tell without the domain's newest time: step, gaps, last report,
     and the series silent at the end while the service reports (kept only if it is not stale)."""
     stamps = np.unique(np.asarray(rows["timestamp"], dtype="datetime64[us]"))
@@ -164,12 +164,12 @@ def _summary(service: str, rows: pd.DataFrame, period_start: datetime, params: d
     if step is None or step <= np.timedelta64(0, "us"):
         return None
     result = ServiceGaps(service, step, last_seen=_py(stamps[-1]))
-    result.gaps = _gaps_between(stamps, step, period_start, params["min_missing_steps"])
+    result.gaps = _gaps_between(stamps, step, period_start, params.min_missing_steps)
     result.stale_series = _stale_series(rows, stamps[-1], params)
     return result
 
 
-def _judged(found: ServiceGaps | None, data_end: datetime, params: dict[str, Any]) -> ServiceGaps | None:
+def _judged(found: ServiceGaps | None, data_end: datetime, params: DataQualityParams) -> ServiceGaps | None:
     """Stale when the last report is more than `stale_after` before the domain's newest row;
     a stale service's silent series are not listed (the whole service is)."""
     if found is None or found.last_seen is None:
@@ -192,19 +192,19 @@ def _gaps_between(stamps: np.ndarray, step: np.timedelta64, period_start: dateti
     return gaps
 
 
-def _stale_after(step: np.timedelta64, params: dict[str, Any]) -> np.timedelta64:
-    floor = np.timedelta64(int(params["stale_min_minutes"]) * 60_000_000, "us")
-    return max(step * int(params["stale_min_steps"]), floor)
+def _stale_after(step: np.timedelta64, params: DataQualityParams) -> np.timedelta64:
+    floor = np.timedelta64(int(params.stale_min_minutes) * 60_000_000, "us")
+    return max(step * int(params.stale_min_steps), floor)
 
 
-def _stale_series(rows: pd.DataFrame, service_last: np.datetime64, params: dict[str, Any]) -> list[dict[str, str]]:
+def _stale_series(rows: pd.DataFrame, service_last: np.datetime64, params: DataQualityParams) -> list[dict[str, str]]:
     """Whole-service and endpoint series (not per consumer) silent at the end while the service reports."""
     own = rows[rows["consumer"] == ""]
     stale = []
     for (endpoint, metric), series in own.groupby(["endpoint", "metric"], sort=True, observed=True):
         stamps = np.unique(np.asarray(series["timestamp"], dtype="datetime64[us]"))
         step = infer_step(stamps)
-        if step is None or len(stamps) < params["min_points"]:
+        if step is None or len(stamps) < params.min_points:
             continue
         if service_last - stamps[-1] > _stale_after(step, params):
             stale.append({"endpoint": str(endpoint), "metric": str(metric), "last_seen": iso_utc(_py(stamps[-1])) or ""})
@@ -212,7 +212,7 @@ def _stale_series(rows: pd.DataFrame, service_last: np.datetime64, params: dict[
 
 
 def _silent_services(ctx: AnalysisContext, seen: set[str], data_end: datetime,
-                     params: dict[str, Any]) -> list[Finding]:
+                     params: DataQualityParams) -> list[Finding]:
     """Services with no row in the period but rows in the history: stopped before it began."""
     silent = sorted(set(ctx.catalog.service_by_name) - seen)
     if not silent:
@@ -229,10 +229,10 @@ def _silent_services(ctx: AnalysisContext, seen: set[str], data_end: datetime,
     return findings
 
 
-def _finding(ctx: AnalysisContext, found: ServiceGaps, data_end: datetime, params: dict[str, Any]) -> Finding:
+def _finding(ctx: AnalysisContext, found: ServiceGaps, data_end: datetime, params: DataQualityParams) -> Finding:
     service = ctx.catalog.service(found.service)
     missing = found.missing(data_end)
-    listed = found.gaps[: params["max_intervals_listed"]]
+    listed = found.gaps[: params.max_intervals_listed]
     evidence = {
         "step_minutes": round(float(found.step / np.timedelta64(60, "s")), 2),
         "missing_intervals": [[iso_utc(a), iso_utc(b)] for a, b in listed],
@@ -240,7 +240,7 @@ def _finding(ctx: AnalysisContext, found: ServiceGaps, data_end: datetime, param
         "missing_minutes": round(missing.total_seconds() / 60, 1),
         "last_seen": iso_utc(found.last_seen),
         "stale": found.stale,
-        "stale_series": found.stale_series[: params["max_intervals_listed"]],
+        "stale_series": found.stale_series[: params.max_intervals_listed],
     }
     start, end = _span(found)
     title, detail = _words(found, missing, data_end)
@@ -248,7 +248,7 @@ def _finding(ctx: AnalysisContext, found: ServiceGaps, data_end: datetime, param
     if found.stale and found.last_seen is not None:
         active = callers_still_call(ctx, found.service, found.last_seen + _td(found.step), data_end)
     # the policy's data_gap: a gap alone harms no user; a silent service still called is critical
-    budget = timedelta(minutes=params["medium_minutes_by_tier"].get(service.tier, 240))
+    budget = timedelta(minutes=params.medium_minutes_by_tier.get(service.tier, 240))
     verdict = data_gap(service.tier, found.stale, missing, budget, active)
     if active:
         detail += " Its callers still send requests: the service is most likely down, not only its telemetry."

@@ -21,7 +21,7 @@ import pandas as pd
 from perfops.analysis.capacity.costs import ServiceCost
 from perfops.analysis.capacity.model import CapacityParams, ServiceCapacity
 from perfops.analysis.capacity.shared_pass import assessed, chunks_of
-from perfops.analysis.context import AnalysisContext
+from perfops.analysis.context import AnalysisContext, area_params
 from perfops.analysis.experience.figures import experience_figures, journey_figures
 from perfops.analysis.feedback import evaluate_run
 from perfops.analysis.feedback.compare import Thresholds
@@ -65,7 +65,7 @@ def compute_figures(ctx: AnalysisContext, active: Iterable[Finding], services: l
 
 # ---- capacity and cost ----------------------------------------------------------------------
 def capacity_figures(ctx: AnalysisContext, names: list[str]) -> tuple[dict[str, CapacityFigure], dict[str, CostFigure]]:
-    params = CapacityParams.from_ctx(ctx)
+    params = area_params(ctx, "capacity", CapacityParams)
     capacity: dict[str, CapacityFigure] = {}
     cost: dict[str, CostFigure] = {}
     for chunk in chunks_of(list(names), params.chunk_size):

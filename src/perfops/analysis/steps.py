@@ -12,22 +12,30 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from perfops.analysis.codes import codes_of
+
 DEFAULT_STEP = 300  # seconds, when a series has too few points to tell
 SAMPLE = 200_000  # distinct timestamps enough to know a step
+
+
+def median_gap(stamps: np.ndarray) -> float | None:
+    """The median positive gap between the distinct values of `stamps` (datetime64 in seconds,
+    or numbers in their own unit: epoch seconds, grid cells), any order, repeats allowed; None
+    with fewer than two distinct values. The one step inference every caller goes through."""
+    values = np.asarray(stamps)
+    if values.dtype.kind == "M":
+        values = values.astype("datetime64[s]").astype(np.int64)
+    distinct = np.unique(values[:SAMPLE])
+    gaps = np.diff(distinct)
+    gaps = gaps[gaps > 0]
+    return float(np.median(gaps)) if gaps.size else None
 
 
 def infer_step_seconds(stamps: np.ndarray, default: int | None = DEFAULT_STEP) -> int | None:
     """The usual spacing, in whole seconds, of timestamps (datetime64 or epoch seconds, any
     order, repeats allowed); `default` when fewer than two distinct values."""
-    values = np.asarray(stamps)
-    if values.dtype.kind == "M":
-        values = values.astype("datetime64[s]").astype(np.int64)
-    distinct = np.unique(values[:SAMPLE])
-    if distinct.size < 2:
-        return default
-    gaps = np.diff(distinct)
-    gaps = gaps[gaps > 0]
-    return int(np.median(gaps)) if gaps.size else default
+    gap = median_gap(stamps)
+    return default if gap is None else int(gap)
 
 
 def series_steps(frame: pd.DataFrame, keys: tuple[str, ...] = ("service", "endpoint", "metric")) -> pd.Series:
@@ -37,8 +45,6 @@ def series_steps(frame: pd.DataFrame, keys: tuple[str, ...] = ("service", "endpo
     them); sorted first otherwise."""
     if frame.empty:
         return pd.Series(dtype=np.int64)
-    from perfops.analysis.grid import codes_of  # run-aware factorising (no import cycle)
-
     epoch = frame["timestamp"].to_numpy(dtype="datetime64[s]").astype(np.int64)
     key: np.ndarray = np.zeros(len(frame), dtype=np.int64)
     for k in keys:

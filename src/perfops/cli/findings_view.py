@@ -22,7 +22,7 @@ def print_summary(findings: Sequence[Finding], start: object, end: object, limit
     counts = Counter(f.severity for f in findings)
     tally = ", ".join(f"{counts[s]} {s}" for s in SEVERITIES if counts[s]) or "nothing out of the ordinary"
     console.print(f"[bold]Analysed {_day(start)} → {_day(end)}:[/bold] {len(findings)} findings ({tally})")
-    top = [f for f in findings if f.severity in ("critical", "high", "medium")][:limit]
+    top = [f for f in findings if f.severity in SEVERITIES[:3]][:limit]
     if top:
         console.print(findings_table(top, compact=True))
     rest = len(findings) - len(top)

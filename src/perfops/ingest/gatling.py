@@ -30,7 +30,7 @@ import numpy as np
 
 from perfops.errors import InputError
 from perfops.ingest.base import DataWarning, IngestBatch, IngestOptions, Reader
-from perfops.ingest.common import LATEST_MS, TIME_RANGE
+from perfops.ingest.common import LATEST_MS, TIME_RANGE, open_maybe_gzip
 from perfops.ingest.common import out_of_range as out_of_range_error
 from perfops.ingest.testrun_common import (
     SampleAccumulator,
@@ -291,8 +291,6 @@ def _binary_records(log: _BinaryLog, start: int, records: _Records) -> bool:
 
 
 def open_binary_file(path: Path) -> BinaryIO:
-    from perfops.ingest.common import open_maybe_gzip
-
     return open_maybe_gzip(path)  # gunzipped when gzip, bounded: PERFOPS_MAX_DECOMPRESSED_BYTES
 
 

@@ -32,7 +32,7 @@ import pyarrow.csv as pacsv
 
 from perfops.errors import InputError
 from perfops.ingest.base import DataWarning, IngestBatch, IngestOptions, Reader
-from perfops.ingest.common import LATEST_MS, TIME_RANGE
+from perfops.ingest.common import LATEST_MS, TIME_RANGE, open_maybe_gzip
 from perfops.ingest.testrun_common import (
     SampleAccumulator,
     derive_run_id,
@@ -40,6 +40,7 @@ from perfops.ingest.testrun_common import (
     endpoints_frame,
     fold_endpoints,
     is_gzip,
+    open_text,
     resolve_service,
     run_frame,
 )
@@ -108,8 +109,6 @@ def _headerless_layout(line: str) -> tuple[str, list[str]] | None:
 
 
 def _split_row(line: str, delim: str) -> Iterator[list[str]]:
-    import csv
-
     return csv.reader([line], delimiter=delim)
 
 
@@ -385,8 +384,6 @@ def _first_bad_row(path: Path, layout: CsvLayout) -> tuple[int, str | None, str]
     """(line, field, what is wrong) of the first row the fast parser refused: a slow pass with
     the csv module, made only to name the line (pyarrow says neither the row nor, for a value of
     the wrong type, its text)."""
-    from perfops.ingest.testrun_common import open_text
-
     checks: dict[str, Callable[[str], object]] = {"elapsed": _INTEGER.match, "success": lambda v: v in _BOOLEANS,
               "allThreads": _is_float, **({} if layout.timestamp_format else {"timeStamp": _INTEGER.match})}
     where = {name: layout.names.index(name) for name in checks if name in layout.names}
@@ -424,7 +421,6 @@ def _url_hints(head: bytes, layout: CsvLayout) -> set[str]:
     """URLs of the first rows (service names often appear in their host)."""
     if "URL" not in layout.names:
         return set()
-    import csv
     import io
 
     lines = head.decode("utf-8", errors="replace").splitlines()[1 if layout.header else 0:200]
@@ -540,8 +536,6 @@ def _arrow_message(exc: Exception) -> str:
 
 def open_binary(path: Path):
     """The file, gunzipped (bounded: PERFOPS_MAX_DECOMPRESSED_BYTES) when it is gzip."""
-    from perfops.ingest.common import open_maybe_gzip
-
     return open_maybe_gzip(path)
 
 

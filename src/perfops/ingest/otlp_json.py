@@ -43,7 +43,7 @@ import numpy as np
 from perfops.errors import InputError
 from perfops.ingest import _series as S
 from perfops.ingest.base import DataWarning, IngestBatch, IngestOptions, Reader
-from perfops.ingest.common import LATEST_MS, TIME_RANGE
+from perfops.ingest.common import LATEST_MS, TIME_RANGE, decode_utf8, read_bytes_maybe_gzip, too_big_number
 
 DELTA, CUMULATIVE = 1, 2
 KINDS = ("sum", "gauge", "histogram", "exponentialHistogram", "summary")
@@ -448,8 +448,6 @@ def _observed_range(group: list[Interval]) -> tuple[float, float | None]:
 # ---- the reader -----------------------------------------------------------------------------
 def load_document(path: Path) -> Any:
     """One JSON document, or JSON lines (the collector's file exporter) as a list."""
-    from perfops.ingest.common import decode_utf8, read_bytes_maybe_gzip, too_big_number
-
     text = decode_utf8(read_bytes_maybe_gzip(path), path)
     try:
         return json.loads(text)

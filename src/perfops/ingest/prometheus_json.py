@@ -40,7 +40,7 @@ import numpy as np
 from perfops.errors import InputError
 from perfops.ingest import _series as S
 from perfops.ingest.base import DataWarning, IngestBatch, IngestOptions, Reader
-from perfops.ingest.common import LATEST_S, out_of_range
+from perfops.ingest.common import LATEST_S, decode_utf8, out_of_range, read_bytes_maybe_gzip, too_big_number
 from perfops.model.catalog import Catalog
 
 
@@ -471,8 +471,6 @@ def read(path: Path, options: IngestOptions) -> IngestBatch:
 
 def load_json(path: Path) -> Any:
     """The parsed file (gzip allowed), or an InputError naming the line and column."""
-    from perfops.ingest.common import decode_utf8, read_bytes_maybe_gzip, too_big_number
-
     text = decode_utf8(read_bytes_maybe_gzip(path), path)
     try:
         return json.loads(text)

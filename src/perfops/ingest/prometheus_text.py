@@ -32,7 +32,13 @@ from perfops.errors import InputError
 from perfops.ingest import _series as S
 from perfops.ingest import prometheus_json as P
 from perfops.ingest.base import DataWarning, IngestBatch, IngestOptions, Reader
-from perfops.ingest.common import EPOCH_MS_THRESHOLD, out_of_range, seconds_in_range
+from perfops.ingest.common import (
+    EPOCH_MS_THRESHOLD,
+    decode_utf8,
+    out_of_range,
+    read_bytes_maybe_gzip,
+    seconds_in_range,
+)
 
 _NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
 _LABEL = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_.]*)\s*=\s*"((?:[^"\\]|\\.)*)"\s*(,?)')
@@ -146,8 +152,6 @@ def sniff(path: Path, head: bytes) -> bool:
 
 
 def read(path: Path, options: IngestOptions) -> IngestBatch:
-    from perfops.ingest.common import decode_utf8, read_bytes_maybe_gzip
-
     text = decode_utf8(read_bytes_maybe_gzip(path), path)
     openmetrics = "# EOF" in text[-64:] or path.name.endswith((".om", ".om.txt"))
     not_numbers: list[int] = []

@@ -23,7 +23,7 @@ import pandas as pd
 
 from perfops.errors import InputError
 from perfops.ingest.base import IngestOptions
-from perfops.ingest.common import LATEST_MS, ms_in_range, out_of_range
+from perfops.ingest.common import LATEST_MS, ms_in_range, open_maybe_gzip, out_of_range, read_bytes_maybe_gzip
 from perfops.model.catalog import ENDPOINT_RE, Catalog
 from perfops.model.tables import TEST_ENDPOINT_COLUMNS, TEST_RUN_COLUMNS, TEST_SERIES_COLUMNS
 
@@ -577,8 +577,6 @@ def is_gzip(path: Path) -> bool:
 def read_bytes(path: Path) -> bytes:
     """The file's bytes, gunzipped when it is gzip (k6 writes `--out json=x.gz`); a broken gzip
     is an InputError naming the file."""
-    from perfops.ingest.common import read_bytes_maybe_gzip
-
     return read_bytes_maybe_gzip(path)
 
 
@@ -586,7 +584,6 @@ def open_text(path: Path):
     """A text stream over the file (UTF-8, undecodable bytes replaced), gunzipping when needed."""
     import io
 
-    from perfops.ingest.common import open_maybe_gzip
 
     if is_gzip(path):  # bounded: PERFOPS_MAX_DECOMPRESSED_BYTES
         return io.TextIOWrapper(open_maybe_gzip(path), encoding="utf-8", errors="replace")

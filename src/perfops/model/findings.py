@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import asdict, dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 CATEGORIES = ("trends", "capacity", "cost", "experience", "feedback")
 SEVERITIES = ("critical", "high", "medium", "low", "info")
+SEVERE = SEVERITIES[:2]  # the severities that need action now: digests, summaries, stale counts
 STATUSES = ("open", "acknowledged", "resolved")
 
 KINDS: dict[str, str] = {
@@ -128,7 +129,5 @@ def iso_utc(moment: datetime | None) -> str | None:
     if moment is None:
         return None
     if moment.tzinfo is not None:
-        from datetime import UTC
-
         moment = moment.astimezone(UTC).replace(tzinfo=None)
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -26,7 +26,7 @@ import pandas as pd
 
 from perfops.model import format as fmt
 from perfops.model.catalog import Catalog
-from perfops.model.findings import Finding, severity_rank
+from perfops.model.findings import SEVERE, Finding, severity_rank
 from perfops.model.incidents import is_live
 
 if TYPE_CHECKING:
@@ -165,7 +165,7 @@ def service_status(service: str, active: Sequence[Finding], kpis: Kpis | None, c
     """The status of one service at `now`: a critical or high finding that ended (more than an
     hour before `now`) makes it amber, to review, never red: an ended blip is not "Act now"."""
     svc = catalog.service_by_name[service]
-    high = [f for f in active if f.severity in ("critical", "high")]
+    high = [f for f in active if f.severity in SEVERE]
     severe = [f for f in high if now is None or is_live(f, now)]
     ended = [f for f in high if f not in severe]
     slo_missed = _slo_problems(svc, kpis, margin=1.0)

@@ -11,7 +11,7 @@ from perfops.model import health
 from perfops.model.actions import next_actions
 from perfops.model.catalog import Catalog
 from perfops.model.changes import FindingTimes, changes_since
-from perfops.model.findings import Finding
+from perfops.model.findings import SEVERE, Finding
 from perfops.model.incidents import group_incidents
 from perfops.notify.payloads import slack_payload, teams_payload
 from perfops.notify.record import Digest
@@ -52,7 +52,7 @@ def build_digests(catalog: Catalog, findings: list[Finding], history: list[dict[
 
 def _severe(findings: list[Finding], catalog: Catalog) -> list[Finding]:
     """The domain digest carries critical and high only (as the executive report)."""
-    return health.rank_findings([f for f in findings if f.severity in ("critical", "high")], catalog)
+    return health.rank_findings([f for f in findings if f.severity in SEVERE], catalog)
 
 
 def _digest(catalog: Catalog, target: str, title: str, since: datetime, new: list[Finding],

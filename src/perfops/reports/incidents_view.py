@@ -11,6 +11,7 @@ from markupsafe import Markup
 from perfops.model import format as fmt
 from perfops.model.actions import Action, next_actions
 from perfops.model.changes import Changes, FindingTimes, changes_since
+from perfops.model.findings import SEVERE
 from perfops.model.incidents import Incident, group_incidents
 from perfops.reports.blocks import Cell, Doc, severity_cell, status_cell
 from perfops.reports.links import squads_cell
@@ -50,7 +51,7 @@ def answer_lines(view: ReportView, incidents: list[Incident], services_line: str
         lines.append(f"{_count(len(severe), 'incident needs', 'incidents need')} you: {named}{more}.")
     else:
         lines.append("Nothing needs you: no critical or high incident is ongoing or standing.")
-    ended = [i for i in incidents if i.state == "ended" and i.severity in ("critical", "high")]
+    ended = [i for i in incidents if i.state == "ended" and i.severity in SEVERE]
     if ended:
         lines.append(f"{_count(len(ended), 'serious incident', 'serious incidents')} ended in the period and "
                      f"{'is' if len(ended) == 1 else 'are'} to review: "
@@ -68,7 +69,7 @@ def incidents_section(view: ReportView, order: int, severe_only: bool) -> Sectio
     """The incidents, what needs action first, each with its state, owner, time and next step."""
     incidents = [i for i in incidents_of(view) if i.state != "resolved"]
     if severe_only:
-        incidents = [i for i in incidents if i.severity in ("critical", "high")]
+        incidents = [i for i in incidents if i.severity in SEVERE]
     doc = Doc()
     if not incidents:
         doc.para("Nothing out of the ordinary: no critical or high incident." if severe_only

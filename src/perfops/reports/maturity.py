@@ -21,7 +21,7 @@ from typing import Any
 import pandas as pd
 
 from perfops.model.catalog import Catalog
-from perfops.model.findings import Finding
+from perfops.model.findings import SEVERE, Finding
 
 NAMES = {0: "Blind", 1: "Observed", 2: "Measured", 3: "Managed", 4: "Accountable"}
 VISIBILITY = {
@@ -153,7 +153,7 @@ def _response_times(squad: str, findings: list[Finding], history: list[dict[str,
             acks.append((at - found[fid]).total_seconds() / 3600)
         elif action == "resolved" and fid in found:
             resolves.append((at - found[fid]).total_seconds() / 86400)
-    stale = [fid for fid, f in mine.items() if f.status == "open" and f.severity in ("critical", "high")
+    stale = [fid for fid, f in mine.items() if f.status == "open" and f.severity in SEVERE
              and fid in found and now - found[fid] > timedelta(days=2)]
     return (statistics.median(acks) if acks else math.nan, statistics.median(resolves) if resolves else math.nan, stale)
 

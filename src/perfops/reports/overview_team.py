@@ -11,7 +11,7 @@ from markupsafe import Markup
 from perfops.model import format as fmt
 from perfops.model import health
 from perfops.model.catalog import Slo
-from perfops.model.findings import Finding
+from perfops.model.findings import SEVERE, Finding
 from perfops.reports import charts
 from perfops.reports.aggregates import for_services
 from perfops.reports.blocks import Doc, md_escape, severity_cell, status_cell
@@ -115,7 +115,7 @@ def dependencies(view: ReportView) -> Section:
     deps = sorted({d for s in mine for d in cat.service(s).depends_on if d not in mine})
     callers = sorted({c for s in mine for c in cat.callers_of(s) if c not in mine})
     dep_trouble = [f for f in view.finding_index.values() if f.service in deps and f.status != "resolved"
-                   and f.severity in ("critical", "high")]
+                   and f.severity in SEVERE]
     doc = Doc()
     doc.heading("What dependencies did to us")
     doc.table(["Their service", "Their squad", "Their finding", "Our service", "Effect on us"], to_us,

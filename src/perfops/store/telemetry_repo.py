@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import duckdb
+import numpy as np
 
 from perfops.model.plans import BulkPlan
 
@@ -324,4 +325,21 @@ def rollup_query(con: duckdb.DuckDBPyConnection, services: Sequence[str] | None,
         return pd.DataFrame(columns=["bucket", "service", "metric", "value"])
     wide = wide.rename(columns={f"m{i}": m for i, m in enumerate(wanted)})
     long = wide.melt(id_vars=["bucket", "service"], value_vars=metrics, var_name="metric", value_name="value")
-    return long.dropna(subset=["value"]).reset_index(drop=True)
+    long = long.dropna(subset=["value"]).reset_index(drop=True)
+    long["value"] = round_significant(long["value"].to_numpy(dtype=float))
+    return long
+
+
+ROLLUP_DIGITS = 12
+
+
+def round_significant(values: np.ndarray, digits: int = ROLLUP_DIGITS) -> np.ndarray:
+    """`values` to `digits` significant digits. DuckDB's parallel SUM adds in an order that can
+    change between runs, and so the last bits of a sum; rounded here, two analyses or renders of
+    the same data store and show the same bytes (a 12th digit is far below any shown figure)."""
+    x = np.asarray(values, dtype=float)
+    out = x.copy()
+    finite = np.isfinite(x) & (np.abs(x) >= 1e-280)  # 10**scale stays finite
+    scale = digits - 1 - np.floor(np.log10(np.abs(x[finite])))
+    out[finite] = np.round(x[finite] * 10.0 ** scale) / 10.0 ** scale
+    return out

@@ -13,12 +13,13 @@ import os
 import sys
 import tempfile
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
+from perfops.analysis.steps import median_gap
 from perfops.errors import InputError, PerfopsError
 
 
@@ -68,11 +69,7 @@ def _read_rows(reader, ti: int, vi: int, path: str) -> tuple[list[str], list[flo
 def step_seconds_of(stamps: list[str], path: str) -> float | None:
     """The usual spacing of the first rows (ISO 8601 or epoch s/ms); None if unknown."""
     moments = [m for m in (_epoch(s) for s in stamps[:50]) if m is not None]
-    if len(moments) < 3:
-        return None
-    gaps = np.diff(np.asarray(moments))
-    gaps = gaps[gaps > 0]
-    return float(np.median(gaps)) if gaps.size else None
+    return median_gap(np.asarray(moments)) if len(moments) >= 3 else None
 
 
 def _epoch(text: str) -> float | None:
@@ -87,8 +84,6 @@ def _epoch(text: str) -> float | None:
     except ValueError:
         return None
     if moment.tzinfo is None:
-        from datetime import UTC
-
         moment = moment.replace(tzinfo=UTC)
     return moment.timestamp()
 

@@ -20,7 +20,7 @@ import pandas as pd
 from perfops.errors import NotFoundError, PerfopsError
 from perfops.model.catalog import Catalog
 from perfops.model.figures import AnalysisRun
-from perfops.model.findings import Finding
+from perfops.model.findings import SEVERE, Finding
 from perfops.reports.aggregates import RUN_SERVICES
 from perfops.reports.paths import report_base, report_file
 from perfops.reports.picture import stored_inventory, stored_rollups
@@ -166,7 +166,7 @@ def write_report(report: Report, fmt: str, path: Path) -> Path:
         from perfops.reports.render_html import render_html
         from perfops.reports.render_pdf import html_to_pdf
 
-        return html_to_pdf(render_html(report), path)
+        return html_to_pdf(render_html(report), path, created=report.generated_at)
     text = _render_text(report, fmt)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text, encoding="utf-8")
@@ -482,7 +482,7 @@ def executive_summary_text(workspace: Workspace, period: str | None = None, at: 
     for squad, st in sorted(pic.squad_status.items(), key=lambda kv: (health.LEVELS.index(kv[1].level), kv[0])):
         if st.level != "green":
             lines.append(f"  squad {squad}: {st.word.upper()} — {st.why}")
-    severe = [i for i in incidents if i.state != "resolved" and i.severity in ("critical", "high")]
+    severe = [i for i in incidents if i.state != "resolved" and i.severity in SEVERE]
     if severe:
         lines.append("Incidents (what needs you first):")
     for i in severe[:limit]:

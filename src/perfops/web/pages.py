@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from perfops.errors import NotFoundError, PerfopsError
 from perfops.model import format as fmt
 from perfops.model import health
-from perfops.model.findings import CATEGORIES, SEVERITIES, STATUSES, Finding
+from perfops.model.findings import CATEGORIES, SEVERE, SEVERITIES, STATUSES, Finding
 from perfops.reports import weekly_view
 from perfops.reports.overview_team import finding_age
 from perfops.web.data import Snapshot
@@ -105,7 +105,7 @@ def domain_json(snap: Snapshot) -> dict[str, Any]:
     from perfops.reports.overview_domain import headline
 
     pic = snap.picture
-    severe = [f for f in snap.view.active if f.severity in ("critical", "high")]
+    severe = [f for f in snap.view.active if f.severity in SEVERE]
     return {
         "domain": snap.catalog.domain, "now": snap.view.now.isoformat() + "Z",
         "headline": headline(pic.counts(), len(pic.services)), "counts": pic.counts(),

@@ -14,7 +14,7 @@ import numpy as np
 
 from perfops.analysis.capacity.model import PEAK_WINDOW, CapacityParams, ServiceCapacity, volume_norm
 from perfops.analysis.capacity.shared_pass import assessed, chunks_of
-from perfops.analysis.context import AnalysisContext
+from perfops.analysis.context import AnalysisContext, area_params
 from perfops.analysis.severity import fixed, redundant_instances, time_to_impact, volume_change
 from perfops.model.findings import Finding
 
@@ -28,7 +28,7 @@ def run_services(ctx: AnalysisContext, services: list[str]) -> list[Finding]:
     """The capacity findings of some services, processed in chunks of `chunk_size`; each
     service's findings (capacity, then volume) together, so that `run` is the concatenation of
     this over any split of the catalog (perfops.analysis.cluster)."""
-    params = CapacityParams.from_ctx(ctx)
+    params = area_params(ctx, "capacity", CapacityParams)
     findings: list[Finding] = []
     for chunk in chunks_of(list(services), params.chunk_size):
         found = assessed(ctx, chunk, params)

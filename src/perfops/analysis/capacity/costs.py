@@ -23,8 +23,9 @@ from datetime import datetime, timedelta
 import numpy as np
 
 from perfops.analysis.capacity.model import Chunk
-from perfops.analysis.capacity.series import service_rows, to_dt64, to_matrix
 from perfops.analysis.context import AnalysisContext
+from perfops.analysis.grid import service_rows, to_dt64, to_matrix
+from perfops.analysis.steps import median_gap
 
 DAYS_PER_MONTH = 30.44
 HOURS_PER_MONTH = 730.0
@@ -136,10 +137,8 @@ class OwnStepSpend:
 def own_step_seconds(values: np.ndarray, grid_step_s: float) -> float:
     """The usual spacing of a series' reported cells (median gap), at least the grid's step; a
     single point counts as a daily row (billing's coarsest usual step)."""
-    idx = np.flatnonzero(np.isfinite(values))
-    if idx.size < 2:
-        return max(grid_step_s, 86400.0)
-    return max(grid_step_s, float(np.median(np.diff(idx))) * grid_step_s)
+    cells = median_gap(np.flatnonzero(np.isfinite(values)))
+    return max(grid_step_s, 86400.0 if cells is None else cells * grid_step_s)
 
 
 def _own_step_spend(cost: np.ndarray, instances: np.ndarray, step_s: float, first: int, n_days: int,

@@ -21,25 +21,16 @@ import math
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from datetime import UTC, timedelta
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from perfops.analysis.capacity.series import (
-    Grid,
-    infer_step,
-    make_grid,
-    nan_mean,
-    nan_quantile,
-    resample_sum,
-    service_rows,
-    to_dt64,
-    to_matrices,
-)
-from perfops.analysis.context import AnalysisContext
+from perfops.analysis.capacity.series import nan_mean, nan_quantile, resample_sum
+from perfops.analysis.context import AnalysisContext, area_params
 from perfops.analysis.forecast import ForecastConfig, forecast, hourly_means
+from perfops.analysis.grid import ServiceGrid, service_grid, service_rows, service_step, to_dt64, to_matrices
 from perfops.model.catalog import Service
 
 METRICS = ("requests", "cpu_pct", "memory_pct", "instances")
@@ -57,11 +48,6 @@ class CapacityParams:
     min_instances: int = 2  # never recommend fewer (redundancy)
     peak_quantile: float = 0.99
     min_history_days: float = 3.0  # less history than this: no forecast
-
-    @classmethod
-    def from_ctx(cls, ctx: AnalysisContext) -> CapacityParams:
-        known = {k: v for k, v in ctx.params.get("capacity", {}).items() if k in cls.__dataclass_fields__}
-        return cls(**known)
 
 
 @dataclass(frozen=True)
@@ -128,7 +114,7 @@ def assess(ctx: AnalysisContext, services: Sequence[str] | None = None, *, keep_
     ServiceCapacity
 ]:
     """The capacity model of every service (default: the catalog's), in chunks."""
-    params = CapacityParams.from_ctx(ctx)
+    params = area_params(ctx, "capacity", CapacityParams)
     names = list(services) if services is not None else [s.name for s in ctx.catalog.services]
     out: list[ServiceCapacity] = []
     for chunk in _chunks(names, params.chunk_size):
@@ -144,7 +130,7 @@ def _chunks(names: list[str], size: int) -> Iterator[list[str]]:
 @dataclass(frozen=True)
 class Chunk:
     services: list[str]
-    grid: Grid
+    grid: ServiceGrid
     tps: np.ndarray  # requests/s per grid step
     cpu: np.ndarray
     memory: np.ndarray
@@ -156,7 +142,7 @@ def load_chunk(ctx: AnalysisContext, services: list[str]) -> Chunk:
     """The capacity matrices of some services (and their spend, for the cost analysis)."""
     metrics = [*METRICS, "cost"]
     frame = load_service_rows(ctx, services, metrics)
-    grid = make_grid(ctx.history_start, ctx.now, _capacity_step(frame))
+    grid = service_grid(ctx.history_start, ctx.now, _capacity_step(frame))
     m = to_matrices(frame, metrics, services, grid)
     return Chunk(services, grid, m["requests"] / grid.step_seconds, m["cpu_pct"], m["memory_pct"], m["instances"],
                  m["cost"])
@@ -165,9 +151,9 @@ def load_chunk(ctx: AnalysisContext, services: list[str]) -> Chunk:
 def _capacity_step(frame: pd.DataFrame) -> timedelta:
     """The grid step, from the capacity metrics' rows only (spend may come at another step)."""
     if frame.empty:
-        return infer_step(frame)
+        return service_step(frame)
     rows = np.flatnonzero(frame["metric"].to_numpy() != "cost")
-    return infer_step(frame.iloc[rows[:200_000]])
+    return service_step(frame.iloc[rows[:200_000]])
 
 
 SERIES_ORDER = ["service", "endpoint", "consumer", "metric", "timestamp"]
@@ -257,7 +243,7 @@ def growth_is_steady(volumes: np.ndarray, weeks: int = 4, min_change: float = 0.
     return ~step & ((known < 3) | (ups >= known - 1) | (downs >= known - 1))
 
 
-def _peak(matrix: np.ndarray, grid: Grid, q: float) -> np.ndarray:
+def _peak(matrix: np.ndarray, grid: ServiceGrid, q: float) -> np.ndarray:
     """p-quantile of 5-minute values (rates are averaged over 5 minutes first)."""
     factor = max(1, round(PEAK_STEP_S / grid.step_seconds))
     if factor > 1:
@@ -295,7 +281,7 @@ def assess_loaded(ctx: AnalysisContext, data: Chunk, params: CapacityParams, kee
     return states
 
 
-def _daily_peak_util(data: Chunk, g: Grid, period: slice, params: CapacityParams) -> dict[str, np.ndarray]:
+def _daily_peak_util(data: Chunk, g: ServiceGrid, period: slice, params: CapacityParams) -> dict[str, np.ndarray]:
     """Highest daily p99 of CPU and of requests/s over the period, per service."""
     per_day = max(1, int(86400 / g.step_seconds))
     out = {}
@@ -395,7 +381,7 @@ def _forecast_chunk(
     return result
 
 
-def _daily_peaks(matrix: np.ndarray, g: Grid, q: float) -> dict[str, np.ndarray]:
+def _daily_peaks(matrix: np.ndarray, g: ServiceGrid, q: float) -> dict[str, np.ndarray]:
     """p-quantile of 5-minute values of each whole day ending at the grid's end."""
     per_day = max(1, int(86400 / g.step_seconds))
     days = g.length // per_day
@@ -407,7 +393,6 @@ def _daily_peaks(matrix: np.ndarray, g: Grid, q: float) -> dict[str, np.ndarray]
 
 def utc_offset_hours(ctx: AnalysisContext) -> float:
     """The catalog timezone's offset from UTC at `now` (weekends are local)."""
-    from datetime import UTC
     from zoneinfo import ZoneInfo
 
     offset = ctx.now.replace(tzinfo=UTC).astimezone(ZoneInfo(ctx.catalog.timezone)).utcoffset()

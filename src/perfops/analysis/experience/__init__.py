@@ -25,7 +25,7 @@ from typing import Any
 
 import pandas as pd
 
-from perfops.analysis.context import AnalysisContext
+from perfops.analysis.context import AnalysisContext, area_params
 from perfops.analysis.experience import apdex as apdex
 from perfops.analysis.experience import burn as burn
 from perfops.analysis.experience import consumers as consumers
@@ -34,18 +34,19 @@ from perfops.analysis.experience import slo as slo
 from perfops.analysis.experience.series import EXPERIENCE_METRICS, service_level, wide
 from perfops.model.findings import Finding
 
-DEFAULTS: dict[str, Any] = {
-    "latency_objective_pct": slo.DEFAULT_LATENCY_OBJECTIVE,
-    "min_requests": 1000,
-    "burn_min_requests": burn.DEFAULT_MIN_REQUESTS,
-    "burn_min_errors": burn.DEFAULT_MIN_ERRORS,
-    "journey_min_hours": journeys.DEFAULT_MIN_HOURS,
-    "misuse": {},
-}
+
+@dataclass(frozen=True)
+class ExperienceParams:
+    latency_objective_pct: float = slo.DEFAULT_LATENCY_OBJECTIVE
+    min_requests: float = 1000
+    burn_min_requests: float = burn.DEFAULT_MIN_REQUESTS
+    burn_min_errors: float = burn.DEFAULT_MIN_ERRORS
+    journey_min_hours: int = journeys.DEFAULT_MIN_HOURS
+    misuse: dict[str, Any] = field(default_factory=dict)
 
 
-def settings(ctx: AnalysisContext) -> dict[str, Any]:
-    return {**DEFAULTS, **(ctx.params.get("experience") or {})}
+def settings(ctx: AnalysisContext) -> ExperienceParams:
+    return area_params(ctx, "experience", ExperienceParams)
 
 
 def data_start(ctx: AnalysisContext) -> datetime:
@@ -95,7 +96,7 @@ def run_shared(ctx: AnalysisContext) -> list[Finding]:
     conf = settings(ctx)
     steps = sorted({s for j in ctx.catalog.journeys for s, _ in j.parsed_steps()})
     data = load(ctx, steps, start=data_start(ctx))
-    return journeys.journey_findings(data, ctx.catalog, ctx.period_start, ctx.now, int(conf["journey_min_hours"]))
+    return journeys.journey_findings(data, ctx.catalog, ctx.period_start, ctx.now, int(conf.journey_min_hours))
 
 
 def service_frames(ctx: AnalysisContext, services: list[str], start: datetime) -> dict[str, pd.DataFrame]:
@@ -121,18 +122,18 @@ def service_frames(ctx: AnalysisContext, services: list[str], start: datetime) -
     return {str(k): g.reset_index(drop=True) for k, g in data.groupby("service", sort=False, observed=True)} if len(data) else {}
 
 
-def _service_findings(ctx: AnalysisContext, conf: dict[str, Any], service: Any, data: pd.DataFrame) -> list[Finding]:
+def _service_findings(ctx: AnalysisContext, conf: ExperienceParams, service: Any, data: pd.DataFrame) -> list[Finding]:
     out: list[Finding] = []
     series = service_level(data, service.name)
     if service.slo is not None and not series.empty:
         statuses = slo.compliance(series, service, ctx.now, service.slo.window_delta,
-                                  float(conf["latency_objective_pct"]))
-        out += slo.breach_findings(statuses, service, float(conf["min_requests"]))
+                                  float(conf.latency_objective_pct))
+        out += slo.breach_findings(statuses, service, float(conf.min_requests))
         availability = next((s for s in statuses if s.sli == "availability"), None)
         out += burn.burn_findings(series, service, ctx.period_start, ctx.now,
                                   availability.budget_remaining if availability else None,
-                                  float(conf["burn_min_requests"]), float(conf["burn_min_errors"]))
-    params = consumers.MisuseParams(**conf["misuse"])
+                                  float(conf.burn_min_requests), float(conf.burn_min_errors))
+    params = consumers.MisuseParams(**conf.misuse)
     out += consumers.misuse_findings(data, service, ctx.period_start, ctx.now, params)
     return out
 
@@ -184,7 +185,7 @@ def overview(ctx: AnalysisContext, services: list[str], detail: bool = True,
 
 def _service_overviews(ctx: AnalysisContext, names: list[str], detail: bool) -> list[tuple[str, ServiceExperience]]:
     conf = settings(ctx)
-    objective = float(conf["latency_objective_pct"])
+    objective = float(conf.latency_objective_pct)
     start = data_start(ctx)
     metrics = EXPERIENCE_METRICS if detail else SLO_METRICS
     out = []

@@ -97,7 +97,7 @@ def slo_items(ctx: AnalysisContext, names: list[str]) -> dict[str, ServiceExperi
         else:
             sums = frame_slo_buckets(ctx, targets, data_start(ctx), ctx.now, bucket)
         parts = {str(k): g for k, g in sums.groupby("service", sort=False)} if len(sums) else {}
-        objective = float(experience.settings(ctx)["latency_objective_pct"])
+        objective = float(experience.settings(ctx).latency_objective_pct)
         items = {s.name: service_item(s, parts[s.name], ctx.now, objective, bucket) for s in with_slo
                  if s.name in parts}
     composed = [n for n in names if n not in items]  # no SLO, no whole-service rows, or an odd window

@@ -16,6 +16,8 @@ from datetime import datetime, timedelta
 import numpy as np
 import pandas as pd
 
+from perfops.analysis.steps import infer_step_seconds
+
 EXPERIENCE_METRICS = (
     "requests", "errors", "client_errors", "latency_p50_ms", "latency_p95_ms", "latency_p99_ms",
     "latency_max_ms",
@@ -142,15 +144,8 @@ def consumer_rows(data: pd.DataFrame, service: str) -> pd.DataFrame:
 
 
 def step_of(index: pd.DatetimeIndex) -> timedelta:
-    """The spacing of a series: the most common difference between timestamps (1 min default)."""
-    if len(index) < 2:
-        return timedelta(minutes=1)
-    diffs = np.diff(index.values.astype("datetime64[s]").astype(np.int64))
-    diffs = diffs[diffs > 0]
-    if not len(diffs):
-        return timedelta(minutes=1)
-    values, counts = np.unique(diffs, return_counts=True)
-    return timedelta(seconds=int(values[np.argmax(counts)]))
+    """The spacing of a series (`infer_step_seconds`), 1 minute when it cannot be told."""
+    return timedelta(seconds=infer_step_seconds(index.values, default=60) or 60)
 
 
 def regular(series: pd.DataFrame, start: datetime, end: datetime, step: timedelta) -> pd.DataFrame:

@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from perfops.analysis.context import AnalysisContext
-from perfops.analysis.feedback.changepoint import e_divisive, latest_outlier
+from perfops.analysis.changepoint import e_divisive, latest_outlier
+from perfops.analysis.context import AnalysisContext, area_params
 from perfops.analysis.feedback.compare import (
     Comparison,
     Thresholds,
@@ -48,7 +48,7 @@ def _owner(name: str) -> str:
 
 def run(ctx: AnalysisContext) -> list[Finding]:
     findings: list[Finding] = []
-    thresholds = Thresholds(**ctx.params.get("feedback", {}).get("thresholds", {}))
+    thresholds = area_params(ctx, "feedback", Thresholds)
     for service in (s for s in ctx.catalog.services if s.nfr is not None):
         telemetry = ctx.telemetry([service.name], list(PROD_METRICS), ctx.now - PRODUCTION_LOOKBACK, ctx.now)
         profile = production_profile(telemetry, service.name) if not telemetry.empty else None

@@ -21,7 +21,8 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from perfops.analysis.feedback.prod import ProductionProfile
+from perfops.analysis.feedback.prod import ProductionProfile, comparable_hours
+from perfops.analysis.steps import median_gap
 from perfops.model.catalog import Nfr
 
 Verdict = Literal["pass", "warn", "fail", "skip"]
@@ -110,8 +111,7 @@ def sustained_rps(endpoints: pd.DataFrame, series: pd.DataFrame | None) -> float
     if series is not None and len(series):
         total = series[series["endpoint"].fillna("") == ""].sort_values("timestamp")
         if len(total) >= 3:
-            ts = pd.to_datetime(total["timestamp"])
-            step = float(np.median(np.diff(ts.to_numpy()).astype("timedelta64[ms]").astype(float))) / 1000.0
+            step = median_gap(pd.to_datetime(total["timestamp"]).to_numpy()) or 1.0
             rps = total["requests"].to_numpy(dtype=float) / max(step, 1.0)
             steady = rps[rps >= 0.5 * np.percentile(rps, 90)]
             return float(np.median(steady))
@@ -278,8 +278,6 @@ def compare_run(
     test_rps = sustained_rps(endpoints, series)
     comparable = None
     if profile is not None and not profile.hourly.empty:
-        from perfops.analysis.feedback.prod import comparable_hours
-
         comparable = comparable_hours(profile, test_rps, t.comparable_tolerance)
     mix = test_mix(endpoints)
     checks = [check_load(test_rps, profile, t), check_nfr_load(test_rps, nfr, t),

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 import pandas as pd
 
+from perfops.analysis.steps import median_gap
+
 if TYPE_CHECKING:
     from _typeshed import ConvertibleToFloat
 
@@ -97,12 +99,8 @@ def hourly_table(frame: pd.DataFrame, service: str, bucket: str = "h") -> pd.Dat
 
 
 def _step_seconds(wide: pd.DataFrame) -> float:
-    stamps = np.sort(wide.loc[wide["endpoint"] == "", "timestamp"].unique())
-    if stamps.size < 2:
-        return 60.0
-    diffs = np.diff(stamps).astype("timedelta64[s]").astype(float)
-    diffs = diffs[diffs > 0]
-    return float(np.median(diffs)) if diffs.size else 60.0
+    """The step of the service's own rows; a minute when it cannot be told."""
+    return median_gap(wide.loc[wide["endpoint"] == "", "timestamp"].to_numpy()) or 60.0
 
 
 def production_profile(frame: pd.DataFrame, service: str, window: Window = "peak-hour") -> ProductionProfile | None:

@@ -36,7 +36,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -45,7 +45,7 @@ import pandas as pd
 
 from perfops.analysis import calendar
 from perfops.analysis.callers import callers_still_call
-from perfops.analysis.context import AnalysisContext
+from perfops.analysis.context import AnalysisContext, area_params
 from perfops.analysis.grid import Grid, build_grid, to_epoch
 from perfops.analysis.notes import note
 from perfops.analysis.severity import Impact, incident
@@ -76,11 +76,6 @@ class TrendParams:
     signal: SignalParams = field(default_factory=SignalParams)
     growth: GrowthParams = field(default_factory=GrowthParams)
 
-    @classmethod
-    def from_overrides(cls, overrides: dict[str, Any]) -> TrendParams:
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in overrides.items() if k in known})
-
 
 def run(ctx: AnalysisContext) -> list[Finding]:
     """Every trends finding of the period (see the module docstring), in catalog order of services."""
@@ -91,7 +86,7 @@ def run_services(ctx: AnalysisContext, services: list[str]) -> list[Finding]:
     """The findings of some services, ordered by the catalog position of their service (each
     service's own findings in the order found), so that `run` is the concatenation of this over
     any split of the catalog into chunks (perfops.analysis.cluster)."""
-    params = TrendParams.from_overrides(ctx.params.get("trends", {}))
+    params = area_params(ctx, "trends", TrendParams)
     chunks = list(_chunks(list(services), params.chunk_services))
     loading = threading.Lock()  # the loader (a store connection) is used by one thread at a time
 

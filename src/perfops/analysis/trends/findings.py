@@ -28,6 +28,7 @@ from perfops.analysis.severity import (
     magnitude_points,
     time_to_impact,
 )
+from perfops.analysis.trends.gauge_spec import spec_of
 from perfops.analysis.trends.growth import Growth
 from perfops.analysis.trends.levels import Episode
 from perfops.analysis.trends.signals import Signal
@@ -201,8 +202,6 @@ class Reporter:
         a gauge by its direction, capacity, unit and usual daily peak (`gauge_magnitude`)."""
         if role in LABEL:
             return magnitude_points(role, observed, norm, slo)
-        from perfops.analysis.trends.gauges import spec_of  # trends_gauges imports this module
-
         spec = spec_of(self.ctx.catalog, self.grid.keys[row][0], role)
         signed = None if z is None else math.copysign(z, observed - norm)
         return gauge_magnitude(spec.direction, observed, norm, spec.capacity, signed, spec.unit,

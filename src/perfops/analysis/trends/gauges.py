@@ -18,7 +18,7 @@ episode and reporting machinery of trends applies unchanged.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -26,6 +26,7 @@ import numpy as np
 from perfops.analysis.grid import Grid
 from perfops.analysis.seasonal import seasonal_norm
 from perfops.analysis.trends.findings import Reporter
+from perfops.analysis.trends.gauge_spec import spec_of
 from perfops.analysis.trends.levels import episodes_of
 from perfops.analysis.trends.signals import Signal, SignalParams
 from perfops.model.catalog import Catalog
@@ -39,14 +40,6 @@ GAUGE_MIN_CHANGE = 0.4  # relative: a gauge without a capacity must move 40 % fr
 WORSE = {"up": 1, "down": -1, "both": 1}
 
 
-@dataclass(frozen=True)
-class GaugeSpec:
-    metric: str
-    direction: str  # up | down | both
-    capacity: float | None  # judged in points of this when set
-    unit: str
-
-
 def gauge_metrics(catalog: Catalog, services: list[str] | None = None) -> list[str]:
     """The gauge metrics trends reads for `services` (all when None): perfops' own, then the
     ones the services declare (names of other analyses, like cpu_pct, are left to them)."""
@@ -54,17 +47,6 @@ def gauge_metrics(catalog: Catalog, services: list[str] | None = None) -> list[s
                                                          if s in catalog.service_by_name]
     declared = [m for s in chosen for m in s.metrics if m not in METRICS]
     return list(GAUGE_METRICS) + sorted(set(declared))
-
-
-def spec_of(catalog: Catalog, service: str, metric: str) -> GaugeSpec:
-    svc = catalog.service_by_name.get(service)
-    own = svc.metrics.get(metric) if svc else None
-    unit = (own.unit if own and own.unit else None) or METRICS.get(metric, "")
-    capacity = own.capacity if own and own.capacity else None
-    if capacity is None and (metric.endswith("_pct") or unit == "%"):
-        capacity = 100.0
-    direction = own.direction if own else GAUGE_METRICS.get(metric, "both")
-    return GaugeSpec(metric, direction, capacity, unit)
 
 
 def gauge_signals(grid: Grid, split: int, p: SignalParams, catalog: Catalog) -> list[tuple[str, Signal]]:

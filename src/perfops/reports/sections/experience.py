@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from perfops.model.figures import ExperienceFigure, JourneyFigure
+from perfops.model.findings import SEVERE
 from perfops.model.format import compact, ms, pct
 from perfops.reports.blocks import Doc, severity_cell, status_cell
 from perfops.reports.section import ReportView, Section
@@ -156,7 +157,7 @@ def _budget(value: float | None) -> str:
 def _burns(doc: Doc, view: ReportView) -> None:
     scope = set(view.services_in_scope)
     loud = [f for f in view.active if f.kind in ("slo_breach", "error_budget_burn") and f.service in scope
-            and f.severity in ("critical", "high")]
+            and f.severity in SEVERE]
     if loud:
         doc.heading("Needs action")
         doc.table(["Severity", "Service", "What", "What to do"],
