@@ -34,6 +34,8 @@ from perfops.analysis.trends.signals import Signal
 from perfops.model.findings import Finding
 
 YOUNG_NORM_DAYS = 13.0  # below this much history the norm is time-of-day only
+TELEMETRY = {"latency": "latency_p95_ms", "errors": "errors/requests", "traffic": "requests", "cpu": "cpu_pct",
+             "memory": "memory_pct"}
 LABEL = {"latency": "p95 latency", "errors": "error rate", "traffic": "traffic", "cpu": "CPU", "memory": "memory"}
 UNIT = {"latency": " ms", "errors": "", "traffic": " req/step", "cpu": " %", "memory": " %"}
 
@@ -144,8 +146,7 @@ class Reporter:
     def _evidence(self, signal: Signal, ep: Episode, stats: dict[str, float]) -> dict:
         p = stats["p_value"]
         ev: dict[str, Any] = {
-            "telemetry_metric": {"latency": "latency_p95_ms", "errors": "errors/requests", "traffic": "requests",
-                                 "cpu": "cpu_pct", "memory": "memory_pct"}.get(signal.role, signal.role),
+            "telemetry_metric": TELEMETRY.get(signal.role, signal.role),
             "norm": _round(stats["norm"]), "observed": _round(stats["observed"]),
             "change_pct": None if math.isnan(stats["change"]) else round(100 * stats["change"], 1),
             "sample_size": {"norm_samples": int(stats["samples"]), "steps_observed": stats["steps"],
@@ -187,13 +188,20 @@ class Reporter:
         slo = svc.slo.latency_p95_ms if role == "latency" and svc is not None and svc.slo is not None else None
         # the magnitude of a shift is its level; of an anomaly, also its extreme (a burst)
         size = self._magnitude(ep.row, role, stats["observed"], stats["norm"], slo, stats.get("z"))
+        within_peak = None
         if ep.kind == "anomaly" and "peak" in stats and role != "traffic":
-            size = max(size, self._magnitude(ep.row, role, stats["peak"], stats["peak_norm"], slo, None) - 1)
+            # one extreme step counts only beyond what the series reaches on an ordinary day
+            usual = self._usual_peak(TELEMETRY.get(role, role), ep.row)
+            if stats["peak"] > stats["peak_norm"] and usual is not None:
+                within_peak = bool(stats["peak"] <= usual)
+            if not within_peak:
+                size = max(size, self._magnitude(ep.row, role, stats["peak"], stats["peak_norm"], slo, None) - 1)
         return Impact(tier=tier, requests_affected=stats["requests"] if role != "traffic" else stats["lost_requests"],
                       failed_requests=stats["excess_errors"], duration=duration, slo_ratio=slo_ratio,
                       relative_change=None if math.isnan(stats["change"]) else abs(stats["change"]),
                       magnitude=size, outage=bool(stats["outage"]), dependents=dependents,
-                      robust_z=stats.get("z"), norm_samples=stats["samples"])
+                      robust_z=stats.get("z"), norm_samples=stats["samples"],
+                      resource=role not in ("latency", "errors", "traffic"), within_daily_peak=within_peak)
 
     def _magnitude(self, row: int, role: str, observed: float, norm: float, slo: float | None,
                    z: float | None) -> int:
