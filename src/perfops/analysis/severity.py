@@ -21,6 +21,12 @@ Incidents (anomaly, regression, short bursts) add impact points:
 | SLO | within | - | at risk (≥ 80 % of the target) | breached: +3 |
 | blast radius (transitive callers + journeys through it) | < 3 | ≥ 3: +1 | | |
 | size of the change | small (< 20 %): −1 | | | |
+| thin norm (< `MIN_SPREAD_SAMPLES` samples), not an outage | −1 | | | |
+| ordinary deviation (median abs(z) < 3), not an outage | −1 | | | |
+
+A resource gauge (CPU, memory, network, disk, a named gauge: `Impact.resource`) gets no volume
+point from the service's requests; a change under 20 % on a service with no request volume is
+at most low (`small_and_unmeasured`).
 
 Gauges (network, disk, the catalog's `metrics:`) get their magnitude from `gauge_magnitude`, in
 their own scale and bad direction; a z adds a point only against a norm of at least
@@ -78,6 +84,8 @@ class Impact:
     resource: bool = False
     # an anomaly's extreme step did not rise beyond the series' usual daily peak (None: not asked)
     within_daily_peak: bool | None = None
+    # anomalies of the same series, same direction, that started in the day before this one
+    recurrences: int = 0
 
 
 def impact_points(impact: Impact) -> int:
@@ -102,6 +110,9 @@ def impact_points(impact: Impact) -> int:
 
 # a median |z| below this over the episode is within the norm's usual spread
 ORDINARY_Z = 3.0
+# the third anomaly of a series in the same direction within a day is its new pattern (a host
+# that took on a cyclic job), not a third incident: the first two were reported at their level
+RECURRING = 2
 
 
 def thin_norm(impact: Impact) -> bool:
@@ -150,6 +161,8 @@ def incident(impact: Impact, cap: str | None = None) -> Verdict:
             level, rule = floor, "outage floor" + (": callers still call it" if ongoing_and_called else "")
     if small_and_unmeasured(impact) and severity_rank(level) < severity_rank("low"):
         level, rule = "low", rule + ", under 20 % with no request volume: at most low"
+    if impact.recurrences >= RECURRING and not impact.outage and severity_rank(level) < severity_rank("low"):
+        level, rule = "low", rule + f", {impact.recurrences} earlier such anomalies within a day: a pattern, at most low"
     if cap:
         capped = lower_to(level, cap)
         rule += "" if capped == level else f", capped at {cap}"

@@ -8,7 +8,7 @@ observed, and a p-value with its confidence.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any
@@ -67,6 +67,8 @@ class Reporter:
     split: int
     sustain: timedelta
     deploy_window: timedelta
+    # anomalies reported so far per (metric, row): (start column, direction), in time order
+    reported: dict[tuple[str, int], list[tuple[int, int]]] = field(default_factory=dict)
 
     # ---- episodes -----------------------------------------------------------------------
     def episode(self, signal: Signal, ep: Episode) -> Finding:
@@ -77,7 +79,8 @@ class Reporter:
         stats = self._stats(signal, ep, cols)
         event = self._event(service, start, self.deploy_window if ep.kind != "anomaly" else timedelta(minutes=30))
         evidence = self._evidence(signal, ep, stats)
-        impact = self._impact(service, signal.role, ep, stats, end)
+        impact = replace(self._impact(service, signal.role, ep, stats, end),
+                         recurrences=self._recurrences(signal.role, ep, stats))
         # critical is for what is still going on; a transient that is over tops out at high
         cap = "info" if ep.kind == "improvement" else ("high" if end is not None else "critical")
         history_days = self.history_days_of(service)
@@ -98,6 +101,18 @@ class Reporter:
                     "duration_minutes": None if end is None else int((end - start).total_seconds() // 60)},
             event=event, key=_hour(start),
         )
+
+    def _recurrences(self, role: str, ep: Episode, stats: dict[str, float]) -> int:
+        """Anomalies of the same series in the same direction that started in the day before
+        this one (runs come in time order per series); records this one."""
+        if ep.kind != "anomaly":
+            return 0
+        direction = 1 if stats["observed"] >= stats["norm"] else -1
+        day = 86_400 // self.grid.step
+        earlier = self.reported.setdefault((role, ep.row), [])
+        count = sum(1 for start, sign in earlier if sign == direction and ep.start - start <= day)
+        earlier.append((ep.start, direction))
+        return count
 
     @staticmethod
     def _advice(ep: Episode, stats: dict[str, float], event: str | None) -> str:
