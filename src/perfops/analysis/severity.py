@@ -86,6 +86,8 @@ class Impact:
     within_daily_peak: bool | None = None
     # anomalies of the same series, same direction, that started in the day before this one
     recurrences: int = 0
+    # the episode went beyond the series' whole history by a margin of its range (trends.records)
+    record: bool = False
 
 
 def impact_points(impact: Impact) -> int:
@@ -163,6 +165,9 @@ def incident(impact: Impact, cap: str | None = None) -> Verdict:
         level, rule = "low", rule + ", under 20 % with no request volume: at most low"
     if impact.recurrences >= RECURRING and not impact.outage and severity_rank(level) < severity_rank("low"):
         level, rule = "low", rule + f", {impact.recurrences} earlier such anomalies within a day: a pattern, at most low"
+    if impact.record and severity_rank(level) > severity_rank("medium"):
+        # the series has never been there in its whole history, by a margin of its range
+        level, rule = "medium", rule + ", a record: at least medium"
     if cap:
         capped = lower_to(level, cap)
         rule += "" if capped == level else f", capped at {cap}"

@@ -54,6 +54,7 @@ from perfops.analysis.trends.findings import Reporter
 from perfops.analysis.trends.gauges import gauge_findings, gauge_metrics
 from perfops.analysis.trends.growth import GrowthParams, resource_growth
 from perfops.analysis.trends.levels import Episode, episodes_of, material
+from perfops.analysis.trends.records import with_records
 from perfops.analysis.trends.signals import Signal, SignalParams, error_signal, gauge_signal
 from perfops.model.findings import Finding, severity_rank
 
@@ -189,6 +190,7 @@ def analyse_grid(grid: Grid, ctx: AnalysisContext, params: TrendParams) -> list[
             continue
         signal = apply_marks(signal, marks.get(role, {}), grid, split)
         severe = severe_steps(signal, slo_of(ctx, grid), params.burst_ratio) if role == "latency" else None
+        signal, severe = with_records(signal, grid, split, severe)
         for episode in episodes_of(signal, grid, split, params, skip_rows={r for r, k in growing if k == role},
                                    severe=severe):
             findings.append(reporter.episode(signal, episode))

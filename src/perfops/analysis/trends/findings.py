@@ -80,7 +80,7 @@ class Reporter:
         event = self._event(service, start, self.deploy_window if ep.kind != "anomaly" else timedelta(minutes=30))
         evidence = self._evidence(signal, ep, stats)
         impact = replace(self._impact(service, signal.role, ep, stats, end),
-                         recurrences=self._recurrences(signal.role, ep, stats))
+                         recurrences=self._recurrences(signal.role, ep, stats), record=self._record(signal.role, ep))
         # critical is for what is still going on; a transient that is over tops out at high
         cap = "info" if ep.kind == "improvement" else ("high" if end is not None else "critical")
         history_days = self.history_days_of(service)
@@ -101,6 +101,19 @@ class Reporter:
                     "duration_minutes": None if end is None else int((end - start).total_seconds() // 60)},
             event=event, key=_hour(start),
         )
+
+    def _record(self, role: str, ep: Episode) -> bool:
+        """Whether the episode holds a record run: beyond the whole history (trends.records)."""
+        from perfops.analysis.trends.gauges import spec_of  # trends_gauges imports this module
+        from perfops.analysis.trends.records import direction_of, record_mask
+
+        values = self.grid.values.get(TELEMETRY.get(role, role))
+        gauge = None if role in LABEL else spec_of(self.ctx.catalog, self.grid.keys[ep.row][0], role).direction
+        way = direction_of(role, gauge)
+        if values is None or way is None:
+            return False
+        mask = record_mask(values[ep.row: ep.row + 1], self.grid.epoch, self.split, way)[0]
+        return bool(mask[ep.start: ep.end].any())
 
     def _recurrences(self, role: str, ep: Episode, stats: dict[str, float]) -> int:
         """Anomalies of the same series in the same direction that started in the day before
