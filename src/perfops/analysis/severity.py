@@ -26,7 +26,9 @@ Incidents (anomaly, regression, short bursts) add impact points:
 
 A resource gauge (CPU, memory, network, disk, a named gauge: `Impact.resource`) gets no volume
 point from the service's requests; a change under 20 % on a service with no request volume is
-at most low (`small_and_unmeasured`).
+at most low (`small_and_unmeasured`); the third anomaly of a series in the same direction within a
+day is a pattern, at most low (`recurrences`); a record beyond the series' whole history
+(`trends.records`) is at least medium.
 
 Gauges (network, disk, the catalog's `metrics:`) get their magnitude from `gauge_magnitude`, in
 their own scale and bad direction; a z adds a point only against a norm of at least
