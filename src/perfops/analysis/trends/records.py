@@ -7,7 +7,8 @@ passed 62 %, a tweet volume at twice its all-time high. What makes them unusual 
 series has never been there. A step is a record when it lies beyond the range of everything the
 series reported up to `MERGE` (an hour) before it, by a margin of that range (`UP_MARGIN` above
 the maximum, `DOWN_MARGIN` below the minimum, in the directions that are bad for the metric),
-once there are `MIN_HISTORY` (7 days) of data behind that range. Comparing with the data up to
+once there are `MIN_HISTORY` (7 days) of data behind that range, for at least `MIN_RUN` (10
+minutes: one noisy sample is no record). Comparing with the data up to
 an hour before lets a burst that climbs for an hour stay one record, while the next burst of a
 new regime hours later must go further still. A floor at zero is never beaten downwards, so a
 count or a gauge that drops to 0 is judged by the outage rules, not here.
@@ -25,6 +26,8 @@ from perfops.analysis.trends.signals import GAUGES, Signal
 UP_MARGIN = 0.2  # of the history's range, above its maximum
 DOWN_MARGIN = 0.1  # of the history's range, below its minimum
 MIN_HISTORY = 7 * 86_400  # seconds of history before the period
+# one sample is no record: a 5-minute p95 of lognormal noise passes any range once in a while
+MIN_RUN = 600  # seconds of consecutive record steps (two 5-minute steps, one 30-minute step)
 MERGE = 3_600  # seconds: a step is compared with the data up to this long before it
 
 # the directions in which a record is bad, per built-in role (gauges: their catalog direction)
@@ -63,6 +66,19 @@ def record_mask(values: np.ndarray, epoch: np.ndarray, split: int, direction: st
             if direction in ("down", "both"):
                 floor = bottom - DOWN_MARGIN * spread
                 out[row] |= ok & (floor > 0) & (x < floor)
+        out[row] = _lasting(out[row], max(-(-int(MIN_RUN) // int(step)), 1))
+    return out
+
+
+def _lasting(mask: np.ndarray, steps: int) -> np.ndarray:
+    """`mask` without its runs shorter than `steps` consecutive steps."""
+    if steps <= 1 or not mask.any():
+        return mask
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(np.int8), [0]])))
+    out = np.zeros_like(mask)
+    for a, b in zip(edges[::2], edges[1::2], strict=True):
+        if b - a >= steps:
+            out[a:b] = True
     return out
 
 
