@@ -105,14 +105,14 @@ class Reporter:
     def _record(self, role: str, ep: Episode) -> bool:
         """Whether the episode holds a record run: beyond the whole history (trends.records)."""
         from perfops.analysis.trends.gauges import spec_of  # trends_gauges imports this module
-        from perfops.analysis.trends.records import direction_of, record_mask
+        from perfops.analysis.trends.records import MIN_RUN, direction_of, record_mask
 
         values = self.grid.values.get(TELEMETRY.get(role, role))
         gauge = None if role in LABEL else spec_of(self.ctx.catalog, self.grid.keys[ep.row][0], role).direction
         way = direction_of(role, gauge)
         if values is None or way is None:
             return False
-        mask = record_mask(values[ep.row: ep.row + 1], self.grid.epoch, self.split, way)[0]
+        mask = record_mask(values[ep.row: ep.row + 1], self.grid.epoch, self.split, way, MIN_RUN.get(role, 0))[0]
         return bool(mask[ep.start: ep.end].any())
 
     def _recurrences(self, role: str, ep: Episode, stats: dict[str, float]) -> int:

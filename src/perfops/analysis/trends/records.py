@@ -7,8 +7,8 @@ passed 62 %, a tweet volume at twice its all-time high. What makes them unusual 
 series has never been there. A step is a record when it lies beyond the range of everything the
 series reported up to `MERGE` (an hour) before it, by a margin of that range (`UP_MARGIN` above
 the maximum, `DOWN_MARGIN` below the minimum, in the directions that are bad for the metric),
-once there are `MIN_HISTORY` (7 days) of data behind that range, for at least `MIN_RUN` (10
-minutes: one noisy sample is no record). Comparing with the data up to
+once there are `MIN_HISTORY` (7 days) of data behind that range (a p95 latency for at least
+10 minutes, `MIN_RUN`: one step's percentile is a noisy estimate). Comparing with the data up to
 an hour before lets a burst that climbs for an hour stay one record, while the next burst of a
 new regime hours later must go further still. A floor at zero is never beaten downwards, so a
 count or a gauge that drops to 0 is judged by the outage rules, not here.
@@ -26,17 +26,20 @@ from perfops.analysis.trends.signals import GAUGES, Signal
 UP_MARGIN = 0.2  # of the history's range, above its maximum
 DOWN_MARGIN = 0.1  # of the history's range, below its minimum
 MIN_HISTORY = 7 * 86_400  # seconds of history before the period
-# one sample is no record: a 5-minute p95 of lognormal noise passes any range once in a while
-MIN_RUN = 600  # seconds of consecutive record steps (two 5-minute steps, one 30-minute step)
+# A step's p95 latency is one order statistic of that step's requests: a few slow requests move
+# it, and on the null domain one 5-minute p95 of lognormal noise passed its five-week range by
+# 28 % of it. A latency record must last this long (two 5-minute steps); a count, a utilisation
+# or a gauge is a total or an average over its step, and one step of it beyond the range counts.
+MIN_RUN = {"latency": 600}  # seconds of consecutive record steps, per role
 MERGE = 3_600  # seconds: a step is compared with the data up to this long before it
 
 # the directions in which a record is bad, per built-in role (gauges: their catalog direction)
 DIRECTIONS = {"latency": "up", "traffic": "both", "cpu": "both", "memory": "both"}
 
 
-def record_mask(values: np.ndarray, epoch: np.ndarray, split: int, direction: str) -> np.ndarray:
+def record_mask(values: np.ndarray, epoch: np.ndarray, split: int, direction: str, min_run: float = 0) -> np.ndarray:
     """(S, T - split) bool: the period's record steps of each row (module docstring), in
-    `direction` ("up", "down" or "both")."""
+    `direction` ("up", "down" or "both"), in runs of at least `min_run` seconds."""
     out = np.zeros((values.shape[0], values.shape[1] - split), dtype=bool)
     if split >= values.shape[1] or epoch.size < 2:
         return out
@@ -66,7 +69,7 @@ def record_mask(values: np.ndarray, epoch: np.ndarray, split: int, direction: st
             if direction in ("down", "both"):
                 floor = bottom - DOWN_MARGIN * spread
                 out[row] |= ok & (floor > 0) & (x < floor)
-        out[row] = _lasting(out[row], max(-(-int(MIN_RUN) // int(step)), 1))
+        out[row] = _lasting(out[row], max(-(-int(min_run) // int(step)), 1))
     return out
 
 
@@ -95,7 +98,7 @@ def with_records(signal: Signal, grid: Grid, split: int, severe: np.ndarray | No
     name = GAUGES[signal.role][0] if signal.role in GAUGES else signal.role
     if way is None or name not in grid.values:
         return signal, severe
-    records = record_mask(grid.values[name], grid.epoch, split, way)
+    records = record_mask(grid.values[name], grid.epoch, split, way, MIN_RUN.get(signal.role, 0))
     if rows is not None:
         records &= rows[:, None]
     if not records.any():
