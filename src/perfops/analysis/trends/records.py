@@ -24,7 +24,7 @@ from perfops.analysis.grid import Grid
 from perfops.analysis.trends.signals import GAUGES, Signal
 
 UP_MARGIN = 0.2  # of the history's range, above its maximum
-DOWN_MARGIN = 0.1  # of the history's range, below its minimum
+DOWN_MARGIN = 0.2  # of the range, below its minimum (0.1 let Gaussian noise of 1,000 series through)
 MIN_HISTORY = 7 * 86_400  # seconds of history before the period
 # A step's p95 latency is one order statistic of that step's requests: a few slow requests move
 # it, and on the null domain one 5-minute p95 of lognormal noise passed its five-week range by
