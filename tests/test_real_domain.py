@@ -98,3 +98,26 @@ def test_two_real_series_go_through_ingest_and_weekly_analyze(tmp_path):
     assert result["series_weeks"] == 2
     assert result["scored_windows"] == sum(r["history_days"] >= 7 for r in result["windows"]) > 0
     assert 0.0 <= result["recall"] <= 1.0
+
+
+def test_the_heldout_mapping_shares_no_series_or_service_with_the_main_one():
+    main, held = rd.MAPPINGS["main"], rd.MAPPINGS["heldout"]
+    assert len(held) >= 12
+    assert not {s.file for s in main} & {s.file for s in held}
+    assert not {s.service for s in main} & {s.service for s in held}
+    for series in held:  # well-formed: each a metric perfops reads, as a built-in or a declared gauge
+        assert series.metric in rd.known_metrics() or (series.service, series.metric) in rd.HELDOUT_GAUGES
+        assert len({(s.service, s.metric) for s in held if s.service == series.service and s.metric == series.metric}) == 1
+    services = {s.service for s in held}
+    assert set(rd.HELDOUT_TIERS) <= services
+    assert all(set(deps) <= services for deps in rd.HELDOUT_DEPENDS.values())
+
+
+@needs_nab
+def test_every_heldout_series_is_a_labelled_nab_file_with_two_weeks_of_data():
+    labels = json.loads((rd.NAB / "labels" / "combined_windows.json").read_text())
+    for series in rd.MAPPINGS["heldout"]:
+        assert series.file in labels
+        frame, _, _ = rd.load(series, labels)
+        assert frame["timestamp"].max() - frame["timestamp"].min() >= pd.Timedelta(days=13)
+    assert sum(len(labels[s.file]) for s in rd.MAPPINGS["heldout"]) >= 20

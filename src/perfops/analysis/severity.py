@@ -21,6 +21,14 @@ Incidents (anomaly, regression, short bursts) add impact points:
 | SLO | within | - | at risk (≥ 80 % of the target) | breached: +3 |
 | blast radius (transitive callers + journeys through it) | < 3 | ≥ 3: +1 | | |
 | size of the change | small (< 20 %): −1 | | | |
+| thin norm (< `MIN_SPREAD_SAMPLES` samples), not an outage | −1 | | | |
+| ordinary deviation (median abs(z) < 3), not an outage | −1 | | | |
+
+A resource gauge (CPU, memory, network, disk, a named gauge: `Impact.resource`) gets no volume
+point from the service's requests; a change under 20 % on a service with no request volume is
+at most low (`small_and_unmeasured`); the third anomaly of a series in the same direction within a
+day is a pattern, at most low (`recurrences`); a record beyond the series' whole history
+(`trends.records`) is at least medium.
 
 Gauges (network, disk, the catalog's `metrics:`) get their magnitude from `gauge_magnitude`, in
 their own scale and bad direction; a z adds a point only against a norm of at least
@@ -73,11 +81,21 @@ class Impact:
     dependents: int = 0  # services calling it, directly or transitively, plus journeys through it
     callers_active: bool | None = None  # its callers still send traffic (None: unknown / none)
     norm_samples: float | None = None  # history samples behind the norm (median over the episode)
+    # a resource gauge (CPU, memory, network, disk, a queue or a catalog-named gauge): its
+    # deviation alone fails or slows no request, so the service's requests are no volume point
+    resource: bool = False
+    # an anomaly's extreme step did not rise beyond the series' usual daily peak (None: not asked)
+    within_daily_peak: bool | None = None
+    # anomalies of the same series, same direction, that started in the day before this one
+    recurrences: int = 0
+    # the episode went beyond the series' whole history by a margin of its range (trends.records)
+    record: bool = False
 
 
 def impact_points(impact: Impact) -> int:
     points = {1: 3, 2: 2, 3: 1}.get(impact.tier, 2)
-    points += max(_steps(impact.requests_affected, (1_000, 10_000, 100_000)),
+    requests = 0.0 if impact.resource else impact.requests_affected
+    points += max(_steps(requests, (1_000, 10_000, 100_000)),
                   _steps(impact.failed_requests, (50, 500, 5_000)), magnitude(impact))
     points += 3 if impact.duration is None else _steps(impact.duration.total_seconds() / 60, (30, 120, 1440))
     if impact.slo_ratio is not None:
@@ -86,7 +104,30 @@ def impact_points(impact: Impact) -> int:
         points += 1
     if impact.relative_change is not None and impact.relative_change < 0.2:
         points -= 1
+    if not impact.outage:
+        if thin_norm(impact):  # a norm of a few samples cannot say how unusual a value is
+            points -= 1
+        if impact.robust_z is not None and abs(impact.robust_z) < ORDINARY_Z:
+            points -= 1  # within the spread the norm has seen: real, perhaps, but ordinary
     return points
+
+
+# a median |z| below this over the episode is within the norm's usual spread
+ORDINARY_Z = 3.0
+# the third anomaly of a series in the same direction within a day is its new pattern (a host
+# that took on a cyclic job), not a third incident: the first two were reported at their level
+RECURRING = 2
+
+
+def thin_norm(impact: Impact) -> bool:
+    return impact.norm_samples is not None and impact.norm_samples < MIN_SPREAD_SAMPLES
+
+
+def small_and_unmeasured(impact: Impact) -> bool:
+    """A change under 20 % on a service that reports no request volume: nothing says a user felt
+    it, and 20 % is within what a host's load moves by in a day, so it stays below medium."""
+    return (impact.relative_change is not None and impact.relative_change < 0.2 and not impact.outage
+            and impact.requests_affected <= 0 and impact.failed_requests <= 0)
 
 
 def magnitude(impact: Impact) -> int:
@@ -96,8 +137,7 @@ def magnitude(impact: Impact) -> int:
     samples, at most 3."""
     if impact.outage:
         return 3
-    thin = impact.norm_samples is not None and impact.norm_samples < MIN_SPREAD_SAMPLES
-    extreme = (impact.magnitude >= 1 and not thin and impact.robust_z is not None
+    extreme = (impact.magnitude >= 1 and not thin_norm(impact) and impact.robust_z is not None
                and abs(impact.robust_z) >= EXTREME_Z)
     return min(3, impact.magnitude + (1 if extreme else 0))
 
@@ -123,11 +163,19 @@ def incident(impact: Impact, cap: str | None = None) -> Verdict:
         floor = "critical" if ongoing_and_called else "high"
         if severity_rank(floor) < severity_rank(level):
             level, rule = floor, "outage floor" + (": callers still call it" if ongoing_and_called else "")
+    if small_and_unmeasured(impact) and severity_rank(level) < severity_rank("low"):
+        level, rule = "low", rule + ", under 20 % with no request volume: at most low"
+    if impact.recurrences >= RECURRING and not impact.outage and severity_rank(level) < severity_rank("low"):
+        level, rule = "low", rule + f", {impact.recurrences} earlier such anomalies within a day: a pattern, at most low"
+    if impact.record and severity_rank(level) > severity_rank("medium"):
+        # the series has never been there in its whole history, by a margin of its range
+        level, rule = "medium", rule + ", a record: at least medium"
     if cap:
         capped = lower_to(level, cap)
         rule += "" if capped == level else f", capped at {cap}"
         level = capped
-    inputs = {k: v for k, v in asdict(impact).items() if v not in (None, 0, 0.0, False) or k == "tier"}
+    inputs = {k: v for k, v in asdict(impact).items()
+              if v not in (None, 0, 0.0, False) or k == "tier" or (k == "within_daily_peak" and v is not None)}
     if impact.duration is not None:
         inputs["duration"] = None
         inputs["duration_minutes"] = round(impact.duration.total_seconds() / 60, 1)

@@ -54,6 +54,7 @@ from perfops.analysis.trends.findings import Reporter
 from perfops.analysis.trends.gauges import gauge_findings, gauge_metrics
 from perfops.analysis.trends.growth import GrowthParams, resource_growth
 from perfops.analysis.trends.levels import Episode, episodes_of, material
+from perfops.analysis.trends.records import with_records
 from perfops.analysis.trends.signals import Signal, SignalParams, error_signal, gauge_signal
 from perfops.model.findings import Finding, severity_rank
 
@@ -182,8 +183,11 @@ def analyse_grid(grid: Grid, ctx: AnalysisContext, params: TrendParams) -> list[
             gauge_signal(role, grid, split, params.signal)
         if signal is None:
             continue
+        # records first: an acknowledged level (apply_marks) unflags them as it does any step
+        signal, records = with_records(signal, grid, split, None)
         signal = apply_marks(signal, marks.get(role, {}), grid, split)
         severe = severe_steps(signal, slo_of(ctx, grid), params.burst_ratio) if role == "latency" else None
+        severe = records if severe is None else severe if records is None else severe | records
         for episode in episodes_of(signal, grid, split, params, skip_rows={r for r, k in growing if k == role},
                                    severe=severe):
             findings.append(reporter.episode(signal, episode))

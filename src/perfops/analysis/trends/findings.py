@@ -8,7 +8,7 @@ observed, and a p-value with its confidence.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any
@@ -35,6 +35,8 @@ from perfops.analysis.trends.signals import Signal
 from perfops.model.findings import Finding
 
 YOUNG_NORM_DAYS = 13.0  # below this much history the norm is time-of-day only
+TELEMETRY = {"latency": "latency_p95_ms", "errors": "errors/requests", "traffic": "requests", "cpu": "cpu_pct",
+             "memory": "memory_pct"}
 LABEL = {"latency": "p95 latency", "errors": "error rate", "traffic": "traffic", "cpu": "CPU", "memory": "memory"}
 UNIT = {"latency": " ms", "errors": "", "traffic": " req/step", "cpu": " %", "memory": " %"}
 
@@ -66,6 +68,8 @@ class Reporter:
     split: int
     sustain: timedelta
     deploy_window: timedelta
+    # anomalies reported so far per (metric, row): (start column, direction), in time order
+    reported: dict[tuple[str, int], list[tuple[int, int]]] = field(default_factory=dict)
 
     # ---- episodes -----------------------------------------------------------------------
     def episode(self, signal: Signal, ep: Episode) -> Finding:
@@ -76,7 +80,8 @@ class Reporter:
         stats = self._stats(signal, ep, cols)
         event = self._event(service, start, self.deploy_window if ep.kind != "anomaly" else timedelta(minutes=30))
         evidence = self._evidence(signal, ep, stats)
-        impact = self._impact(service, signal.role, ep, stats, end)
+        impact = replace(self._impact(service, signal.role, ep, stats, end),
+                         recurrences=self._recurrences(signal.role, ep, stats), record=self._record(signal.role, ep))
         # critical is for what is still going on; a transient that is over tops out at high
         cap = "info" if ep.kind == "improvement" else ("high" if end is not None else "critical")
         history_days = self.history_days_of(service)
@@ -97,6 +102,31 @@ class Reporter:
                     "duration_minutes": None if end is None else int((end - start).total_seconds() // 60)},
             event=event, key=_hour(start),
         )
+
+    def _record(self, role: str, ep: Episode) -> bool:
+        """Whether the episode holds a record run: beyond the whole history (trends.records)."""
+        from perfops.analysis.trends.gauges import spec_of  # trends_gauges imports this module
+        from perfops.analysis.trends.records import MIN_RUN, direction_of, record_mask
+
+        values = self.grid.values.get(TELEMETRY.get(role, role))
+        gauge = None if role in LABEL else spec_of(self.ctx.catalog, self.grid.keys[ep.row][0], role).direction
+        way = direction_of(role, gauge)
+        if values is None or way is None:
+            return False
+        mask = record_mask(values[ep.row: ep.row + 1], self.grid.epoch, self.split, way, MIN_RUN.get(role, 0))[0]
+        return bool(mask[ep.start: ep.end].any())
+
+    def _recurrences(self, role: str, ep: Episode, stats: dict[str, float]) -> int:
+        """Anomalies of the same series in the same direction that started in the day before
+        this one (runs come in time order per series); records this one."""
+        if ep.kind != "anomaly":
+            return 0
+        direction = 1 if stats["observed"] >= stats["norm"] else -1
+        day = 86_400 // self.grid.step
+        earlier = self.reported.setdefault((role, ep.row), [])
+        count = sum(1 for start, sign in earlier if sign == direction and ep.start - start <= day)
+        earlier.append((ep.start, direction))
+        return count
 
     @staticmethod
     def _advice(ep: Episode, stats: dict[str, float], event: str | None) -> str:
@@ -145,8 +175,7 @@ class Reporter:
     def _evidence(self, signal: Signal, ep: Episode, stats: dict[str, float]) -> dict:
         p = stats["p_value"]
         ev: dict[str, Any] = {
-            "telemetry_metric": {"latency": "latency_p95_ms", "errors": "errors/requests", "traffic": "requests",
-                                 "cpu": "cpu_pct", "memory": "memory_pct"}.get(signal.role, signal.role),
+            "telemetry_metric": TELEMETRY.get(signal.role, signal.role),
             "norm": _round(stats["norm"]), "observed": _round(stats["observed"]),
             "change_pct": None if math.isnan(stats["change"]) else round(100 * stats["change"], 1),
             "sample_size": {"norm_samples": int(stats["samples"]), "steps_observed": stats["steps"],
@@ -188,13 +217,20 @@ class Reporter:
         slo = svc.slo.latency_p95_ms if role == "latency" and svc is not None and svc.slo is not None else None
         # the magnitude of a shift is its level; of an anomaly, also its extreme (a burst)
         size = self._magnitude(ep.row, role, stats["observed"], stats["norm"], slo, stats.get("z"))
+        within_peak = None
         if ep.kind == "anomaly" and "peak" in stats and role != "traffic":
-            size = max(size, self._magnitude(ep.row, role, stats["peak"], stats["peak_norm"], slo, None) - 1)
+            # one extreme step counts only beyond what the series reaches on an ordinary day
+            usual = self._usual_peak(TELEMETRY.get(role, role), ep.row)
+            if stats["peak"] > stats["peak_norm"] and usual is not None:
+                within_peak = bool(stats["peak"] <= usual)
+            if not within_peak:
+                size = max(size, self._magnitude(ep.row, role, stats["peak"], stats["peak_norm"], slo, None) - 1)
         return Impact(tier=tier, requests_affected=stats["requests"] if role != "traffic" else stats["lost_requests"],
                       failed_requests=stats["excess_errors"], duration=duration, slo_ratio=slo_ratio,
                       relative_change=None if math.isnan(stats["change"]) else abs(stats["change"]),
                       magnitude=size, outage=bool(stats["outage"]), dependents=dependents,
-                      robust_z=stats.get("z"), norm_samples=stats["samples"])
+                      robust_z=stats.get("z"), norm_samples=stats["samples"],
+                      resource=role not in ("latency", "errors", "traffic"), within_daily_peak=within_peak)
 
     def _magnitude(self, row: int, role: str, observed: float, norm: float, slo: float | None,
                    z: float | None) -> int:

@@ -28,6 +28,7 @@ from perfops.analysis.seasonal import seasonal_norm
 from perfops.analysis.trends.findings import Reporter
 from perfops.analysis.trends.gauge_spec import spec_of
 from perfops.analysis.trends.levels import episodes_of
+from perfops.analysis.trends.records import with_records
 from perfops.analysis.trends.signals import Signal, SignalParams
 from perfops.model.catalog import Catalog
 from perfops.model.findings import Finding
@@ -94,7 +95,9 @@ def gauge_findings(grid: Grid, split: int, params: TrendParams, catalog: Catalog
     """The trends findings of every gauge of the grid (the module docstring)."""
     out: list[Finding] = []
     for direction, signal in gauge_signals(grid, split, params.signal, catalog):
-        episodes = episodes_of(signal, grid, split, params)
+        rows = np.array([spec_of(catalog, service, signal.role).direction == direction for service, _ in grid.keys])
+        signal, records = with_records(signal, grid, split, None, rows, direction)
+        episodes = episodes_of(signal, grid, split, params, severe=records)
         if direction == "both":  # bad both ways: a sustained shift down is a regression too
             episodes = [replace(e, kind="regression") if e.kind == "improvement" else e for e in episodes]
         out += [reporter.episode(signal, e) for e in episodes]

@@ -1,0 +1,106 @@
+"""Records: a step beyond everything the series has done before.
+
+On real data (NAB, bench/real_domain.py) many labelled incidents are short, sharp excursions
+that a time-of-week norm rates as ordinary noise or misses because they last a few steps: a
+latency of 99 ms on an API whose history never passed 52 ms, a CPU at 68 % on a host that never
+passed 62 %, a tweet volume at twice its all-time high. What makes them unusual is that the
+series has never been there. A step is a record when it lies beyond the range of everything the
+series reported up to `MERGE` (an hour) before it, by a margin of that range (`UP_MARGIN` above
+the maximum, `DOWN_MARGIN` below the minimum, in the directions that are bad for the metric),
+once there are `MIN_HISTORY` (7 days) of data behind that range (a p95 latency for at least
+10 minutes, `MIN_RUN`: one step's percentile is a noisy estimate). Comparing with the data up to
+an hour before lets a burst that climbs for an hour stay one record, while the next burst of a
+new regime hours later must go further still. A floor at zero is never beaten downwards, so a
+count or a gauge that drops to 0 is judged by the outage rules, not here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from perfops.analysis.grid import Grid
+from perfops.analysis.trends.signals import GAUGES, Signal
+
+UP_MARGIN = 0.2  # of the history's range, above its maximum
+DOWN_MARGIN = 0.2  # of the range, below its minimum (0.1 let Gaussian noise of 1,000 series through)
+MIN_HISTORY = 7 * 86_400  # seconds of history before the period
+# A step's p95 latency is one order statistic of that step's requests: a few slow requests move
+# it, and on the null domain one 5-minute p95 of lognormal noise passed its five-week range by
+# 28 % of it. A latency record must last this long (two 5-minute steps); a count, a utilisation
+# or a gauge is a total or an average over its step, and one step of it beyond the range counts.
+MIN_RUN = {"latency": 600}  # seconds of consecutive record steps, per role
+MERGE = 3_600  # seconds: a step is compared with the data up to this long before it
+
+# the directions in which a record is bad, per built-in role (gauges: their catalog direction)
+DIRECTIONS = {"latency": "up", "traffic": "both", "cpu": "both", "memory": "both"}
+
+
+def record_mask(values: np.ndarray, epoch: np.ndarray, split: int, direction: str, min_run: float = 0) -> np.ndarray:
+    """(S, T - split) bool: the period's record steps of each row (module docstring), in
+    `direction` ("up", "down" or "both"), in runs of at least `min_run` seconds."""
+    out = np.zeros((values.shape[0], values.shape[1] - split), dtype=bool)
+    if split >= values.shape[1] or epoch.size < 2:
+        return out
+    step = float(epoch[1] - epoch[0])
+    lag = max(int(MERGE // step), 0) + 1
+    if values.shape[1] <= lag:
+        return out
+    cols = np.arange(split, values.shape[1])
+    known = cols - lag  # the last step each one is compared with
+    usable = known >= 0
+    for row in range(values.shape[0]):
+        v = values[row]
+        seen = np.isfinite(v)
+        if not seen.any():
+            continue
+        first = int(np.argmax(seen))
+        hi = np.fmax.accumulate(np.where(seen, v, -np.inf))
+        lo = np.fmin.accumulate(np.where(seen, v, np.inf))
+        at = np.where(usable, known, 0)
+        top, bottom = hi[at], lo[at]
+        spread = top - bottom
+        ok = usable & (epoch[at] - epoch[first] >= MIN_HISTORY) & np.isfinite(spread) & (spread > 0)
+        x = v[split:]
+        with np.errstate(invalid="ignore"):
+            if direction in ("up", "both"):
+                out[row] |= ok & (x > top + UP_MARGIN * spread)
+            if direction in ("down", "both"):
+                floor = bottom - DOWN_MARGIN * spread
+                out[row] |= ok & (floor > 0) & (x < floor)
+        out[row] = _lasting(out[row], max(-(-int(min_run) // int(step)), 1))
+    return out
+
+
+def _lasting(mask: np.ndarray, steps: int) -> np.ndarray:
+    """`mask` without its runs shorter than `steps` consecutive steps."""
+    if steps <= 1 or not mask.any():
+        return mask
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(np.int8), [0]])))
+    out = np.zeros_like(mask)
+    for a, b in zip(edges[::2], edges[1::2], strict=True):
+        if b - a >= steps:
+            out[a:b] = True
+    return out
+
+
+def direction_of(role: str, gauge_direction: str | None = None) -> str | None:
+    """The direction a record of `role` is bad in; None: records are not judged (errors)."""
+    return gauge_direction if gauge_direction else DIRECTIONS.get(role)
+
+
+def with_records(signal: Signal, grid: Grid, split: int, severe: np.ndarray | None,
+                 rows: np.ndarray | None = None, direction: str | None = None) -> tuple[Signal, np.ndarray | None]:
+    """`signal` with its record runs (trends.records) flagged, and `severe` with them: a record
+    is reported however short, as a severe latency burst is."""
+    way = direction_of(signal.role, direction)
+    name = GAUGES[signal.role][0] if signal.role in GAUGES else signal.role
+    if way is None or name not in grid.values:
+        return signal, severe
+    records = record_mask(grid.values[name], grid.epoch, split, way, MIN_RUN.get(signal.role, 0))
+    if rows is not None:
+        records &= rows[:, None]
+    if not records.any():
+        return signal, severe
+    return replace(signal, flagged=signal.flagged | records), records if severe is None else severe | records
