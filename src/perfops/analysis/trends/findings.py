@@ -31,6 +31,7 @@ from perfops.analysis.severity import (
 from perfops.analysis.trends.gauge_spec import spec_of
 from perfops.analysis.trends.growth import Growth
 from perfops.analysis.trends.levels import Episode
+from perfops.analysis.trends.records import MIN_RUN, direction_of, record_mask
 from perfops.analysis.trends.signals import Signal
 from perfops.model.findings import Finding
 
@@ -105,9 +106,6 @@ class Reporter:
 
     def _record(self, role: str, ep: Episode) -> bool:
         """Whether the episode holds a record run: beyond the whole history (trends.records)."""
-        from perfops.analysis.trends.gauges import spec_of  # trends_gauges imports this module
-        from perfops.analysis.trends.records import MIN_RUN, direction_of, record_mask
-
         values = self.grid.values.get(TELEMETRY.get(role, role))
         gauge = None if role in LABEL else spec_of(self.ctx.catalog, self.grid.keys[ep.row][0], role).direction
         way = direction_of(role, gauge)
