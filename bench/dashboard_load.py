@@ -60,7 +60,7 @@ def in_process(workspace: Path, paths: list[str]) -> list[float]:
 
     from perfops.web.app import create_app
 
-    client = TestClient(create_app(workspace))
+    client = TestClient(create_app(workspace), base_url="http://127.0.0.1")  # the host check answers loopback only
     client.get("/")
     out = []
     for path in paths:

@@ -175,14 +175,17 @@ def child_render(root: Path, out: Path) -> dict[str, float]:
     return {"files": float(len(paths)), "seconds": time.perf_counter() - t0, "cpu_s": cpu_seconds() - c0}
 
 
-def measure_render(root: Path, out: Path, src: Path | None) -> dict[str, float]:
-    """Run child_render in a child process (with `src` first on the path when given) and sample
-    the resident memory of its process tree every 0.1 s."""
+def measure_render(root: Path, out: Path, src: Path | None, workers: int | None = None) -> dict[str, float]:
+    """Run child_render in a child process (with `src` first on the path when given, with
+    PERFOPS_REPORT_WORKERS=`workers` when given) and sample the resident memory of its process
+    tree every 0.1 s."""
     import json
 
     from procmem import run_sampling_memory
 
     env = dict(os.environ)
+    if workers is not None:
+        env["PERFOPS_REPORT_WORKERS"] = str(workers)
     if src is not None:
         env["PYTHONPATH"] = str(src) + os.pathsep + env.get("PYTHONPATH", "")
     shutil.rmtree(out, ignore_errors=True)
@@ -215,7 +218,7 @@ def services_of(root: Path) -> int:
     return len(Workspace(root).load_catalog().services)
 
 
-def real_path(roots: list[Path], before: Path | None, keep_output: bool) -> int:
+def real_path(roots: list[Path], before: Path | None, keep_output: bool, workers: int | None = None) -> int:
     rows = []
     for root in roots:
         n = services_of(root)
@@ -223,7 +226,7 @@ def real_path(roots: list[Path], before: Path | None, keep_output: bool) -> int:
         print(f"{root} ({n} services): baseline scan of every telemetry row {floor_cpu:.1f} s CPU, {floor:.1f} s wall",
               flush=True)
         out = root.parent / f"{root.name}-bench-reports"
-        after = measure_render(root, out / "after", None)
+        after = measure_render(root, out / "after", None, workers)
         print(f"  now:    {after['files']:.0f} files, {after['cpu_s']:.1f} s CPU, {after['seconds']:.1f} s wall, "
               f"peak {after['peak_mb']:.0f} MB ({after['cpu_s'] / max(floor_cpu, 1e-9):.1f} x the baseline scan)",
               flush=True)
@@ -271,6 +274,8 @@ def main() -> int:
     parser.add_argument("--root", type=Path, nargs="+", default=None,
                         help="time perfops report's default run on these analysed workspaces (the real path)")
     parser.add_argument("--make", type=int, default=None, help="with one --root: build that many services there first")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="report worker processes of the 'now' run (PERFOPS_REPORT_WORKERS; default: perfops' choice)")
     parser.add_argument("--before", type=Path, default=None,
                         help="a src folder of the previous implementation, timed in the same run")
     parser.add_argument("--keep-output", action="store_true", help="keep the reports written (DIR-bench-reports)")
@@ -284,7 +289,7 @@ def main() -> int:
     if args.root:
         if args.make:
             make_workspace(args.root[0], args.make)
-        return real_path(args.root, args.before, args.keep_output)
+        return real_path(args.root, args.before, args.keep_output, args.workers)
     root = args.keep or Path(tempfile.mkdtemp(prefix="perfops-scale-"))
     if not (root / "perfops.yaml").exists():
         build(root, args.services)

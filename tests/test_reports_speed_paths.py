@@ -123,3 +123,46 @@ def test_jobs_are_dealt_with_a_squads_reports_together_and_each_once():
                 others = [c for c in chunks if c is not chunk]
                 assert not any((s.squad or (cat.squad_of(s.service) if s.service else None)) == owner
                                for o in others for s in (j.scope for j in o) if s.audience != "executive")
+
+
+def test_one_process_renders_squad_by_squad_and_returns_the_files_in_plan_order(tmp_path, monkeypatch):
+    from perfops.usecases import reports as use
+
+    cat = catalog()
+    jobs = plan_jobs(cat, None, None, None, ("html", "md"), None, tmp_path / "reports")
+    rendered: list = []
+
+    def fake_render(workspace, catalog_, chunk, run, progress=None):
+        rendered.extend(chunk)
+        return [job.path for job in chunk]
+
+    monkeypatch.setattr(use, "render_jobs", fake_render)
+    monkeypatch.setattr(use, "stored_run", lambda *a, **k: None)
+    monkeypatch.setattr(use, "write_index", lambda folder, *a, **k: folder / "index.html")
+    monkeypatch.setenv("PERFOPS_REPORT_WORKERS", "1")
+    monkeypatch.setattr(use.Workspace, "load_catalog", lambda self: cat)
+    written = use.render_reports(use.Workspace(tmp_path))
+
+    def owner(job):
+        return "" if job.scope.audience == "executive" else (job.scope.squad or cat.squad_of(job.scope.service))
+
+    owners = [owner(job) for job in rendered]
+    blocks = [o for i, o in enumerate(owners) if i == 0 or owners[i - 1] != o]
+    assert len(blocks) == len(set(blocks)), "a squad's reports are rendered together, one squad after another"
+    assert written[:-1] == [job.path for job in jobs]
+
+
+def test_a_report_run_caps_the_stores_cache_and_a_bad_size_is_named(tmp_path):
+    import pytest
+
+    from perfops.errors import PerfopsError
+    from perfops.store import open_store
+
+    path = tmp_path / "store.duckdb"
+    with open_store(path):
+        pass
+    with open_store(path, read_only=True, memory="256MB") as store:
+        limit = store.con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+    assert limit.startswith("244.1") and "MiB" in limit  # 256 MB in DuckDB's MiB
+    with pytest.raises(PerfopsError, match="PERFOPS_STORE_MEMORY"), open_store(path, read_only=True, memory="lots"):
+        pass

@@ -29,6 +29,10 @@ BUSY_WAIT_SECONDS = float(os.environ.get("PERFOPS_LOCK_TIMEOUT", "30"))
 # process's memory grew with the store (1,000-service ingest: 2.2 GB peak without a limit, 1.2 GB
 # with 1 GB; reports: 5.9 GB over 3 processes with 2 GB, 4.0 GB with 1 GB; bench/scale.py).
 STORE_MEMORY = os.environ.get("PERFOPS_STORE_MEMORY", "1GB")
+# A report run reads per-batch sums and the stored figures, each block once: a larger cache only
+# holds blocks it will not read again (every report of 1,000 services in one process: 1.94 GB
+# peak with 1 GB, about 1.07 GB with 256 MB, no slower; bench/reports_scale.py).
+READER_MEMORY = os.environ.get("PERFOPS_STORE_MEMORY", "256MB")
 
 
 class Store:
@@ -71,11 +75,13 @@ class Store:
         self.close()
 
 
-def open_store(path: Path | None, *, read_only: bool = False, wait: float = BUSY_WAIT_SECONDS) -> Store:
+def open_store(path: Path | None, *, read_only: bool = False, wait: float = BUSY_WAIT_SECONDS,
+               memory: str | None = None) -> Store:
     """Open (creating and migrating when needed) the store at `path`; None = in memory.
 
     DuckDB allows one writing process per file; a second process waits up to `wait` seconds,
     then gets WorkspaceBusyError rather than a corrupt store (sooner inside `snapshot.busy_wait_cap`).
+    `memory` is DuckDB's memory limit for this connection (default STORE_MEMORY).
     """
     if path is None:
         con = duckdb.connect(":memory:")
@@ -83,20 +89,20 @@ def open_store(path: Path | None, *, read_only: bool = False, wait: float = BUSY
         if read_only and not path.exists():
             read_only = False  # nothing to read yet: create it
         path.parent.mkdir(parents=True, exist_ok=True)
-        con = _connect_waiting(path, read_only, min(wait, wait_cap()))  # a caller's busy_wait_cap
+        con = _connect_waiting(path, read_only, min(wait, wait_cap()), memory or STORE_MEMORY)  # a caller's busy_wait_cap
     if not read_only:
         _migrate(con)
     return Store(con, path)
 
 
-def _connect_waiting(path: Path, read_only: bool, wait: float) -> duckdb.DuckDBPyConnection:
+def _connect_waiting(path: Path, read_only: bool, wait: float, memory: str) -> duckdb.DuckDBPyConnection:
     deadline = time.monotonic() + wait
     delay = 0.05
     while True:
         try:
-            return duckdb.connect(str(path), read_only=read_only, config={"memory_limit": STORE_MEMORY})
+            return duckdb.connect(str(path), read_only=read_only, config={"memory_limit": memory})
         except (duckdb.ParserException, duckdb.InvalidInputException) as exc:
-            raise PerfopsError(f"PERFOPS_STORE_MEMORY: '{STORE_MEMORY}' is not a memory size ({exc})",
+            raise PerfopsError(f"PERFOPS_STORE_MEMORY: '{memory}' is not a memory size ({exc})",
                                hint="write it like 2GB or 512MB") from exc
         except duckdb.IOException as exc:
             if "lock" not in str(exc).lower():

@@ -26,6 +26,7 @@ from perfops.reports.paths import report_base, report_file
 from perfops.reports.picture import stored_inventory, stored_rollups
 from perfops.reports.section import Audience, ReportContext, ReportView
 from perfops.store import Store, open_store
+from perfops.store.database import READER_MEMORY
 from perfops.store.findings_repo import FindingFilter
 from perfops.store.report_queries import ReportQueries
 from perfops.usecases.context import DEFAULT_HISTORY, StoreTelemetryLoader, parse_moment, parse_period
@@ -229,8 +230,8 @@ def render_reports(
     workers = _workers(len(jobs), fmt)
     if workers > 1:
         written = _render_parallel(workspace, catalog, jobs, run, workers, progress)
-    else:
-        written = render_jobs(workspace, catalog, jobs, run, progress)
+    else:  # squad by squad, as a worker does: the squad's reports share one batch of sums
+        written = _in_job_order(jobs, render_jobs(workspace, catalog, [job for chunk in split_jobs(catalog, jobs, 1) for job in chunk], run, progress))
     if output is None and audience is None:
         written.append(write_index(workspace.reports_dir, written, catalog, run))
     return written
@@ -243,7 +244,7 @@ def render_jobs(workspace: Workspace, catalog: Catalog, jobs: list[Job], run: An
 
     written = []
     composed: tuple[ReportScope, Report] | None = None  # the formats of one view share one composition
-    with open_store(workspace.store_path, read_only=True) as store:
+    with open_store(workspace.store_path, read_only=True, memory=READER_MEMORY) as store:
         data = load_domain(store, catalog, run)
         data.cache[RUN_SERVICES] = run_services(catalog, jobs)
         for index, job in enumerate(jobs):
@@ -299,6 +300,10 @@ def _render_parallel(workspace: Workspace, catalog: Catalog, jobs: list[Job], ru
             written.extend(future.result())
             if progress:
                 progress(f"worker {index + 1} of {workers} done", index + 1, workers)
+    return _in_job_order(jobs, written)
+
+
+def _in_job_order(jobs: list[Job], written: list[Path]) -> list[Path]:
     order = {job.path: i for i, job in enumerate(jobs)}
     return sorted(written, key=lambda p: order.get(p, 0))
 
