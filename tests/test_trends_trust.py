@@ -225,9 +225,13 @@ def test_a_burst_title_says_how_many_times_the_norm_not_a_median():
 
 
 # ---- item 7: short latency and error bursts ---------------------------------------------------
-def burst_world(metric: str, minutes: int, factor: float) -> W.World:
+def burst_world(metric: str, minutes: int, factor: float, past_peak: float = 1.0) -> W.World:
     world = W.build(incidents=False)
     tel = world.telemetry.copy()
+    if past_peak != 1.0:  # an hour at `past_peak` x the latency two weeks before: no record since
+        then = W.NOW - timedelta(days=15, hours=3)
+        old = (tel["service"] == "checkout-api") & (tel["metric"] == "latency_p95_ms") & (tel["timestamp"] >= then)
+        tel.loc[old & (tel["timestamp"] < then + timedelta(hours=1)), "value"] *= past_peak
     t0 = W.NOW - timedelta(days=2, hours=13)  # a weekday, late morning
     when = (tel["service"] == "checkout-api") & (tel["timestamp"] >= t0) & (tel["timestamp"] < t0 + timedelta(minutes=minutes))
     if metric == "latency":
@@ -252,6 +256,26 @@ def test_a_short_error_burst_is_a_finding():
     found = trends.run(W.context(burst_world("errors", 10, 0.06), parse_catalog(W.CATALOG)))
     burst = [f for f in found if f.service == "checkout-api" and f.metric == "errors"]
     assert len(burst) == 1 and burst[0].severity in ("critical", "high", "medium"), [f.title for f in found]
+
+
+NO_SLO = W.CATALOG.replace("    slo: {availability: 99.5, latency_p95_ms: 400}\n", "", 1)
+
+
+@pytest.mark.parametrize(("minutes", "factor", "found_one"), [
+    (10, 2.2, True),  # ten minutes at twice the norm: several times the norm, no SLO needed
+    (5, 3.5, True),  # five minutes at over three times the norm
+    (5, 2.2, False),  # one 5-minute p95 at twice the norm: one noisy order statistic, not yet a burst
+])
+def test_a_short_latency_burst_without_an_slo_counts_from_its_ratio_to_the_norm(minutes, factor, found_one):
+    # checkout-api without its SLO, and with a past hour at 4x its latency: the burst is no
+    # record of the series (trends.records), only its ratio to the norm can make it a finding
+    assert "latency_p95_ms" not in NO_SLO.split("checkout-api")[1].split("- name")[0]
+    found = trends.run(W.context(burst_world("latency", minutes, factor, past_peak=4.0), parse_catalog(NO_SLO)))
+    burst = [f for f in found if f.service == "checkout-api" and f.metric == "latency"]
+    assert len(burst) == (1 if found_one else 0), [f.title for f in found]
+    if found_one:
+        assert burst[0].kind == "anomaly" and "slo_ratio" not in burst[0].evidence["severity_inputs"]
+        assert burst[0].evidence["severity_inputs"]["magnitude"] >= 1  # severity from the policy
 
 
 def test_a_short_mild_latency_wobble_is_not_a_finding():

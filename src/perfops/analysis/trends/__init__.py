@@ -8,7 +8,8 @@ endpoint, over the period [now - period, now):
    (`perfops.analysis.trends.signals`);
 2. runs of flagged steps (at least `min_points` in a row, gaps of `merge_gap` steps merged) are
    candidate findings, and so are latency bursts of at least `burst` (5 minutes) above the SLO
-   or `burst_ratio` times the norm; CPU and memory are judged downwards too when they fall to
+   or `burst_ratio` times the norm, or of at least `sharp_burst` (10 minutes) at `sharp_ratio`
+   times the norm (two steps: one step's p95 is a noisy estimate); CPU and memory are judged downwards too when they fall to
    near zero (a dead process), missing data never counts as zero;
 3. for each series with a candidate, change points of its deseasonalised drift
    (`perfops.analysis.changepoint`, binary segmentation with t-tests as in Apache Otava) split
@@ -54,7 +55,7 @@ from perfops.analysis.trends.findings import Reporter
 from perfops.analysis.trends.gauges import gauge_findings, gauge_metrics
 from perfops.analysis.trends.growth import GrowthParams, resource_growth
 from perfops.analysis.trends.levels import Episode, episodes_of, material
-from perfops.analysis.trends.records import with_records
+from perfops.analysis.trends.records import lasting, with_records
 from perfops.analysis.trends.signals import Signal, SignalParams, error_signal, gauge_signal
 from perfops.model.findings import Finding, severity_rank
 
@@ -70,6 +71,8 @@ class TrendParams:
     min_points: int = 3  # flagged steps in a row for a finding (15 min at 5-min steps)
     burst: timedelta = timedelta(minutes=5)  # a severe latency burst this long is a finding
     burst_ratio: float = 3.0  # severe: this many times the norm, or above the SLO
+    sharp_burst: timedelta = timedelta(minutes=10)  # ... or this long at `sharp_ratio` times the norm
+    sharp_ratio: float = 2.0
     merge_gap: int = 6  # runs closer than this many steps are one
     sustain: timedelta = timedelta(hours=2)  # a shift that holds this long is a regression
     deploy_window: timedelta = timedelta(hours=2)
@@ -186,7 +189,7 @@ def analyse_grid(grid: Grid, ctx: AnalysisContext, params: TrendParams) -> list[
         # records first: an acknowledged level (apply_marks) unflags them as it does any step
         signal, records = with_records(signal, grid, split, None)
         signal = apply_marks(signal, marks.get(role, {}), grid, split)
-        severe = severe_steps(signal, slo_of(ctx, grid), params.burst_ratio) if role == "latency" else None
+        severe = severe_steps(signal, slo_of(ctx, grid), params, grid.step) if role == "latency" else None
         severe = records if severe is None else severe if records is None else severe | records
         for episode in episodes_of(signal, grid, split, params, skip_rows={r for r, k in growing if k == role},
                                    severe=severe):
@@ -195,11 +198,18 @@ def analyse_grid(grid: Grid, ctx: AnalysisContext, params: TrendParams) -> list[
     return merge_repeated_shifts(collapse_endpoints(findings), params.sustain)
 
 
-def severe_steps(signal: Signal, slo: np.ndarray, ratio: float) -> np.ndarray:
-    """Latency steps far enough out that 5 minutes of them matter: above the service's SLO
-    (p95 target) or `ratio` times the norm."""
+def severe_steps(signal: Signal, slo: np.ndarray, params: TrendParams, step: int) -> np.ndarray:
+    """Latency steps far enough out that a short burst of them matters (issue 13, item 7): above
+    the service's SLO (p95 target) or `burst_ratio` times the norm, for `burst` (5 minutes), or
+    `sharp_ratio` times the norm for `sharp_burst` (10 minutes)."""
     with np.errstate(invalid="ignore", divide="ignore"):
-        return signal.flagged & ((signal.observed >= ratio * signal.norm) | (signal.observed > slo[:, None]))
+        severe = signal.flagged & ((signal.observed >= params.burst_ratio * signal.norm)
+                                   | (signal.observed > slo[:, None]))
+        sharp = signal.flagged & (signal.observed >= params.sharp_ratio * signal.norm)
+    steps = max(-(-int(params.sharp_burst.total_seconds()) // max(int(step), 1)), 1)
+    for row in map(int, np.flatnonzero(sharp.any(axis=1))):
+        severe[row] |= lasting(sharp[row], steps)
+    return severe
 
 
 def slo_of(ctx: AnalysisContext, grid: Grid) -> np.ndarray:

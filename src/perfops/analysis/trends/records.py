@@ -69,11 +69,11 @@ def record_mask(values: np.ndarray, epoch: np.ndarray, split: int, direction: st
             if direction in ("down", "both"):
                 floor = bottom - DOWN_MARGIN * spread
                 out[row] |= ok & (floor > 0) & (x < floor)
-        out[row] = _lasting(out[row], max(-(-int(min_run) // int(step)), 1))
+        out[row] = lasting(out[row], max(-(-int(min_run) // int(step)), 1))
     return out
 
 
-def _lasting(mask: np.ndarray, steps: int) -> np.ndarray:
+def lasting(mask: np.ndarray, steps: int) -> np.ndarray:
     """`mask` without its runs shorter than `steps` consecutive steps."""
     if steps <= 1 or not mask.any():
         return mask
