@@ -82,3 +82,43 @@ def test_a_cpu_record_on_a_busy_host_is_found(nab: Path) -> None:  # noqa: F811
     window = (datetime(2014, 2, 24, 10, 17), datetime(2014, 2, 25, 2, 57))
     serious = [f for f in found if f.severity in ("medium", "high", "critical")]
     assert serious and all(window[0] <= f.start <= window[1] for f in serious), [(f.severity, f.title) for f in found]
+
+
+def test_a_step_beyond_a_recent_record_is_a_record_however_small_the_extra():
+    # the first burst breaks the history's range; the fault comes back a day later and goes a
+    # little further: it is a record again, while a repeat that stays within it is not
+    values, epoch, split = _series(8, [40.0] * 3 + [90.0] * 2 + [40.0] * DAY + [93.0] * 2 + [40.0] * 20 + [91.0] * 2)
+    mask = record_mask(values, epoch, split, "up")[0]
+    assert mask[3:5].all()
+    assert mask[5 + DAY: 7 + DAY].all() and not mask[27 + DAY:].any()
+    # a maximum that was no record (an ordinary peak of the history) is still beaten only by the margin
+    values, epoch, split = _series(8, [40.0] * 3)
+    peak = values[0, :split].max()
+    values, epoch, split = _series(8, [peak + 0.5] * 3)
+    assert not record_mask(values, epoch, split, "up").any()
+
+
+TRAFFIC_SENSOR = """\
+domain: Real
+squads:
+  - name: ops
+services:
+  - name: sensor
+    squad: ops
+    tier: 3
+    metrics:
+      speed: {direction: down, unit: mph}
+"""
+
+
+def test_a_second_slowdown_beyond_the_first_is_medium_too(nab: Path) -> None:  # noqa: F811
+    # realTraffic/speed_t4013.csv: road speed at ~60-65 mph falls to 15 on 2015-09-16 08:05 (a
+    # record low, NAB window 09-16 00:44 - 13:14) and to 11 the next morning (window 09-17
+    # 00:30 - 13:30): the second is no longer beyond the range by its margin, but beyond the
+    # record of the day before
+    frame = nab_series(nab / "realTraffic" / "speed_t4013.csv", "sensor", "speed")
+    found = [f for f in analyse(frame, datetime(2015, 9, 18), timedelta(days=7), TRAFFIC_SENSOR)
+             if f.metric == "speed" and f.kind == "anomaly"]
+    second = [f for f in found if datetime(2015, 9, 17, 0, 30) <= f.start <= datetime(2015, 9, 17, 13, 30)]
+    assert second and second[0].severity == "medium", [(f.severity, f.start, f.title) for f in found]
+    assert second[0].evidence["severity_inputs"]["record"] is True

@@ -10,7 +10,9 @@ the maximum, `DOWN_MARGIN` below the minimum, in the directions that are bad for
 once there are `MIN_HISTORY` (7 days) of data behind that range (a p95 latency for at least
 10 minutes, `MIN_RUN`: one step's percentile is a noisy estimate). Comparing with the data up to
 an hour before lets a burst that climbs for an hour stay one record, while the next burst of a
-new regime hours later must go further still. A floor at zero is never beaten downwards, so a
+new regime hours later must go further still: by the margin, or beyond a record set within
+`ESCALATION` (7 days) at all (a fault that broke the history comes back worse: a road's speed
+falls to 15 mph one morning, a record low, and to 11 the next). A floor at zero is never beaten downwards, so a
 count or a gauge that drops to 0 is judged by the outage rules, not here.
 """
 
@@ -32,6 +34,8 @@ MIN_HISTORY = 7 * 86_400  # seconds of history before the period
 # or a gauge is a total or an average over its step, and one step of it beyond the range counts.
 MIN_RUN = {"latency": 600}  # seconds of consecutive record steps, per role
 MERGE = 3_600  # seconds: a step is compared with the data up to this long before it
+# seconds: a step beyond a record set this recently is a record too (the fault is back, worse)
+ESCALATION = 7 * 86_400
 
 # the directions in which a record is bad, per built-in role (gauges: their catalog direction)
 DIRECTIONS = {"latency": "up", "traffic": "both", "cpu": "both", "memory": "both"}
@@ -66,11 +70,34 @@ def record_mask(values: np.ndarray, epoch: np.ndarray, split: int, direction: st
         with np.errstate(invalid="ignore"):
             if direction in ("up", "both"):
                 out[row] |= ok & (x > top + UP_MARGIN * spread)
+                out[row] |= ok & (x > top) & _set_by_recent_record(v, hi, lo, epoch, lag, first, at, up=True)
             if direction in ("down", "both"):
                 floor = bottom - DOWN_MARGIN * spread
                 out[row] |= ok & (floor > 0) & (x < floor)
+                out[row] |= ok & (x < bottom) & _set_by_recent_record(v, hi, lo, epoch, lag, first, at, up=False)
         out[row] = lasting(out[row], max(-(-int(min_run) // int(step)), 1))
     return out
+
+
+def _set_by_recent_record(v: np.ndarray, hi: np.ndarray, lo: np.ndarray, epoch: np.ndarray, lag: int,
+                          first: int, at: np.ndarray, up: bool) -> np.ndarray:
+    """For each compared step `at`: the extreme it holds (maximum if `up`, else minimum) was
+    itself a record (beyond the range before it by the margin) set at most `ESCALATION` before.
+    A step beyond such an extreme goes further than a fault that has just broken the series'
+    history: the fault is back and worse, a record however small the extra step."""
+    n = v.size
+    index = np.arange(n)
+    seen = np.isfinite(v)
+    extreme = hi if up else lo
+    setter = np.maximum.accumulate(np.where(seen & (v == extreme), index, 0))  # where it was reached
+    before = np.clip(index - lag, 0, None)
+    spread = hi[before] - lo[before]
+    with np.errstate(invalid="ignore"):
+        beyond = v > hi[before] + UP_MARGIN * spread if up else \
+            (lo[before] - DOWN_MARGIN * spread > 0) & (v < lo[before] - DOWN_MARGIN * spread)
+    was_record = (index >= lag) & (epoch[before] - epoch[first] >= MIN_HISTORY) & (spread > 0) & beyond
+    k = setter[at]
+    return was_record[k] & (epoch[at] - epoch[k] <= ESCALATION)
 
 
 def lasting(mask: np.ndarray, steps: int) -> np.ndarray:
