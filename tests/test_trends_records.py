@@ -122,3 +122,23 @@ def test_a_second_slowdown_beyond_the_first_is_medium_too(nab: Path) -> None:  #
     second = [f for f in found if datetime(2015, 9, 17, 0, 30) <= f.start <= datetime(2015, 9, 17, 13, 30)]
     assert second and second[0].severity == "medium", [(f.severity, f.start, f.title) for f in found]
     assert second[0].evidence["severity_inputs"]["record"] is True
+
+
+def test_a_record_at_a_time_with_no_norm_is_not_flagged():
+    # a sparse series (travel times every 10-30 minutes) has steps at times of week its history
+    # never covered: no norm to tell the step against, so no finding ("at no value (norm no value)")
+    from types import SimpleNamespace
+
+    from perfops.analysis.trends.records import with_records
+    from perfops.analysis.trends.signals import Signal
+
+    values, epoch, split = _series(8, [40.0] * 3 + [90.0] * 4)
+    n = values.shape[1] - split
+    norm = np.full((1, n), 40.0)
+    norm[0, 5:] = np.nan  # the last two record steps fall at a time with no history
+    empty = np.zeros((1, n))
+    signal = Signal("cpu", values[:, split:], norm, empty, np.zeros((1, n), dtype=bool), empty, empty, 1, 15.0)
+    grid = SimpleNamespace(values={"cpu_pct": values}, epoch=epoch)
+    flagged, records = with_records(signal, grid, split, None)  # type: ignore[arg-type]
+    assert records is not None and records[0].tolist() == [False] * 3 + [True] * 2 + [False] * 2
+    assert flagged.flagged[0].tolist() == records[0].tolist()

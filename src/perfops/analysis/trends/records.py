@@ -12,7 +12,8 @@ once there are `MIN_HISTORY` (7 days) of data behind that range (a p95 latency f
 an hour before lets a burst that climbs for an hour stay one record, while the next burst of a
 new regime hours later must go further still: by the margin, or beyond a record set within
 `ESCALATION` (7 days) at all (a fault that broke the history comes back worse: a road's speed
-falls to 15 mph one morning, a record low, and to 11 the next). A floor at zero is never beaten downwards, so a
+falls to 15 mph one morning, a record low, and to 11 the next). A record step needs a norm at
+its time of week, as every finding tells its steps against their norm. A floor at zero is never beaten downwards, so a
 count or a gauge that drops to 0 is judged by the outage rules, not here.
 """
 
@@ -128,6 +129,8 @@ def with_records(signal: Signal, grid: Grid, split: int, severe: np.ndarray | No
     records = record_mask(grid.values[name], grid.epoch, split, way, MIN_RUN.get(signal.role, 0))
     if rows is not None:
         records &= rows[:, None]
+    # a finding tells its steps against their norm: a step at a time of week with no history has none
+    records &= np.isfinite(signal.norm)
     if not records.any():
         return signal, severe
     return replace(signal, flagged=signal.flagged | records), records if severe is None else severe | records
