@@ -15,9 +15,10 @@ in pages; writes answer 503 with Retry-After when the store stays held (see web/
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import os
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -93,7 +94,7 @@ def create_app(workspace: Path | str, *, token: str | None = None, period: str |
                          version="1", description="Findings, statuses and trends of a service domain. Every page and "
                          "endpoint shows the newest stored analysis run, or the one `?run=<id>` names "
                          "(`GET /api/runs`), over the time range `?range=7d|14d|28d`.",
-                         dependencies=[Depends(picker.view_state)])
+                         dependencies=[Depends(picker.view_state)], lifespan=_lifespan(data))
     app.state.data = data
     app.state.ledger = WriteLedger()
     app.state.token = token if token is not None else configured_token(ws.root)
@@ -114,6 +115,15 @@ def create_app(workspace: Path | str, *, token: str | None = None, period: str |
     metrics_routes(app, data, scheduler)
     figure_routes(app, data)  # the stored figures: SLO, capacity, cost, maturity, tests (web/figures_routes.py)
     return app
+
+
+def _lifespan(data: DashboardData) -> Any:
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        data.closing.set()  # a warm-up still reading the store ends quietly (web/data.py)
+
+    return lifespan
 
 
 def _errors(app: FastAPI) -> None:

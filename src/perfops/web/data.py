@@ -26,12 +26,14 @@ Grafana keeps showing its last panels while a data source is down:
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import threading
 import time
+import weakref
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -55,6 +57,7 @@ RETRY_AFTER = 5  # s, the Retry-After of a 503
 BUSY_MESSAGE = "the workspace is busy: another perfops process (an ingest or analyze) is writing to the store"
 
 
+EXIT_WAIT = 30.0  # s the process waits at exit for a warm-up still in a store query (see _end_warm_up)
 RUN_SNAPSHOTS = 4  # snapshots of other stored runs than the newest kept at once (?run=, web/picker.py)
 PAGE_CACHE = 4000  # rendered pages and store reads kept per snapshot
 LAST_READS = 4000  # store reads kept across snapshots, to serve while the store is held
@@ -63,6 +66,31 @@ _MISSING: Any = object()
 
 def utc_now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
+
+
+class KeyedLocks:
+    """One lock per key, held while the value of that key is built: concurrent first requests
+    for a page wait for the one build instead of each building it (the lock goes when unused)."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[threading.Lock, int]] = {}
+        self._guard = threading.Lock()
+
+    @contextlib.contextmanager
+    def held(self, key: str) -> Iterator[None]:
+        with self._guard:
+            lock, users = self._locks.get(key, (threading.Lock(), 0))
+            self._locks[key] = (lock, users + 1)
+        try:
+            with lock:
+                yield
+        finally:
+            with self._guard:
+                lock, users = self._locks[key]
+                if users == 1:
+                    del self._locks[key]
+                else:
+                    self._locks[key] = (lock, users - 1)
 
 
 class Lru:
@@ -103,6 +131,7 @@ class Snapshot:
     runs: list[Any] = field(default_factory=list)  # the runs the picker offers (AnalysisRun), newest first
     checked_at: datetime = field(default_factory=utc_now)  # naive UTC: last known to match the store
     pages: Lru = field(default_factory=lambda: Lru(PAGE_CACHE))  # rendered pages and store reads
+    building: KeyedLocks = field(default_factory=KeyedLocks)  # the pages being built, one build each
 
 
 class DashboardData:
@@ -120,6 +149,9 @@ class DashboardData:
         self._retry_at = 0.0  # clock(): no store attempt before this while busy
         self._last = Lru(LAST_READS)  # key -> (as of, value) read last, whatever the snapshot
         self._runs = Lru(RUN_SNAPSHOTS)  # "run id:store version" -> the snapshot of another stored run
+        self.warmers: list[Callable[[Snapshot], None]] = []  # pages built ahead with a snapshot (figure views)
+        self.closing = threading.Event()  # set when the app shuts down: the warm-up ends quietly
+        atexit.register(_end_warm_up, weakref.ref(self))
 
     # ---- the store, tried without waiting for another process -------------------------------
     def attempt(self, read: Callable[[], T], patience: float) -> T:
@@ -242,16 +274,24 @@ class DashboardData:
         return fresh
 
     def _warm_later(self, snap: Snapshot) -> None:
-        """Read every service's chart series for `snap` in a thread of its own (one query), so a
-        chart first opened while another process holds the store is drawn from it, not a 503."""
+        """Build the `warmers`' pages (the figure views) and read every service's chart series
+        for `snap` (one query) in a thread of its own: the first requests are served from them,
+        and a chart first opened while another process holds the store is drawn, not a 503."""
         if not self._warming.acquire(blocking=False):
             return  # a warm-up is running; the next snapshot warms again
 
         def warm() -> None:
             try:
-                self.warm_series(snap)
+                for build in self.warmers:
+                    build(snap)
+                if not self.closing.is_set():
+                    self.warm_series(snap)
             except PerfopsError:
                 pass  # the store is held again: the charts are read when asked for, as before
+            except Exception:
+                if not self.closing.is_set():
+                    raise
+                # the app is shutting down: DuckDB interrupts the query (InterruptException); nothing to keep
             finally:
                 self._warming.release()
 
@@ -310,14 +350,19 @@ class DashboardData:
         return Freshness(as_of=as_of, stale=busy or fell_back is not None or not self._current(snap), busy=busy)
 
     def cached_page(self, snap: Snapshot, key: str, build: Callable[[], T]) -> T:
-        """A page of `snap` built once per time range (?range=, web/picker.py)."""
+        """A page of `snap` built once per time range (?range=, web/picker.py), also when several
+        requests ask for it at once."""
         from perfops.web.picker import current
 
         key = f"{key}|{current().cache_key()}"
         value = snap.pages.get(key, _MISSING)
-        if value is _MISSING:
-            value = build()
-            snap.pages.put(key, value)
+        if value is not _MISSING:
+            return value
+        with snap.building.held(key):  # one build; the requests that came meanwhile wait for it
+            value = snap.pages.get(key, _MISSING)
+            if value is _MISSING:
+                value = build()
+                snap.pages.put(key, value)
         return value
 
     # ---- reads beyond the snapshot, and writes -----------------------------------------------
@@ -387,6 +432,16 @@ class DashboardData:
         from perfops.usecases.workflow import get_finding
 
         return self.stored(snap, finding_key(finding_id), lambda: get_finding(self.workspace, finding_id))
+
+
+def _end_warm_up(ref: weakref.ref[DashboardData]) -> None:
+    """At exit (atexit: before Python stops its daemon threads), let a running warm-up finish
+    its store query: a daemon thread frozen inside DuckDB aborts the process ("FATAL: exception
+    not rethrown") or prints an InterruptException traceback."""
+    data = ref()
+    if data is not None:
+        data.closing.set()
+        data.wait_warm(EXIT_WAIT)
 
 
 def series_key(service: str, endpoint: str | None, days: int) -> str:
