@@ -164,3 +164,26 @@ def test_a_warm_up_interrupted_at_shutdown_ends_quietly(ws, monkeypatch):
     ender.join(10)
     assert not ender.is_alive() and data.wait_warm(1)
     assert hooked == []  # no traceback printed
+
+
+def test_shutdown_stops_the_warm_up_store_query_quietly(ws, monkeypatch):
+    from perfops.store import open_store
+    from perfops.web.data import DashboardData, workspace_of
+
+    hooked: list[object] = []
+    monkeypatch.setattr(threading, "excepthook", hooked.append)
+    data = DashboardData(workspace_of(ws))
+    started = threading.Event()
+
+    def long_read(_snap):
+        with open_store(data.workspace.store_path, read_only=True) as store:
+            started.set()
+            store.con.execute("SELECT sum(i * i) FROM range(1000000000000) t(i)").fetchall()  # hours
+
+    data.warmers.append(long_read)
+    data.newest()
+    assert started.wait(10)
+    time.sleep(0.2)  # inside the query
+    data.close()  # what the app's shutdown does
+    assert data.wait_warm(10)  # the query was stopped
+    assert hooked == []  # and no traceback printed

@@ -18,7 +18,7 @@ from perfops.store.migrations import MIGRATIONS
 from perfops.store.rejected import StoreRejected
 from perfops.store.retention_repo import RetentionRepo
 from perfops.store.runs_repo import AnalysisRunsRepo
-from perfops.store.snapshot import wait_cap
+from perfops.store.snapshot import current_reads, wait_cap
 from perfops.store.telemetry_repo import TelemetryRepo
 from perfops.store.tests_repo import TestsRepo
 
@@ -41,6 +41,9 @@ class Store:
     def __init__(self, con: duckdb.DuckDBPyConnection, path: Path | None) -> None:
         con.execute("SET enable_progress_bar = false")  # perfops draws its own, only on a terminal
         con.execute("SET TimeZone = 'UTC'")  # the store keeps naive UTC; offsets convert to it
+        self._reads = current_reads()  # another thread may stop its queries (store/snapshot.py)
+        if self._reads is not None:
+            self._reads.opened(con)
         self.con = con
         self.path = path
         self.ledger = Ledger(con)
@@ -66,6 +69,8 @@ class Store:
         self.con.execute("COMMIT")
 
     def close(self) -> None:
+        if self._reads is not None:
+            self._reads.closed(self.con)
         self.con.close()
 
     def __enter__(self) -> Store:

@@ -19,9 +19,13 @@ thread only (a web server's other requests keep their own), and it only ever sho
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from typing import Any
+
+from perfops.errors import PerfopsError
 
 _WAIT_CAP: ContextVar[float | None] = ContextVar("perfops_store_wait_cap", default=None)
 
@@ -43,3 +47,48 @@ def busy_wait_cap(seconds: float) -> Iterator[None]:
         yield
     finally:
         _WAIT_CAP.reset(token)
+
+
+class Interruptible:
+    """The store connections opened inside `interruptible(reads)` and not closed yet, so that
+    another thread can stop their queries (a server shutting down while a read-ahead runs)."""
+
+    def __init__(self) -> None:
+        self._open: set[Any] = set()
+        self._lock = threading.Lock()
+        self.stopped = False
+
+    def opened(self, con: Any) -> None:
+        with self._lock:
+            if self.stopped:
+                con.close()
+                raise PerfopsError("the store reads were stopped (the dashboard is shutting down)")
+            self._open.add(con)
+
+    def closed(self, con: Any) -> None:
+        with self._lock:
+            self._open.discard(con)
+
+    def interrupt(self) -> None:
+        """Stop the running queries (they raise duckdb.InterruptException) and every later open."""
+        with self._lock:
+            self.stopped = True
+            for con in self._open:
+                con.interrupt()
+
+
+_READS: ContextVar[Interruptible | None] = ContextVar("perfops_store_reads", default=None)
+
+
+def current_reads() -> Interruptible | None:
+    return _READS.get()
+
+
+@contextmanager
+def interruptible(reads: Interruptible) -> Iterator[None]:
+    """Within the block (this thread), every `open_store` connection is registered in `reads`."""
+    token = _READS.set(reads)
+    try:
+        yield
+    finally:
+        _READS.reset(token)

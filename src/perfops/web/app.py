@@ -121,7 +121,7 @@ def _lifespan(data: DashboardData) -> Any:
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
-        data.closing.set()  # a warm-up still reading the store ends quietly (web/data.py)
+        data.close()  # a warm-up still reading the store is stopped and ends quietly (web/data.py)
 
     return lifespan
 

@@ -42,7 +42,7 @@ from typing import Any, TypeVar
 from perfops.errors import PerfopsError, WorkspaceBusyError
 from perfops.model.catalog import Catalog
 from perfops.model.findings import Finding
-from perfops.store.snapshot import busy_wait_cap
+from perfops.store.snapshot import Interruptible, busy_wait_cap, interruptible
 from perfops.web.freshness import Freshness
 from perfops.workspace import Workspace
 
@@ -57,7 +57,7 @@ RETRY_AFTER = 5  # s, the Retry-After of a 503
 BUSY_MESSAGE = "the workspace is busy: another perfops process (an ingest or analyze) is writing to the store"
 
 
-EXIT_WAIT = 30.0  # s the process waits at exit for a warm-up still in a store query (see _end_warm_up)
+EXIT_WAIT = 10.0  # s the process waits at exit for an interrupted warm-up to end (see _end_warm_up)
 RUN_SNAPSHOTS = 4  # snapshots of other stored runs than the newest kept at once (?run=, web/picker.py)
 PAGE_CACHE = 4000  # rendered pages and store reads kept per snapshot
 LAST_READS = 4000  # store reads kept across snapshots, to serve while the store is held
@@ -151,6 +151,7 @@ class DashboardData:
         self._runs = Lru(RUN_SNAPSHOTS)  # "run id:store version" -> the snapshot of another stored run
         self.warmers: list[Callable[[Snapshot], None]] = []  # pages built ahead with a snapshot (figure views)
         self.closing = threading.Event()  # set when the app shuts down: the warm-up ends quietly
+        self._warm_reads = Interruptible()  # the warm-up's store connections, stopped by close()
         atexit.register(_end_warm_up, weakref.ref(self))
 
     # ---- the store, tried without waiting for another process -------------------------------
@@ -282,10 +283,11 @@ class DashboardData:
 
         def warm() -> None:
             try:
-                for build in self.warmers:
-                    build(snap)
-                if not self.closing.is_set():
-                    self.warm_series(snap)
+                with interruptible(self._warm_reads):
+                    for build in self.warmers:
+                        build(snap)
+                    if not self.closing.is_set():
+                        self.warm_series(snap)
             except PerfopsError:
                 pass  # the store is held again: the charts are read when asked for, as before
             except Exception:
@@ -296,6 +298,11 @@ class DashboardData:
                 self._warming.release()
 
         threading.Thread(target=warm, name="perfops-dashboard-warm", daemon=True).start()
+
+    def close(self) -> None:
+        """The app shuts down: stop the warm-up's store query (it ends quietly, see `_warm_later`)."""
+        self.closing.set()
+        self._warm_reads.interrupt()
 
     def wait_warm(self, timeout: float) -> bool:
         """Wait until no chart warm-up runs (tests, benches); False when one still runs."""
@@ -435,12 +442,12 @@ class DashboardData:
 
 
 def _end_warm_up(ref: weakref.ref[DashboardData]) -> None:
-    """At exit (atexit: before Python stops its daemon threads), let a running warm-up finish
-    its store query: a daemon thread frozen inside DuckDB aborts the process ("FATAL: exception
-    not rethrown") or prints an InterruptException traceback."""
+    """At exit (atexit: before Python stops its daemon threads), stop a running warm-up's store
+    query and let the thread end: a daemon thread frozen inside DuckDB aborts the process
+    ("FATAL: exception not rethrown") or prints an InterruptException traceback."""
     data = ref()
     if data is not None:
-        data.closing.set()
+        data.close()
         data.wait_warm(EXIT_WAIT)
 
 

@@ -16,7 +16,7 @@ from perfops.errors import PerfopsError
 
 T = TypeVar("T")
 
-DEFAULT_LIMIT = 100  # services a page shows unless ?limit= says otherwise
+DEFAULT_LIMIT = 50  # services a page shows unless ?limit= says otherwise (the SLO JSON: ~3 kB each)
 MAX_LIMIT = 1000
 
 
