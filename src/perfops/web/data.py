@@ -57,7 +57,7 @@ RETRY_AFTER = 5  # s, the Retry-After of a 503
 BUSY_MESSAGE = "the workspace is busy: another perfops process (an ingest or analyze) is writing to the store"
 
 
-EXIT_WAIT = 10.0  # s the process waits at exit for an interrupted warm-up to end (see _end_warm_up)
+EXIT_WAIT = 2.0  # s the process waits at exit for an interrupted warm-up to leave DuckDB (see _end_warm_up)
 RUN_SNAPSHOTS = 4  # snapshots of other stored runs than the newest kept at once (?run=, web/picker.py)
 PAGE_CACHE = 4000  # rendered pages and store reads kept per snapshot
 LAST_READS = 4000  # store reads kept across snapshots, to serve while the store is held
@@ -443,8 +443,10 @@ class DashboardData:
 
 def _end_warm_up(ref: weakref.ref[DashboardData]) -> None:
     """At exit (atexit: before Python stops its daemon threads), stop a running warm-up's store
-    query and let the thread end: a daemon thread frozen inside DuckDB aborts the process
-    ("FATAL: exception not rethrown") or prints an InterruptException traceback."""
+    query and give the thread EXIT_WAIT seconds to leave DuckDB: a daemon thread frozen inside
+    DuckDB aborts the process ("FATAL: exception not rethrown") or prints an InterruptException
+    traceback. A warm-up still in Python after that (grouping the series it read) opens no
+    store again (Interruptible refuses), so it may be stopped with the process."""
     data = ref()
     if data is not None:
         data.close()
