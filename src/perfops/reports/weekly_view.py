@@ -33,6 +33,7 @@ from perfops.reports.picture import build_picture, daily_rollup, hour_floor, sto
 from perfops.reports.section import ReportView, Section
 
 STRIP_LABELS = {"requests": "Requests", "latency_p95_ms": "p95", "error_rate_pct": "Errors", "cost": "Cost"}
+STRIP_UNITS = {"requests": "", "latency_p95_ms": "ms", "error_rate_pct": "%", "cost": "money"}  # as value_text takes
 REPORT_WEEKS = 6  # the reports' strips: one point per week
 
 
@@ -137,13 +138,17 @@ def strip_sparks(strip: SquadStrip, currency: str) -> list[tuple[str, Markup, st
     out = []
     for metric, label in STRIP_LABELS.items():
         values = strip.series.values[metric]
-        latest = next((v for v in reversed(values) if not math.isnan(v)), math.nan)
-        unit = {"requests": "", "latency_p95_ms": "ms", "error_rate_pct": "%", "cost": "money"}[metric]
         svg = charts.sparkline(values, None, title=f"squad {strip.squad} {label.lower()}, "
                                                    f"{len(values)} × {strip.series.bucket_days} days",
                                width_in=1.1, height_in=0.32)
-        out.append((label, svg, value_text(latest, unit, currency)))
+        out.append((label, svg, latest_text(strip, metric, currency)))
     return out
+
+
+def latest_text(strip: SquadStrip, metric: str, currency: str) -> str:
+    """The newest bucket of `metric` that has data, in words."""
+    latest = next((v for v in reversed(strip.series.values[metric]) if not math.isnan(v)), math.nan)
+    return value_text(latest, STRIP_UNITS[metric], currency)
 
 
 def strips_html(strips: list[SquadStrip], currency: str, href: dict[str, str]) -> Markup:
@@ -168,7 +173,7 @@ def strips_md(strips: list[SquadStrip], currency: str) -> str:
     rows = ["| Squad | Status | Open incidents | " + " | ".join(f"{v} (latest)" for v in STRIP_LABELS.values()) + " |",
             "|" + "---|" * (3 + len(STRIP_LABELS))]
     for s in strips:
-        latest = [text for _, _, text in strip_sparks(s, currency)]
+        latest = [latest_text(s, metric, currency) for metric in STRIP_LABELS]  # words only: no chart drawn
         rows.append(f"| {md_escape(s.squad)} | {md_escape(s.word)} | {s.open_incidents} | " + " | ".join(latest) + " |")
     return "\n".join(rows)
 

@@ -30,8 +30,8 @@ BUSY_WAIT_SECONDS = float(os.environ.get("PERFOPS_LOCK_TIMEOUT", "30"))
 # with 1 GB; reports: 5.9 GB over 3 processes with 2 GB, 4.0 GB with 1 GB; bench/scale.py).
 STORE_MEMORY = os.environ.get("PERFOPS_STORE_MEMORY", "1GB")
 # A report run reads per-batch sums and the stored figures, each block once: a larger cache only
-# holds blocks it will not read again (every report of 1,000 services in one process: 1.94 GB
-# peak with 1 GB, about 1.07 GB with 256 MB, no slower; bench/reports_scale.py).
+# holds blocks it will not read again (every report of 1,000 services, two report processes:
+# 2,396 MB peak against 3,816 MB with 1 GB, same files; `bench/reports_scale.py --before`).
 READER_MEMORY = os.environ.get("PERFOPS_STORE_MEMORY", "256MB")
 
 

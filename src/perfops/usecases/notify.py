@@ -21,7 +21,7 @@ from perfops.notify.digest import Digest, build_digests
 from perfops.store import open_store
 from perfops.store.findings_repo import FindingFilter
 from perfops.usecases.context import newest_data, parse_period
-from perfops.usecases.reports import movement_lines
+from perfops.usecases.reports import movement_lines, newest_domain
 from perfops.workspace import Workspace
 
 STATE_FILE = "notify-state.json"
@@ -54,10 +54,11 @@ def send_digests(workspace: Workspace, *, dry_run: bool = False, period: str = "
     state_path = workspace.store_path.parent / STATE_FILE
     state = _read_state(state_path)
     with open_store(workspace.store_path, read_only=True) as store:
-        findings = store.findings.list(FindingFilter(status="all"))
-        history = store.findings.history()
         moment = now or newest_data(store) or datetime.now()
-        movement = movement_lines(store, catalog)
+        data = newest_domain(store, catalog)  # its findings and history are the digests' too
+        findings = data.findings if data else store.findings.list(FindingFilter(status="all"))
+        history = data.history if data else store.findings.history()
+    movement = movement_lines(data, catalog) if data else {}
     default_since = moment - parse_period(period)
     since = {t: _parse(state.get(t)) or default_since for t in ["domain", *catalog.squad_by_name]}
     digests = build_digests(catalog, findings, history, since, moment, movement)

@@ -21,10 +21,12 @@ from perfops.errors import NotFoundError, PerfopsError
 from perfops.model.catalog import Catalog
 from perfops.model.figures import AnalysisRun
 from perfops.model.findings import SEVERE, Finding
+from perfops.model.weekly import movement_words
 from perfops.reports.aggregates import RUN_SERVICES
 from perfops.reports.paths import report_base, report_file
 from perfops.reports.picture import stored_inventory, stored_rollups
 from perfops.reports.section import Audience, ReportContext, ReportView
+from perfops.reports.weekly_view import movement_of
 from perfops.store import Store, open_store
 from perfops.store.database import READER_MEMORY
 from perfops.store.findings_repo import FindingFilter
@@ -231,7 +233,8 @@ def render_reports(
     if workers > 1:
         written = _render_parallel(workspace, catalog, jobs, run, workers, progress)
     else:  # squad by squad, as a worker does: the squad's reports share one batch of sums
-        written = _in_job_order(jobs, render_jobs(workspace, catalog, [job for chunk in split_jobs(catalog, jobs, 1) for job in chunk], run, progress))
+        by_squad = [job for chunk in split_jobs(catalog, jobs, 1) for job in chunk]
+        written = _in_job_order(jobs, render_jobs(workspace, catalog, by_squad, run, progress))
     if output is None and audience is None:
         written.append(write_index(workspace.reports_dir, written, catalog, run))
     return written
@@ -450,17 +453,18 @@ def _series_json(frame: pd.DataFrame, start: datetime, end: datetime) -> dict[st
 
 
 # ---- for the digests ---------------------------------------------------------------------------
-def movement_lines(store: Store, catalog: Catalog) -> dict[str, str]:
-    """Per digest target ("domain" and each squad): the key numbers of the newest stored run
-    against the previous one, in words; {} when nothing was analysed yet."""
-    from perfops.model.weekly import movement_words
-    from perfops.reports.weekly_view import movement_of
-
+def newest_domain(store: Store, catalog: Catalog) -> DomainData | None:
+    """load_domain of the newest stored run; None when nothing was analysed yet."""
     try:
         run = select_run(store)
     except PerfopsError:
-        return {}
-    data = load_domain(store, catalog, run)
+        return None
+    return load_domain(store, catalog, run)
+
+
+def movement_lines(data: DomainData, catalog: Catalog) -> dict[str, str]:
+    """Per digest target ("domain" and each squad): the key numbers of `data`'s run against the
+    previous stored run, in words."""
     views = {"domain": make_view(data, "executive"),
              **{s.name: make_view(data, "lead", squad=s.name) for s in catalog.squads}}
     return {target: movement_words(movement_of(view), catalog.currency, catalog.timezone)

@@ -44,6 +44,7 @@ from perfops.model.catalog import Catalog
 from perfops.model.findings import Finding
 from perfops.store.snapshot import Interruptible, busy_wait_cap, interruptible
 from perfops.web.freshness import Freshness
+from perfops.web.picker import current
 from perfops.workspace import Workspace
 
 T = TypeVar("T")
@@ -203,8 +204,6 @@ class DashboardData:
         """The snapshot of the run the request asked for (`?run=`, web/picker.py): the
         dashboard's own (below) or, for another stored run, one read for it (kept per store
         version, RUN_SNAPSHOTS of them); NotFoundError (404) for a run the store does not hold."""
-        from perfops.web.picker import current
-
         snap = self.newest()
         run = current().run
         if run is None or snap.view is None or snap.view.ctx.run.id == run:
@@ -359,8 +358,6 @@ class DashboardData:
     def cached_page(self, snap: Snapshot, key: str, build: Callable[[], T]) -> T:
         """A page of `snap` built once per time range (?range=, web/picker.py), also when several
         requests ask for it at once."""
-        from perfops.web.picker import current
-
         key = f"{key}|{current().cache_key()}"
         value = snap.pages.get(key, _MISSING)
         if value is not _MISSING:

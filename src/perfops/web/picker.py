@@ -18,6 +18,7 @@ from urllib.parse import urlencode
 from fastapi import Query
 
 from perfops.errors import PerfopsError
+from perfops.model import format as fmt
 
 RANGES = {"7d": 7, "14d": 14, "28d": 28}
 DEFAULT_RANGE = "14d"  # the charts' window when none is asked for
@@ -66,8 +67,7 @@ def parse(run: str | None, range_: str | None) -> ViewState:
         raise PerfopsError(f"range '{range_}' is unknown; expected one of {', '.join(RANGES)}",
                            hint="e.g. ?range=28d")
     run_id = None
-    if run not in (None, ""):
-        assert run is not None
+    if run:
         if not run.isdigit():
             raise PerfopsError(f"run '{run}' is not an analysis run id (a whole number)",
                                hint="GET /api/runs lists the stored runs and their ids")
@@ -89,8 +89,6 @@ async def view_state(run: str | None = Query(None, description="a stored analysi
 def picker_values(runs: list[Any], shown_run: int, timezone: str) -> dict[str, Any]:
     """What the picker form needs: the runs to choose from (newest first, with their period in
     the domain's timezone), the run shown, the ranges and the range chosen."""
-    from perfops.model import format as fmt
-
     state = current()
     return {
         "runs": [{"id": r.id, "label": f"run {r.id}: {fmt.local_iso(r.period_start, timezone)} – "
