@@ -90,13 +90,6 @@ class Impact:
     recurrences: int = 0
     # the episode went beyond the series' whole history by a margin of its range (trends.records)
     record: bool = False
-    # the highest score of the streaming detector (perfops.analysis.detector) over the episode,
-    # asked only for episodes the points rate low (perfops.analysis.trends.detected)
-    detector_score: float | None = None
-
-
-# a clear alarm of the streaming detector: its scores' square root puts one above 0.8
-DETECTOR_AGREES = 0.8
 
 
 def impact_points(impact: Impact) -> int:
@@ -174,10 +167,6 @@ def incident(impact: Impact, cap: str | None = None) -> Verdict:
         level, rule = "low", rule + ", under 20 % with no request volume: at most low"
     if impact.recurrences >= RECURRING and not impact.outage and severity_rank(level) < severity_rank("low"):
         level, rule = "low", rule + f", {impact.recurrences} earlier such anomalies within a day: a pattern, at most low"
-    if (impact.detector_score is not None and impact.detector_score >= DETECTOR_AGREES and level == "low"
-            and rule == "points"):
-        # the seasonal norm sees a deviation and the NAB-calibrated detector a clear alarm
-        level, rule = "medium", rule + f", the streaming detector agrees (score {impact.detector_score:.2f}): medium"
     if impact.record and severity_rank(level) > severity_rank("medium"):
         # the series has never been there in its whole history, by a margin of its range
         level, rule = "medium", rule + ", a record: at least medium"

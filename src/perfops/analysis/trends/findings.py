@@ -28,7 +28,6 @@ from perfops.analysis.severity import (
     magnitude_points,
     time_to_impact,
 )
-from perfops.analysis.trends.detected import DetectorEvidence
 from perfops.analysis.trends.gauge_spec import spec_of
 from perfops.analysis.trends.growth import Growth
 from perfops.analysis.trends.levels import Episode
@@ -73,10 +72,6 @@ class Reporter:
     # anomalies reported so far per (metric, row): (start column, direction), in time order
     reported: dict[tuple[str, int], list[tuple[int, int]]] = field(default_factory=dict)
 
-    @cached_property
-    def detector(self) -> DetectorEvidence:
-        return DetectorEvidence(self.grid, self.split)
-
     # ---- episodes -----------------------------------------------------------------------
     def episode(self, signal: Signal, ep: Episode) -> Finding:
         service, endpoint = self.grid.keys[ep.row]
@@ -97,10 +92,6 @@ class Reporter:
             # tolerance is already widened by how few they are: medium at most, never high
             cap = lower_to(cap, "medium")
         verdict = incident(impact, cap=cap)
-        if verdict.level == "low" and ep.kind != "improvement":
-            score = self.detector.episode_score(TELEMETRY.get(signal.role, signal.role), ep.row, ep.start, ep.end)
-            if score is not None:
-                verdict = incident(replace(impact, detector_score=round(score, 3)), cap=cap)
         return Finding(
             kind=ep.kind, severity=verdict.level, service=service, squad=self._squad(service),
             title=self._title(signal.role, ep, service, endpoint, stats, event, start, end),
