@@ -117,6 +117,9 @@ ORDINARY_Z = 3.0
 # the third anomaly of a series in the same direction within a day is its new pattern (a host
 # that took on a cyclic job), not a third incident: the first two were reported at their level
 RECURRING = 2
+# ... but an anomaly that goes this many times as far from its norm (at its extreme step) as every
+# earlier one of the day is no repeat of the pattern: it is counted as new (trends.findings)
+ESCALATES = 2.0
 
 
 def thin_norm(impact: Impact) -> bool:

@@ -19,6 +19,7 @@ import pandas as pd
 from perfops.analysis.context import AnalysisContext
 from perfops.analysis.grid import Grid
 from perfops.analysis.severity import (
+    ESCALATES,
     Impact,
     blast_radius,
     gauge_magnitude,
@@ -69,8 +70,9 @@ class Reporter:
     split: int
     sustain: timedelta
     deploy_window: timedelta
-    # anomalies reported so far per (metric, row): (start column, direction), in time order
-    reported: dict[tuple[str, int], list[tuple[int, int]]] = field(default_factory=dict)
+    # anomalies reported so far per (metric, row): (start column, direction, distance from the
+    # norm at the extreme step), in time order
+    reported: dict[tuple[str, int], list[tuple[int, int, float]]] = field(default_factory=dict)
 
     # ---- episodes -----------------------------------------------------------------------
     def episode(self, signal: Signal, ep: Episode) -> Finding:
@@ -116,15 +118,19 @@ class Reporter:
 
     def _recurrences(self, role: str, ep: Episode, stats: dict[str, float]) -> int:
         """Anomalies of the same series in the same direction that started in the day before
-        this one (runs come in time order per series); records this one."""
+        this one (runs come in time order per series); none when this one went `ESCALATES` times
+        as far from its norm at its extreme step as every one of them (no repeat of the day's
+        pattern: it escalates). Records this one."""
         if ep.kind != "anomaly":
             return 0
         direction = 1 if stats["observed"] >= stats["norm"] else -1
+        reach = abs(stats["peak"] - stats["peak_norm"]) if "peak" in stats else abs(stats["observed"] - stats["norm"])
+        reach = reach if math.isfinite(reach) else 0.0
         day = 86_400 // self.grid.step
         earlier = self.reported.setdefault((role, ep.row), [])
-        count = sum(1 for start, sign in earlier if sign == direction and ep.start - start <= day)
-        earlier.append((ep.start, direction))
-        return count
+        like = [went for start, sign, went in earlier if sign == direction and ep.start - start <= day]
+        earlier.append((ep.start, direction, reach))
+        return 0 if like and reach >= ESCALATES * max(like) else len(like)
 
     @staticmethod
     def _advice(ep: Episode, stats: dict[str, float], event: str | None) -> str:
