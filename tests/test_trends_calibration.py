@@ -157,3 +157,30 @@ def test_a_host_that_takes_on_a_cyclic_job_is_not_an_incident_at_every_burst(nab
     serious = [f for f in found if f.severity in ("medium", "high", "critical")]
     assert len(found) >= 5 and len(serious) <= 3, [(f.severity, f.title) for f in found]
     assert any(f.evidence["severity_inputs"].get("recurrences", 0) >= 2 for f in found)
+
+
+TWEETS = """\
+domain: Real
+squads:
+  - name: ops
+services:
+  - name: tweets
+    squad: ops
+    tier: 3
+"""
+
+
+def test_an_anomaly_far_beyond_the_days_earlier_ones_is_no_repeat_of_its_pattern(nab: Path) -> None:  # noqa: F811
+    # realTweets/Twitter_volume_AAPL.csv, NAB's labelled window 2015-03-09 01:02 - 03-10 10:02:
+    # mentions rise to 60-150 per 5 minutes three times in the morning, then to 1,592 at 15:40,
+    # ten times further from the norm than any of them. The morning bursts are the day's pattern;
+    # the afternoon one is not a fourth repeat of it.
+    frame = nab_series(nab / "realTweets" / "Twitter_volume_AAPL.csv", "tweets", "requests")
+    found = [f for f in analyse(frame, datetime(2015, 3, 16), timedelta(days=7), TWEETS)
+             if f.kind == "anomaly" and f.start is not None and f.start.date() == datetime(2015, 3, 9).date()]
+    big = [f for f in found if f.evidence.get("extreme", {}).get("observed", 0) >= 1_000]
+    assert big, [(f.severity, f.title) for f in found]
+    assert big[0].severity == "medium", big[0].evidence["severity_inputs"]
+    assert "recurrences" not in big[0].evidence["severity_inputs"]
+    # the rule still holds for the ordinary ones: some of the day's bursts are capped as a pattern
+    assert any(f.evidence["severity_inputs"].get("recurrences", 0) >= 2 for f in found)
