@@ -220,7 +220,9 @@ class Reporter:
         slo_ratio = self._slo_ratio(svc, role, stats["observed"])
         slo = svc.slo.latency_p95_ms if role == "latency" and svc is not None and svc.slo is not None else None
         # the magnitude of a shift is its level; of an anomaly, also its extreme (a burst)
-        size = self._magnitude(ep.row, role, stats["observed"], stats["norm"], slo, stats.get("z"))
+        # ... its level over the whole episode, against the usual daily peak of levels as long
+        size = self._magnitude(ep.row, role, stats["observed"], stats["norm"], slo, stats.get("z"),
+                               steps=self._length(ep))
         within_peak = None
         if ep.kind == "anomaly" and "peak" in stats and role != "traffic":
             # one extreme step counts only beyond what the series reaches on an ordinary day
@@ -236,8 +238,13 @@ class Reporter:
                       robust_z=stats.get("z"), norm_samples=stats["samples"],
                       resource=role not in ("latency", "errors", "traffic"), within_daily_peak=within_peak)
 
+    def _length(self, ep: Episode) -> int:
+        """The episode's columns (an ongoing one: to the end of the period)."""
+        end = ep.end if ep.end is not None else self.grid.epoch.size - self.split
+        return max(int(end - ep.start), 1)
+
     def _magnitude(self, row: int, role: str, observed: float, norm: float, slo: float | None,
-                   z: float | None) -> int:
+                   z: float | None, steps: int = 1) -> int:
         """Magnitude points in the metric's own scale: the built-in roles by `magnitude_points`,
         a gauge by its direction, capacity, unit and usual daily peak (`gauge_magnitude`)."""
         if role in LABEL:
@@ -245,10 +252,12 @@ class Reporter:
         spec = spec_of(self.ctx.catalog, self.grid.keys[row][0], role)
         signed = None if z is None else math.copysign(z, observed - norm)
         return gauge_magnitude(spec.direction, observed, norm, spec.capacity, signed, spec.unit,
-                               usual_peak=self._usual_peak(role, row))
+                               usual_peak=self._usual_peak(role, row, steps))
 
-    def _usual_peak(self, metric: str, row: int) -> float | None:
-        """The median over the history's days of each day's maximum (UTC days with data)."""
+    def _usual_peak(self, metric: str, row: int, steps: int = 1) -> float | None:
+        """The median over the history's days of each day's maximum (UTC days with data) of the
+        mean over `steps` consecutive steps (capped at a day): like with like, a burst's step
+        against the usual peak step, a 13-hour level against the usual highest 13 hours."""
         values = self.grid.values.get(metric)
         if values is None:
             return None
@@ -256,6 +265,12 @@ class Reporter:
         seen = np.isfinite(history)
         if not seen.any():
             return None
+        window = min(max(int(steps), 1), max(86_400 // self.grid.step, 1))
+        if window > 1:
+            history = pd.Series(history).rolling(window, min_periods=max(window // 2, 1)).mean().to_numpy()
+            seen = np.isfinite(history)
+            if not seen.any():
+                return None
         days = pd.Series(history[seen]).groupby(self.grid.epoch[: self.split][seen] // 86_400).max()
         return float(days.median())
 
