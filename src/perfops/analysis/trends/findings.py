@@ -130,7 +130,7 @@ class Reporter:
         earlier = self.reported.setdefault((role, ep.row), [])
         like = [went for start, sign, went in earlier if sign == direction and ep.start - start <= day]
         earlier.append((ep.start, direction, reach))
-        return 0 if like and reach >= ESCALATES * max(like) else len(like)
+        return 0 if like and reach > 0 and reach >= ESCALATES * max(like) else len(like)
 
     @staticmethod
     def _advice(ep: Episode, stats: dict[str, float], event: str | None) -> str:
