@@ -27,7 +27,8 @@ Incidents (anomaly, regression, short bursts) add impact points:
 A resource gauge (CPU, memory, network, disk, a named gauge: `Impact.resource`) gets no volume
 point from the service's requests; a change under 20 % on a service with no request volume is
 at most low (`small_and_unmeasured`); the third anomaly of a series in the same direction within a
-day is a pattern, at most low (`recurrences`); a record beyond the series' whole history
+day is a pattern, at most low (`recurrences`; one that goes `ESCALATES` times as far from its norm
+as every earlier one of the day counts none); a record beyond the series' whole history
 (`trends.records`) is at least medium.
 
 Gauges (network, disk, the catalog's `metrics:`) get their magnitude from `gauge_magnitude`, in
@@ -237,7 +238,8 @@ def gauge_magnitude(direction: str, observed: float, norm: float, capacity: floa
       +25 / +50 points; falling to near zero from at least 10 % of it is a stop (3) where down is bad;
     - on a ratio scale (bytes, counts, a queue): −40 % / −75 % of the norm down, near zero
       (≤ 5 %) from a real level is a stop (3) where down is bad; up, ×1.5 / ×3 of the larger of
-      the norm and its `usual_peak` (the median daily maximum of the history): without a
+      the norm and its `usual_peak` (the median daily maximum of the history, of means over as
+      many steps as the level judged: one step, or an episode's whole stretch): without a
       capacity, what the service copes with every day is the scale of a rise, and a disk that is
       idle at the median and writes 500 MB bursts every day is not "100× its norm" in a burst;
     - on an interval scale (a temperature in °F or °C, whose zero is arbitrary) a ratio means
