@@ -51,16 +51,6 @@ def _pick_median(sorted_stack: np.ndarray, count: np.ndarray, axis: int) -> np.n
     return np.where(count > 0, (a + b) / 2.0, np.nan)
 
 
-def neighbour_spread(step: int) -> int:
-    """Neighbouring slots on each side that a norm pools with its own: those within 5 minutes,
-    and at least one up to an hourly step. A norm then stands on three values a week or more at
-    every resolution up to an hour (5-minute data on 3, 1-minute data on 11), rather than on one
-    for 30-minute or hourly data, whose norms were thin (`severity.MIN_SPREAD_SAMPLES`) for
-    weeks for being coarse (issue 13 item 8); coarser steps (daily) keep their own slot, as a
-    neighbouring day is another weekday."""
-    return max(int(300 // max(int(step), 1)), 1 if step <= 3600 else 0)
-
-
 def seasonal_norm(history: np.ndarray, history_epoch: np.ndarray, target_epoch: np.ndarray,
                   step: int, spread: int = 1, min_weeks: int = 2, timezone: str = "UTC") -> Norm:
     """Norm of `history` (S, Th) at epoch seconds `history_epoch` (Th,), for times `target_epoch`.

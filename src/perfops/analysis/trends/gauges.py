@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from perfops.analysis.grid import Grid
-from perfops.analysis.seasonal import neighbour_spread, seasonal_norm
+from perfops.analysis.seasonal import seasonal_norm
 from perfops.analysis.trends.findings import Reporter
 from perfops.analysis.trends.gauge_spec import spec_of
 from perfops.analysis.trends.levels import episodes_of
@@ -70,7 +70,7 @@ def gauge_signals(grid: Grid, split: int, p: SignalParams, catalog: Catalog) -> 
 
 def _signal(metric: str, direction: str, x: np.ndarray, rows: np.ndarray, capacity: np.ndarray, grid: Grid,
             split: int, p: SignalParams) -> Signal:
-    spread = neighbour_spread(grid.step)  # neighbours within 5 minutes, at least one up to hourly
+    spread = int(300 // grid.step)
     norm = seasonal_norm(x[:, :split], grid.epoch[:split], grid.epoch[split:], grid.step, spread=spread,
                          timezone=grid.timezone)
     obs, level = x[:, split:], norm.level

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from perfops.analysis.grid import Grid
-from perfops.analysis.seasonal import neighbour_spread, seasonal_norm
+from perfops.analysis.seasonal import seasonal_norm
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,8 @@ def gauge_signal(role: str, grid: Grid, split: int, p: SignalParams) -> Signal |
     x = grid.metric(name)
     if not np.isfinite(x[:, split:]).any():
         return None
-    spread = neighbour_spread(grid.step)  # neighbours within 5 minutes, at least one up to hourly
+    # neighbours within +-5 minutes smooth the norm; hourly data uses its own slot only
+    spread = int(300 // grid.step)
     norm = seasonal_norm(x[:, :split], grid.epoch[:split], grid.epoch[split:], grid.step, spread=spread,
                          timezone=grid.timezone)
     obs = x[:, split:]
