@@ -121,3 +121,35 @@ def test_every_heldout_series_is_a_labelled_nab_file_with_two_weeks_of_data():
         frame, _, _ = rd.load(series, labels)
         assert frame["timestamp"].max() - frame["timestamp"].min() >= pd.Timedelta(days=13)
     assert sum(len(labels[s.file]) for s in rd.MAPPINGS["heldout"]) >= 20
+
+
+def test_the_three_mappings_share_no_series_or_service():
+    mappings = {name: rd.MAPPINGS[name] for name in ("main", "heldout", "fresh")}
+    for a in mappings:
+        for b in mappings:
+            if a < b:
+                assert not {s.file for s in mappings[a]} & {s.file for s in mappings[b]}, (a, b)
+                assert not {s.service for s in mappings[a]} & {s.service for s in mappings[b]}, (a, b)
+    fresh = mappings["fresh"]
+    for series in fresh:  # each a metric perfops reads, as a built-in or a declared gauge, once
+        assert series.metric in rd.known_metrics() or (series.service, series.metric) in rd.FRESH_GAUGES
+        assert sum((s.service, s.metric) == (series.service, series.metric) for s in fresh) == 1
+    assert set(rd.FRESH_TIERS) <= {s.service for s in fresh}
+
+
+@needs_nab
+def test_the_fresh_mapping_is_every_labelled_real_nab_series_the_other_two_leave_out():
+    labels = json.loads((rd.NAB / "labels" / "combined_windows.json").read_text())
+    real = {f for f in labels if f.startswith("real")}
+    used = {s.file for s in rd.MAPPINGS["main"]} | {s.file for s in rd.MAPPINGS["heldout"]}
+    assert {s.file for s in rd.MAPPINGS["fresh"]} == real - used
+    scored = 0
+    for series in rd.MAPPINGS["fresh"]:
+        frame, windows, shift = rd.load(series, labels)
+        assert shift % pd.Timedelta(days=7) == pd.Timedelta(0)
+        assert rd.END - rd.WEEK <= frame["timestamp"].max() < rd.END
+        # hourly prices stay hourly: one row an hour, on the hour, none dropped but duplicates
+        if series.step == "1h":
+            assert (frame["timestamp"].dt.minute == 0).all() and frame["timestamp"].diff().min() == pd.Timedelta(hours=1)
+        scored += sum(a - frame["timestamp"].min() >= rd.WEEK for a, _ in windows)
+    assert scored >= 15

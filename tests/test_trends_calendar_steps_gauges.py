@@ -211,6 +211,25 @@ def test_a_user_named_gauge_with_a_capacity_is_judged_in_points_and_both_ways():
     assert queue_f and queue_f[0].start == datetime(2026, 11, 25, 12)
 
 
+@pytest.mark.parametrize("unit, factor", [("USD", 1.0), ("cents", 100.0)])
+def test_a_gauge_of_small_values_is_judged_by_its_ratio_whatever_its_unit(unit, factor):
+    # an hourly unit price (NAB realAdExchange's cost per click: $0.05-0.20) that runs at 2-3x
+    # its norm for a day and a half, below an earlier one-hour spike: a rise of $0.10 to $0.30 must
+    # count as 3x, as 10 to 30 cents does, not as (0.30 + 1) / (0.10 + 1) = +18 %, under the
+    # gauge threshold (one unit added to both sides of the ratio swamped values below 1)
+    rng = np.random.default_rng(9)
+    t = pd.date_range(NOW - timedelta(days=35), NOW, freq="1h", inclusive="left")
+    price = 0.05 + 0.1 * shape(t) * rng.lognormal(0, 0.08, t.size)
+    price[(t >= "2026-11-26 03:00") & (t < "2026-11-27 18:00")] *= 2.5
+    price[t == "2026-11-09 10:00"] = 1.0  # an hour at $1 three weeks before: the rise is no record
+    spec = f"    metrics:\n      cpc: {{direction: up, unit: {unit}}}\n"
+    found = [f for f in trends.run(context(parse_catalog(catalog_text(service_extra=spec)),
+                                           frame(t, "web", "cpc", factor * price))) if f.metric == "cpc"]
+    assert found, "the rise is detected"
+    assert abs(found[0].start - datetime(2026, 11, 26, 3)) <= timedelta(hours=2)
+    assert found[0].evidence["severity_inputs"]["relative_change"] >= 1.0
+
+
 @pytest.mark.parametrize("name", ["requests", "cpu_pct", "latency_p95_ms"])
 def test_catalog_refuses_a_metric_that_has_its_own_analysis(name):
     with pytest.raises(PerfopsError) as caught:

@@ -68,6 +68,20 @@ def gauge_signals(grid: Grid, split: int, p: SignalParams, catalog: Catalog) -> 
     return out
 
 
+def ratio_offset(history: np.ndarray) -> np.ndarray:
+    """Per series, what a relative change adds to both sides of its ratio so that a norm of 0
+    (an idle disk) stays finite: one unit, or 1 % of the series' usual high level (the 95th
+    percentile of its history) when that is smaller. One unit is nothing to bytes or a queue of
+    hundreds, but it swamped a gauge of small values: a price of $0.16 that rose to $0.57 was
+    "+36 %", under `GAUGE_MIN_CHANGE`, and the same prices in cents were judged otherwise."""
+    ordered = np.sort(np.abs(history), axis=1)  # NaN sort last
+    count = np.isfinite(history).sum(axis=1)
+    at = np.clip(np.ceil(0.95 * count).astype(np.int64) - 1, 0, max(history.shape[1] - 1, 0))
+    high = np.take_along_axis(ordered, at[:, None], axis=1)[:, 0] if history.shape[1] else np.zeros(len(count))
+    high = np.where(count > 0, high, np.nan)
+    return np.where(np.isfinite(high) & (high > 0), np.minimum(1.0, 0.01 * high), 1.0)
+
+
 def _signal(metric: str, direction: str, x: np.ndarray, rows: np.ndarray, capacity: np.ndarray, grid: Grid,
             split: int, p: SignalParams) -> Signal:
     spread = int(300 // grid.step)
@@ -78,7 +92,8 @@ def _signal(metric: str, direction: str, x: np.ndarray, rows: np.ndarray, capaci
     points = np.isfinite(cap)
     with np.errstate(invalid="ignore", divide="ignore"):
         # in points of the capacity (as CPU) or relative (as traffic): the drift change points run on
-        drift = np.where(points, (obs - level) / cap * 100, np.log((obs + 1) / (np.abs(level) + 1)))
+        offset = ratio_offset(x[:, :split])[:, None]
+        drift = np.where(points, (obs - level) / cap * 100, np.log((obs + offset) / (np.abs(level) + offset)))
         scale = np.where(points, np.maximum(norm.scale, cap / 100), np.maximum(norm.scale, 0.05 * np.abs(level)))
         scale = np.maximum(scale, 1e-9)
         z = (obs - level) / scale
