@@ -192,3 +192,38 @@ def test_the_demo_gaps_in_the_period_are_found_and_stay_low(demo_run):
     in_period = {g["service"] for g in seeded
                  if datetime.fromisoformat(g["start"].replace("Z", "")) >= manifest.period_start}
     assert in_period and in_period <= {f.service for f in gaps}
+
+
+def irregular(service: str, seed: int = 0) -> pd.DataFrame:
+    """A source that reports irregularly, like a road sensor or a travel-time probe: usually every
+    5 minutes, but about one interval in six is 10-25 minutes long."""
+    rng = np.random.default_rng(seed)
+    spacing = np.where(rng.random(4000) < 0.17, rng.choice([10, 15, 20, 25], 4000), 5)
+    stamps = NOW - timedelta(days=8) + pd.to_timedelta(np.cumsum(spacing), unit="min")
+    stamps = stamps[stamps < NOW]
+    return pd.DataFrame({"timestamp": stamps.astype("datetime64[us]"), "service": service, "endpoint": "",
+                         "consumer": "", "metric": "speed", "value": 1.0})
+
+
+def test_an_irregular_source_has_no_gaps_for_its_usual_silences_but_a_long_one_is_a_gap():
+    rows = irregular("back")
+    assert dq.run(context(rows)) == []  # its usual 10-25 minute silences are how it reports
+    outage = (NOW - timedelta(days=2), NOW - timedelta(days=2) + timedelta(hours=3))
+    found = dq.run(context(rows[(rows["timestamp"] < outage[0]) | (rows["timestamp"] >= outage[1])]))
+    assert len(found) == 1 and found[0].evidence["gaps"] == 1
+    assert found[0].evidence["irregular_usual_silence_minutes"] >= 20
+    assert "reports irregularly" in found[0].detail
+
+
+def test_the_nab_road_sensor_that_reports_every_5_to_20_minutes_is_not_a_week_of_gaps(shared_dir):
+    frame = pd.read_csv(shared_dir / "data/nab/data/realTraffic/speed_7578.csv", parse_dates=["timestamp"])
+    end = frame["timestamp"].max().ceil("D")
+    shifted = frame["timestamp"] - end + pd.Timestamp(NOW)
+    rows = pd.DataFrame({"timestamp": shifted.astype("datetime64[us]"), "service": "back", "endpoint": "",
+                         "consumer": "", "metric": "speed", "value": frame["value"]})
+    found = dq.run(context(rows))
+    # its 10-30 minute silences are how it reports (145 "gaps" when judged by its 5-minute median);
+    # what is left are its long night silences, each beyond its usual longest (81 min, less a step)
+    assert len(found) == 1 and found[0].evidence["gaps"] <= 10
+    for lo, hi in found[0].evidence["missing_intervals"]:
+        assert pd.Timestamp(hi) - pd.Timestamp(lo) > pd.Timedelta(minutes=75)

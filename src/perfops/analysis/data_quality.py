@@ -13,7 +13,10 @@ Method (docs/methods/data_quality.md):
    timestamps at which *any* of its series reported.
 2. **Gap**: two consecutive report times of the service more than `min_missing_steps` steps
    apart (default 2, i.e. at least two whole intervals with no row at all). The missing interval
-   is `[previous + step, next)`.
+   is `[previous + step, next)`. A source that reports irregularly (road sensors, travel-time
+   probes, batch jobs: more than `irregular_share` of its intervals already exceed that) has its
+   own usual longest silence, the 99th percentile of its intervals: only a longer one is a gap,
+   and going stale takes at least as long.
 3. **Stale service**: its last report is more than `stale_after` (max of 6 steps and 30 min)
    before the newest data of the domain — the source stopped reporting and is still silent at
    the end of the period (`end` null). A service silent for the whole period, but with rows in the
@@ -55,6 +58,9 @@ class DataQualityParams:
     stale_min_minutes: int = 30
     min_points: int = 12  # a series must have reported this often before it can go stale
     lookback_hours: float = 24  # also load this much before the period, to see gaps at its start
+    # a source whose intervals exceed min_missing_steps this often reports irregularly: its gaps
+    # are judged against its own usual longest silence (their 99th percentile), not the median step
+    irregular_share: float = 0.05
     medium_minutes_by_tier: dict[int, int] = field(default_factory=lambda: {1: 60, 2: 240, 3: 1440})
     max_intervals_listed: int = 20
 US = np.timedelta64(1, "us")
@@ -113,6 +119,7 @@ class ServiceGaps:
     last_seen: datetime | None = None
     stale: bool = False  # stopped reporting and still silent at the end of the data
     stale_series: list[dict[str, str]] = field(default_factory=list)
+    usual_silence: np.timedelta64 | None = None  # set when the source reports irregularly
 
     def missing(self, data_end: datetime) -> timedelta:
         total = sum((b - a for a, b in self.gaps), timedelta(0))
@@ -164,7 +171,8 @@ def _summary(service: str, rows: pd.DataFrame, period_start: datetime, params: D
     if step is None or step <= np.timedelta64(0, "us"):
         return None
     result = ServiceGaps(service, step, last_seen=_py(stamps[-1]))
-    result.gaps = _gaps_between(stamps, step, period_start, params.min_missing_steps)
+    result.usual_silence = _usual_silence(np.diff(stamps), step, params)
+    result.gaps = _gaps_between(stamps, step, period_start, params.min_missing_steps, result.usual_silence)
     result.stale_series = _stale_series(rows, stamps[-1], params)
     return result
 
@@ -174,15 +182,28 @@ def _judged(found: ServiceGaps | None, data_end: datetime, params: DataQualityPa
     a stale service's silent series are not listed (the whole service is)."""
     if found is None or found.last_seen is None:
         return found
-    stale = bool(_np(data_end) - _np(found.last_seen) > _stale_after(found.step, params))
+    after = _stale_after(found.step, params)
+    if found.usual_silence is not None:
+        after = max(after, found.usual_silence)
+    stale = bool(_np(data_end) - _np(found.last_seen) > after)
     return replace(found, stale=stale, stale_series=[] if stale else found.stale_series)
 
 
+def _usual_silence(spacing: np.ndarray, step: np.timedelta64, params: DataQualityParams) -> np.timedelta64 | None:
+    """The 99th percentile of the intervals of a source that reports irregularly; None for a
+    regular one (a scrape or CloudWatch series: its intervals are its step)."""
+    if spacing.size == 0 or float(np.mean(spacing > step * params.min_missing_steps)) <= params.irregular_share:
+        return None
+    return np.quantile(spacing.astype(np.int64), 0.99).astype(np.int64).astype(spacing.dtype)
+
+
 def _gaps_between(stamps: np.ndarray, step: np.timedelta64, period_start: datetime,
-                  min_steps: int) -> list[tuple[datetime, datetime]]:
-    """Missing intervals between consecutive report times, clipped to the period."""
+                  min_steps: int, usual_silence: np.timedelta64 | None = None) -> list[tuple[datetime, datetime]]:
+    """Missing intervals between consecutive report times, clipped to the period; for an
+    irregular source only intervals beyond its usual longest silence."""
     spacing = np.diff(stamps)
-    wide = np.flatnonzero(spacing > step * min_steps)
+    longest = step * min_steps if usual_silence is None else max(step * min_steps, usual_silence)
+    wide = np.flatnonzero(spacing > longest)
     start = _np(period_start)
     gaps = []
     for i in wide:
@@ -242,6 +263,8 @@ def _finding(ctx: AnalysisContext, found: ServiceGaps, data_end: datetime, param
         "stale": found.stale,
         "stale_series": found.stale_series[: params.max_intervals_listed],
     }
+    if found.usual_silence is not None:
+        evidence["irregular_usual_silence_minutes"] = round(float(found.usual_silence / np.timedelta64(60, "s")), 1)
     start, end = _span(found)
     title, detail = _words(found, missing, data_end)
     active = None
@@ -287,9 +310,11 @@ def _words(found: ServiceGaps, missing: timedelta, data_end: datetime) -> tuple[
         title = (f"{found.service} has {len(found.gaps)} gap(s) in its telemetry, {minutes} minutes in all "
                  "(missing data, not an outage)")
         first = found.gaps[0]
-        detail = (f"No rows at all for {found.service} in {len(found.gaps)} interval(s) of at least two steps "
-                  f"({_minutes(found.step)}-minute data), the first {iso_utc(first[0])} to {iso_utc(first[1])}"
-                  f"{_stale_part(found)}.")
+        longest = (f"longer than its usual longest silence ({_minutes(found.usual_silence)} minutes: it reports "
+                   f"irregularly, usually every {_minutes(found.step)} minutes)" if found.usual_silence is not None
+                   else f"of at least two steps ({_minutes(found.step)}-minute data)")
+        detail = (f"No rows at all for {found.service} in {len(found.gaps)} interval(s) {longest}, "
+                  f"the first {iso_utc(first[0])} to {iso_utc(first[1])}{_stale_part(found)}.")
         return title, detail
     names = "; ".join(f"{s['metric']}{' of ' + s['endpoint'] if s['endpoint'] else ''} (last seen {s['last_seen']})"
                       for s in found.stale_series[:5])
