@@ -187,10 +187,12 @@ def measure(perfops: Path, args: argparse.Namespace, label: str) -> dict[str, ob
 
 def in_process(workspace: Path, services: int) -> dict[str, dict[str, float]]:
     """The app's own time per request (no network, no concurrency), after its warm-up: the
-    domain page 100 times (cached after the first), then `services` service pages, each a first
-    render."""
+    domain page 100 times, `services` service pages as served, then each of them rendered again
+    without the page cache (`perfops.web.pages.service_page`: what a page costs when the warm-up
+    has not rendered it)."""
     from fastapi.testclient import TestClient
 
+    from perfops.web import pages
     from perfops.web.app import create_app
 
     app = create_app(workspace)
@@ -207,7 +209,16 @@ def in_process(workspace: Path, services: int) -> dict[str, dict[str, float]]:
             ms.append((time.perf_counter() - t0) * 1000)
         return stats(ms)
 
-    return {"domain page": timed(["/"] * 100), "service pages": timed([f"/services/{n}" for n in names])}
+    def rendered(snap: object) -> dict[str, float]:
+        ms = []
+        for name in names:
+            t0 = time.perf_counter()
+            pages.service_page(snap, name)  # type: ignore[arg-type]
+            ms.append((time.perf_counter() - t0) * 1000)
+        return stats(ms)
+
+    return {"domain page": timed(["/"] * 100), "service pages": timed([f"/services/{n}" for n in names]),
+            "service render": rendered(app.state.data.snapshot())}
 
 
 # ---- report --------------------------------------------------------------------------------------
@@ -224,7 +235,8 @@ def show(result: dict[str, object], args: argparse.Namespace) -> None:
     print(f"  {args.clients} concurrent connections ({args.driver}), {args.clients * args.requests} requests a kind:")
     for kind, s in result["kinds"].items():  # type: ignore[attr-defined]
         print(row(kind, s))
-    print("  in-process, one client, no network, after the warm-up (service pages: each a first render):")
+    print("  in-process, one client, no network, after the warm-up (service render: a service page rendered "
+          "without the page cache):")
     for kind, s in result["in_process"].items():  # type: ignore[attr-defined]
         print(row(kind, s))
 
