@@ -187,3 +187,28 @@ def test_shutdown_stops_the_warm_up_store_query_quietly(ws, monkeypatch):
     data.close()  # what the app's shutdown does
     assert data.wait_warm(10)  # the query was stopped
     assert hooked == []  # and no traceback printed
+
+
+def test_the_warm_up_renders_every_service_page_before_it_is_asked_for(ws, monkeypatch):
+    """After a snapshot's warm-up a service page is answered from memory: opening it renders
+    nothing, and the page is the one a request would have rendered."""
+    from perfops.web import app as web_app
+    from perfops.web import pages
+
+    rendered: list[str] = []
+    render = pages.service_page
+
+    def counted(snap, service):
+        rendered.append(service)
+        return render(snap, service)
+
+    monkeypatch.setattr(pages, "service_page", counted)
+    app = web_app.create_app(ws, token="t")
+    client = TestClient(app)
+    names = [s["name"] for s in client.get("/api/domain").json()["services"]]
+    assert app.state.data.wait_warm(60)
+    assert sorted(rendered) == sorted(names)
+    rendered.clear()
+    answers = [client.get(f"/services/{name}") for name in names]
+    assert [a.status_code for a in answers] == [200] * len(names) and rendered == []
+    assert answers[0].text == render(app.state.data.snapshot(), names[0])

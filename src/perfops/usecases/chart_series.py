@@ -5,13 +5,16 @@ ingest holds the store, a chart never opened before can then still be drawn from
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
+
+import numpy as np
+import pandas as pd
 
 from perfops.store import open_store
-from perfops.usecases.reports import _series_json
 from perfops.workspace import Workspace
 
 METRICS = ["requests", "errors", "latency_p95_ms"]
+K = TypeVar("K")
 
 
 def every_endpoint_series(workspace: Workspace, end: datetime, days: int = 14,
@@ -24,11 +27,17 @@ def every_endpoint_series(workspace: Workspace, end: datetime, days: int = 14,
         frame = store.telemetry.endpoint_hours(METRICS, start, end)
     if frame.empty:
         return {}
-    traffic = frame[frame["metric"] == "requests"].groupby(["service", "endpoint"])["value"].sum()
-    keys = list(traffic.sort_values(ascending=False, kind="stable").index)
-    keys += sorted(set(zip(frame["service"], frame["endpoint"], strict=True)) - set(keys))
-    groups = dict(tuple(frame.groupby(["service", "endpoint"])))
-    return {key: _series_json(groups[key][["timestamp", "metric", "value"]], start, end) for key in keys[:limit]}
+    service_codes, services = pd.factorize(frame["service"])
+    endpoint_codes, endpoints = pd.factorize(frame["endpoint"])
+    pair_codes, pairs = pd.factorize(service_codes.astype(np.int64) * len(endpoints) + endpoint_codes)
+    names = [(str(services[c // len(endpoints)]), str(endpoints[c % len(endpoints)])) for c in pairs.tolist()]
+    requests = (frame["metric"] == "requests").to_numpy()
+    traffic = pd.Series(frame["value"].to_numpy(dtype=float)[requests]).groupby(pair_codes[requests]).sum()
+    busy = sorted((names[c] for c in traffic.index), key=lambda n: n)  # the (service, endpoint) order of a groupby
+    by_traffic = dict(zip((names[c] for c in traffic.index), traffic.tolist(), strict=True))
+    keys = sorted(busy, key=lambda n: -by_traffic[n])  # stable: ties stay in name order
+    keys += sorted(set(names) - set(keys))
+    return _every_series(frame, pair_codes, names, keys[:limit], start, end)
 
 
 def every_service_series(workspace: Workspace, services: list[str], end: datetime,
@@ -39,6 +48,34 @@ def every_service_series(workspace: Workspace, services: list[str], end: datetim
     start = end - timedelta(days=days)
     with open_store(workspace.store_path, read_only=True) as store:
         frame = store.telemetry.rollup(None, METRICS, start, end, 3600).rename(columns={"bucket": "timestamp"})
-    groups = dict(tuple(frame.groupby("service", observed=True))) if not frame.empty else {}
-    empty = frame.iloc[0:0]
-    return {name: _series_json(groups.get(name, empty), start, end) for name in services}
+    if frame.empty:
+        return _every_series(frame, np.zeros(0, dtype=np.int64), [], services, start, end)
+    codes, names = pd.factorize(frame["service"])
+    return _every_series(frame, codes, [str(n) for n in names], services, start, end)
+
+
+def _every_series(frame: pd.DataFrame, codes: np.ndarray, names: list[K], keys: list[K], start: datetime,
+                  end: datetime) -> dict[K, dict[str, Any]]:
+    """key -> what `perfops.usecases.reports._series_json` makes of the rows of `frame` whose
+    code (a position in `names`) is that key's: the metrics' hourly values on one grid of
+    (key, hour) per metric, filled in one step instead of one frame per key. A key without
+    rows gets every slot empty (None), as a timestamp outside the slots is left out."""
+    slots = pd.date_range(start, end, freq="h", inclusive="left")
+    t = [int(s.timestamp()) for s in slots]
+    row_of = {key: i for i, key in enumerate(keys)}
+    wanted = np.array([row_of.get(n, -1) for n in names] or [-1], dtype=np.int64)
+    grid = {m: np.full((len(keys), len(slots)), np.nan) for m in METRICS}
+    if not frame.empty:
+        row = wanted[codes]
+        offset = (frame["timestamp"].to_numpy(dtype="datetime64[ns]") - np.datetime64(slots[0].to_datetime64(), "ns"))
+        hour = np.timedelta64(1, "h")
+        slot = offset // hour
+        ok = (row >= 0) & (offset % hour == np.timedelta64(0, "ns")) & (slot >= 0) & (slot < len(slots))
+        metric = frame["metric"].to_numpy()
+        values = frame["value"].to_numpy(dtype=float)
+        for m, cells in grid.items():
+            take = ok & (metric == m)
+            cells[row[take], slot[take]] = values[take]
+    return {key: {"t": list(t), **{m: [None if v != v else round(v, 3) for v in grid[m][i].tolist()]
+                                   for m in METRICS}}
+            for i, key in enumerate(keys)}

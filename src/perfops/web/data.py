@@ -32,10 +32,11 @@ import os
 import threading
 import time
 import weakref
-from collections import OrderedDict
+from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -133,6 +134,39 @@ class Snapshot:
     checked_at: datetime = field(default_factory=utc_now)  # naive UTC: last known to match the store
     pages: Lru = field(default_factory=lambda: Lru(PAGE_CACHE))  # rendered pages and store reads
     building: KeyedLocks = field(default_factory=KeyedLocks)  # the pages being built, one build each
+
+    @cached_property
+    def index(self) -> SnapshotIndex:
+        """The look-ups the service, squad and endpoint pages make, built once per snapshot (the
+        first page that needs them): each page then reads its own slice instead of scanning every
+        finding and the whole telemetry inventory (25,000 rows at 1,000 services)."""
+        return SnapshotIndex.of(self.view)
+
+
+@dataclass(frozen=True)
+class SnapshotIndex:
+    """The snapshot's active findings (open or acknowledged) by service and by squad, in the
+    view's order, and the endpoints each service has telemetry for (the inventory's non-empty
+    endpoint names)."""
+
+    active_by_service: dict[str, list[Finding]]
+    active_by_squad: dict[str, list[Finding]]
+    endpoints: dict[str, frozenset[str]]
+
+    @staticmethod
+    def of(view: Any) -> SnapshotIndex:
+        by_service: dict[str, list[Finding]] = defaultdict(list)
+        by_squad: dict[str, list[Finding]] = defaultdict(list)
+        for f in view.active:
+            by_service[f.service].append(f)
+            by_squad[f.squad].append(f)
+        endpoints: dict[str, set[str]] = defaultdict(set)
+        inv = view.inventory
+        if inv is not None and not inv.empty:
+            for service, endpoint in zip(inv["service"], inv["endpoint"], strict=True):
+                if endpoint:
+                    endpoints[service].add(endpoint)
+        return SnapshotIndex(dict(by_service), dict(by_squad), {s: frozenset(e) for s, e in endpoints.items()})
 
 
 class DashboardData:

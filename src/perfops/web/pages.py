@@ -123,7 +123,7 @@ def squad_json(snap: Snapshot, squad: str) -> dict[str, Any]:
     require_squad(snap, squad)
     names = [s.name for s in snap.catalog.services_of(squad)]
     sq = snap.catalog.squad_by_name[squad]
-    active = [f for f in snap.view.active if f.squad == squad]
+    active = snap.index.active_by_squad.get(squad, [])
     return {"name": squad, "lead": sq.lead, "status": snap.picture.squad_status[squad].to_dict(),
             "services": [_service_row(snap, n) for n in names],
             "findings": [_finding_row(snap, f) for f in health.rank_findings(active, snap.catalog)]}
@@ -132,18 +132,11 @@ def squad_json(snap: Snapshot, squad: str) -> dict[str, Any]:
 def service_json(snap: Snapshot, service: str) -> dict[str, Any]:
     require_service(snap, service)
     svc = snap.catalog.service(service)
-    active = [f for f in snap.view.active if f.service == service]
-    endpoints = sorted({f.endpoint for f in active if f.endpoint} | _endpoints_of(snap, service))
+    active = snap.index.active_by_service.get(service, [])
+    endpoints = sorted({f.endpoint for f in active if f.endpoint} | snap.index.endpoints.get(service, frozenset()))
     return {**_service_row(snap, service), "depends_on": svc.depends_on, "callers": snap.catalog.callers_of(service),
             "slo": svc.slo.model_dump() if svc.slo else None, "endpoints": endpoints,
             "findings": [_finding_row(snap, f) for f in health.rank_findings(active, snap.catalog)]}
-
-
-def _endpoints_of(snap: Snapshot, service: str) -> set[str]:
-    inv = snap.view.inventory
-    if inv is None or inv.empty:
-        return set()
-    return {e for e in inv.loc[inv["service"] == service, "endpoint"] if e}
 
 
 def finding_json(found: Any) -> dict[str, Any]:
@@ -228,7 +221,7 @@ def service_page(snap: Snapshot, service: str) -> str:
 
 
 def endpoint_page(snap: Snapshot, service: str, endpoint: str) -> str:
-    active = [f for f in snap.view.active if f.service == service and f.endpoint == endpoint]
+    active = [f for f in snap.index.active_by_service.get(service, []) if f.endpoint == endpoint]
     return render("endpoint.html.j2", **base_values(snap), service=service, endpoint=endpoint,
                   squad=snap.catalog.squad_of(service),
                   findings=[_finding_row(snap, f) for f in health.rank_findings(active, snap.catalog)])
