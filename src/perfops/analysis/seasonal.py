@@ -64,13 +64,13 @@ def seasonal_norm(history: np.ndarray, history_epoch: np.ndarray, target_epoch: 
     a whole-service row no young slot once it has weeks of history)."""
     known = np.isfinite(history).any(axis=1)
     if not known.all():
-        level = np.full((history.shape[0], target_epoch.size), np.nan)
-        scale = level.copy()
-        samples = np.zeros(level.shape, dtype=np.intp)
+        blank = Norm(np.full((history.shape[0], target_epoch.size), np.nan),
+                     np.full((history.shape[0], target_epoch.size), np.nan),
+                     np.zeros((history.shape[0], target_epoch.size), dtype=np.intp))
         if known.any():
             part = seasonal_norm(history[known], history_epoch, target_epoch, step, spread, min_weeks, timezone)
-            level[known], scale[known], samples[known] = part.level, part.scale, part.samples
-        return Norm(level, scale, samples)
+            blank.level[known], blank.scale[known], blank.samples[known] = part.level, part.scale, part.samples
+        return blank
     week = _profile(history, history_epoch, step, WEEK_SECONDS, spread)
     w_slot = (target_epoch % WEEK_SECONDS) // step
     use_week = week[2][:, w_slot] >= min_weeks * (2 * spread + 1) * 0.75  # some gaps allowed
