@@ -21,8 +21,8 @@ from typing import Any, Protocol
 import pandas as pd
 
 # A batch's answers are held while its reports render: at 1,000 services (10 endpoints, 14 days of
-# hours) a process held ~100 MB more with 50 services kept twice than with 20 kept once, and the
-# smaller queries cost no more CPU in all (the store prunes by service); bench/reports_scale.py.
+# hours) a report process peaked at 730 MB with batches of 50 kept twice, 622 MB with 25 kept once,
+# 571 MB with 10, at the same CPU (the store prunes by service); docs/bench/reports.md.
 BATCH = 20
 KEEP_BATCHES = 1
 RUN_SERVICES = "run-services"
