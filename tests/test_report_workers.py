@@ -63,7 +63,7 @@ def test_killing_report_leaves_no_workers(demo_run, tmp_path, sig):
     _, demo, _ = demo_run
     workspace = copy_workspace(demo, tmp_path / "ws")  # the killed run writes into its own reports/
     token = uuid.uuid4().hex
-    env = {**os.environ, MARK: token, "PERFOPS_REPORT_WORKERS": "2"}
+    env = {**os.environ, MARK: token, "PERFOPS_REPORT_WORKERS": "3"}  # the parent renders a share too
     proc = subprocess.Popen([sys.executable, "-m", "perfops.cli", "report", "--workspace", str(workspace),
                              "--quiet"],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)

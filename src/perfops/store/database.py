@@ -31,8 +31,10 @@ BUSY_WAIT_SECONDS = float(os.environ.get("PERFOPS_LOCK_TIMEOUT", "30"))
 STORE_MEMORY = os.environ.get("PERFOPS_STORE_MEMORY", "1GB")
 # A report run reads per-batch sums and the stored figures, each block once: a larger cache only
 # holds blocks it will not read again (every report of 1,000 services, two report processes:
-# 2,396 MB peak against 3,816 MB with 1 GB, same files; `bench/reports_scale.py --before`).
-READER_MEMORY = os.environ.get("PERFOPS_STORE_MEMORY", "256MB")
+# 2,396 MB peak with 256 MB against 3,816 MB with 1 GB, same files; 128 MB took ~100 MB less
+# a process again at the same CPU; `bench/reports_scale.py --before`). Its largest query reads
+# the run's figures, in two parts (~16 MB of JSON each at 1,000 services).
+READER_MEMORY = os.environ.get("PERFOPS_STORE_MEMORY", "128MB")
 
 
 class Store:
