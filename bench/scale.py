@@ -13,8 +13,10 @@ Series per service: 10 endpoints x (requests, latency_p95_ms) + the whole servic
 errors, latency_p95_ms, cpu_pct, instances) = 25; 1,000 services = 10,000 endpoint series and
 25,000 metric series, 12,096 points each (302 M rows).
 
-Run: `.venv/bin/python bench/scale.py [--services 100 300 1000] [--weeks 6] [--skip cluster,reports] [--keep DIR]`
-(--keep DIR: the last size's workspace, data and ingested store, is built in DIR and kept).
+Run: `.venv/bin/python bench/scale.py [--services 100 300 1000] [--weeks 6] [--skip cluster,reports] [--keep DIR]
+[--repeat 3]` (--keep DIR: the last size's workspace, data and ingested store, is built in DIR and
+kept; --repeat N: the whole measure N times, each run's table with the 1-minute load average
+before and after it, then the median end to end of each size).
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -187,7 +191,7 @@ def report(table: list[dict[str, float]]) -> str:
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for row in table:
         cells = [f"{row[f'{p}_s']:.1f} / {row.get(f'{p}_cpu', math.nan):.0f} ({row[f'{p}_mb']:.0f})" for p in phases]
-        e2e = sum(row.get(f"{p}_s", 0) for p in ("ingest", "analyze", "reports"))
+        e2e = end_to_end(row)
         ratio = row["cluster_s"] / row["analyze_s"] if "cluster_s" in row and "analyze_s" in row else math.nan
         lines.append(f"| {row['services']:,} | {row['series']:,} | {row['rows'] / 1e6:.0f} M | " + " | ".join(cells)
                      + f" | {e2e:.0f} | {ratio:.2f} |")
@@ -210,6 +214,7 @@ def main() -> None:
     parser.add_argument("--weeks", type=int, default=6)
     parser.add_argument("--skip", default="", help="phases to skip, comma separated")
     parser.add_argument("--keep", type=Path, help="build the last size's workspace in this new folder and keep it")
+    parser.add_argument("--repeat", type=int, default=1, help="run the whole measure this many times; print the median")
     parser.add_argument("--phase", help=argparse.SUPPRESS)
     parser.add_argument("--root", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -218,8 +223,34 @@ def main() -> None:
         return
     if args.keep is not None and args.keep.exists():
         parser.error(f"--keep {args.keep}: already exists; give a new folder")
-    table = bench(args.services, args.weeks, set(filter(None, args.skip.split(","))), args.keep)
-    print(report(table))
+    skip = set(filter(None, args.skip.split(",")))
+    runs = []
+    for i in range(args.repeat):
+        before = os.getloadavg()[0]
+        table = bench(args.services, args.weeks, skip, args.keep if i == args.repeat - 1 else None)
+        after = os.getloadavg()[0]
+        print(f"\nrun {i + 1} of {args.repeat} (load average {before:.2f} before, {after:.2f} after)\n{report(table)}",
+              flush=True)
+        runs.append(table)
+    if args.repeat > 1:
+        print(median_report(runs))
+
+
+def end_to_end(row: dict[str, float]) -> float:
+    return sum(row.get(f"{p}_s", 0) for p in ("ingest", "analyze", "reports"))
+
+
+def median_report(runs: list[list[dict[str, float]]]) -> str:
+    """The median end to end of each size over the runs, with every run's figure beside it."""
+    lines = []
+    for rows in zip(*runs, strict=True):
+        totals = [end_to_end(row) for row in rows]
+        phases = {p: statistics.median(row[f"{p}_s"] for row in rows) for p in ("ingest", "analyze", "reports")
+                  if f"{p}_s" in rows[0]}
+        lines.append(f"{rows[0]['services']:,} services: median end to end {statistics.median(totals):.0f} s over "
+                     f"{len(rows)} runs ({', '.join(f'{t:.0f}' for t in totals)}); median per phase "
+                     + ", ".join(f"{p} {v:.1f} s" for p, v in phases.items()))
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
