@@ -33,9 +33,8 @@ def every_endpoint_series(workspace: Workspace, end: datetime, days: int = 14,
     names = [(str(services[c // len(endpoints)]), str(endpoints[c % len(endpoints)])) for c in pairs.tolist()]
     requests = (frame["metric"] == "requests").to_numpy()
     traffic = pd.Series(frame["value"].to_numpy(dtype=float)[requests]).groupby(pair_codes[requests]).sum()
-    busy = sorted((names[c] for c in traffic.index), key=lambda n: n)  # the (service, endpoint) order of a groupby
     by_traffic = dict(zip((names[c] for c in traffic.index), traffic.tolist(), strict=True))
-    keys = sorted(busy, key=lambda n: -by_traffic[n])  # stable: ties stay in name order
+    keys = sorted(by_traffic, key=lambda n: (-by_traffic[n], n))  # busiest first, ties in name order
     keys += sorted(set(names) - set(keys))
     return _every_series(frame, pair_codes, names, keys[:limit], start, end)
 
