@@ -228,8 +228,12 @@ def _gzip_blocks(path: Path, names: list[str], parse: pacsv.ParseOptions, text_c
     PERFOPS_MAX_DECOMPRESSED_BYTES, so a bomb is refused at the limit with memory bounded."""
     most = min(IN_MEMORY_BYTES, limit("decompressed_bytes"))
     try:
+        # Gunzip here, then parse the buffer: Arrow's reader threads pulling from a Python stream
+        # that raises (the bound) can outlive the error and abort the process at exit.
         with open_maybe_gzip(path, most) as stream:
-            table = pacsv.read_csv(stream, parse_options=parse, convert_options=_convert(text_columns))
+            data = stream.read()
+        table = pacsv.read_csv(pa.BufferReader(data), parse_options=parse, convert_options=_convert(text_columns))
+        del data
         yield table, 2
         return
     except InputError:
@@ -242,10 +246,13 @@ def _gzip_blocks(path: Path, names: list[str], parse: pacsv.ParseOptions, text_c
 
 def _text_blocks(path: Path, names: list[str], parse: pacsv.ParseOptions,
                  options: IngestOptions) -> Iterator[tuple[pa.Table, int]]:
-    source = open_maybe_gzip(path) if is_gzip_file(path) else CountingReader(path, options.progress)
+    zipped = is_gzip_file(path)
+    source = open_maybe_gzip(path) if zipped else CountingReader(path, options.progress)
     try:
+        # A gunzip stream raises at the bound: read it on this thread, not on Arrow's read-ahead
+        # threads, which can outlive the error and abort the process.
         reader = pacsv.open_csv(
-            source, read_options=pacsv.ReadOptions(block_size=BLOCK_BYTES, encoding="utf8"),
+            source, read_options=pacsv.ReadOptions(block_size=BLOCK_BYTES, encoding="utf8", use_threads=not zipped),
             parse_options=parse, convert_options=_convert({n: pa.string() for n in names}),
         )
         line = 2
