@@ -12,8 +12,9 @@ import pytest
 from experience_synthetic import NOW, catalog, context, telemetry
 from perfops.analysis import experience
 from perfops.analysis.experience.apdex import apdex, rating, share_within
-from perfops.analysis.experience.burn import episodes
+from perfops.analysis.experience.burn import PAIRS, burn_rates, episodes, grid_counts, window_burn
 from perfops.analysis.experience.journeys import StepSeries, compose
+from perfops.analysis.experience.series import regular
 from perfops.analysis.experience.slo import compliance, monthly
 from perfops.model.findings import KINDS
 
@@ -89,6 +90,39 @@ def test_low_traffic_never_fires_a_burn():
     errors = np.where(index >= NOW - timedelta(hours=3), 0.5, 0.0)
     assert episodes(_minutes(0.05, errors), 99.9, NOW - timedelta(days=1), NOW) == []
     assert [e.pair.name for e in episodes(_minutes(100, errors), 99.9, NOW - timedelta(days=1), NOW)] == ["fast"]
+
+
+@pytest.mark.parametrize("step_minutes", [1, 5, 7])
+def test_whole_counts_burn_exactly_as_pandas_rolling_windows(step_minutes):
+    """The cumulative-sum windows used for whole counts give pandas' rolling sums to the bit,
+    with gaps in the data and a grid that starts inside the lookback."""
+    rng = np.random.default_rng(step_minutes)
+    index = pd.date_range(NOW - timedelta(days=5), NOW, freq=f"{step_minutes}min", inclusive="left")
+    keep = rng.random(len(index)) > 0.05  # missing intervals count as zero requests
+    requests = rng.poisson(40, len(index)).astype(float)
+    errors = rng.binomial(requests.astype(int), 0.02).astype(float)
+    series = pd.DataFrame({"requests": requests, "errors": errors, "client_errors": 0.0}, index=index)[keep]
+    step = timedelta(minutes=step_minutes)
+    start = NOW - timedelta(days=4, minutes=3)
+    counts = grid_counts(series, start, NOW, step)
+    reference = regular(series, start, NOW, step)
+    reference.index = reference.index + step
+    assert counts.exact
+    for window in {w for p in PAIRS for w in (p.long, p.short)}:
+        rolled = burn_rates(reference, window, 99.9)
+        for got, column in zip(window_burn(counts, window, 99.9), ("requests", "errors", "burn"), strict=True):
+            np.testing.assert_array_equal(got, rolled[column].to_numpy())
+
+
+def test_fractional_counts_burn_as_whole_ones_do():
+    """Counts that are not whole numbers take pandas' rolling windows: the same episodes."""
+    index = pd.date_range(NOW - timedelta(days=4), NOW, freq="1min", inclusive="left")
+    start = NOW - timedelta(hours=10)
+    errors = np.where((index >= start) & (index < start + timedelta(hours=2)), 0.02, 0.0)
+    whole = episodes(_minutes(1000, errors), 99.9, NOW - timedelta(days=1), NOW)
+    fractional = episodes(_minutes(1000.5, errors), 99.9, NOW - timedelta(days=1), NOW)
+    assert not grid_counts(_minutes(1000.5, errors), start, NOW, timedelta(minutes=1)).exact
+    assert [(e.pair.name, e.start, e.end) for e in whole] == [(e.pair.name, e.start, e.end) for e in fractional]
 
 
 # ---- SLO compliance ------------------------------------------------------------------------------

@@ -66,6 +66,71 @@ def burn_rates(counts: pd.DataFrame, window: timedelta, objective_pct: float) ->
     return rolled.assign(burn=(rate / budget_rate).fillna(0.0))
 
 
+@dataclass(frozen=True)
+class _Counts:
+    """Requests and errors per interval of a regular grid, stamped at each interval's end.
+    `exact`: every count is a whole number and their sums stay below 2**53, so any order of
+    adding them (cumulative sums here, pandas' compensated rolling sums) gives the same floats."""
+
+    ends: np.ndarray  # datetime64[ns]
+    requests: np.ndarray
+    errors: np.ndarray
+    exact: bool
+
+
+EXACT_LIMIT = 2.0**53
+
+
+def _whole(values: np.ndarray) -> bool:
+    return bool(np.isfinite(values).all() and (values == np.floor(values)).all()
+                and np.abs(values).sum() < EXACT_LIMIT)
+
+
+def grid_counts(series: pd.DataFrame, start: datetime, end: datetime, step: timedelta) -> _Counts:
+    """`regular(series, start, end, step)` as arrays: for whole counts one bincount over the
+    grid (the same sums), else the pandas reference."""
+    index = series.index
+    requests = series["requests"].to_numpy(np.float64)
+    errors = series["errors"].to_numpy(np.float64)
+    if isinstance(index, pd.DatetimeIndex) and index.tz is None and _whole(requests) and _whole(errors):
+        step_ns = int(pd.Timedelta(step).value)
+        first = int(pd.Timestamp(start).value) // step_ns * step_ns
+        grid = np.arange(first, int(pd.Timestamp(end).value), step_ns, dtype=np.int64)
+        at = (index.to_numpy("datetime64[ns]").view(np.int64) // step_ns * step_ns - first) // step_ns
+        keep = (at >= 0) & (at < grid.size)
+        sums = [np.bincount(at[keep], weights=v[keep], minlength=grid.size) for v in (requests, errors)]
+        return _Counts((grid + step_ns).view("datetime64[ns]"), sums[0], sums[1], exact=True)
+    counts = regular(series, start, end, step)
+    return _Counts((counts.index + step).to_numpy("datetime64[ns]"), counts["requests"].to_numpy(np.float64),
+                   counts["errors"].to_numpy(np.float64), exact=False)
+
+
+def window_burn(counts: _Counts, window: timedelta, objective_pct: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(requests, errors, burn rate) over `window` ending at each interval end: `burn_rates`,
+    with cumulative sums when the counts are exact."""
+    if not counts.exact:
+        frame = pd.DataFrame({"requests": counts.requests, "errors": counts.errors},
+                             index=pd.DatetimeIndex(counts.ends))
+        rolled = burn_rates(frame, window, objective_pct)
+        return (rolled["requests"].to_numpy(), rolled["errors"].to_numpy(), rolled["burn"].to_numpy())
+    n = counts.ends.size
+    if n > 1:
+        step_ns = int(counts.ends[1].astype(np.int64) - counts.ends[0].astype(np.int64))
+        width = -(-int(pd.Timedelta(window).value) // step_ns)  # intervals ending within (t - window, t]
+    else:
+        width = 1
+    lower = np.maximum(np.arange(n) - width + 1, 0)
+    sums = []
+    for values in (counts.requests, counts.errors):
+        total = np.concatenate(([0.0], np.cumsum(values)))
+        sums.append(total[1:] - total[lower])
+    requests, errors = sums
+    budget_rate = 1 - objective_pct / 100.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        burn = errors / np.where(requests > 0, requests, np.nan) / budget_rate
+    return requests, errors, np.where(np.isnan(burn), 0.0, burn)
+
+
 def episodes(
     series: pd.DataFrame, objective_pct: float, start: datetime, end: datetime,
     min_requests: float = DEFAULT_MIN_REQUESTS, min_errors: float = DEFAULT_MIN_ERRORS,
@@ -75,29 +140,27 @@ def episodes(
         return []
     step = step_of(series.index)
     lookback = max(p.long for p in PAIRS)
-    counts = regular(series, max(start - lookback, series.index.min().to_pydatetime()), end, step)
-    counts.index = counts.index + step  # a rolling window ending at the interval's end
+    counts = grid_counts(series, max(start - lookback, series.index.min().to_pydatetime()), end, step)
+    within = (counts.ends > np.datetime64(pd.Timestamp(start))) & (counts.ends <= np.datetime64(pd.Timestamp(end)))
     found: list[Episode] = []
     for pair in PAIRS:
-        long = burn_rates(counts, pair.long, objective_pct)
-        short = burn_rates(counts, pair.short, objective_pct)
-        fires = ((long["burn"] >= pair.threshold) & (short["burn"] >= pair.threshold)
-                 & (long["requests"] >= min_requests) & (long["errors"] >= min_errors))
-        fires &= (counts.index > pd.Timestamp(start)) & (counts.index <= pd.Timestamp(end))
+        requests, errors, long = window_burn(counts, pair.long, objective_pct)
+        short = window_burn(counts, pair.short, objective_pct)[2]
+        fires = ((long >= pair.threshold) & (short >= pair.threshold)
+                 & (requests >= min_requests) & (errors >= min_errors)) & within
         found += _runs(fires, long, short, counts, pair, step, end)
     return _worst_per_overlap(found)
 
 
-def _runs(fires: pd.Series, long: pd.DataFrame, short: pd.DataFrame, counts: pd.DataFrame, pair: BurnPair,
+def _runs(fires: np.ndarray, long: np.ndarray, short: np.ndarray, counts: _Counts, pair: BurnPair,
           step: timedelta, end: datetime) -> list[Episode]:
     """Firing runs -> episodes. Runs less than a long window apart are one episode (a noisy short
     window dipping under the threshold does not end an incident); an episode starts where its
     short window started burning faster than sustainable (within one long window before it
     fired), not when the long window caught up."""
-    values = fires.to_numpy()
-    if not values.any():
+    if not fires.any():
         return []
-    edges = np.flatnonzero(np.diff(np.r_[0, values.astype(int), 0]))
+    edges = np.flatnonzero(np.diff(np.r_[0, fires.astype(int), 0]))
     spans: list[list[int]] = []
     gap = int(pair.long / step)
     for a, b in zip(edges[::2], edges[1::2], strict=True):
@@ -105,18 +168,18 @@ def _runs(fires: pd.Series, long: pd.DataFrame, short: pd.DataFrame, counts: pd.
             spans[-1][1] = b
         else:
             spans.append([a, b])
-    hot = (short["burn"] >= 1.0).to_numpy()  # burning faster than sustainable
+    hot = short >= 1.0  # burning faster than sustainable
     out = []
     for a, b in spans:
         first = a
         while first > 0 and hot[first - 1] and a - first < gap:
             first -= 1
-        start = (fires.index[first] - step).to_pydatetime()
-        last = (fires.index[b - 1] - step).to_pydatetime()
-        span = counts.iloc[first:b]
+        start = (pd.Timestamp(counts.ends[first]) - step).to_pydatetime()
+        last = (pd.Timestamp(counts.ends[b - 1]) - step).to_pydatetime()
         out.append(Episode(pair, start, last, ongoing=last + 2 * step >= end,
-                           peak_burn=float(long["burn"].iloc[a:b].max()),
-                           errors=float(span["errors"].sum()), requests=float(span["requests"].sum())))
+                           peak_burn=float(long[a:b].max()),
+                           errors=float(pd.Series(counts.errors[first:b]).sum()),
+                           requests=float(pd.Series(counts.requests[first:b]).sum())))
     return out
 
 
