@@ -98,6 +98,29 @@ def test_a_step_beyond_a_recent_record_is_a_record_however_small_the_extra():
     assert not record_mask(values, epoch, split, "up").any()
 
 
+def test_each_series_of_a_grid_has_the_records_it_has_alone():
+    # a series' records do not depend on the series analysed beside it: a burst, a recent
+    # record beaten again, a series with no history yet, an empty one, and lasting runs that
+    # end one row where the next row's begin
+    base, epoch, split = _series(8, [40.0] * 12)
+    rows = [
+        _series(8, [40.0] * 3 + [90.0] * 2 + [40.0] * 7)[0][0],
+        _series(8, [40.0] * 3 + [90.0] * 2 + [40.0] * 3 + [93.0] * 2 + [40.0] * 2)[0][0],
+        np.where(np.arange(base.shape[1]) < split - DAY, np.nan, base[0]),
+        np.full(base.shape[1], np.nan),
+        _series(8, [40.0] * 11 + [95.0])[0][0],
+        _series(8, [95.0] + [40.0] * 11)[0][0],
+        _series(8, [10.0, 5.0, 5.0] + [40.0] * 9)[0][0],
+    ]
+    grid = np.vstack(rows)
+    for direction in ("up", "down", "both"):
+        for min_run in (0, 600):
+            together = record_mask(grid, epoch, split, direction, min_run)
+            alone = np.vstack([record_mask(row[None, :], epoch, split, direction, min_run) for row in rows])
+            assert (together == alone).all(), (direction, min_run)
+            assert together.any() or direction == "down"
+
+
 TRAFFIC_SENSOR = """\
 domain: Real
 squads:

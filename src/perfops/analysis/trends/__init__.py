@@ -55,7 +55,7 @@ from perfops.analysis.trends.findings import Reporter
 from perfops.analysis.trends.gauges import gauge_findings, gauge_metrics
 from perfops.analysis.trends.growth import GrowthParams, resource_growth
 from perfops.analysis.trends.levels import Episode, episodes_of, material
-from perfops.analysis.trends.records import lasting, with_records
+from perfops.analysis.trends.records import lasting_rows, with_records
 from perfops.analysis.trends.signals import Signal, SignalParams, error_signal, gauge_signal
 from perfops.model.findings import Finding, severity_rank
 
@@ -207,9 +207,7 @@ def severe_steps(signal: Signal, slo: np.ndarray, params: TrendParams, step: int
                                    | (signal.observed > slo[:, None]))
         sharp = signal.flagged & (signal.observed >= params.sharp_ratio * signal.norm)
     steps = max(-(-int(params.sharp_burst.total_seconds()) // max(int(step), 1)), 1)
-    for row in map(int, np.flatnonzero(sharp.any(axis=1))):
-        severe[row] |= lasting(sharp[row], steps)
-    return severe
+    return severe | lasting_rows(sharp, steps)
 
 
 def slo_of(ctx: AnalysisContext, grid: Grid) -> np.ndarray:

@@ -44,7 +44,10 @@ DIRECTIONS = {"latency": "up", "traffic": "both", "cpu": "both", "memory": "both
 
 def record_mask(values: np.ndarray, epoch: np.ndarray, split: int, direction: str, min_run: float = 0) -> np.ndarray:
     """(S, T - split) bool: the period's record steps of each row (module docstring), in
-    `direction` ("up", "down" or "both"), in runs of at least `min_run` seconds."""
+    `direction` ("up", "down" or "both"), in runs of at least `min_run` seconds. All rows at
+    once (each test is elementwise: a row's answer does not depend on the others); the range
+    up to each compared step is the history's extreme (one reduction) carried through the period,
+    and the recent-record test runs only on the rows with a step beyond that range."""
     out = np.zeros((values.shape[0], values.shape[1] - split), dtype=bool)
     if split >= values.shape[1] or epoch.size < 2:
         return out
@@ -55,50 +58,78 @@ def record_mask(values: np.ndarray, epoch: np.ndarray, split: int, direction: st
     cols = np.arange(split, values.shape[1])
     known = cols - lag  # the last step each one is compared with
     usable = known >= 0
-    for row in range(values.shape[0]):
-        v = values[row]
-        seen = np.isfinite(v)
-        if not seen.any():
-            continue
-        first = int(np.argmax(seen))
-        hi = np.fmax.accumulate(np.where(seen, v, -np.inf))
-        lo = np.fmin.accumulate(np.where(seen, v, np.inf))
-        at = np.where(usable, known, 0)
-        top, bottom = hi[at], lo[at]
-        spread = top - bottom
-        ok = usable & (epoch[at] - epoch[first] >= MIN_HISTORY) & np.isfinite(spread) & (spread > 0)
-        x = v[split:]
-        with np.errstate(invalid="ignore"):
-            if direction in ("up", "both"):
-                out[row] |= ok & (x > top + UP_MARGIN * spread)
-                out[row] |= ok & (x > top) & _set_by_recent_record(v, hi, lo, epoch, lag, first, at, up=True)
-            if direction in ("down", "both"):
-                floor = bottom - DOWN_MARGIN * spread
-                out[row] |= ok & (floor > 0) & (x < floor)
-                out[row] |= ok & (x < bottom) & _set_by_recent_record(v, hi, lo, epoch, lag, first, at, up=False)
-        out[row] = lasting(out[row], max(-(-int(min_run) // int(step)), 1))
+    at = np.where(usable, known, 0)
+    rows = np.flatnonzero(np.isfinite(values).any(axis=1))
+    if not rows.size:
+        return out
+    raw = values if rows.size == values.shape[0] else values[rows]
+    # the range is of finite values: an infinite one counts as missing there (fmax and fmin skip
+    # NaN), while the step itself is still compared as it is
+    v = np.where(np.isfinite(raw), raw, np.nan) if np.isinf(raw).any() else raw
+    history = epoch[np.argmax(~np.isnan(v), axis=1)][:, None]  # each row's first value
+    top = _running(np.fmax, v, at, -np.inf)
+    bottom = _running(np.fmin, v, at, np.inf)
+    spread = top - bottom
+    ok = usable & (epoch[at] - history >= MIN_HISTORY) & np.isfinite(spread) & (spread > 0)
+    x = raw[:, split:]
+    found = np.zeros((rows.size, cols.size), dtype=bool)
+    with np.errstate(invalid="ignore"):
+        if direction in ("up", "both"):
+            found |= ok & (x > top + UP_MARGIN * spread)
+            found |= _recent_record_steps(ok & (x > top), v, epoch, lag, history, at, up=True)
+        if direction in ("down", "both"):
+            floor = bottom - DOWN_MARGIN * spread
+            found |= ok & (floor > 0) & (x < floor)
+            found |= _recent_record_steps(ok & (x < bottom), v, epoch, lag, history, at, up=False)
+    out[rows] = lasting_rows(found, max(-(-int(min_run) // int(step)), 1))
     return out
 
 
-def _set_by_recent_record(v: np.ndarray, hi: np.ndarray, lo: np.ndarray, epoch: np.ndarray, lag: int,
-                          first: int, at: np.ndarray, up: bool) -> np.ndarray:
-    """For each compared step `at`: the extreme it holds (maximum if `up`, else minimum) was
-    itself a record (beyond the range before it by the margin) set at most `ESCALATION` before.
-    A step beyond such an extreme goes further than a fault that has just broken the series'
-    history: the fault is back and worse, a record however small the extra step."""
-    n = v.size
-    index = np.arange(n)
+def _running(extreme: np.ufunc, v: np.ndarray, at: np.ndarray, none: float) -> np.ndarray:
+    """(R, len(at)): the running `extreme` (np.fmax or np.fmin, which skip missing values) of
+    each row up to each column of `at` (ascending), `none` before any value: the extreme of the
+    columns before `at[0]` in one reduction, then accumulated over the columns `at` spans."""
+    first, last = int(at[0]), int(at[-1])
+    head = extreme.reduce(v[:, :first], axis=1, initial=none) if first else np.full(v.shape[0], none)
+    running = extreme.accumulate(np.concatenate([head[:, None], v[:, first : last + 1]], axis=1), axis=1)
+    return running[:, 1 + at - first]
+
+
+def _recent_record_steps(candidates: np.ndarray, v: np.ndarray, epoch: np.ndarray, lag: int,
+                         history: np.ndarray, at: np.ndarray, up: bool) -> np.ndarray:
+    """`candidates` (R, P) kept where `_set_by_recent_record` holds, computed on the rows that
+    have a candidate only."""
+    rows = np.flatnonzero(candidates.any(axis=1))
+    out = np.zeros_like(candidates)
+    if rows.size:
+        out[rows] = candidates[rows] & _set_by_recent_record(v[rows], epoch, lag, history[rows], at, up)
+    return out
+
+
+def _set_by_recent_record(v: np.ndarray, epoch: np.ndarray, lag: int, history: np.ndarray, at: np.ndarray,
+                          up: bool) -> np.ndarray:
+    """For each compared step `at` of each row: the extreme it holds (maximum if `up`, else
+    minimum) was itself a record (beyond the range before it by the margin) set at most
+    `ESCALATION` before. A step beyond such an extreme goes further than a fault that has just
+    broken the series' history: the fault is back and worse, a record however small the extra
+    step. `history`: (R, 1) epoch of each row's first value. Only the steps that set the
+    extremes held at `at` are tested."""
+    index = np.arange(v.shape[1])
     seen = np.isfinite(v)
+    hi = np.fmax.accumulate(np.where(seen, v, -np.inf), axis=1)
+    lo = np.fmin.accumulate(np.where(seen, v, np.inf), axis=1)
     extreme = hi if up else lo
-    setter = np.maximum.accumulate(np.where(seen & (v == extreme), index, 0))  # where it was reached
-    before = np.clip(index - lag, 0, None)
-    spread = hi[before] - lo[before]
+    setter = np.maximum.accumulate(np.where(seen & (v == extreme), index, 0), axis=1)  # where it was reached
+    k = setter[:, at]
+    before = np.clip(k - lag, 0, None)
+    top, bottom = np.take_along_axis(hi, before, axis=1), np.take_along_axis(lo, before, axis=1)
+    value = np.take_along_axis(v, k, axis=1)
+    spread = top - bottom
     with np.errstate(invalid="ignore"):
-        beyond = v > hi[before] + UP_MARGIN * spread if up else \
-            (lo[before] - DOWN_MARGIN * spread > 0) & (v < lo[before] - DOWN_MARGIN * spread)
-    was_record = (index >= lag) & (epoch[before] - epoch[first] >= MIN_HISTORY) & (spread > 0) & beyond
-    k = setter[at]
-    return was_record[k] & (epoch[at] - epoch[k] <= ESCALATION)
+        beyond = value > top + UP_MARGIN * spread if up else \
+            (bottom - DOWN_MARGIN * spread > 0) & (value < bottom - DOWN_MARGIN * spread)
+    was_record = (k >= lag) & (epoch[before] - history >= MIN_HISTORY) & (spread > 0) & beyond
+    return was_record & (epoch[at] - epoch[k] <= ESCALATION)
 
 
 def lasting(mask: np.ndarray, steps: int) -> np.ndarray:
@@ -111,6 +142,17 @@ def lasting(mask: np.ndarray, steps: int) -> np.ndarray:
         if b - a >= steps:
             out[a:b] = True
     return out
+
+
+def lasting_rows(mask: np.ndarray, steps: int) -> np.ndarray:
+    """`lasting` of each row of a 2-D mask: the rows laid end to end with a False between them,
+    so that no run crosses from one row into the next."""
+    if steps <= 1 or not mask.any():
+        return mask
+    rows, width = mask.shape
+    padded = np.zeros((rows, width + 1), dtype=bool)
+    padded[:, :width] = mask
+    return lasting(padded.ravel(), steps).reshape(rows, width + 1)[:, :width]
 
 
 def direction_of(role: str, gauge_direction: str | None = None) -> str | None:
