@@ -154,6 +154,24 @@ def test_a_series_that_stopped_while_its_service_reports_is_named_and_low():
         {"endpoint": "", "metric": "memory_pct", "last_seen": "2026-03-07T23:55:00Z"}]
 
 
+def test_stale_series_are_judged_each_at_its_own_step_and_listed_by_endpoint_then_metric():
+    start = NOW - timedelta(days=8)
+    frames = [week("front"),
+              series("front", start, NOW - timedelta(days=1), endpoint="GET /b", metric="latency_p95_ms"),
+              series("front", start, NOW - timedelta(hours=1), endpoint="GET /a", metric="errors"),
+              # hourly: three silent hours are less than its six steps
+              series("front", start, NOW - timedelta(hours=3), endpoint="GET /a", metric="requests", step=timedelta(hours=1)),
+              # too few points to have reported regularly
+              series("front", NOW - timedelta(days=2), NOW - timedelta(days=2) + 5 * STEP, endpoint="GET /c")]
+    expected = [{"endpoint": "GET /a", "metric": "errors", "last_seen": "2026-03-08T22:55:00Z"},
+                {"endpoint": "GET /b", "metric": "latency_p95_ms", "last_seen": "2026-03-07T23:55:00Z"}]
+    findings = dq.run(context(*frames))
+    assert [f.evidence["stale_series"] for f in findings] == [expected]
+    # the same rows in any order, some of them twice
+    shuffled = pd.concat(frames + frames[1:3], ignore_index=True).sample(frac=1.0, random_state=3)
+    assert [f.evidence["stale_series"] for f in dq.run(context(shuffled))] == [expected]
+
+
 def test_consumers_that_stop_calling_are_not_data_gaps():
     frames = [week("front"), series("front", NOW - timedelta(days=8), NOW - timedelta(days=2), consumer="acme")]
     assert dq.run(context(*frames)) == []

@@ -90,7 +90,8 @@ def _has_consumer_rows(consumer: pd.Series) -> bool:
         values = consumer.to_numpy()  # a compare pass: 6x cheaper than hashing the column
         return bool(pd.notna(values[values != ""]).any())
     codes, names = codes_of(consumer)
-    return any(str(names[i]) != "" for i in np.unique(codes) if i >= 0)
+    used = np.bincount(codes[codes >= 0], minlength=len(names)) > 0  # one pass, not a sort of every code
+    return any(str(names[i]) != "" for i in np.flatnonzero(used))
 
 
 def _whole_consumer(frame: pd.DataFrame) -> pd.DataFrame:
