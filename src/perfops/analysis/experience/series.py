@@ -64,9 +64,9 @@ def _wide_by_codes(data: pd.DataFrame, text: bool = False) -> pd.DataFrame | Non
     if float(np.prod(sizes, dtype=np.float64)) * len(uniques[4]) >= 2**62:
         return None
     row = ((codes[0] * sizes[1] + codes[1]) * sizes[2] + codes[2]) * sizes[3] + codes[3]
-    rows, at = np.unique(row, return_inverse=True)
+    rows, at = _unique_keys(row, int(np.prod(sizes, dtype=np.float64)))
     n_metrics = len(uniques[4])
-    if len(np.unique(at * n_metrics + codes[4])) != len(at):
+    if _distinct_keys(at * n_metrics + codes[4], len(rows) * n_metrics) != len(at):
         return None
     out: dict[str, object] = {}
     rest = rows
@@ -84,6 +84,31 @@ def _wide_by_codes(data: pd.DataFrame, text: bool = False) -> pd.DataFrame | Non
         filled[at[mine]] = values[mine]
         out[str(metric)] = filled
     return _completed(pd.DataFrame(out))
+
+
+DENSE_KEYS = 4  # key space per row up to which keys are marked in a table instead of sorted
+
+
+def _unique_keys(keys: np.ndarray, space: int) -> tuple[np.ndarray, np.ndarray]:
+    """`np.unique(keys, return_inverse=True)` for keys in [0, space): marked in a table of the
+    key space when it is not much larger than the rows (one pass instead of a sort)."""
+    if space > DENSE_KEYS * max(keys.size, 1 << 16):
+        return np.unique(keys, return_inverse=True)
+    present = np.zeros(space, dtype=bool)
+    present[keys] = True
+    distinct = np.flatnonzero(present)
+    rank = np.empty(space, dtype=np.int64 if distinct.size >= 2**31 else np.int32)
+    rank[distinct] = np.arange(distinct.size)
+    return distinct, rank[keys].astype(np.intp)
+
+
+def _distinct_keys(keys: np.ndarray, space: int) -> int:
+    """How many distinct keys in [0, space)."""
+    if space > DENSE_KEYS * max(keys.size, 1 << 16):
+        return len(np.unique(keys))
+    present = np.zeros(space, dtype=bool)
+    present[keys] = True
+    return int(np.count_nonzero(present))
 
 
 def _as_text_codes(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
