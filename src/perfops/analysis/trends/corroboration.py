@@ -33,7 +33,8 @@ def corroborate(findings: list[Finding]) -> list[Finding]:
             out.append(f)
             continue
         verdict = rejudge(f.evidence["severity_inputs"], corroborated=True)
-        inputs = {**verdict.inputs, "corroborated_by": f"{other.metric} ({other.id})"}
+        # the metric and its start: the other finding's id may be merged away in the store
+        inputs = {**verdict.inputs, "corroborated_by": f"{other.metric} from {other.start:%Y-%m-%d %H:%M}"}
         level = verdict.level if severity_rank(verdict.level) < severity_rank(f.severity) else f.severity
         out.append(f.with_(severity=level, evidence={**f.evidence, "severity_inputs": inputs}))
     return out
