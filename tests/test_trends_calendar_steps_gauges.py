@@ -307,3 +307,40 @@ def test_a_regression_without_a_preceding_deploy_gets_no_release_advice_and_with
     after = [f for f in trends.run(context(cat, frame(t, "web", "requests", x), events=deploy))
              if f.kind == "regression"]
     assert after and after[0].event == "web 2.4.0" and "roll back" in after[0].recommendation
+
+
+# ---------------------------------------------------------------- one service, two signals
+
+EXCHANGE = "    metrics:\n      cpc: {direction: up, unit: USD}\n      cpm: {direction: up, unit: USD}\n"
+
+
+def exchange_prices(cpm_rises: bool) -> pd.DataFrame:
+    # an ad exchange's hourly unit prices (NAB realAdExchange: cost per click $0.05-0.20, per
+    # thousand impressions $0.2-0.6); 26 hours at 2.2x the norm against four weeks of history (a
+    # norm of 4 weekly samples per hour: a point less), under an earlier one-hour spike so that it
+    # is no record. Alone the rise is low; the exchange's other price rising with it says the
+    # service, not one noisy series, moved (exchange-4, 2011-08-02: both prices 2.1-2.4x for 26 h)
+    rng = np.random.default_rng(13)
+    t = pd.date_range(NOW - timedelta(days=35), NOW, freq="1h", inclusive="left")
+    rising = (t >= "2026-11-25 04:00") & (t < "2026-11-26 06:00")
+    cpc = 0.05 + 0.1 * shape(t) * rng.lognormal(0, 0.08, t.size)
+    cpm = 0.2 + 0.4 * shape(t) * rng.lognormal(0, 0.08, t.size)
+    cpc[rising] *= 2.2
+    cpm[rising] *= 2.2 if cpm_rises else 1.0
+    cpc[t == "2026-11-09 10:00"], cpm[t == "2026-11-09 10:00"] = 1.0, 4.0
+    return pd.concat([frame(t, "web", "cpc", cpc), frame(t, "web", "cpm", cpm)])
+
+
+@pytest.mark.parametrize("cpm_rises", [True, False])
+def test_an_episode_another_metric_of_the_service_confirms_gains_a_point(cpm_rises):
+    cat = parse_catalog(catalog_text(service_extra=EXCHANGE).replace("tier: 1", "tier: 2"))
+    found = [f for f in trends.run(context(cat, exchange_prices(cpm_rises))) if f.metric == "cpc"]
+    assert len(found) == 1, [(f.kind, f.title) for f in found]
+    inputs = found[0].evidence["severity_inputs"]
+    assert inputs["magnitude"] >= 1 and inputs["duration_minutes"] == 26 * 60
+    if cpm_rises:
+        assert inputs["corroborated"] and inputs["corroborated_by"].startswith("cpm")
+        assert found[0].severity == "medium", inputs
+    else:
+        assert "corroborated" not in inputs
+        assert found[0].severity == "low", inputs

@@ -198,3 +198,23 @@ def test_a_gauges_level_over_hours_is_measured_against_the_usual_peak_of_levels_
     assert step, [(f.kind, f.start, f.title) for f in found]
     assert step[0].evidence["severity_inputs"].get("magnitude", 0) >= 1
     assert step[0].severity == "medium", step[0].evidence["severity_inputs"]
+
+
+# ---- a pass that sees several series judges an incident again from its recorded inputs ----------
+def test_an_incident_judged_again_from_its_inputs_gets_the_same_verdict_and_cap():
+    from perfops.analysis.severity import rejudge
+
+    cases = [(Impact(tier=2, magnitude=1, robust_z=7.8, norm_samples=4, duration=timedelta(hours=26),
+                     resource=True, within_daily_peak=False, relative_change=1.44), None),
+             (Impact(tier=1, magnitude=2, robust_z=12.0, norm_samples=9, duration=None, recurrences=2), "critical"),
+             (Impact(tier=3, magnitude=3, robust_z=40.0, norm_samples=15, duration=timedelta(minutes=35),
+                     record=True), "medium")]
+    for impact, cap in cases:
+        first = incident(impact, cap=cap)
+        again = rejudge(first.inputs)
+        assert (again.level, again.inputs["points"]) == (first.level, first.inputs["points"])
+        more = rejudge(first.inputs, corroborated=True)
+        assert more.inputs["points"] == first.inputs["points"] + 1 and more.inputs["corroborated"]
+    # the young-norm cap holds whatever the new point: medium at most
+    young = incident(Impact(tier=1, magnitude=2, robust_z=12.0, norm_samples=9, duration=timedelta(hours=3)), cap="medium")
+    assert rejudge(young.inputs, corroborated=True).level == "medium"

@@ -20,6 +20,7 @@ Incidents (anomaly, regression, short bursts) add impact points:
 | duration | < 30 min | < 2 h | < 24 h | a day or more, or still ongoing |
 | SLO | within | - | at risk (≥ 80 % of the target) | breached: +3 |
 | blast radius (transitive callers + journeys through it) | < 3 | ≥ 3: +1 | | |
+| corroborated: another metric of the service moved with it (`trends.corroboration`) | - | +1 | | |
 | size of the change | small (< 20 %): −1 | | | |
 | thin norm (< `MIN_SPREAD_SAMPLES` samples), not an outage | −1 | | | |
 | ordinary deviation (median abs(z) < 3), not an outage | −1 | | | |
@@ -47,7 +48,7 @@ spend, the other areas by tier from a base level per kind (`by_tier`).
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import timedelta
 from typing import Any
 
@@ -91,6 +92,9 @@ class Impact:
     recurrences: int = 0
     # the episode went beyond the series' whole history by a margin of its range (trends.records)
     record: bool = False
+    # another metric of the same service deviated in its own bad direction over the same stretch
+    # (trends.corroboration): the service is affected, not one signal of it
+    corroborated: bool = False
 
 
 def impact_points(impact: Impact) -> int:
@@ -102,6 +106,8 @@ def impact_points(impact: Impact) -> int:
     if impact.slo_ratio is not None:
         points += 3 if impact.slo_ratio > 1.0 else 2 if impact.slo_ratio >= 0.8 else 0
     if impact.dependents >= 3:
+        points += 1
+    if impact.corroborated:
         points += 1
     if impact.relative_change is not None and impact.relative_change < 0.2:
         points -= 1
@@ -186,7 +192,30 @@ def incident(impact: Impact, cap: str | None = None) -> Verdict:
     else:
         inputs["ongoing"] = True
     inputs = {k: _plain(v) for k, v in inputs.items() if k != "duration"}
+    if cap:
+        inputs["cap"] = cap  # so that a later pass can judge it again (`rejudge`)
     return Verdict(level, {**inputs, "points": points, "rule": rule})
+
+
+def impact_of(inputs: dict[str, Any]) -> Impact:
+    """The Impact an incident's `severity_inputs` were recorded from (`incident`): every field
+    that was not at its default, the duration from `duration_minutes` (none: ongoing)."""
+    names = {f.name for f in fields(Impact)} - {"duration"}
+    minutes = inputs.get("duration_minutes")
+    return Impact(**{k: v for k, v in inputs.items() if k in names},
+                  duration=None if minutes is None else timedelta(minutes=float(minutes)))
+
+
+def rejudge(inputs: dict[str, Any], **changes: Any) -> Verdict:
+    """An incident judged again from its recorded inputs with some of them changed (a pass that
+    sees more than one series, like `trends.corroboration`), under the cap it had."""
+    return incident(replace(impact_of(inputs), **changes), cap=inputs.get("cap"))
+
+
+def deviates(inputs: dict[str, Any]) -> bool:
+    """The recorded incident moved at least one magnitude point in its metric's own scale, in
+    the direction that is bad for it (an outage always): a real move, not a wobble of its norm."""
+    return bool(inputs.get("outage")) or int(inputs.get("magnitude") or 0) >= 1
 
 
 def magnitude_points(role: str, observed: float, norm: float, slo: float | None = None) -> int:

@@ -24,7 +24,9 @@ endpoint, over the period [now - period, now):
 5. one incident seen on a service and on its endpoints is reported once: on the endpoint when
    only one endpoint shows it, on the service (naming the endpoints) when several do;
 6. severity comes from the shared policy (`perfops.analysis.severity`, docs/methods/severity.md),
-   and an ongoing outage whose callers still call the service is critical.
+   an episode that another metric of its service confirms gains a point
+   (`perfops.analysis.trends.corroboration`), and an ongoing outage whose callers still call the
+   service is critical.
 
 Acknowledged level changes (`ctx.level_marks`) become the norm: after a mark the norm is
 re-levelled to the data after it, and nothing before it is reported again. Services are
@@ -51,6 +53,7 @@ from perfops.analysis.grid import Grid, build_grid, to_epoch
 from perfops.analysis.notes import note
 from perfops.analysis.severity import Impact, incident
 from perfops.analysis.steps import by_step
+from perfops.analysis.trends.corroboration import corroborate
 from perfops.analysis.trends.findings import Reporter
 from perfops.analysis.trends.gauges import gauge_findings, gauge_metrics
 from perfops.analysis.trends.growth import GrowthParams, resource_growth
@@ -103,7 +106,7 @@ def run_services(ctx: AnalysisContext, services: list[str]) -> list[Finding]:
             grid = normal_days(build_grid(rows, ctx.history_start, ctx.now, metrics, step=step), ctx)
             note_unjudged(grid, ctx)
             found += analyse_grid(grid, ctx, params) if grid.keys else []
-        return found
+        return corroborate(found)  # a service's series at every step are in this chunk
 
     if params.workers <= 1 or len(chunks) <= 1:
         found = [f for chunk in chunks for f in one(chunk)]
