@@ -38,9 +38,10 @@ RUN = textwrap.dedent("""
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     con = duckdb.connect(str(Workspace(root).store_path), read_only=True)
+    con.execute("SET enable_progress_bar = false")
     rows, digest = con.execute("SELECT count(*), sum(hash(timestamp, service, endpoint, consumer, metric, value))"
                                "::VARCHAR FROM telemetry").fetchall()[0]
-    print(json.dumps({"wall": wall, "cpu": cpu, "peak_mb": peak, "rows": rows, "digest": digest,
+    print("RESULT " + json.dumps({"wall": wall, "cpu": cpu, "peak_mb": peak, "rows": rows, "digest": digest,
                       "loaded": sum(r.rows for r in results)}))
 """)
 
@@ -56,10 +57,13 @@ def run(checkout: Path, source: Path, files: list[Path], tmp: Path) -> dict[str,
     env = {**os.environ, "PYTHONPATH": str(checkout / "src")}
     try:
         out = subprocess.run([interpreter(checkout), "-c", RUN, str(root), *map(str, files)],
-                             check=True, capture_output=True, text=True, env=env)
+                             capture_output=True, text=True, env=env)
     finally:
         shutil.rmtree(root, ignore_errors=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    if out.returncode:
+        raise SystemExit(f"{checkout}: the ingest failed:\n{out.stderr[-2000:]}")
+    (line,) = [x for x in out.stdout.splitlines() if x.startswith("RESULT ")]
+    return json.loads(line.removeprefix("RESULT "))
 
 
 def main() -> None:

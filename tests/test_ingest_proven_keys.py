@@ -92,3 +92,27 @@ def test_a_proven_file_over_stored_rows_replaces_only_the_keys_it_repeats(worksp
     assert pay == [0.0, 1.0, 70.0, 80.0]
     assert [r[-1] for r in rows if r[2] == "GET /pay" and r[4] == "errors"] == [0.0, 1.0, 2.0]
     assert len(rows) == 14
+
+
+@pytest.mark.parametrize(("order", "proven"), [
+    ("series by series", True),
+    ("a series again after another", False),
+    ("a time repeated across a batch boundary", False),
+])
+def test_the_proof_holds_across_the_batches_it_reads(workspace, cli, monkeypatch, order, proven):
+    from perfops.ingest import parquet_keys
+
+    monkeypatch.setattr(parquet_keys, "_BATCH_ROWS", 3)  # boundaries inside runs and between them
+    frame = series_by_series()
+    if order == "a series again after another":
+        frame = pd.concat([frame, frame.iloc[[1]].assign(timestamp=TIMES[-1] + pd.Timedelta("5min"))])
+    elif order == "a time repeated across a batch boundary":
+        frame = pd.concat([frame.iloc[:3], frame.iloc[[2]].assign(requests=99.0), frame.iloc[3:]])
+    path = workspace / "w.parquet"
+    frame.to_parquet(path, index=False)
+    assert (bounds_of(path) is not None) == proven
+    assert cli("ingest", str(path), workspace=workspace).code == 0
+    rows = stored(workspace)
+    assert len(rows) == len({r[:5] for r in rows})  # no key twice
+    if order == "a time repeated across a batch boundary":
+        assert [r[-1] for r in rows if r[2] == "GET /pay" and r[4] == "requests"] == [0.0, 1.0, 99.0, 3.0]
