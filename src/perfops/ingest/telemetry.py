@@ -38,6 +38,7 @@ from perfops.ingest.common import (
     trimmed,
     unknown_service,
 )
+from perfops.ingest.parquet_keys import proven_bounds
 from perfops.ingest.telemetry_columns import (
     KEY_COLUMNS,
     alias_notes,
@@ -532,7 +533,8 @@ def _parquet_plan(path: Path, services: list[str], allowed: list[str], latest: d
     if not metric_columns or set(metric_columns) - set(allowed) or not all(
             _is_number(schema.field(m).type) for m in metric_columns):
         return None  # unknown or text metric columns: `read` checks them cell by cell and names the line
-    return [BulkPlan(_wide_select(time, names, metric_columns, services), params)]
+    return [BulkPlan(_wide_select(time, names, metric_columns, services), params,
+                     proven_bounds(path, schema, metric_columns))]
 
 
 def _is_number(kind: pa.DataType) -> bool:
