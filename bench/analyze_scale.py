@@ -10,7 +10,9 @@ the other side. Each run copies the workspace once per tree and runs `bench/scal
 analyze` of that tree on its copy (period 7d, as the scale bench), alternating which tree goes
 first; then `bench/same_demo.py` compares the two copies of the last run (findings, every stored
 table, every stored figure value by value). Prints one line per phase and a Markdown table with
-the load average before and after each phase (`uptime`).
+the load average before and after each phase (`uptime`). --env / --baseline-env NAME=VALUE set
+an environment variable for one side: the same tree twice with another setting, say
+`--baseline /work/main --baseline-env PERFOPS_ANALYZE_WORKERS=1 --env PERFOPS_ANALYZE_WORKERS=2`.
 """
 
 from __future__ import annotations
@@ -31,13 +33,14 @@ def load_average() -> str:
     return " / ".join(f"{v:.1f}" for v in os.getloadavg())
 
 
-def analyze(tree: Path, root: Path) -> dict[str, float]:
+def analyze(tree: Path, root: Path, env: list[str] | None = None) -> dict[str, float]:
     sys.path.insert(0, str(HERE))
     from procmem import run_sampling_memory
 
     python = tree / ".venv" / "bin" / "python"
     code, out, peak = run_sampling_memory([str(python), str(tree / "bench" / "scale.py"), "--phase", "analyze",
-                                           "--root", str(root)])
+                                           "--root", str(root)],
+                                          env={**os.environ, **dict(item.split("=", 1) for item in env or [])})
     if code:
         raise SystemExit(f"{tree}: analyze failed ({code})")
     detail: dict[str, float] = json.loads(out.strip().splitlines()[-1])
@@ -51,8 +54,13 @@ def main() -> int:
     parser.add_argument("--baseline", type=Path, required=True, help="the other checkout (with .venv)")
     parser.add_argument("--work", type=Path, required=True, help="a new folder for the copies")
     parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
+                        help="an environment variable for this tree's runs (repeatable)")
+    parser.add_argument("--baseline-env", action="append", default=[], metavar="NAME=VALUE",
+                        help="an environment variable for the baseline's runs (repeatable)")
     args = parser.parse_args()
     trees = {"baseline": args.baseline.resolve(), "branch": HERE.parent}
+    envs = {"baseline": args.baseline_env, "branch": args.env}
     args.work.mkdir(parents=True)
     results: dict[str, list[dict[str, float]]] = {name: [] for name in trees}
     rows = []
@@ -63,7 +71,7 @@ def main() -> int:
             shutil.rmtree(copy, ignore_errors=True)
             shutil.copytree(args.workspace, copy)
             before = load_average()
-            detail = analyze(trees[name], copy)
+            detail = analyze(trees[name], copy, envs[name])
             after = load_average()
             results[name].append(detail)
             rows.append(f"| {run + 1} | {name} | {detail['cpu_s']:.0f} | {detail['seconds']:.0f} | "

@@ -4,6 +4,7 @@ of the plain path."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -17,6 +18,7 @@ from perfops.analysis.cluster import ParquetLoader, export_partitions, service_c
 from perfops.analysis.context import AnalysisContext
 from perfops.analysis.grid import service_rows
 from perfops.store import open_store
+from perfops.store.findings_repo import FindingFilter
 from perfops.usecases.context import build_context
 from perfops.workspace import parse_catalog
 
@@ -242,3 +244,111 @@ def test_codes_from_runs_equal_pandas_factorize(seed):
     codes, names = pd.factorize(pd.Series(values, dtype=object))
     np.testing.assert_array_equal(got_codes, codes)
     assert [str(n) for n in got_names] == [str(n) for n in names]
+
+
+# ---- the areas in worker processes (perfops.analysis.processes) --------------------------------
+def _file_workspace(root):
+    from perfops.workspace import Workspace
+
+    root.mkdir()
+    (root / "perfops.yaml").write_text(CATALOG)
+    workspace = Workspace(root)
+    with open_store(workspace.store_path) as stored, stored.transaction():
+        stored.telemetry.upsert(_telemetry())
+    return workspace
+
+
+def _stored(workspace) -> tuple[list[dict], list[tuple]]:
+    with open_store(workspace.store_path, read_only=True) as stored:
+        run = stored.analysis_runs.runs()[-1]
+        figures = stored.con.execute("SELECT kind, service, payload FROM figures WHERE run_id = ? "
+                                     "ORDER BY kind, service, rowid", [run.id]).fetchall()
+        return [f.to_record() for f in stored.findings.list(FindingFilter(status="all"))], figures
+
+
+def test_analyze_in_worker_processes_stores_what_one_process_stores(tmp_path, monkeypatch):
+    from perfops.usecases.analyze import analyze
+
+    results = {}
+    for workers in ("1", "2"):
+        workspace = _file_workspace(tmp_path / f"w{workers}")
+        monkeypatch.setenv("PERFOPS_ANALYZE_WORKERS", workers)
+        result = analyze(workspace, period="7d", at="2026-10-22T00:00:00Z")
+        results[workers] = (_records(result.findings), result.by_area, result.notes, _stored(workspace))
+    one, two = results["1"], results["2"]
+    assert one[0] and one[3][1], "the data must give findings and figures, or the comparison proves nothing"
+    assert two == one
+
+
+def test_worker_processes_return_the_findings_notes_and_capacity_models_of_one_process(tmp_path):
+    from perfops.analysis.figures import compute_figures, prepare_figures
+    from perfops.analysis.notes import note, notes_of
+    from perfops.analysis.processes import run_in_processes
+    from perfops.analysis.registry import analyses
+    from perfops.analysis.rootcause import link_causes
+    from perfops.analysis.tasks import remote_context
+    from perfops.usecases.analyze import _dedupe, run_all
+    from perfops.usecases.context import ReadOnlyStoreLoader
+
+    workspace = _file_workspace(tmp_path / "w")
+    params = {"capacity": {"chunk_size": 2}, "trends": {"chunk_services": 1}}  # three chunks, two workers
+    with open_store(workspace.store_path) as stored:
+        local = replace(build_context(stored, parse_catalog(CATALOG), now=NOW), params=params)
+        note(local, "a note from before the areas")  # kept first, as in one process
+        expected, _ = run_all(local)
+        remote = remote_context(local, ReadOnlyStoreLoader(workspace.store_path))
+    by_area, memo = run_in_processes(remote, analyses(), workers=2, prepare=prepare_figures)
+    assert list(by_area) == list(analyses())
+    got = link_causes(_dedupe([f for found in by_area.values() for f in found]), local.catalog)
+    assert _records(got) == _records(expected) and expected
+    passes = {k for k in local.memo if isinstance(k, tuple) and k[0] == "capacity-pass"}
+    details = {k for k in memo if isinstance(k, tuple) and k[0] == "experience-detail"}
+    assert len(passes) == 3 and {k for k in memo if k != "notes"} == passes | details
+    assert sorted(n for k in details for n in k[1]) == sorted(s.name for s in local.catalog.services)
+    # the figures drawn from the workers' tables equal those computed here
+    with open_store(workspace.store_path) as stored:
+        here = replace(build_context(stored, parse_catalog(CATALOG), now=NOW), params=params)
+        prepared = replace(here)
+        prepared.memo.update(memo)
+        assert compute_figures(prepared, expected) == compute_figures(here, expected)
+    assert list(memo.get("notes", {})) == [n for n in notes_of(local) if n != "a note from before the areas"]
+
+
+@pytest.mark.parametrize(("text", "services", "expected"), [("", 10, 1), ("", 5_000, 2), ("3", 10, 3), ("1", 5_000, 1)])
+def test_worker_count_from_the_domain_size_or_the_environment(monkeypatch, text, services, expected):
+    from perfops.analysis.processes import worker_count
+
+    monkeypatch.setenv("PERFOPS_ANALYZE_WORKERS", text)
+    assert worker_count(services, cpus=2) == expected
+
+
+@pytest.mark.parametrize("text", ["0", "two", "-1", "1.5"])
+def test_a_worker_count_that_is_not_a_whole_number_is_refused_by_name(monkeypatch, text):
+    from perfops.analysis.processes import worker_count
+    from perfops.errors import PerfopsError
+
+    monkeypatch.setenv("PERFOPS_ANALYZE_WORKERS", text)
+    with pytest.raises(PerfopsError, match="PERFOPS_ANALYZE_WORKERS"):
+        worker_count(100, cpus=2)
+
+
+def test_a_script_without_a_main_guard_analyses_in_processes_and_runs_once(tmp_path):
+    """Spawned workers must not run the caller's script again (it would ingest or analyse twice)."""
+    import subprocess
+    import sys
+
+    workspace = _file_workspace(tmp_path / "w")
+    script = tmp_path / "weekly.py"
+    script.write_text(
+        "from pathlib import Path\n"
+        "from perfops.usecases.analyze import analyze\n"
+        "from perfops.workspace import Workspace\n"
+        f"Path({str(tmp_path / 'ran')!r}).open('a').write('x')\n"
+        f"result = analyze(Workspace(Path({str(workspace.root)!r})), at='2026-10-22T00:00:00Z')\n"
+        "print(len(result.findings), result.notes)\n")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "PERFOPS_ANALYZE_WORKERS": "2"})
+    assert done.returncode == 0, done.stderr
+    count, notes = done.stdout.split(" ", 1)
+    assert int(count) > 0 and "processes stopped" not in notes
+    assert (tmp_path / "ran").read_text() == "x"

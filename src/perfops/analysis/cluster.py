@@ -11,13 +11,8 @@
 2. the context is shipped once (`scatter`) with its telemetry loader replaced by
    `ParquetLoader`, which opens only the partitions of the services asked for and returns
    exactly what the store would (same rows, order and dtypes), so results equal the local run;
-3. an area module that defines `run_services(ctx, services) -> list[Finding]` (the per-series
-   work of `run` restricted to some services) runs as one task per chunk of services, and, if it
-   also defines `run_shared(ctx) -> list[Finding]` (its cross-service work, e.g. journeys), one
-   more task for that; `run` must equal the concatenation of `run_services` over chunks in catalog
-   order, followed by `run_shared` — for any chunking (so `run_services` orders its findings by
-   service). Any other area runs whole as one task. Areas also run side by side. Findings come
-   back in the local order: area by area, chunk by chunk.
+3. the areas run as the tasks of perfops.analysis.tasks (per chunk of services where an area
+   can, whole otherwise), side by side; findings come back in the local order.
 
 Workers need perfops (same version) installed; nothing else is shipped but the context.
 Dask is imported here only, when a cluster is asked for.
@@ -27,32 +22,24 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 import tempfile
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from perfops.analysis.context import AnalysisContext
+from perfops.analysis.tasks import CHUNK_SERVICES, Task, plan_tasks, remote_context, run_task, service_chunks
 from perfops.model.findings import Finding
 
-CHUNK_SERVICES = 50
 EXPORT_READ_SERVICES = 5  # services read from the store at a time while writing partitions
 STAGING_ENV = "PERFOPS_CLUSTER_STAGING"
 EVERYTHING = (datetime(1970, 1, 1), datetime(2262, 1, 1))
 ORDER = ["service", "endpoint", "consumer", "metric", "timestamp"]
-
-
-def service_chunks(ctx: AnalysisContext, size: int = CHUNK_SERVICES) -> list[list[str]]:
-    """The catalog's services in catalog order, `size` at a time."""
-    names = [s.name for s in ctx.catalog.services]
-    return [names[i : i + size] for i in range(0, len(names), size)]
 
 
 @dataclass(frozen=True)
@@ -175,49 +162,6 @@ def _open_for_writing(path: str) -> Any:
 
         return fsspec.open(path, "wb").open()
     return Path(path).open("wb")
-
-
-def _lookup(table: dict[str, pd.DataFrame], run_id: str) -> pd.DataFrame:
-    return table.get(run_id, pd.DataFrame())
-
-
-def remote_context(ctx: AnalysisContext, loader: ParquetLoader) -> AnalysisContext:
-    """The context with store-bound loaders replaced by picklable ones."""
-    runs = list(ctx.test_runs["run_id"]) if "run_id" in getattr(ctx.test_runs, "columns", []) else []
-    endpoints = {r: ctx.load_test_endpoints(r) for r in runs}
-    series = {r: ctx.load_test_series(r) for r in runs}
-    # `sums` queries the store (an open connection, which does not travel): the figures that use
-    # it are computed in the driver after the run
-    return replace(ctx, load_telemetry=loader, load_test_endpoints=partial(_lookup, endpoints),
-                   load_test_series=partial(_lookup, series), sums=None)
-
-
-def run_task(analysis: Callable[..., list[Finding]], ctx: AnalysisContext,
-             services: list[str] | None) -> list[Finding]:
-    """What a worker runs: an area whole, or its `run_services` on some services."""
-    if services is None:
-        return analysis(ctx)
-    return analysis(ctx, services)
-
-
-Task = tuple[str, Callable[..., list[Finding]], list[str] | None]
-
-
-def plan_tasks(areas: dict[str, Callable[[AnalysisContext], list[Finding]]], chunks: list[list[str]]) -> list[Task]:
-    """(area, function, services or None) in the local run's order: an area's `run_services`
-    chunks, then its `run_shared` (the cross-service part, if it has one), or `run` whole."""
-    tasks: list[Task] = []
-    for name, run in areas.items():
-        module = sys.modules.get(run.__module__)
-        per_services = getattr(module, "run_services", None)
-        if per_services is None:
-            tasks.append((name, run, None))
-            continue
-        tasks.extend((name, per_services, services) for services in chunks)
-        shared = getattr(module, "run_shared", None)
-        if shared is not None:
-            tasks.append((name, shared, None))
-    return tasks
 
 
 def run_analyses_on_cluster(

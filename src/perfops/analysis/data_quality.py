@@ -45,9 +45,10 @@ import numpy as np
 import pandas as pd
 
 from perfops.analysis.callers import callers_still_call
+from perfops.analysis.codes import codes_of
 from perfops.analysis.context import AnalysisContext, area_params
 from perfops.analysis.severity import data_gap
-from perfops.analysis.steps import SAMPLE, infer_step_seconds
+from perfops.analysis.steps import infer_step_seconds, steps_of_runs
 from perfops.model.findings import Finding, iso_utc
 
 
@@ -220,12 +221,12 @@ def _stale_after(step: np.timedelta64, params: DataQualityParams) -> np.timedelt
 
 def _stale_series(rows: pd.DataFrame, service_last: np.datetime64, params: DataQualityParams) -> list[dict[str, str]]:
     """Whole-service and endpoint series (not per consumer) silent at the end while the service
-    reports, in (endpoint, metric) order as `groupby(sort=True)` gives it. Every series at once:
-    its distinct times, how many, the last, and its step as `infer_step` tells it."""
+    reports, in (endpoint, metric) order. Every series at once: its distinct times, how many, the
+    last, and its step as `steps.steps_of_runs` tells it."""
     own = (rows["consumer"] == "").to_numpy()
-    endpoint, endpoints = _sorted_codes(rows["endpoint"])
-    metric, metrics = _sorted_codes(rows["metric"])
-    own &= (endpoint >= 0) & (metric >= 0)  # a missing key is no series (groupby drops it)
+    endpoint, endpoints = codes_of(rows["endpoint"])
+    metric, metrics = codes_of(rows["metric"])
+    own &= (endpoint >= 0) & (metric >= 0)  # a missing key is no series
     if not own.any():
         return []
     ids = endpoint[own].astype(np.int64) * len(metrics) + metric[own]
@@ -238,46 +239,18 @@ def _stale_series(rows: pd.DataFrame, service_last: np.datetime64, params: DataQ
     ids, stamps = ids[distinct], stamps[distinct]
     starts = np.flatnonzero(np.concatenate(([True], ids[1:] != ids[:-1])))
     ends = np.append(starts[1:], ids.size)
+    seconds = stamps.astype("datetime64[s]").astype(np.int64)
+    steps = steps_of_runs(np.diff(seconds), np.diff(ids), starts, ends)
     stale = []
-    for start, end, step in zip(starts, ends, _steps_of_runs(stamps, starts, ends), strict=True):
-        if step is None or end - start < params.min_points:
+    for start, end, step in zip(starts, ends, steps, strict=True):
+        if end - start < params.min_points:
             continue
         last = stamps[end - 1]
-        if service_last - last > _stale_after(step, params):
+        if service_last - last > _stale_after(np.timedelta64(int(step), "s").astype("timedelta64[us]"), params):
             key = int(ids[start])
             stale.append({"endpoint": str(endpoints[key // len(metrics)]), "metric": str(metrics[key % len(metrics)]),
                           "last_seen": iso_utc(_py(last)) or ""})
-    return stale
-
-
-def _sorted_codes(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Codes numbering the values in the order `groupby(sort=True)` puts them: a categorical's
-    own (its categories' order), else sorted values; -1 for a missing one."""
-    if isinstance(column.dtype, pd.CategoricalDtype):
-        return column.cat.codes.to_numpy(), np.asarray(column.cat.categories, dtype=object)
-    codes, values = pd.factorize(column, sort=True)
-    return codes, np.asarray(values, dtype=object)
-
-
-def _steps_of_runs(stamps: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> list[np.timedelta64 | None]:
-    """`infer_step` of each run [start, end) of sorted distinct times: the gaps between its
-    distinct whole seconds, their median (one value when every gap is the same, as in every
-    regular export) unless the run is longer than the step inference samples."""
-    gaps = np.diff(stamps.astype("datetime64[s]").astype(np.int64))
-    out: list[np.timedelta64 | None] = []
-    for start, end in zip(starts, ends, strict=True):
-        if end - start > SAMPLE:
-            out.append(infer_step(stamps[start:end]))
-            continue
-        mine = gaps[start : end - 1]  # the gaps inside the run
-        mine = mine[mine > 0]
-        if not mine.size:
-            out.append(None)
-            continue
-        low, high = mine.min(), mine.max()
-        seconds_step = int(low) if low == high else int(float(np.median(mine)))
-        out.append(np.timedelta64(seconds_step, "s").astype("timedelta64[us]"))
-    return out
+    return sorted(stale, key=lambda series: (series["endpoint"], series["metric"]))
 
 
 def _silent_services(ctx: AnalysisContext, seen: set[str], data_end: datetime,

@@ -22,7 +22,7 @@ from perfops.analysis.capacity.costs import ServiceCost
 from perfops.analysis.capacity.model import CapacityParams, ServiceCapacity
 from perfops.analysis.capacity.shared_pass import assessed, chunks_of
 from perfops.analysis.context import AnalysisContext, area_params
-from perfops.analysis.experience.figures import experience_figures, journey_figures
+from perfops.analysis.experience.figures import experience_figures, journey_figures, prepare_detail_tables
 from perfops.analysis.feedback import evaluate_run
 from perfops.analysis.feedback.compare import Thresholds
 from perfops.analysis.trends import series_view
@@ -61,6 +61,14 @@ def compute_figures(ctx: AnalysisContext, active: Iterable[Finding], services: l
         journeys=journey_figures(ctx) if shared else [], tests=test_figures(ctx, names),
         bands=band_figures(ctx, [f for f in findings if f.service in set(names)]),
     )
+
+
+def prepare_figures(ctx: AnalysisContext, services: list[str]) -> list[Finding]:
+    """Compute into `ctx.memo` what `compute_figures` will want of `services` and does not
+    depend on the run's findings (the Apdex and consumer tables): the worker processes do it
+    beside the findings (perfops.analysis.processes). No findings of its own."""
+    prepare_detail_tables(ctx, services)
+    return []
 
 
 # ---- capacity and cost ----------------------------------------------------------------------

@@ -59,16 +59,17 @@ def series_steps(frame: pd.DataFrame, keys: tuple[str, ...] = ("service", "endpo
         order = np.arange(len(frame))
     starts = np.flatnonzero(np.concatenate(([True], dk != 0)))
     ends = np.append(starts[1:], len(frame))
-    steps = _median_gaps(dt, dk, starts, ends)
+    steps = steps_of_runs(dt, dk, starts, ends)
     first_rows = frame.iloc[order[starts]]
     index = pd.MultiIndex.from_arrays([first_rows[k].astype(str).to_numpy() for k in keys], names=list(keys))
     steps_by_key = pd.Series(steps, index=index, name="step")
     return steps_by_key.groupby(level=list(range(len(keys)))).min() if index.has_duplicates else steps_by_key
 
 
-def _median_gaps(dt: np.ndarray, dk: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """Per run of rows [start, end) of one series: the median of its positive time gaps
-    (`dt`; `dk` != 0 where the next row starts another series), DEFAULT_STEP without any. A
+def steps_of_runs(dt: np.ndarray, dk: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Per run of rows [start, end) of one series, rows sorted by series then time: the median
+    of its positive time gaps in seconds (`dt`, the diff of epoch seconds; `dk` != 0 where the
+    next row starts another series), DEFAULT_STEP without any. A
     series whose positive gaps are all equal, every regular export, has that gap as its median:
     found for every series at once; only the others take a median of their own."""
     steps = np.full(starts.size, DEFAULT_STEP, dtype=np.int64)

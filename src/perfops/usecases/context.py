@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pandas as pd
 
@@ -13,7 +14,7 @@ from perfops.errors import PerfopsError
 from perfops.model.catalog import Catalog
 from perfops.model.limits import latest_accepted, limit
 from perfops.model.units import parse_duration
-from perfops.store import Store
+from perfops.store import Store, open_store
 
 DEFAULT_HISTORY = timedelta(days=35)
 
@@ -76,6 +77,30 @@ class StoreTelemetryLoader:
                  hi: datetime, *, endpoint: str | None = None, consumers: bool | None = None) -> pd.DataFrame:
         return self.store.telemetry.load(services=services, metrics=metrics, start=lo, end=hi,
                                          endpoint=endpoint, consumers=consumers, categorical=self.categorical)
+
+
+@dataclass(frozen=True)
+class ReadOnlyStoreLoader:
+    """The store's telemetry loader for worker processes (perfops.analysis.processes): it
+    travels as a path and opens the store read-only, once, in the process that calls it."""
+
+    path: Path
+    filters_rows: bool = True
+    categorical: bool = False
+    threads: int | None = None  # DuckDB's threads in each worker (default: one per core)
+
+    def __call__(self, services: Sequence[str] | None, metrics: Sequence[str] | None, lo: datetime,
+                 hi: datetime, *, endpoint: str | None = None, consumers: bool | None = None) -> pd.DataFrame:
+        store = _READERS.get(self.path)
+        if store is None:
+            store = _READERS[self.path] = open_store(self.path, read_only=True)
+            if self.threads:
+                store.con.execute(f"SET threads = {int(self.threads)}")
+        return store.telemetry.load(services=services, metrics=metrics, start=lo, end=hi,
+                                    endpoint=endpoint, consumers=consumers, categorical=self.categorical)
+
+
+_READERS: dict[Path, Store] = {}  # this process' read-only connections, by store path
 
 
 def build_context(

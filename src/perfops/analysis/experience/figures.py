@@ -272,6 +272,28 @@ def lean_context(ctx: AnalysisContext, detail: bool) -> AnalysisContext:
 
 
 def _detail_items(ctx: AnalysisContext, names: list[str], brief: dict[str, ServiceExperience]) -> list[ServiceExperience]:
+    tables = detail_tables(ctx, names)
+    out = []
+    for name in names:
+        item = brief[name]
+        apdex, consumers, has_rows = tables[name]
+        if item.slo or has_rows:  # the overview leaves a service without any row blank
+            item = replace(item, apdex=apdex, consumers=consumers)
+        out.append(item)
+    return out
+
+
+DetailTables = tuple[list[dict[str, Any]], list[dict[str, Any]], bool]  # apdex, consumers, whether it has rows
+
+
+def detail_tables(ctx: AnalysisContext, names: list[str]) -> dict[str, DetailTables]:
+    """Per service of `names` (a DETAIL_CHUNK of them, read in one query): its Apdex and
+    consumers tables, and whether it has rows. Kept in `ctx.memo`, so worker processes can
+    prepare them beside the findings (perfops.analysis.processes) for the figures."""
+    key = ("experience-detail", tuple(names), ctx.now, ctx.period, ctx.history)
+    found = ctx.memo.get(key)
+    if found is not None:
+        return found
     metrics = list(EXPERIENCE_METRICS)
     recent = ctx.telemetry_rows(names, metrics, ctx.period_start, ctx.now)
     before = ctx.telemetry_rows(names, metrics, data_start(ctx), ctx.period_start, consumers=True)
@@ -279,15 +301,20 @@ def _detail_items(ctx: AnalysisContext, names: list[str], brief: dict[str, Servi
     data = wide(pd.concat(frames, ignore_index=True)) if frames else wide(pd.DataFrame())
     parts = ({str(k): g.reset_index(drop=True) for k, g in data.groupby("service", sort=False, observed=True)}
              if len(data) else {})
-    out = []
+    tables: dict[str, DetailTables] = {}
     for name in names:
-        item = brief[name]
         part = parts.get(name)
-        if item.slo or part is not None:  # the overview leaves a service without any row blank
-            service = ctx.catalog.service(name)
-            mine = part if part is not None else data.iloc[0:0]
-            item = replace(item, apdex=apdex_table(mine[mine["timestamp"] >= ctx.period_start], name,
-                                                   service.apdex_threshold_ms),
-                           consumers=consumer_table(mine, name, ctx.period_start, ctx.now))
-        out.append(item)
-    return out
+        mine = part if part is not None else data.iloc[0:0]
+        service = ctx.catalog.service(name)
+        tables[name] = (apdex_table(mine[mine["timestamp"] >= ctx.period_start], name, service.apdex_threshold_ms),
+                        consumer_table(mine, name, ctx.period_start, ctx.now), part is not None)
+    ctx.memo[key] = tables
+    return tables
+
+
+def prepare_detail_tables(ctx: AnalysisContext, names: list[str]) -> list[Any]:
+    """`detail_tables` of `names` in the chunks `service_items` reads them in (a task with no
+    findings: it only fills the memo)."""
+    for i in range(0, len(names), DETAIL_CHUNK):
+        detail_tables(ctx, names[i : i + DETAIL_CHUNK])
+    return []

@@ -25,11 +25,16 @@ EPISODES = ("anomaly", "regression")
 
 def corroborate(findings: list[Finding]) -> list[Finding]:
     """The findings, each episode raised by a point where another metric of its service confirms it."""
-    moved = [f for f in findings if _moved(f)]
+    moved: dict[str, list[Finding]] = {}
+    for f in findings:
+        if _moved(f):
+            moved.setdefault(f.service, []).append(f)
     out = []
     for f in findings:
-        other = next((g for g in moved if g.service == f.service and g.metric != f.metric and _overlap(f, g)), None)
-        if other is None or not _moved(f):
+        other = None
+        if _moved(f):
+            other = next((g for g in moved[f.service] if g.metric != f.metric and _overlap(f, g)), None)
+        if other is None:
             out.append(f)
             continue
         verdict = rejudge(f.evidence["severity_inputs"], corroborated=True)
