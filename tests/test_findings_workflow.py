@@ -48,6 +48,28 @@ def test_the_same_condition_keeps_its_id_across_runs(workspace):
         assert store.findings.get(first.id).severity == "critical"
 
 
+def test_a_run_matches_its_own_findings_and_the_newest_stored_one(workspace):
+    """Matching happens against the table as the run writes it: a second finding of the same
+    condition in one run updates the first; of two stored episodes the newest seen is kept."""
+    ws = Workspace(workspace)
+    old = regression(datetime(2026, 1, 5, 10), end=datetime(2026, 1, 5, 11), key="old")
+    (old,) = save(ws, old)
+    newer = regression(datetime(2026, 1, 5, 12), end=datetime(2026, 1, 5, 13), key="newer")
+    with open_store(ws.store_path) as store, store.transaction():  # stored apart, seen later
+        store.findings.save_analysis([newer.with_(id="F-newer")], at=datetime(2030, 1, 1))
+    one = regression(datetime(2026, 1, 6, 9), key="a", title="first")
+    two = regression(datetime(2026, 1, 6, 9, 5), key="b", title="second")
+    again = regression(datetime(2026, 1, 5, 10, 30), end=datetime(2026, 1, 5, 12, 30), key="c", title="again")
+    saved = save(ws, one, two, again)
+    assert [f.id for f in saved] == [one.id, one.id, "F-newer"]
+    with open_store(ws.store_path) as store:
+        assert store.findings.get(one.id).title == "second"
+        assert store.findings.get("F-newer").title == "again" and store.findings.get(old.id).title != "again"
+        found = store.con.execute("SELECT count(*) FROM finding_history WHERE finding_id = ? AND action = 'found'",
+                                  [one.id]).fetchone()
+        assert found == (1,) and len(store.findings.list(FindingFilter(status="all"))) == 3
+
+
 def test_a_resolved_finding_that_comes_back_is_reopened_not_duplicated(workspace, cli):
     ws = Workspace(workspace)
     (f,) = save(ws, regression(datetime(2026, 1, 5, 10)))

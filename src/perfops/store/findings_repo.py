@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any, overload
 
 import duckdb
+import pyarrow as pa
 
 from perfops.model.findings import SEVERITIES, Finding
 
@@ -18,6 +19,13 @@ _COLUMNS = (
     "start", "end", "title", "detail", "evidence", "recommendation", "impact", "caused_by", "event",
     "status", "first_seen", "last_seen", "finding_key",
 )
+
+
+_TIMES = ("start", "end", "first_seen", "last_seen")
+_ROW_SCHEMA = pa.schema([(c, pa.timestamp("us") if c in _TIMES else pa.string()) for c in _COLUMNS])
+_HISTORY_SCHEMA = pa.schema([("finding_id", pa.string()), ("at", pa.timestamp("us")), ("action", pa.string()),
+                             ("by", pa.string()), ("note", pa.string()), ("from_status", pa.string()),
+                             ("to_status", pa.string()), ("squad", pa.string())])
 
 
 def _now() -> datetime:
@@ -48,12 +56,13 @@ class FindingsRepo:
         where an ongoing episode ends); otherwise it stays resolved. An acknowledged one stays
         acknowledged; an assignment to another squad is kept."""
         at = at or _now()
-        saved = []
+        stored = _StoredFindings(self._fetch("SELECT * FROM findings", []))
+        saved, history = [], []
         for finding in findings:
-            existing = self._match(finding)
+            existing = stored.match(finding)
             if existing is None:
-                self._insert(finding, at)
-                self._history(finding.id, at, "found", "perfops", finding.title, None, "open", finding.squad)
+                stored.put(self._row(finding, at, first_seen=at))
+                history.append([finding.id, at, "found", "perfops", finding.title, None, "open", finding.squad])
                 saved.append(finding)
                 continue
             status, squad = existing["status"], existing["squad"]
@@ -63,10 +72,34 @@ class FindingsRepo:
                 start=_earliest(existing["start"], finding.start),
             )
             if reopen:
-                self._history(merged.id, at, "reopened", "perfops", "found again by analysis", "resolved", "open", squad)
-            self._update(merged, at)
+                history.append([merged.id, at, "reopened", "perfops", "found again by analysis", "resolved", "open",
+                                squad])
+            stored.put(self._row(merged, at, first_seen=existing["first_seen"]))
             saved.append(merged)
+        self._write(stored.changed(), history)
         return saved
+
+    def _row(self, f: Finding, at: datetime, first_seen: datetime) -> dict[str, Any]:
+        row = dict(zip(_COLUMNS, self._values(f, at), strict=True))
+        row["first_seen"] = first_seen
+        return row
+
+    def _write(self, rows: builtins.list[dict[str, Any]], history: builtins.list[builtins.list[Any]]) -> None:
+        """The run's new and changed findings and its history entries, each table in one statement
+        (thousands of findings at 1,000 services: one statement each cost seconds)."""
+        if rows:
+            self._insert_table("INSERT OR REPLACE INTO findings SELECT * FROM {}",
+                               pa.Table.from_pylist([{c: row[c] for c in _COLUMNS} for row in rows], schema=_ROW_SCHEMA))
+        if history:
+            self._insert_table("INSERT INTO finding_history SELECT * FROM {}", pa.Table.from_pylist(
+                [dict(zip(_HISTORY_SCHEMA.names, h, strict=True)) for h in history], schema=_HISTORY_SCHEMA))
+
+    def _insert_table(self, sql: str, table: pa.Table) -> None:
+        self.con.register("perfops_findings_batch", table)
+        try:
+            self.con.execute(sql.format("perfops_findings_batch"))
+        finally:
+            self.con.unregister("perfops_findings_batch")
 
     def _new_evidence(self, existing: dict[str, Any], found: Finding, horizon: datetime | None) -> bool:
         """Whether `found` has evidence later than the resolution of `existing`.
@@ -94,19 +127,6 @@ class FindingsRepo:
         rows = self._fetch("SELECT max(period_end) AS h FROM analysis_runs WHERE \"at\" <= ?", [moment])
         return rows[0]["h"] if rows else None
 
-    def _match(self, f: Finding) -> dict[str, Any] | None:
-        row = self._fetch("SELECT * FROM findings WHERE id = ?", [f.id])
-        if row:
-            return row[0]
-        rows = self._fetch(
-            "SELECT * FROM findings WHERE kind = ? AND service = ? AND coalesce(endpoint,'') = ? "
-            "AND coalesce(consumer,'') = ? AND coalesce(metric,'') = ? "
-            "AND (? IS NULL OR \"end\" IS NULL OR \"end\" >= ?) AND (? IS NULL OR start IS NULL OR start <= ?) "
-            "ORDER BY last_seen DESC LIMIT 1",
-            [*f.identity, f.start, f.start, f.end, f.end],
-        )
-        return rows[0] if rows else None
-
     def _values(self, f: Finding, at: datetime) -> list[Any]:
         rec = f.to_record()
         return [
@@ -114,16 +134,6 @@ class FindingsRepo:
             _naive(f.start), _naive(f.end), f.title, f.detail, json.dumps(f.evidence, default=str),
             f.recommendation, json.dumps(f.impact, default=str), f.caused_by, f.event, f.status, at, at, f.key,
         ]
-
-    def _insert(self, f: Finding, at: datetime) -> None:
-        marks = ", ".join("?" for _ in _COLUMNS)
-        self.con.execute(f"INSERT INTO findings VALUES ({marks})", self._values(f, at))
-
-    def _update(self, f: Finding, at: datetime) -> None:
-        values = self._values(f, at)
-        sets = ", ".join(f'"{c}" = ?' for c in _COLUMNS if c not in ("id", "first_seen"))
-        kept = [v for c, v in zip(_COLUMNS, values, strict=True) if c not in ("id", "first_seen")]
-        self.con.execute(f"UPDATE findings SET {sets} WHERE id = ?", [*kept, f.id])
 
     # ---- reads ------------------------------------------------------------------
     def list(self, flt: FindingFilter = FindingFilter()) -> list[Finding]:
@@ -198,6 +208,55 @@ class FindingsRepo:
         cur = self.con.execute(sql, params)
         names = [d[0] for d in cur.description]
         return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+
+class _StoredFindings:
+    """The stored findings in memory while a run is saved: matched by id, else by the same
+    identity (kind, service, endpoint, consumer, metric) overlapping in time, the most recently
+    seen first; what the run puts back is matched by the findings after it, as in the table."""
+
+    def __init__(self, rows: builtins.list[dict[str, Any]]) -> None:
+        self.by_id = {row["id"]: row for row in rows}
+        self.by_identity: dict[tuple[str, ...], builtins.list[str]] = {}
+        for row in rows:
+            self.by_identity.setdefault(_identity(row), []).append(row["id"])
+        self.touched: dict[str, None] = {}
+
+    def match(self, f: Finding) -> dict[str, Any] | None:
+        found = self.by_id.get(f.id)
+        if found is not None:
+            return found
+        start, end = _naive(f.start), _naive(f.end)
+        best = None
+        for fid in self.by_identity.get(f.identity, ()):
+            row = self.by_id[fid]
+            if start is not None and row["end"] is not None and row["end"] < start:
+                continue
+            if end is not None and row["start"] is not None and row["start"] > end:
+                continue
+            if best is None or _later(row["last_seen"], best["last_seen"]):
+                best = row
+        return best
+
+    def put(self, row: dict[str, Any]) -> None:
+        if row["id"] not in self.by_id:
+            self.by_identity.setdefault(_identity(row), []).append(row["id"])
+        self.by_id[row["id"]] = row
+        self.touched[row["id"]] = None
+
+    def changed(self) -> builtins.list[dict[str, Any]]:
+        return [self.by_id[fid] for fid in self.touched]
+
+
+def _identity(row: dict[str, Any]) -> tuple[str, ...]:
+    return (row["kind"], row["service"], row["endpoint"] or "", row["consumer"] or "", row["metric"] or "")
+
+
+def _later(a: datetime | None, b: datetime | None) -> bool:
+    """`a` after `b`, an unknown time last (as ORDER BY ... DESC puts NULLs)."""
+    if a is None:
+        return False
+    return b is None or a > b
 
 
 @overload
