@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -18,7 +19,7 @@ from perfops.analysis.rootcause import link_causes
 from perfops.analysis.tasks import remote_context
 from perfops.errors import PerfopsError
 from perfops.model.catalog import Catalog
-from perfops.model.figures import RollupFigure
+from perfops.model.figures import InventoryFigure, RollupFigure
 from perfops.model.findings import Finding, severity_rank
 from perfops.model.health import rollup_windows
 from perfops.store import Store, open_store
@@ -82,8 +83,8 @@ def analyze(
                 progress("figures", len(by_area), len(by_area) + 1)
             figures = compute_figures(ctx, [f for f in store.findings.list(FindingFilter(status="all"))
                                               if f.status != "resolved"])
-            figures = replace(figures, rollups=stored_rollups(store, ctx),
-                              inventory=inventory_figures(store.telemetry.inventory()))
+            rollups, inventory = found.store_wide if found is not None else store_wide_figures(store, ctx)
+            figures = replace(figures, rollups=rollups, inventory=inventory)
             run_id = store.analysis_runs.record(ctx.period_start, ctx.now, len(saved), figures)
     saved.sort(key=lambda f: (severity_rank(f.severity), f.service))
     return AnalysisResult(saved, ctx.period_start, ctx.now, by_area, notes + notes_of(ctx), run_id)
@@ -95,6 +96,7 @@ class _AreasRun:
     by_area: dict[str, int]
     end: datetime
     memo: dict[Any, Any]
+    store_wide: tuple[list[RollupFigure], dict[str, InventoryFigure]]
 
 
 def _require_data(store: Store) -> None:
@@ -113,10 +115,25 @@ def _in_processes(workspace: Workspace, catalog: Catalog, moment: datetime | Non
         # DuckDB's threads shared out: the processes already keep the cores busy (4% less CPU at 1,000 services)
         threads = max(1, (os.cpu_count() or 1) // workers)
         remote = remote_context(ctx, ReadOnlyStoreLoader(workspace.store_path, categorical=True, threads=threads))
-    by_area, memo = run_in_processes(remote, analyses(), workers, progress, prepare=prepare_figures)
+    # meanwhile this process, idle else, sums the store-wide figures over a read-only connection
+    with ThreadPoolExecutor(max_workers=1) as side:
+        store_wide = side.submit(_read_store_wide, workspace, ctx)
+        by_area, memo = run_in_processes(remote, analyses(), workers, progress, prepare=prepare_figures)
+        summed = store_wide.result()
     findings = [f for found in by_area.values() for f in found]
     counts = {area: len(found) for area, found in by_area.items()}
-    return _AreasRun(link_causes(_dedupe(findings), catalog), counts, ctx.now, memo)
+    return _AreasRun(link_causes(_dedupe(findings), catalog), counts, ctx.now, memo, summed)
+
+
+def _read_store_wide(workspace: Workspace, ctx: AnalysisContext) -> tuple[list[RollupFigure], dict[str, InventoryFigure]]:
+    with open_store(workspace.store_path, read_only=True) as store:
+        return store_wide_figures(store, ctx)
+
+
+def store_wide_figures(store: Store, ctx: AnalysisContext) -> tuple[list[RollupFigure], dict[str, InventoryFigure]]:
+    """The rollups and the telemetry inventory: what the figures sum over the whole store, not
+    from the findings (analysis only reads the telemetry, so before or after it they are the same)."""
+    return stored_rollups(store, ctx), inventory_figures(store.telemetry.inventory())
 
 
 def stored_rollups(store: Store, ctx: AnalysisContext) -> list[RollupFigure]:
