@@ -352,3 +352,19 @@ def test_a_script_without_a_main_guard_analyses_in_processes_and_runs_once(tmp_p
     count, notes = done.stdout.split(" ", 1)
     assert int(count) > 0 and "processes stopped" not in notes
     assert (tmp_path / "ran").read_text() == "x"
+
+
+def test_worker_processes_that_die_leave_the_analysis_to_this_process_with_a_note(tmp_path, monkeypatch):
+    from concurrent.futures.process import BrokenProcessPool
+
+    import perfops.usecases.analyze as use
+
+    def killed(*_args, **_kw):
+        raise BrokenProcessPool("a worker was killed")
+
+    workspace = _file_workspace(tmp_path / "w")
+    monkeypatch.setenv("PERFOPS_ANALYZE_WORKERS", "2")
+    monkeypatch.setattr(use, "run_in_processes", killed)
+    result = use.analyze(workspace, period="7d", at="2026-10-22T00:00:00Z")
+    assert result.findings and result.run_id is not None
+    assert any("analysed in one process instead" in note for note in result.notes)
