@@ -96,8 +96,8 @@ class ReadOnlyStoreLoader:
             store = _READERS[self.path] = open_store(self.path, read_only=True)
             if self.threads:
                 store.con.execute(f"SET threads = {int(self.threads)}")
-        return store.telemetry.load(services=services, metrics=metrics, start=lo, end=hi,
-                                    endpoint=endpoint, consumers=consumers, categorical=self.categorical)
+        load = StoreTelemetryLoader(store, categorical=self.categorical)
+        return load(services, metrics, lo, hi, endpoint=endpoint, consumers=consumers)
 
 
 _READERS: dict[Path, Store] = {}  # this process' read-only connections, by store path

@@ -312,9 +312,7 @@ def detail_tables(ctx: AnalysisContext, names: list[str]) -> dict[str, DetailTab
     return tables
 
 
-def prepare_detail_tables(ctx: AnalysisContext, names: list[str]) -> list[Any]:
-    """`detail_tables` of `names` in the chunks `service_items` reads them in (a task with no
-    findings: it only fills the memo)."""
+def prepare_detail_tables(ctx: AnalysisContext, names: list[str]) -> None:
+    """`detail_tables` of `names` into the memo, in the chunks `service_items` reads them in."""
     for i in range(0, len(names), DETAIL_CHUNK):
         detail_tables(ctx, names[i : i + DETAIL_CHUNK])
-    return []
