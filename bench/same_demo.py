@@ -25,7 +25,7 @@ import duckdb
 WALL_CLOCK = {"analysis_runs": {"at"}, "finding_history": {"at"}, "findings": {"first_seen", "last_seen"},
               "ingested_files": {"ingested_at", "path"},
               "test_runs": {"source"}}
-SKIP = {"figures", "telemetry", "schema_version"}
+SKIP = {"figures", "telemetry", "series", "points", "schema_version"}
 
 
 def main() -> int:

@@ -178,8 +178,8 @@ def test_retention_rolls_up_hours() -> None:
     rows.append((datetime(2026, 12, 1), "svc", "", "", "requests", 5.0))
     frame = pd.DataFrame(rows, columns=["timestamp", "service", "endpoint", "consumer", "metric", "value"])
     with open_store(None) as store:
-        store.con.register("incoming", frame)
-        store.con.execute("INSERT INTO telemetry SELECT * FROM incoming")
+        with store.transaction():
+            store.telemetry.upsert(frame)
         with store.transaction():
             outcome = store.retention.apply(datetime(2026, 11, 20), datetime(2026, 1, 1))
         hourly = store.con.execute("SELECT hour, metric, value, samples FROM telemetry_hourly ORDER BY 1, 2").fetchall()

@@ -10,7 +10,7 @@ from datetime import datetime
 class KeyBounds:
     """What a reader proved of a plan's rows before the store writes them: no key (timestamp,
     service, endpoint, consumer, metric) repeats among them, and each key column lies within its
-    (lowest, highest) here. The store then checks only whether stored rows fall within the bounds."""
+    (lowest, highest) here. The store then skips its own search for repeats among the new rows."""
 
     services: tuple[str, str]
     endpoints: tuple[str, str]

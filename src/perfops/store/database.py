@@ -97,9 +97,20 @@ def open_store(path: Path | None, *, read_only: bool = False, wait: float = BUSY
             read_only = False  # nothing to read yet: create it
         path.parent.mkdir(parents=True, exist_ok=True)
         con = _connect_waiting(path, read_only, min(wait, wait_cap()), memory or STORE_MEMORY)  # a caller's busy_wait_cap
+        if read_only and _behind(con):  # a store an older perfops wrote: brought up to date once, then read
+            con.close()
+            open_store(path, wait=wait, memory=memory).close()
+            con = _connect_waiting(path, True, min(wait, wait_cap()), memory or STORE_MEMORY)
     if not read_only:
         _migrate(con)
     return Store(con, path)
+
+
+def _behind(con: duckdb.DuckDBPyConnection) -> bool:
+    try:
+        return schema_version(con) < len(MIGRATIONS)
+    except duckdb.CatalogException:  # no schema_version table yet
+        return True
 
 
 def _connect_waiting(path: Path, read_only: bool, wait: float, memory: str) -> duckdb.DuckDBPyConnection:
@@ -124,6 +135,7 @@ def _connect_waiting(path: Path, read_only: bool, wait: float, memory: str) -> d
 
 
 def _migrate(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("SET enable_progress_bar = false")  # a long migration (a large store's layout) draws none
     con.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER)")
     row = con.execute("SELECT max(version) FROM schema_version").fetchone()
     current = row[0] if row and row[0] is not None else 0

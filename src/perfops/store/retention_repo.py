@@ -44,7 +44,9 @@ class RetentionRepo:
                 GROUP BY 1, 2, 3, 4, 5""",
             [raw_before],
         )
-        deleted_raw = self._count("DELETE FROM telemetry WHERE timestamp < ?", [raw_before])
+        deleted_raw = self._count("DELETE FROM points WHERE timestamp < ?", [raw_before])
+        if deleted_raw:  # every stored series has points (TelemetryRepo.services reads `series` alone)
+            self.con.execute("DELETE FROM series WHERE id NOT IN (SELECT DISTINCT series FROM points)").fetchall()
         deleted_hourly = self._count("DELETE FROM telemetry_hourly WHERE hour < ?", [hourly_before])
         return RetentionOutcome(rolled, deleted_raw, deleted_hourly)
 
