@@ -266,34 +266,35 @@ class TelemetryRepo:
         elif consumers is True:
             where.append("consumer <> ''")
         times: list[str] = []
+        time_params: list[Any] = []
         if start is not None:
             times.append("timestamp >= ?")
-            params.append(start)
+            time_params.append(start)
         if end is not None:
             times.append("timestamp < ?")
-            params.append(end)
+            time_params.append(end)
         # A relation cannot start while an execute() result is left half-read: finish that first.
         self.con.complete()
         if categorical:
-            return self._load_categorical(" AND ".join(where), " AND ".join(["1=1", *times]), params)
+            return self._load_categorical(" AND ".join(where), params, " AND ".join(["1=1", *times]), time_params)
         sql = f"SELECT {', '.join(TELEMETRY_COLUMNS)} FROM telemetry WHERE {' AND '.join(where + times)} ORDER BY {_ORDER}"
         # Through Arrow: its conversion makes one Python string per distinct value, not one per
         # row as .df() does.
-        return self.con.sql(sql, params=params).to_arrow_table().to_pandas()
+        return self.con.sql(sql, params=params + time_params).to_arrow_table().to_pandas()
 
-    def _load_categorical(self, series_where: str, time_where: str, params: list[Any]) -> pd.DataFrame:
+    def _load_categorical(self, series_where: str, series_params: list[Any], time_where: str,
+                          time_params: list[Any]) -> pd.DataFrame:
         """The series that match, then their points by integer id (texts never move per row):
         the frame `sorted_categorical_frame` makes of the same rows. The ids' lowest and highest
         bound the scan by the zone maps, the semi join on the ids does the rest."""
-        n_series = series_where.count("?")
         series = self.con.sql(f"SELECT id, {_SERIES} FROM series WHERE {series_where}",
-                              params=params[:n_series]).to_arrow_table()
+                              params=series_params).to_arrow_table()
         ids = series.column("id").to_numpy()
         lo, hi = (int(ids.min()), int(ids.max())) if ids.size else (0, -1)
         points = self.con.sql(
             f"SELECT series, timestamp, value FROM points WHERE series BETWEEN {lo} AND {hi} "
             f"AND series IN (SELECT unnest(?)) AND {time_where}",
-            params=[ids.tolist(), *params[n_series:]]).to_arrow_table()
+            params=[ids.tolist(), *time_params]).to_arrow_table()
         return frame_of_points(series, points)
 
     def events(self, start: datetime | None = None, end: datetime | None = None) -> pd.DataFrame:
